@@ -1,0 +1,259 @@
+"""Domain records: what the rules know about a patient, with no FHIR JSON left in them.
+
+`fhir_mappings.read` builds these from FHIR resources; `smartapp.rules` evaluates them.
+Every record keeps a `SourceRef` back to the resource it came from so a finding can show
+its evidence. Quantities are already converted to canonical units (see `CANONICAL_UNITS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum
+
+
+class ClinicalDateKind(str, Enum):
+    DAY = "day"
+    MONTH = "month"
+    YEAR = "year"
+
+
+@dataclass(frozen=True)
+class ClinicalDate:
+    """A calendar day, or the span of days a partial FHIR date allows (SPEC §2 "Dates").
+
+    A date-time is placed on its calendar day in its own UTC offset, so `earliest == latest`.
+    A partial date (`2024`, `2024-05`) spans its whole year or month: rules use `earliest`
+    for "was it before …?" questions and `latest` for "was it after …?" questions, and say
+    so in the evidence (`partial` is true).
+    """
+
+    earliest: date
+    latest: date
+    text: str
+    precision: ClinicalDateKind = ClinicalDateKind.DAY
+
+    @property
+    def partial(self) -> bool:
+        return self.precision is not ClinicalDateKind.DAY
+
+    def describe(self) -> str:
+        """The date as a clinician reads it, flagging partial dates."""
+        if not self.partial:
+            return self.earliest.isoformat()
+        return f"{self.text} (partial date: {self.earliest.isoformat()} to {self.latest.isoformat()})"
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """Where a record came from: the resource reference, a human display, how it was matched."""
+
+    reference: str
+    display: str
+    matched_by: str
+
+
+class LabKind(str, Enum):
+    HBSAG = "hbsag"
+    ANTI_HBC_TOTAL = "anti_hbc_total"
+    ANTI_HBC_IGM = "anti_hbc_igm"
+    HBV_DNA = "hbv_dna"
+    ANTI_HBS = "anti_hbs"
+    IGG = "igg"
+    IGM = "igm"
+    CBC_PANEL = "cbc_panel"
+    WBC = "wbc"
+    LYMPHOCYTES = "lymphocytes"
+    CD19 = "cd19"
+    VARICELLA_IGG = "varicella_igg"
+    PREGNANCY_STATUS = "pregnancy_status"
+    HCG = "hcg"
+
+
+#: Canonical unit of `LabResult.value` for each quantitative kind (UCUM codes).
+CANONICAL_UNITS: dict[LabKind, str] = {
+    LabKind.IGG: "mg/dL",
+    LabKind.IGM: "mg/dL",
+    LabKind.WBC: "10*3/uL",
+    LabKind.LYMPHOCYTES: "10*3/uL",
+    LabKind.CD19: "/uL",
+    LabKind.HBV_DNA: "[IU]/mL",
+    LabKind.ANTI_HBS: "m[IU]/mL",
+    LabKind.HCG: "m[IU]/mL",
+}
+
+
+class Qualitative(str, Enum):
+    """An interpreted qualitative result. For pregnancy status, POSITIVE means pregnant."""
+
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+
+
+class ResultStatus(str, Enum):
+    FINAL = "final"  # final, amended, corrected: used by the rules
+    PENDING = "pending"  # preliminary/registered: shown, never used
+
+
+@dataclass(frozen=True)
+class LabResult:
+    kind: LabKind
+    when: ClinicalDate | None
+    status: ResultStatus
+    #: Interpreted qualitative value; None when not qualitative or uninterpretable.
+    qualitative: Qualitative | None
+    #: Quantity in `CANONICAL_UNITS[kind]`; None when absent or not convertible.
+    value: float | None
+    unit: str | None
+    #: The result's own referenceRange.low in canonical units, when present and convertible.
+    lower_limit: float | None
+    #: The value exactly as recorded ("7.1 g/L", "Reactive", "interpretation NEG").
+    raw: str
+    #: False when the value could not be read as this kind needs (rules then say unknown).
+    interpretable: bool
+    source: SourceRef
+
+
+@dataclass(frozen=True)
+class Dose:
+    """A counted ofatumumab (Kesimpta) administration: status completed, Arzerra excluded."""
+
+    when: ClinicalDate
+    #: Recorded dose in mg; None when the administration records no convertible dose.
+    amount_mg: float | None
+    source: SourceRef
+
+
+@dataclass(frozen=True)
+class MedicationOrder:
+    """An ofatumumab MedicationRequest (planned start / active order)."""
+
+    status: str
+    intent: str
+    start: ClinicalDate | None
+    source: SourceRef
+
+
+class VaccineClass(str, Enum):
+    LIVE = "live"
+    NON_LIVE = "non_live"
+    #: CVX that cannot tell live from non-live (unspecified zoster/influenza/…, MVA smallpox)
+    #: or a vaccine code we do not recognise: a clinician must review, never silently non-live.
+    AMBIGUOUS = "ambiguous"
+
+
+@dataclass(frozen=True)
+class Vaccination:
+    """A completed Immunization that is a vaccine (TST, immune globulins, 998/999 excluded)."""
+
+    #: From occurrenceDateTime; None when only occurrenceString was given.
+    when: ClinicalDate | None
+    occurrence_text: str | None
+    vaccine_class: VaccineClass
+    display: str
+    source: SourceRef
+
+
+class ConditionKind(str, Enum):
+    MULTIPLE_SCLEROSIS = "ms"
+    HEPATITIS_B = "hepatitis_b"
+    INFECTION = "infection"
+    PML = "pml"
+    PREGNANCY = "pregnancy"
+
+
+@dataclass(frozen=True)
+class ConditionRecord:
+    kind: ConditionKind
+    #: onsetDateTime / onsetPeriod.start, else recordedDate.
+    onset: ClinicalDate | None
+    #: clinicalStatus active/recurrence/relapse (absent clinicalStatus counts as not active).
+    active: bool
+    #: verificationStatus refuted or entered-in-error.
+    refuted: bool
+    display: str
+    source: SourceRef
+
+
+@dataclass(frozen=True)
+class AllergyRecord:
+    """An AllergyIntolerance whose substance is ofatumumab."""
+
+    active: bool
+    refuted: bool
+    display: str
+    source: SourceRef
+
+
+@dataclass(frozen=True)
+class ImagingRecord:
+    """A brain MRI (DiagnosticReport, ImagingStudy or Procedure)."""
+
+    when: ClinicalDate
+    display: str
+    source: SourceRef
+
+
+@dataclass(frozen=True)
+class AppTask:
+    """A Task this app wrote earlier (recognised by its identifier system)."""
+
+    identifier: str  # "{patient}:{check}:{due}"
+    check: str
+    due: date | None
+    status: str
+    owner: str | None
+    #: Why it was closed without being done (acknowledgement), when it was.
+    status_reason: str | None
+    last_modified: str | None
+    source: SourceRef
+
+
+@dataclass(frozen=True)
+class PatientInfo:
+    id: str
+    name: str
+    birth_date: date | None
+    gender: str | None
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """What was read, what could not be, and which areas of the record may be incomplete."""
+
+    read: int = 0
+    skipped: int = 0
+    uninterpretable: int = 0
+    #: One plain sentence per problem ("Observation/7 could not be read: no code").
+    problems: tuple[str, ...] = ()
+    #: Areas (see `AREAS`) where data may be missing: a failed search, an unreadable
+    #: resource of that type. Checks that need such an area never say `ok`.
+    incomplete: frozenset[str] = frozenset()
+
+
+#: Record areas, used by `DataQuality.incomplete` and by each check's declared inputs.
+AREAS = (
+    "patient",
+    "labs",
+    "doses",
+    "orders",
+    "vaccinations",
+    "conditions",
+    "allergies",
+    "imaging",
+    "tasks",
+)
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    patient: PatientInfo
+    labs: tuple[LabResult, ...] = ()
+    doses: tuple[Dose, ...] = ()
+    orders: tuple[MedicationOrder, ...] = ()
+    vaccinations: tuple[Vaccination, ...] = ()
+    conditions: tuple[ConditionRecord, ...] = ()
+    allergies: tuple[AllergyRecord, ...] = ()
+    imaging: tuple[ImagingRecord, ...] = ()
+    tasks: tuple[AppTask, ...] = ()
+    data: DataQuality = field(default_factory=DataQuality)

@@ -1,0 +1,184 @@
+"""One immutable settings object built from the environment (SPEC §4 "Configuration").
+
+A missing or invalid setting raises `ConfigError`, whose message names the variable, so
+`smartapp serve` can stop with one clear line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from smartapp.rules.settings import RuleSettings
+
+DEFAULT_SCOPES = (
+    "launch openid fhirUser online_access "
+    "patient/Patient.r patient/Observation.rs patient/MedicationAdministration.rs "
+    "patient/MedicationRequest.rs patient/Medication.rs patient/Immunization.rs "
+    "patient/Condition.rs patient/AllergyIntolerance.rs patient/DiagnosticReport.rs "
+    "patient/ImagingStudy.rs patient/Procedure.rs patient/CarePlan.rs patient/CarePlan.cu "
+    "patient/Task.rs patient/Task.cu patient/Provenance.c"
+)
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; `str(err)` is one line naming the variable."""
+
+
+def normalise_base(url: str) -> str:
+    """A FHIR base as compared in allowlists: scheme and host lower-cased, no trailing slash."""
+    parts = urlsplit(url.strip())
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{path}"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """Per-issuer client settings (from the tenants file, else the global ones)."""
+
+    iss: str
+    client_id: str | None
+    client_secret: str | None = None
+    scopes: str | None = None
+    #: No authorization server: the app reads the FHIR server directly (HAPI sandbox, local HAPI).
+    open_server: bool = False
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    fhir_base: str | None = None
+    issuers: tuple[str, ...] = ()
+    tenants: Mapping[str, Tenant] = field(default_factory=dict)
+    client_id: str | None = None
+    client_secret: str | None = None
+    private_key_path: str | None = None
+    scopes: str = DEFAULT_SCOPES
+    secret_key: str | None = None
+    mappings_path: str | None = None
+    log_level: str = "INFO"
+    public_url: str | None = None
+    fhir_timeout_s: float = 20.0
+    rules: RuleSettings = field(default_factory=RuleSettings)
+
+    def tenant(self, iss: str) -> Tenant | None:
+        """The allowlisted tenant for `iss`, or None: nothing is fetched for unknown issuers."""
+        key = normalise_base(iss)
+        if key in self.tenants:
+            return self.tenants[key]
+        if key in self.issuers:
+            return Tenant(iss=key, client_id=self.client_id, client_secret=self.client_secret)
+        return None
+
+
+def _require_url(name: str, value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name}: '{value}' is not an http(s) URL")
+    return normalise_base(value)
+
+
+def _load_tenants(path: str) -> dict[str, Tenant]:
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"SMARTAPP_TENANTS: cannot read {path}: {err}") from err
+    if not isinstance(raw, list):
+        raise ConfigError("SMARTAPP_TENANTS: the file must hold a JSON list of tenants")
+    tenants: dict[str, Tenant] = {}
+    allowed = {"iss", "client_id", "client_secret", "scopes", "open_server", "label"}
+    for item in raw:
+        if not isinstance(item, dict) or "iss" not in item:
+            raise ConfigError("SMARTAPP_TENANTS: every tenant needs an 'iss'")
+        unknown = set(item) - allowed
+        if unknown:
+            raise ConfigError(f"SMARTAPP_TENANTS: unknown key(s) {sorted(unknown)}")
+        iss = _require_url("SMARTAPP_TENANTS iss", str(item["iss"]))
+        tenants[iss] = Tenant(
+            iss=iss,
+            client_id=item.get("client_id"),
+            client_secret=item.get("client_secret"),
+            scopes=item.get("scopes"),
+            open_server=bool(item.get("open_server", False)),
+            label=item.get("label"),
+        )
+    return tenants
+
+
+def load_config(environ: Mapping[str, str] | None = None, *, require_secret: bool = False) -> AppConfig:
+    """Build the settings from environment variables (see README "Configuration")."""
+    env = os.environ if environ is None else environ
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value.strip() if value and value.strip() else None
+
+    fhir_base = get("SMARTAPP_FHIR_BASE")
+    if fhir_base:
+        fhir_base = _require_url("SMARTAPP_FHIR_BASE", fhir_base)
+    issuers = tuple(
+        _require_url("SMARTAPP_ISSUERS", item)
+        for item in (get("SMARTAPP_ISSUERS") or "").split(",")
+        if item.strip()
+    )
+    tenants_path = get("SMARTAPP_TENANTS")
+    tenants = _load_tenants(tenants_path) if tenants_path else {}
+    secret_key = get("SMARTAPP_SECRET_KEY")
+    if require_secret and not secret_key:
+        raise ConfigError("SMARTAPP_SECRET_KEY: required to sign sessions (any long random string)")
+    if secret_key and len(secret_key) < 16:
+        raise ConfigError("SMARTAPP_SECRET_KEY: must be at least 16 characters")
+    private_key = get("SMARTAPP_PRIVATE_KEY")
+    if private_key and not Path(private_key).is_file():
+        raise ConfigError(f"SMARTAPP_PRIVATE_KEY: no such file {private_key}")
+    log_level = (get("SMARTAPP_LOG_LEVEL") or "INFO").upper()
+    if log_level not in logging.getLevelNamesMapping():
+        raise ConfigError(f"SMARTAPP_LOG_LEVEL: unknown level '{log_level}'")
+    timeout_text = get("SMARTAPP_FHIR_TIMEOUT") or "20"
+    try:
+        timeout = float(timeout_text)
+    except ValueError as err:
+        raise ConfigError(f"SMARTAPP_FHIR_TIMEOUT: '{timeout_text}' is not a number") from err
+    public_url = get("SMARTAPP_PUBLIC_URL")
+    if public_url:
+        public_url = _require_url("SMARTAPP_PUBLIC_URL", public_url)
+
+    mappings_path = get("SMARTAPP_MAPPINGS")
+    rules = RuleSettings()
+    if mappings_path:
+        rules = _rules_from_mappings(mappings_path)
+
+    return AppConfig(
+        fhir_base=fhir_base,
+        issuers=issuers,
+        tenants=tenants,
+        client_id=get("SMARTAPP_CLIENT_ID"),
+        client_secret=get("SMARTAPP_CLIENT_SECRET"),
+        private_key_path=private_key,
+        scopes=get("SMARTAPP_SCOPES") or DEFAULT_SCOPES,
+        secret_key=secret_key,
+        mappings_path=mappings_path,
+        log_level=log_level,
+        public_url=public_url,
+        fhir_timeout_s=timeout,
+        rules=rules,
+    )
+
+
+def _rules_from_mappings(path: str) -> RuleSettings:
+    # Imported here: fhir_mappings owns the file format; config only applies its settings part.
+    from fhir_mappings.site import SiteMappingsError, load_site_mappings
+    from smartapp.rules.settings import with_overrides
+
+    try:
+        site = load_site_mappings(path)
+        overrides: dict[str, Any] = dict(site.settings)
+        return with_overrides(RuleSettings(), overrides)
+    except (SiteMappingsError, ValueError) as err:
+        raise ConfigError(f"SMARTAPP_MAPPINGS: {err}") from err

@@ -1,0 +1,95 @@
+"""What the rules produce: findings, the dosing schedule and the patient summary (SPEC §3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import Enum
+
+from fhir_mappings.records import DataQuality, PatientInfo
+
+
+class Status(str, Enum):
+    OK = "ok"
+    DUE = "due"
+    OVERDUE = "overdue"
+    ALERT = "alert"
+    UNKNOWN = "unknown"
+    NOT_APPLICABLE = "not_applicable"
+
+
+class Severity(str, Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MODERATE = "moderate"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """0 for critical … 4 for info: the order findings are shown in."""
+        return list(Severity).index(self)
+
+
+class Phase(str, Enum):
+    PRE_TREATMENT = "pre-treatment"
+    LOADING = "loading"
+    MAINTENANCE = "maintenance"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    reference: str
+    date: str | None
+    display: str
+    matched_by: str
+
+
+@dataclass(frozen=True)
+class Action:
+    """A code from the app's action CodeSystem (fhir_mappings/codesystems/actions.json)."""
+
+    code: str
+    display: str
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    by: str
+    on: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    status: Status
+    severity: Severity
+    title: str
+    detail: str
+    due: date | None
+    evidence: tuple[Evidence, ...]
+    action: Action | None
+    citation: str
+    acknowledgement: Acknowledgement | None = None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    first_dose: date | None
+    last_dose: date | None
+    doses: int
+    next_due: date | None
+    vaccine_window: tuple[date, date] | None
+    earliest_start: date | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    patient: PatientInfo
+    as_of: date
+    phase: Phase
+    schedule: Schedule
+    findings: tuple[Finding, ...]
+    data: DataQuality
