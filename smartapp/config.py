@@ -26,6 +26,18 @@ DEFAULT_SCOPES = (
     "patient/Task.rs patient/Task.cu patient/Provenance.c"
 )
 
+#: Backend Services (system-level, no user) scopes for the coordinator worklist.
+DEFAULT_BACKEND_SCOPES = (
+    "system/Patient.rs system/Observation.rs system/MedicationAdministration.rs "
+    "system/MedicationRequest.rs system/Medication.rs system/Immunization.rs "
+    "system/Condition.rs system/AllergyIntolerance.rs system/DiagnosticReport.rs "
+    "system/ImagingStudy.rs system/Procedure.rs system/CarePlan.rs system/Task.rs"
+)
+
+#: How the app authenticates at a token endpoint (SMARTAPP_CLIENT_AUTH, tenant `auth_method`).
+#: `auto`: client_secret_basic when a client secret is set, else a public client (`none`).
+CLIENT_AUTH_METHODS = ("auto", "none", "client_secret_basic", "client_secret_post", "private_key_jwt")
+
 
 class ConfigError(ValueError):
     """A setting is missing or invalid; `str(err)` is one line naming the variable."""
@@ -49,6 +61,15 @@ class Tenant:
     #: No authorization server: the app reads the FHIR server directly (HAPI sandbox, local HAPI).
     open_server: bool = False
     label: str | None = None
+    #: One of CLIENT_AUTH_METHODS; None means `auto`.
+    auth_method: str | None = None
+    #: Extra origins allowed to frame the app (the EHR's UI when it differs from `iss`).
+    frame_ancestors: tuple[str, ...] = ()
+
+    @property
+    def display_name(self) -> str:
+        """A name for logs and pages: the label, else the host (never a patient detail)."""
+        return self.label or urlsplit(self.iss).netloc or self.iss
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,19 @@ class AppConfig:
     public_url: str | None = None
     fhir_timeout_s: float = 20.0
     rules: RuleSettings = field(default_factory=RuleSettings)
+    #: Allowlisted issuers that are open FHIR servers (no OAuth); subset of `issuers`.
+    open_servers: tuple[str, ...] = ()
+    #: Plain-http local development: cookie without `__Host-`/Secure, SameSite=Lax.
+    insecure_cookies: bool = False
+    #: `kid` of SMARTAPP_PRIVATE_KEY (default: the key's own kid, else its RFC 7638 thumbprint).
+    key_id: str | None = None
+    #: client_id registered for Backend Services (client_credentials); default `client_id`.
+    backend_client_id: str | None = None
+    backend_scopes: str = DEFAULT_BACKEND_SCOPES
+    #: Token-endpoint authentication for issuers from SMARTAPP_ISSUERS (CLIENT_AUTH_METHODS).
+    client_auth_method: str = "auto"
+    #: Extra origins (EHR UIs) allowed in CSP frame-ancestors besides the issuers' origins.
+    frame_ancestors: tuple[str, ...] = ()
 
     def tenant(self, iss: str) -> Tenant | None:
         """The allowlisted tenant for `iss`, or None: nothing is fetched for unknown issuers."""
@@ -73,8 +107,20 @@ class AppConfig:
         if key in self.tenants:
             return self.tenants[key]
         if key in self.issuers:
-            return Tenant(iss=key, client_id=self.client_id, client_secret=self.client_secret)
+            return Tenant(
+                iss=key,
+                client_id=self.client_id,
+                client_secret=self.client_secret,
+                open_server=key in self.open_servers,
+                auth_method=None if self.client_auth_method == "auto" else self.client_auth_method,
+            )
         return None
+
+    def all_tenants(self) -> tuple[Tenant, ...]:
+        """Every allowlisted tenant (tenants file first, then SMARTAPP_ISSUERS)."""
+        keys = list(self.tenants) + [iss for iss in self.issuers if iss not in self.tenants]
+        found = (self.tenant(key) for key in keys)
+        return tuple(tenant for tenant in found if tenant is not None)
 
 
 def _require_url(name: str, value: str) -> str:
@@ -82,6 +128,19 @@ def _require_url(name: str, value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name}: '{value}' is not an http(s) URL")
     return normalise_base(value)
+
+
+def _require_origin(name: str, value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise ConfigError(f"{name}: '{value}' is not an origin like https://ehr.example.org")
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def _check_auth_method(name: str, value: str) -> str:
+    if value not in CLIENT_AUTH_METHODS:
+        raise ConfigError(f"{name}: '{value}' is not one of {', '.join(CLIENT_AUTH_METHODS)}")
+    return value
 
 
 def _load_tenants(path: str) -> dict[str, Tenant]:
@@ -92,7 +151,16 @@ def _load_tenants(path: str) -> dict[str, Tenant]:
     if not isinstance(raw, list):
         raise ConfigError("SMARTAPP_TENANTS: the file must hold a JSON list of tenants")
     tenants: dict[str, Tenant] = {}
-    allowed = {"iss", "client_id", "client_secret", "scopes", "open_server", "label"}
+    allowed = {
+        "iss",
+        "client_id",
+        "client_secret",
+        "scopes",
+        "open_server",
+        "label",
+        "auth_method",
+        "frame_ancestors",
+    }
     for item in raw:
         if not isinstance(item, dict) or "iss" not in item:
             raise ConfigError("SMARTAPP_TENANTS: every tenant needs an 'iss'")
@@ -100,6 +168,12 @@ def _load_tenants(path: str) -> dict[str, Tenant]:
         if unknown:
             raise ConfigError(f"SMARTAPP_TENANTS: unknown key(s) {sorted(unknown)}")
         iss = _require_url("SMARTAPP_TENANTS iss", str(item["iss"]))
+        auth_method = item.get("auth_method")
+        if auth_method is not None:
+            auth_method = _check_auth_method("SMARTAPP_TENANTS auth_method", str(auth_method))
+        ancestors = item.get("frame_ancestors") or []
+        if not isinstance(ancestors, list):
+            raise ConfigError("SMARTAPP_TENANTS: 'frame_ancestors' must be a list of origins")
         tenants[iss] = Tenant(
             iss=iss,
             client_id=item.get("client_id"),
@@ -107,6 +181,11 @@ def _load_tenants(path: str) -> dict[str, Tenant]:
             scopes=item.get("scopes"),
             open_server=bool(item.get("open_server", False)),
             label=item.get("label"),
+            auth_method=None if auth_method in (None, "auto") else auth_method,
+            frame_ancestors=tuple(
+                _require_origin("SMARTAPP_TENANTS frame_ancestors", str(origin))
+                for origin in ancestors
+            ),
         )
     return tenants
 
@@ -149,6 +228,33 @@ def load_config(environ: Mapping[str, str] | None = None, *, require_secret: boo
     if public_url:
         public_url = _require_url("SMARTAPP_PUBLIC_URL", public_url)
 
+    open_servers = tuple(
+        _require_url("SMARTAPP_OPEN_SERVERS", item)
+        for item in (get("SMARTAPP_OPEN_SERVERS") or "").split(",")
+        if item.strip()
+    )
+    strays = [iss for iss in open_servers if iss not in issuers and iss not in tenants]
+    if strays:
+        raise ConfigError(
+            f"SMARTAPP_OPEN_SERVERS: {', '.join(strays)} not in SMARTAPP_ISSUERS (the allowlist)"
+        )
+    insecure_text = (get("SMARTAPP_INSECURE_COOKIES") or "0").lower()
+    if insecure_text not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(f"SMARTAPP_INSECURE_COOKIES: '{insecure_text}' is not 0 or 1")
+    client_auth = _check_auth_method(
+        "SMARTAPP_CLIENT_AUTH", (get("SMARTAPP_CLIENT_AUTH") or "auto").lower()
+    )
+    client_secret = get("SMARTAPP_CLIENT_SECRET")
+    if client_auth.startswith("client_secret") and not client_secret:
+        raise ConfigError(f"SMARTAPP_CLIENT_AUTH: '{client_auth}' needs SMARTAPP_CLIENT_SECRET")
+    if client_auth == "private_key_jwt" and not private_key:
+        raise ConfigError("SMARTAPP_CLIENT_AUTH: 'private_key_jwt' needs SMARTAPP_PRIVATE_KEY")
+    frame_ancestors = tuple(
+        _require_origin("SMARTAPP_FRAME_ANCESTORS", item)
+        for item in (get("SMARTAPP_FRAME_ANCESTORS") or "").split(",")
+        if item.strip()
+    )
+
     mappings_path = get("SMARTAPP_MAPPINGS")
     rules = RuleSettings()
     if mappings_path:
@@ -159,7 +265,7 @@ def load_config(environ: Mapping[str, str] | None = None, *, require_secret: boo
         issuers=issuers,
         tenants=tenants,
         client_id=get("SMARTAPP_CLIENT_ID"),
-        client_secret=get("SMARTAPP_CLIENT_SECRET"),
+        client_secret=client_secret,
         private_key_path=private_key,
         scopes=get("SMARTAPP_SCOPES") or DEFAULT_SCOPES,
         secret_key=secret_key,
@@ -168,6 +274,13 @@ def load_config(environ: Mapping[str, str] | None = None, *, require_secret: boo
         public_url=public_url,
         fhir_timeout_s=timeout,
         rules=rules,
+        open_servers=open_servers,
+        insecure_cookies=insecure_text in ("1", "true", "yes"),
+        key_id=get("SMARTAPP_KEY_ID"),
+        backend_client_id=get("SMARTAPP_BACKEND_CLIENT_ID"),
+        backend_scopes=get("SMARTAPP_BACKEND_SCOPES") or DEFAULT_BACKEND_SCOPES,
+        client_auth_method=client_auth,
+        frame_ancestors=frame_ancestors,
     )
 
 

@@ -39,11 +39,19 @@ class RuleSettings:
     b_cell_repletion_days: int = 280
     non_live_after_dose_days: int = 14
     non_live_before_next_dose_days: int = 7
+    #: CD19+ B-cell lower limit of normal when the result carries none: "defined as 40 cells/µL"
+    #: (EU SmPC; terminology.md §1c). A count at or above it after the last dose ends the
+    #: live-vaccine exclusion early (SPEC §3 vaccine-live-on-therapy).
+    cd19_lower_limit_per_ul: float = 40.0
     # Pregnancy (USPI 8.1/8.3).
     pregnancy_lookback_days: int = 280
     contraception_after_last_dose_months: int = 6
     reproductive_age_min: int = 12
     reproductive_age_max: int = 55
+    #: Quantitative hCG without an interpreted result: at or above this is positive, below
+    #: `hcg_negative_below_miu_ml` negative, in between equivocal (common laboratory cut-offs).
+    hcg_positive_miu_ml: float = 25.0
+    hcg_negative_below_miu_ml: float = 5.0
     # MRI monitoring (clinical practice; SPEC §3 mri-monitoring).
     mri_interval_days: int = 365
 

@@ -1,0 +1,198 @@
+"""The `smartapp` command (SPEC §4 "Command line"): the same functions as the web app.
+
+Exit codes: 0 when the work was done (even when the findings contain alerts), 2 when the
+input or configuration is unusable, with one line saying why. No tracebacks for users.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_UNUSABLE = 2
+
+
+class CliError(Exception):
+    """Unusable input: printed as one line, exit code 2."""
+
+
+def _parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from err
+
+
+def _load_json_file(path: str) -> Any:
+    file = Path(path)
+    if not file.is_file():
+        raise CliError(f"no such file: {path}")
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise CliError(f"{path} is not a text file") from err
+    except json.JSONDecodeError as err:
+        raise CliError(f"{path} is not JSON ({err.msg} at line {err.lineno})") from err
+
+
+def _context(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The code mappings and rule settings in force (SMARTAPP_MAPPINGS or --mappings)."""
+    from fhir_mappings.site import load_mappings
+    from smartapp.config import ConfigError, load_config
+
+    import os
+
+    environ = dict(os.environ)
+    if getattr(args, "mappings", None):
+        environ["SMARTAPP_MAPPINGS"] = args.mappings
+    try:
+        config = load_config(environ)
+        mappings = load_mappings(config.mappings_path)
+    except ConfigError as err:
+        raise CliError(str(err)) from err
+    except ValueError as err:
+        raise CliError(f"SMARTAPP_MAPPINGS: {err}") from err
+    return config, mappings
+
+
+def _fhir_base(args: argparse.Namespace, config: Any) -> str:
+    base = args.fhir_base or config.fhir_base
+    if not base:
+        raise CliError("no FHIR server: pass --fhir-base URL or set SMARTAPP_FHIR_BASE")
+    return str(base)
+
+
+def _client(base: str, config: Any) -> Any:
+    from smartapp.fhir import FhirClient
+
+    return FhirClient(base, timeout=config.fhir_timeout_s)
+
+
+def _print_summary(summary: Any, fmt: str) -> None:
+    from smartapp.report import summary_json, summary_text
+
+    if fmt == "json":
+        print(json.dumps(summary_json(summary), indent=2))
+    else:
+        print(summary_text(summary))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from fhir_mappings.read import UnusableInput, resources_from_json
+    from smartapp import patient_service as service
+    from smartapp.fhir import FhirError
+
+    config, mappings = _context(args)
+    as_of = args.as_of or date.today()
+    try:
+        if args.bundle:
+            resources = resources_from_json(_load_json_file(args.bundle))
+            record = service.record_from_resources(
+                resources, mappings=mappings, patient_id=args.patient
+            )
+        elif args.demo:
+            from smartapp.demo.bundles import DEMO_SLUGS, demo_patient_resources
+
+            if args.demo not in DEMO_SLUGS:
+                raise CliError(f"unknown demo patient '{args.demo}'; one of: {', '.join(DEMO_SLUGS)}")
+            resources = demo_patient_resources(as_of, args.demo)
+            record = service.record_from_resources(resources, mappings=mappings)
+        else:
+            if not args.patient:
+                raise CliError("--fhir-base needs --patient ID")
+            with _client(_fhir_base(args, config), config) as client:
+                fetched = service.fetch_patient(client, args.patient, mappings)
+            record, _ = service.summarize_fetched(
+                fetched, args.patient, as_of, mappings, config.rules
+            )
+    except UnusableInput as err:
+        raise CliError(str(err)) from err
+    except FhirError as err:
+        raise CliError(f"FHIR server error: {err}") from err
+    _print_summary(service.summarize(record, as_of, config.rules), args.format)
+    return EXIT_OK
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from smartapp.demo.bundles import demo_bundles
+    from smartapp.demo.generator import generate_cohort
+    from smartapp.demo.seed import seed
+
+    config, _ = _context(args)
+    anchor = args.anchor or date.today()
+    base = _fhir_base(args, config)
+    bundles = (
+        generate_cohort(args.count, anchor, seed=args.random_seed)
+        if args.count
+        else demo_bundles(anchor)
+    )
+    with _client(base, config) as client:
+        report = seed(client, bundles)
+    print(report.describe())
+    return EXIT_OK if not report.errors else EXIT_UNUSABLE
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from smartapp.config import ConfigError
+    from smartapp.serve import serve
+
+    try:
+        serve(port=args.port, host=args.host, workers=args.workers)
+    except ConfigError as err:
+        raise CliError(str(err)) from err
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smartapp", description="Ofatumumab (Kesimpta) safety and monitoring checks."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="evaluate one patient")
+    source = check.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bundle", help="a FHIR Bundle (or resource list) JSON file")
+    source.add_argument("--fhir-base", help="a FHIR server base URL")
+    source.add_argument("--demo", help="a built-in demo patient (dates relative to --as-of)")
+    check.add_argument("--patient", help="the patient id (needed with --fhir-base)")
+    check.add_argument("--as-of", type=_parse_date, help="evaluate as of this day (default today)")
+    check.add_argument("--format", choices=("json", "text"), default="json")
+    check.add_argument("--mappings", help="site mappings file (default $SMARTAPP_MAPPINGS)")
+    check.set_defaults(handler=cmd_check)
+
+    seed_cmd = sub.add_parser("seed", help="load the demo cohort (or a generated one)")
+    seed_cmd.add_argument("--fhir-base", help="FHIR server (default $SMARTAPP_FHIR_BASE)")
+    seed_cmd.add_argument("--count", type=int, help="generate N random patients instead")
+    seed_cmd.add_argument("--random-seed", type=int, default=0)
+    seed_cmd.add_argument("--anchor", type=_parse_date, help="the day dates are relative to")
+    seed_cmd.set_defaults(handler=cmd_seed)
+
+    serve_cmd = sub.add_parser("serve", help="run the web app (gunicorn)")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--workers", type=int, default=1)
+    serve_cmd.set_defaults(handler=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except CliError as err:
+        print(f"smartapp: {err}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

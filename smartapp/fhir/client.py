@@ -1,0 +1,262 @@
+"""FhirClient: the app's only door to a FHIR server (reads, searches, batch, writes, bulk).
+
+    client = FhirClient("https://ehr.example.org/fhir", session, token=access_token)
+    result = client.batch_search([("Observation", "Observation?patient=123&_count=200"), …])
+    if result.failed_areas: ...  # show "data incomplete"; those checks say unknown
+
+Reads are retried (bounded, exponential backoff, `Retry-After` honoured); writes never
+are. Search problems come back as values (`SearchResult.problem`,
+`BatchResult.problems`); an expired token always raises `TokenExpired`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+import requests
+
+from smartapp.fhir.batch import batch_search
+from smartapp.fhir.bulk import BulkExport
+from smartapp.fhir.errors import FhirError, ServerUnavailable
+from smartapp.fhir.querylog import QueryLog, QueryLogEntry
+from smartapp.fhir.results import BatchResult, Resource, SearchResult
+from smartapp.fhir.retry import RetryPolicy
+from smartapp.fhir.search import ResourceCollector, follow_pages, label_for
+from smartapp.fhir.transport import READ_HEADERS, WRITE_HEADERS, Reply, Transport
+from smartapp.fhir.urls import ServerBase
+
+log = logging.getLogger("smartapp.fhir")
+
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
+_RETURN_REPRESENTATION = {"Prefer": "return=representation"}
+
+
+class FhirClient:
+    """HTTP client for one FHIR base. Not thread-safe: use one per request or worker."""
+
+    def __init__(
+        self,
+        base: str,
+        session: requests.Session | None = None,
+        *,
+        token: str | None = None,
+        timeout: float = 20.0,
+        max_retries: int = 3,
+        backoff_s: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._server = ServerBase.parse(base)
+        self._owns_session = session is None
+        self._log = QueryLog()
+        self._transport = Transport(
+            self._server,
+            session if session is not None else requests.Session(),
+            token=token,
+            timeout=timeout,
+            policy=RetryPolicy(max_retries=max(0, max_retries), backoff_s=backoff_s),
+            sleep=sleep,
+            query_log=self._log,
+        )
+
+    # -- identity, token and bookkeeping ------------------------------------------------
+
+    @property
+    def base(self) -> str:
+        """The FHIR base, normalised: lower-case scheme/host, no trailing slash."""
+        return self._server.url
+
+    @property
+    def token(self) -> str | None:
+        return self._transport.token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        """Swap in a refreshed access token."""
+        self._transport.token = value
+
+    @property
+    def requests_made(self) -> list[QueryLogEntry]:
+        """Every HTTP request sent so far (retries and pages included), oldest first."""
+        return self._log.entries
+
+    @property
+    def round_trips(self) -> int:
+        return len(self._log)
+
+    def __repr__(self) -> str:
+        return f"FhirClient({self.base!r}, round_trips={self.round_trips})"
+
+    def close(self) -> None:
+        """Close the session if this client created it."""
+        if self._owns_session:
+            self._transport.session.close()
+
+    def __enter__(self) -> FhirClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- reads ------------------------------------------------------------------------
+
+    def read(self, path: str) -> Resource:
+        """GET a base-relative path (`Patient/1`, `metadata`) and return the resource.
+
+        Raises FhirError (TokenExpired on 401, PermissionDenied on 403, OffServerError
+        for a URL on another server, ServerUnavailable when nothing answered).
+        """
+        url = self._transport.resolve(path)
+        what = f"{label_for(path)} read"
+        reply = self._transport.send("GET", url, what=what, headers=READ_HEADERS, retry=True)
+        return _resource_or_raise(reply, what)
+
+    def search_all(self, relative_url: str, *, max_pages: int = 50) -> SearchResult:
+        """Run a search and follow its `next` links (at most `max_pages` pages).
+
+        Never raises for server trouble: an unreadable page, an expired page (410), a
+        refused next link or too many pages give `complete=False` with a `problem`;
+        the resources read so far are kept. Raises TokenExpired on 401, and
+        OffServerError if `relative_url` itself is off the base.
+        """
+        url = self._transport.resolve(relative_url)
+        label = f"{label_for(relative_url)} search"
+        collector = ResourceCollector()
+        pages, problem = follow_pages(
+            self._transport, collector, label, max_pages=max(1, max_pages), url=url
+        )
+        log.info(
+            "FHIR %s: %d page(s), %d resources, %s",
+            label,
+            pages,
+            len(collector.resources),
+            "complete" if problem is None else "INCOMPLETE",
+        )
+        return SearchResult(collector.resources, problem is None, problem)
+
+    def batch_search(self, urls: Sequence[tuple[str, str]]) -> BatchResult:
+        """Run several searches in ONE batch POST; `urls` is [(area, relative search URL)].
+
+        Each area's searchset is collected with its `_include`d entries, then its `next`
+        links are followed with GETs (only paging adds requests). A failed entry fails
+        its area; a failed POST (down, 5xx after retries, timeout) fails every area — a
+        result is returned rather than raised. Servers without batch (404/405/501) are
+        read one search at a time. Raises TokenExpired on 401.
+        """
+        return batch_search(self._transport, urls)
+
+    def everything(
+        self, patient_id: str, *, count: int | None = None, max_pages: int = 50
+    ) -> SearchResult:
+        """`Patient/{id}/$everything`, all pages."""
+        if not _FHIR_ID.match(patient_id):
+            raise ValueError("patient_id is not a valid FHIR id")
+        query = f"?_count={int(count)}" if count else ""
+        return self.search_all(f"Patient/{patient_id}/$everything{query}", max_pages=max_pages)
+
+    def bulk_export(
+        self,
+        kind_url: str,
+        *,
+        poll_interval_s: float = 5.0,
+        max_wait_s: float = 600.0,
+    ) -> BulkExport:
+        """Bulk Data `$export` (e.g. `Group/1/$export?_type=Patient,Observation`).
+
+        Returns an iterator of resources, streamed from the NDJSON outputs; it starts
+        work on the first `next()`. Raises FhirError if the export cannot be started,
+        fails, or is not ready after `max_wait_s` seconds of waiting between polls.
+        """
+        return BulkExport(
+            self._transport, kind_url, poll_interval_s=poll_interval_s, max_wait_s=max_wait_s
+        )
+
+    # -- writes (never retried automatically) ------------------------------------------
+
+    def transaction(self, bundle: Resource) -> Resource:
+        """POST a transaction Bundle; returns the transaction-response Bundle.
+
+        Not retried: after a timeout the server may or may not have applied it. Our
+        write-back is conditional (create/update by identifier), so a user's retry is
+        safe. Raises FhirError with the OperationOutcome text on 4xx/5xx.
+        """
+        if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "transaction":
+            raise ValueError("transaction() needs a Bundle of type 'transaction'")
+        reply = self._write("POST", self._server.url, "Transaction", bundle, {})
+        return _resource_or_raise(reply, "Transaction")
+
+    def create(self, resource: Resource, if_none_exist: str | None = None) -> Resource:
+        """POST a new resource; with `if_none_exist` (`identifier=sys|val`) a conditional
+        create that returns the existing resource instead of making a duplicate."""
+        rtype = resource.get("resourceType")
+        if not isinstance(rtype, str) or not _RESOURCE_TYPE.match(rtype):
+            raise ValueError("create() needs a resource with a resourceType")
+        headers = dict(_RETURN_REPRESENTATION)
+        if if_none_exist:
+            headers["If-None-Exist"] = if_none_exist
+        url = self._transport.resolve(rtype)
+        reply = self._write("POST", url, f"{rtype} create", resource, headers)
+        return _written(reply, f"{rtype} create", rtype)
+
+    def update(self, path: str, resource: Resource, *, if_match: str | None = None) -> Resource:
+        """PUT a resource at `path` (`CarePlan/1`, or conditional `CarePlan?identifier=…`).
+        `if_match` (an ETag such as `W/"3"`) guards against lost updates."""
+        headers = dict(_RETURN_REPRESENTATION)
+        if if_match:
+            headers["If-Match"] = if_match
+        url = self._transport.resolve(path)
+        what = f"{label_for(path)} update"
+        reply = self._write("PUT", url, what, resource, headers)
+        return _written(reply, what, str(resource.get("resourceType") or ""))
+
+    def _write(
+        self, method: str, url: str, what: str, body: Resource, extra: dict[str, str]
+    ) -> Reply:
+        try:
+            return self._transport.send(
+                method, url, what=what, headers={**WRITE_HEADERS, **extra}, retry=False, body=body
+            )
+        except ServerUnavailable as err:
+            raise ServerUnavailable(
+                f"{err}; the write may or may not have been applied — retrying is safe",
+                status=err.status,
+            ) from err
+
+
+def _resource_or_raise(reply: Reply, what: str) -> Resource:
+    if not reply.ok:
+        raise reply.error(what)
+    body = reply.body
+    if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
+        raise FhirError(
+            f"{what} failed: the server did not answer with a FHIR resource", status=reply.status
+        )
+    return body
+
+
+def _written(reply: Reply, what: str, rtype: str) -> Resource:
+    """The stored resource: the body when returned, else type and id from `Location`."""
+    if not reply.ok:
+        raise reply.error(what)
+    body: Any = reply.body
+    if isinstance(body, dict) and body.get("resourceType") not in (None, "OperationOutcome"):
+        return body
+    location = reply.response.headers.get("Location") or reply.response.headers.get(
+        "Content-Location"
+    )
+    result: Resource = {"resourceType": rtype}
+    if location:
+        parts = location.split("/_history/")[0].rstrip("/").split("/")
+        if len(parts) >= 2:
+            result = {"resourceType": parts[-2], "id": parts[-1]}
+    return result

@@ -1,0 +1,195 @@
+"""The launch context of the current request, and FHIR access with a fresh token.
+
+Views call `current_context()` (or `require_context()`), then `fhir_client_for(context)`.
+The token is refreshed about 60 s before it expires when the EHR gave a refresh token;
+refreshes are serialised per session so a refresh token is used once, and the stored one
+is replaced when the EHR rotates it. With no refresh token an expired session raises
+`RelaunchRequired`, which the web layer shows as a "please relaunch" page (HTTP 401).
+
+One browser session holds one launch context: a second launch in the same browser
+(same EHR, other tab) replaces the first. Pages that write should echo
+`LaunchContext.launch_id` and check it with `same_launch()` before writing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import importlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import g, has_request_context
+
+from smartapp.launch import tokens
+from smartapp.launch.errors import RelaunchRequired
+from smartapp.launch.scopes import GrantedScopes
+from smartapp.launch.state import launch_state
+from smartapp.launch.websession import session_id
+
+log = logging.getLogger(__name__)
+
+#: Refresh this many seconds before the access token expires.
+REFRESH_LEEWAY_S = 60
+#: A forced refresh (after a 401) is skipped when the token is younger than this: another
+#: request has just refreshed it.
+FORCED_REFRESH_MIN_AGE_S = 10
+
+LAUNCH_KEY = "launch"
+TOKEN_KEY = "token"
+
+
+@dataclass(frozen=True)
+class LaunchContext:
+    """Who launched the app, for which patient, with which rights. No tokens in here."""
+
+    fhir_base: str
+    patient: str | None
+    scopes: GrantedScopes
+    fhir_user: str | None
+    need_patient_banner: bool
+    open_server: bool
+    tenant_label: str
+    #: Random id of this launch (not secret): pages echo it so a write can be checked
+    #: against the launch it was shown for.
+    launch_id: str
+    encounter: str | None = None
+    intent: str | None = None
+    smart_style_url: str | None = None
+    session_id: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def can_write_plan(self) -> bool:
+        """CarePlan and Task write scopes granted (or an open server): show "save plan"."""
+        if self.open_server:
+            return True
+        return self.scopes.can_write("CarePlan") and self.scopes.can_write("Task")
+
+    def can_read(self, resource_type: str) -> bool:
+        return self.open_server or self.scopes.can_read(resource_type)
+
+    def can_write(self, resource_type: str) -> bool:
+        return self.open_server or self.scopes.can_write(resource_type)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], sid: str | None) -> LaunchContext:
+        return cls(
+            fhir_base=str(record["iss"]),
+            patient=record.get("patient"),
+            scopes=GrantedScopes.parse(record.get("scope")),
+            fhir_user=record.get("fhir_user"),
+            need_patient_banner=bool(record.get("need_patient_banner", True)),
+            open_server=bool(record.get("open_server", False)),
+            tenant_label=str(record.get("tenant_label") or record["iss"]),
+            launch_id=str(record.get("launch_id") or ""),
+            encounter=record.get("encounter"),
+            intent=record.get("intent"),
+            smart_style_url=record.get("smart_style_url"),
+            session_id=sid,
+        )
+
+
+def current_context() -> LaunchContext | None:
+    """The launch context of this request's session, or None (no launch yet)."""
+    if not has_request_context():
+        return None
+    cached = g.get("_smartapp_context")
+    if isinstance(cached, LaunchContext):
+        return cached
+    sid = session_id()
+    if sid is None:
+        return None
+    record = launch_state().store.get(sid, LAUNCH_KEY)
+    if record is None:
+        return None
+    context = LaunchContext.from_record(record, sid)
+    g._smartapp_context = context
+    return context
+
+
+def require_context() -> LaunchContext:
+    """`current_context()`, or RelaunchRequired (a 401 "please relaunch" page)."""
+    context = current_context()
+    if context is None:
+        raise RelaunchRequired(
+            "There is no active launch in this browser session — please open the app from "
+            "the EHR again."
+        )
+    return context
+
+
+def same_launch(context: LaunchContext, submitted_launch_id: str | None) -> bool:
+    """True when a submitted form belongs to the current launch (not an older tab)."""
+    return bool(submitted_launch_id) and hmac.compare_digest(
+        context.launch_id.encode(), str(submitted_launch_id).encode()
+    )
+
+
+def _expiring(record: dict[str, Any], now: float) -> bool:
+    expires_at = record.get("expires_at")
+    return isinstance(expires_at, int | float) and expires_at - REFRESH_LEEWAY_S <= now
+
+
+def access_token_for(context: LaunchContext, *, force_refresh: bool = False) -> str | None:
+    """A valid bearer token for the context (None on an open server).
+
+    `force_refresh=True` after the FHIR server answered 401 to a token that looked valid.
+    """
+    if context.open_server:
+        return None
+    state = launch_state()
+    sid = context.session_id
+    record = state.store.get(sid, TOKEN_KEY) if sid else None
+    if sid is None or record is None:
+        raise RelaunchRequired()
+    now = time.time()
+    if not force_refresh and not _expiring(record, now):
+        return str(record["access_token"])
+    with state.store.lock(sid):
+        # Another request may have refreshed while this one waited for the lock.
+        record = state.store.get(sid, TOKEN_KEY)
+        if record is None:
+            raise RelaunchRequired()
+        now = time.time()
+        fresh = now - float(record.get("obtained_at") or 0) < FORCED_REFRESH_MIN_AGE_S
+        if not _expiring(record, now) and (not force_refresh or fresh):
+            return str(record["access_token"])
+        tenant = state.config.tenant(context.fhir_base)
+        if not record.get("refresh_token") or tenant is None:
+            state.store.discard(sid, TOKEN_KEY)
+            raise RelaunchRequired()
+        try:
+            new_record = tokens.refresh(tenant, state.app_key, record)
+        except RelaunchRequired:
+            state.store.discard(sid, TOKEN_KEY)
+            raise
+        new_record["obtained_at"] = time.time()
+        state.store.set(sid, TOKEN_KEY, new_record)
+        launch = state.store.get(sid, LAUNCH_KEY)
+        if launch is not None and new_record["scope"] and launch.get("scope") != new_record["scope"]:
+            # A refresh may narrow the grant; features follow the new scopes.
+            launch["scope"] = new_record["scope"]
+            state.store.set(sid, LAUNCH_KEY, launch)
+            if has_request_context():
+                g.pop("_smartapp_context", None)
+        log.info("access token refreshed for tenant %s", tenant.display_name)
+        return str(new_record["access_token"])
+
+
+def fhir_session_for(context: LaunchContext, *, force_refresh: bool = False) -> tuple[str, str | None]:
+    """(FHIR base, bearer token or None) for code that does its own HTTP."""
+    return context.fhir_base, access_token_for(context, force_refresh=force_refresh)
+
+
+def fhir_client_for(context: LaunchContext, *, force_refresh: bool = False) -> Any:
+    """A `smartapp.fhir.FhirClient` for the context's server, with a valid token.
+
+    The client only sends the token to URLs under `context.fhir_base`. On `TokenExpired`
+    from a call, get a new client with `force_refresh=True` once, then let
+    `RelaunchRequired` propagate.
+    """
+    base, token = fhir_session_for(context, force_refresh=force_refresh)
+    # Imported at call time: smartapp.fhir is a sibling room that does not import us.
+    fhir = importlib.import_module("smartapp.fhir")
+    return fhir.FhirClient(base, None, token=token, timeout=launch_state().config.fhir_timeout_s)

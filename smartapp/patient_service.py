@@ -1,0 +1,72 @@
+"""Read one patient (from a file's resources or a FHIR server) and evaluate the checks.
+
+The same functions serve the CLI, the web dashboard and the API, so `check --bundle` and
+`check --fhir-base` give exactly the same answer on the same data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from fhir_mappings.queries import patient_searches
+from fhir_mappings.read import read_patient_record
+from fhir_mappings.records import PatientRecord
+from smartapp.fhir import FhirClient
+from smartapp.rules import evaluate
+from smartapp.rules.model import Summary
+from smartapp.rules.settings import RuleSettings
+
+
+@dataclass(frozen=True)
+class FetchedPatient:
+    """A patient's resources as read from a server, with what could not be read."""
+
+    resources: list[dict[str, Any]]
+    incomplete: frozenset[str] = frozenset()
+    problems: tuple[str, ...] = ()
+    queries: tuple[str, ...] = field(default=())
+
+
+def fetch_patient(client: FhirClient, patient_id: str, mappings: Any) -> FetchedPatient:
+    """One batch of searches (plus paging): SPEC §5's "at most 2 round trips" read."""
+    specs = patient_searches(patient_id, mappings)
+    result = client.batch_search([(spec.area, spec.url) for spec in specs])
+    return FetchedPatient(
+        resources=list(result.resources),
+        incomplete=frozenset(result.failed_areas),
+        problems=tuple(result.problems),
+        queries=tuple(result.queries),
+    )
+
+
+def record_from_resources(
+    resources: Iterable[dict[str, Any]],
+    *,
+    mappings: Any,
+    patient_id: str | None = None,
+    incomplete: frozenset[str] = frozenset(),
+    problems: tuple[str, ...] = (),
+) -> PatientRecord:
+    return read_patient_record(
+        resources, patient_id, mappings=mappings, incomplete=incomplete, problems=problems
+    )
+
+
+def summarize(record: PatientRecord, as_of: date, settings: RuleSettings) -> Summary:
+    return evaluate(record, as_of, settings)
+
+
+def summarize_fetched(
+    fetched: FetchedPatient, patient_id: str, as_of: date, mappings: Any, settings: RuleSettings
+) -> tuple[PatientRecord, Summary]:
+    record = record_from_resources(
+        fetched.resources,
+        mappings=mappings,
+        patient_id=patient_id,
+        incomplete=fetched.incomplete,
+        problems=fetched.problems,
+    )
+    return record, evaluate(record, as_of, settings)

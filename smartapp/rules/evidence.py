@@ -1,0 +1,165 @@
+"""Record -> Evidence, and the words findings use for values and (partial) dates.
+
+Every finding lists each record it used, with the date as recorded. A partial date
+(`2024`, `2024-05`) is shown as such, and where a rule had to place it on one day the
+evidence says which day and why ("partial date 2024-05, counted as 2024-05-31 (…)").
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fhir_mappings.records import (
+    AllergyRecord,
+    ClinicalDate,
+    ConditionRecord,
+    Dose,
+    ImagingRecord,
+    LabKind,
+    LabResult,
+    MedicationOrder,
+    Qualitative,
+    ResultStatus,
+    Vaccination,
+    VaccineClass,
+)
+from smartapp.rules.model import Evidence
+
+LAB_LABELS: dict[LabKind, str] = {
+    LabKind.HBSAG: "HBsAg",
+    LabKind.ANTI_HBC_TOTAL: "anti-HBc (total)",
+    LabKind.ANTI_HBC_IGM: "anti-HBc IgM",
+    LabKind.HBV_DNA: "HBV DNA",
+    LabKind.ANTI_HBS: "anti-HBs",
+    LabKind.IGG: "IgG",
+    LabKind.IGM: "IgM",
+    LabKind.CBC_PANEL: "CBC",
+    LabKind.WBC: "WBC",
+    LabKind.LYMPHOCYTES: "lymphocytes",
+    LabKind.CD19: "CD19+ B cells",
+    LabKind.VARICELLA_IGG: "varicella IgG",
+    LabKind.PREGNANCY_STATUS: "pregnancy status",
+    LabKind.HCG: "hCG",
+}
+
+#: How canonical UCUM units read in a sentence (ASCII only: EHR frames mangle the rest).
+UNIT_TEXT: dict[str, str] = {
+    "mg/dL": "mg/dL",
+    "10*3/uL": "x10^3/uL",
+    "/uL": "cells/uL",
+    "[IU]/mL": "IU/mL",
+    "m[IU]/mL": "mIU/mL",
+}
+
+VACCINE_CLASS_TEXT: dict[VaccineClass, str] = {
+    VaccineClass.LIVE: "live",
+    VaccineClass.NON_LIVE: "non-live",
+    VaccineClass.AMBIGUOUS: "live or non-live unclear",
+}
+
+
+def day(value: date) -> str:
+    return value.isoformat()
+
+
+def date_text(when: ClinicalDate | None) -> str | None:
+    """The date as recorded; partial dates say so."""
+    return when.describe() if when is not None else None
+
+
+def counted_as(when: ClinicalDate | None, used: date, why: str) -> str:
+    """'partial date 2024-05, counted as 2024-05-31 (why)' for partial dates, else ''."""
+    if when is None or not when.partial:
+        return ""
+    return f"partial date {when.text}, counted as {used.isoformat()} ({why})"
+
+
+def on_day(when: ClinicalDate) -> str:
+    """'on 2024-05-02' or 'in 2024-05 (partial date)' for sentences."""
+    if when.partial:
+        return f"in {when.text} (partial date)"
+    return f"on {when.earliest.isoformat()}"
+
+
+def number(value: float) -> str:
+    return f"{value:g}"
+
+
+def value_text(lab: LabResult) -> str:
+    """The interpreted value for a sentence: 'negative', '612 mg/dL', else the raw value."""
+    if lab.qualitative is not None:
+        return lab.qualitative.value
+    if lab.value is not None:
+        unit = UNIT_TEXT.get(lab.unit or "", lab.unit or "")
+        return f"{number(lab.value)} {unit}".strip()
+    return f"'{lab.raw}'"
+
+
+def lab_phrase(lab: LabResult) -> str:
+    """'HBsAg negative on 2024-05-02'."""
+    label = LAB_LABELS[lab.kind]
+    when = on_day(lab.when) if lab.when is not None else "(no date recorded)"
+    return f"{label} {value_text(lab)} {when}"
+
+
+def _join(parts: list[str]) -> str:
+    return "; ".join(part for part in parts if part)
+
+
+def lab_evidence(lab: LabResult, note: str = "") -> Evidence:
+    parts = [f"{lab.source.display}: {lab.raw}"]
+    if lab.status is ResultStatus.PENDING:
+        parts.append("pending, not used")
+    elif not lab.interpretable:
+        parts.append("could not be interpreted, not used")
+    elif lab.when is None:
+        parts.append("no date recorded, not used")
+    elif lab.qualitative is Qualitative.POSITIVE and lab.kind is not LabKind.PREGNANCY_STATUS:
+        parts.append("positive")
+    parts.append(note)
+    return Evidence(lab.source.reference, date_text(lab.when), _join(parts), lab.source.matched_by)
+
+
+def dose_evidence(dose: Dose, note: str = "") -> Evidence:
+    amount = (
+        f"{number(dose.amount_mg)} mg" if dose.amount_mg is not None else "dose amount not recorded"
+    )
+    display = _join([f"{dose.source.display}: {amount}", note])
+    return Evidence(dose.source.reference, date_text(dose.when), display, dose.source.matched_by)
+
+
+def vaccine_evidence(vaccine: Vaccination, note: str = "") -> Evidence:
+    display = _join([f"{vaccine.display} ({VACCINE_CLASS_TEXT[vaccine.vaccine_class]})", note])
+    when = date_text(vaccine.when)
+    if when is None and vaccine.occurrence_text:
+        when = f"as recorded: '{vaccine.occurrence_text}' (not a date, not used for timing)"
+    return Evidence(vaccine.source.reference, when, display, vaccine.source.matched_by)
+
+
+def condition_evidence(condition: ConditionRecord, note: str = "") -> Evidence:
+    state = "active" if condition.active else "not active"
+    if condition.refuted:
+        state += ", refuted or entered in error"
+    display = _join([f"{condition.display} ({state})", note])
+    return Evidence(
+        condition.source.reference, date_text(condition.onset), display, condition.source.matched_by
+    )
+
+
+def allergy_evidence(allergy: AllergyRecord) -> Evidence:
+    state = "active" if allergy.active else "not active"
+    if allergy.refuted:
+        state += ", refuted or entered in error"
+    return Evidence(
+        allergy.source.reference, None, f"{allergy.display} ({state})", allergy.source.matched_by
+    )
+
+
+def imaging_evidence(image: ImagingRecord, note: str = "") -> Evidence:
+    display = _join([image.display, note])
+    return Evidence(image.source.reference, date_text(image.when), display, image.source.matched_by)
+
+
+def order_evidence(order: MedicationOrder, note: str = "") -> Evidence:
+    display = _join([f"{order.source.display} ({order.status}, {order.intent})", note])
+    return Evidence(order.source.reference, date_text(order.start), display, order.source.matched_by)

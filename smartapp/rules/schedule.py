@@ -1,0 +1,186 @@
+"""The course of ofatumumab as of a day: counted doses, phase, next dose, vaccine timing.
+
+Computed once per evaluation and handed to every check, so no check sorts doses again.
+
+Partial dates (SPEC §2 "Dates"): the schedule places a dose on the earliest day its date
+allows (`ClinicalDate.earliest`), which makes the next dose fall due no later than it
+really is. Where a later day is the safer reading — the end of B-cell depletion, the start
+of the non-live vaccine window, the end of contraception — the checks use `latest`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from fhir_mappings.records import (
+    ClinicalDate,
+    Dose,
+    MedicationOrder,
+    PatientRecord,
+    Vaccination,
+    VaccineClass,
+)
+from smartapp.rules.dates import plus_days
+from smartapp.rules.evidence import dose_evidence
+from smartapp.rules.model import Evidence, Phase, Schedule
+from smartapp.rules.settings import RuleSettings
+
+#: Vaccine classes timed as live: an ambiguous CVX is never silently non-live.
+LIVE_LIKE = frozenset({VaccineClass.LIVE, VaccineClass.AMBIGUOUS})
+
+
+@dataclass(frozen=True)
+class StartConstraint:
+    """Before the first dose: a vaccine and the first day ofatumumab may start after it."""
+
+    vaccine: Vaccination
+    safe_from: date
+    live_like: bool
+
+
+@dataclass(frozen=True)
+class TreatmentSchedule:
+    as_of: date
+    #: Counted doses dated on or before as_of, oldest first.
+    doses: tuple[Dose, ...]
+    phase: Phase
+    first: ClinicalDate | None
+    last: ClinicalDate | None
+    next_due: date | None
+    vaccine_window: tuple[date, date] | None
+    #: Pre-treatment only: the first day the vaccine intervals allow (as_of when none binds).
+    earliest_start: date | None
+    #: Before the first dose, baselines are judged against this day: as_of, or the start of
+    #: an active MedicationRequest when later. `reference_latest` is its latest reading when
+    #: the order's start is a partial date (baseline windows use it, due dates the earliest).
+    reference_date: date
+    reference_latest: date
+    reference_order: MedicationOrder | None
+    #: Vaccinations with a usable date on or before as_of (oldest first), and those without.
+    vaccinations: tuple[Vaccination, ...]
+    undated_vaccinations: tuple[Vaccination, ...]
+    #: Pre-treatment only: every dated vaccination's start interval.
+    start_constraints: tuple[StartConstraint, ...]
+    dose_evidence: tuple[Evidence, ...]
+
+    @property
+    def started(self) -> bool:
+        return bool(self.doses)
+
+    def model(self) -> Schedule:
+        return Schedule(
+            first_dose=self.first.earliest if self.first else None,
+            last_dose=self.last.earliest if self.last else None,
+            doses=len(self.doses),
+            next_due=self.next_due,
+            vaccine_window=self.vaccine_window,
+            earliest_start=self.earliest_start,
+        )
+
+
+def _dose_key(dose: Dose) -> tuple[date, date]:
+    return dose.when.earliest, dose.when.latest
+
+
+def _vaccine_key(vaccine: Vaccination) -> tuple[date, date]:
+    when = vaccine.when
+    return (when.earliest, when.latest) if when is not None else (date.min, date.min)
+
+
+def next_dose_due(doses: tuple[Dose, ...], settings: RuleSettings) -> date | None:
+    """USPI 2.2: weeks 0, 1, 2, then every 4 weeks from week 4, each from the dose given."""
+    count = len(doses)
+    if count == 0:
+        return None
+    last = doses[-1].when.earliest
+    if count < 3:
+        return plus_days(last, settings.loading_interval_days)
+    if count == 3:
+        return plus_days(last, settings.first_maintenance_after_third_days)
+    return plus_days(last, settings.maintenance_interval_days)
+
+
+def phase_of(doses: tuple[Dose, ...], as_of: date, settings: RuleSettings) -> Phase:
+    count = len(doses)
+    if count == 0:
+        return Phase.PRE_TREATMENT
+    if count < 3:
+        return Phase.LOADING
+    if (as_of - doses[-1].when.earliest).days > settings.interrupted_after_days:
+        return Phase.INTERRUPTED
+    return Phase.MAINTENANCE
+
+
+def _reference(
+    record: PatientRecord, as_of: date
+) -> tuple[date, date, MedicationOrder | None]:
+    earliest, latest, chosen = as_of, as_of, None
+    for order in record.orders:
+        if order.status != "active" or order.start is None:
+            continue
+        if order.start.latest > latest:
+            latest = order.start.latest
+            chosen = order
+        if order.start.earliest > earliest:
+            earliest = order.start.earliest
+            chosen = order
+    return earliest, latest, chosen
+
+
+def build_schedule(record: PatientRecord, as_of: date, settings: RuleSettings) -> TreatmentSchedule:
+    """Everything the checks share about the course, computed once."""
+    # A dose dated after as_of had not been given as of that day (evaluating a past day).
+    doses = tuple(sorted((d for d in record.doses if d.when.earliest <= as_of), key=_dose_key))
+    phase = phase_of(doses, as_of, settings)
+    first = doses[0].when if doses else None
+    last = doses[-1].when if doses else None
+    next_due = next_dose_due(doses, settings)
+
+    dated = [v for v in record.vaccinations if v.when is not None and v.when.earliest <= as_of]
+    vaccinations = tuple(sorted(dated, key=_vaccine_key))
+    undated = tuple(v for v in record.vaccinations if v.when is None)
+
+    window: tuple[date, date] | None = None
+    if last is not None and next_due is not None and phase in (Phase.LOADING, Phase.MAINTENANCE):
+        start = plus_days(last.latest, settings.non_live_after_dose_days)
+        end = plus_days(next_due, -settings.non_live_before_next_dose_days)
+        if start <= end:
+            window = (start, end)
+
+    constraints: tuple[StartConstraint, ...] = ()
+    earliest_start: date | None = None
+    if not doses:
+        items = []
+        for vaccine in vaccinations:
+            if vaccine.when is None:  # pragma: no cover - dated by construction
+                continue
+            live_like = vaccine.vaccine_class in LIVE_LIKE
+            days = (
+                settings.live_vaccine_before_start_days
+                if live_like
+                else settings.non_live_vaccine_before_start_days
+            )
+            # "Was the vaccine long enough before the start?": the latest day it may have been.
+            items.append(StartConstraint(vaccine, plus_days(vaccine.when.latest, days), live_like))
+        constraints = tuple(items)
+        earliest_start = max([as_of, *(c.safe_from for c in constraints)])
+
+    reference_date, reference_latest, reference_order = _reference(record, as_of)
+    return TreatmentSchedule(
+        as_of=as_of,
+        doses=doses,
+        phase=phase,
+        first=first,
+        last=last,
+        next_due=next_due,
+        vaccine_window=window,
+        earliest_start=earliest_start,
+        reference_date=reference_date,
+        reference_latest=reference_latest,
+        reference_order=reference_order,
+        vaccinations=vaccinations,
+        undated_vaccinations=undated,
+        start_constraints=constraints,
+        dose_evidence=tuple(dose_evidence(d) for d in doses),
+    )

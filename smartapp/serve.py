@@ -1,0 +1,44 @@
+"""`smartapp serve`: the web app under gunicorn, configured from the environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from smartapp.config import load_config
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: Any, options: dict[str, Any]) -> None:
+        self._app = app
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self._app
+
+
+def serve(*, port: int, host: str = "127.0.0.1", workers: int = 1) -> None:
+    """Validate the configuration first (one clear line on error), then serve.
+
+    One worker with threads by default: the session store is in memory (see README).
+    """
+    from smartapp.web import create_app
+
+    config = load_config(require_secret=True)
+    app = create_app(config)
+    _Gunicorn(
+        app,
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": 8,
+            "loglevel": config.log_level.lower(),
+            "accesslog": None,  # access logs carry patient ids in URLs: PHI stays out of INFO logs
+        },
+    ).run()
