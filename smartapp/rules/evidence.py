@@ -81,6 +81,11 @@ def on_day(when: ClinicalDate) -> str:
     return f"on {when.earliest.isoformat()}"
 
 
+def sentence(text: str) -> str:
+    """The text with its first letter capitalised, to open a sentence."""
+    return text[:1].upper() + text[1:]
+
+
 def number(value: float) -> str:
     return f"{value:g}"
 

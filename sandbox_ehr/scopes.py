@@ -1,0 +1,174 @@
+"""SMART scopes: parsing (v2 `.cruds` and v1 `.read/.write/.*`), validation and down-grading.
+
+Parsed scopes are what the FHIR proxy enforces; a `ScopeFilter` is how a test makes the
+sandbox grant fewer scopes than the app asked for.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+#: Scopes that are not about a resource type.
+CONTEXT_SCOPES = frozenset(
+    {
+        "openid",
+        "fhirUser",
+        "profile",
+        "launch",
+        "launch/patient",
+        "launch/encounter",
+        "online_access",
+        "offline_access",
+    }
+)
+REFRESH_SCOPES = frozenset({"online_access", "offline_access"})
+PERMISSION_ORDER = "cruds"
+#: v1 suffixes and the v2 permissions they mean (SMART 2.x "scopes for requesting FHIR resources").
+V1_PERMISSIONS = {"read": "rs", "write": "cud", "*": "cruds"}
+_V1_BY_PERMISSIONS = {v: k for k, v in V1_PERMISSIONS.items()}
+_RESOURCE_SCOPE = re.compile(
+    r"^(?P<level>patient|user|system)/(?P<type>\*|[A-Z][A-Za-z]{1,63})\.(?P<perm>[a-z*]+)"
+    r"(?:\?(?P<params>.+))?$"
+)
+
+
+@dataclass(frozen=True)
+class ResourceScope:
+    level: str  # patient | user | system
+    resource_type: str  # a FHIR type or "*"
+    permissions: str  # a subsequence of "cruds"
+    params: tuple[tuple[str, str], ...]  # granular v2 restriction, e.g. (("category", "…|laboratory"),)
+    v1: bool
+
+    def covers(self, resource_type: str, letter: str) -> bool:
+        return self.resource_type in ("*", resource_type) and letter in self.permissions
+
+    def render(self) -> str:
+        if self.v1:
+            suffix = _V1_BY_PERMISSIONS[self.permissions]
+        else:
+            suffix = self.permissions
+        text = f"{self.level}/{self.resource_type}.{suffix}"
+        if self.params:
+            text += "?" + "&".join(f"{k}={v}" for k, v in self.params)
+        return text
+
+
+def parse_resource_scope(scope: str) -> ResourceScope | None:
+    """The parsed scope, or None when `scope` is not a well-formed resource scope."""
+    match = _RESOURCE_SCOPE.match(scope)
+    if not match:
+        return None
+    perm = match["perm"]
+    if perm in V1_PERMISSIONS:
+        if match["params"]:
+            return None  # granular restrictions are v2 only
+        return ResourceScope(match["level"], match["type"], V1_PERMISSIONS[perm], (), True)
+    # v2: non-empty, letters from c r u d s, each once, in that order (".dus" is invalid)
+    ordered = "".join(ch for ch in PERMISSION_ORDER if ch in perm)
+    if ordered != perm:
+        return None
+    params: tuple[tuple[str, str], ...] = ()
+    if match["params"]:
+        pairs = parse_qsl(match["params"], keep_blank_values=False, strict_parsing=False)
+        if not pairs:
+            return None
+        params = tuple(pairs)
+    return ResourceScope(match["level"], match["type"], perm, params, False)
+
+
+def split_scope(scope: str | None) -> list[str]:
+    """Scope string → list, order kept, duplicates dropped."""
+    seen: dict[str, None] = {}
+    for item in (scope or "").split():
+        seen.setdefault(item, None)
+    return list(seen)
+
+
+def join_scope(scopes: Iterable[str]) -> str:
+    return " ".join(scopes)
+
+
+def invalid_scopes(scopes: Iterable[str]) -> list[str]:
+    """The scopes the sandbox does not understand (malformed or unknown)."""
+    return [s for s in scopes if s not in CONTEXT_SCOPES and parse_resource_scope(s) is None]
+
+
+def resource_scopes(scopes: Iterable[str]) -> list[ResourceScope]:
+    return [parsed for s in scopes if (parsed := parse_resource_scope(s)) is not None]
+
+
+@dataclass(frozen=True)
+class ScopeFilter:
+    """Declarative down-grading of requested scopes.
+
+    `strip`: permission letters removed from every resource scope ("cud" = read-only);
+    a scope left with no permission is dropped. `drop`: shell-style patterns of scopes never
+    granted (e.g. "offline_access", "patient/Task.*", "*/CarePlan.*").
+    """
+
+    strip: str = ""
+    drop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if any(ch not in PERMISSION_ORDER for ch in self.strip):
+            raise ValueError("strip: only the letters c r u d s are allowed")
+
+    def __call__(self, scopes: list[str]) -> list[str]:
+        out: list[str] = []
+        for scope in scopes:
+            if any(fnmatch.fnmatchcase(scope, pattern) for pattern in self.drop):
+                continue
+            parsed = parse_resource_scope(scope)
+            if parsed is None or not self.strip:
+                out.append(scope)
+                continue
+            kept = "".join(ch for ch in parsed.permissions if ch not in self.strip)
+            if kept == parsed.permissions:
+                out.append(scope)
+            elif kept:
+                as_v1 = parsed.v1 and kept in _V1_BY_PERMISSIONS
+                narrowed = ResourceScope(
+                    parsed.level, parsed.resource_type, kept, parsed.params, as_v1
+                )
+                out.append(narrowed.render())
+        return out
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"strip": self.strip, "drop": list(self.drop)}
+
+
+ScopeFilterLike = ScopeFilter | Callable[[list[str]], list[str]] | str | Mapping[str, Any] | None
+
+_PRESETS = {"read-only": ScopeFilter(strip="cud"), "none": None}
+
+
+def make_scope_filter(
+    spec: ScopeFilterLike,
+) -> ScopeFilter | Callable[[list[str]], list[str]] | None:
+    """A filter from its config or JSON form: None, "read-only", {"strip", "drop"}, or a callable."""
+    if spec is None or isinstance(spec, ScopeFilter):
+        return spec
+    if isinstance(spec, str):
+        if spec not in _PRESETS:
+            raise ValueError(f"grant_scopes_filter: unknown preset {spec!r}")
+        return _PRESETS[spec]
+    if isinstance(spec, Mapping):
+        unknown = set(spec) - {"strip", "drop"}
+        if unknown:
+            raise ValueError(f"grant_scopes_filter: unknown keys {sorted(unknown)}")
+        strip = spec.get("strip", "")
+        drop = spec.get("drop", [])
+        if not isinstance(strip, str) or not isinstance(drop, list):
+            raise ValueError("grant_scopes_filter: strip is a string, drop a list")
+        if not all(isinstance(p, str) for p in drop):
+            raise ValueError("grant_scopes_filter: drop holds strings")
+        return ScopeFilter(strip=strip, drop=tuple(drop))
+    if callable(spec):
+        return spec
+    raise ValueError("grant_scopes_filter: unsupported value")

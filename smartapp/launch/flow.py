@@ -1,0 +1,309 @@
+"""The SMART App Launch 2.x flow: launch → discovery → authorize → callback → token.
+
+Security order matters and is tested: `iss` is normalised and checked against the
+allowlist before any network call; `state` (256 bits) and the S256 PKCE verifier are
+fresh per launch, kept server-side in the session that started the launch, valid 10
+minutes and usable once; `aud` is the issuer; the id_token is verified before `fhirUser`
+is trusted (an invalid one rejects the launch); the session id is rotated at sign-in.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from authlib.integrations.requests_client import OAuth2Session
+
+from smartapp.config import Tenant, normalise_base
+from smartapp.launch import tokens
+from smartapp.launch.context import LAUNCH_KEY, TOKEN_KEY
+from smartapp.launch.discovery import SmartConfiguration, discover, require_secure
+from smartapp.launch.errors import (
+    AuthorizationDenied,
+    DiscoveryError,
+    IssuerNotAllowed,
+    LaunchError,
+    StateError,
+)
+from smartapp.launch.idtoken import resolve_fhir_user, validate_id_token
+from smartapp.launch.scopes import GrantedScopes, requested_scopes
+from smartapp.launch.session_store import PENDING_TTL_S
+from smartapp.launch.state import launch_state
+from smartapp.launch.websession import ensure_session_id, rotate_session_id, session_id
+
+log = logging.getLogger(__name__)
+
+#: FHIR `id` datatype: the only shape a patient or encounter id from the EHR may have.
+FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_MAX_LAUNCH_PARAM = 4096
+_MAX_TEXT = 200
+
+#: Where the browser goes after a successful launch.
+PATIENT_PAGE = "/patient"
+WORKLIST_PAGE = "/worklist"
+
+
+def allowed_tenant(iss: str | None) -> Tenant:
+    """The tenant for `iss`, or IssuerNotAllowed. Never touches the network."""
+    value = (iss or "").strip()
+    if not value:
+        raise IssuerNotAllowed(
+            "The launch did not say which FHIR server to use (the 'iss' parameter is missing)."
+        )
+    parts = urlsplit(value)
+    tenant = None
+    if parts.scheme in ("http", "https") and parts.netloc and not parts.query and not parts.fragment:
+        tenant = launch_state().config.tenant(normalise_base(value))
+    if tenant is None:
+        raise IssuerNotAllowed(
+            f"This FHIR server is not allowed to launch the app: {value[:_MAX_TEXT]}. "
+            "Ask your administrator to add it to the app's allowlist."
+        )
+    return tenant
+
+
+def fhir_id(value: object, what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not FHIR_ID.match(value):
+        raise LaunchError(f"The EHR sent a {what} id the app cannot use.")
+    return value
+
+
+def start_launch(iss: str | None, launch: str | None, *, redirect_uri: str) -> str:
+    """Begin an EHR launch (`launch` given) or a standalone launch; the authorize URL."""
+    tenant = allowed_tenant(iss)
+    if tenant.open_server:
+        raise LaunchError(
+            "This FHIR server is an open test server without sign-in; open it from the "
+            "launch page instead.",
+        )
+    if launch is not None and (not launch or len(launch) > _MAX_LAUNCH_PARAM):
+        raise LaunchError("The EHR's launch parameter is empty or too long.")
+    ehr_launch = launch is not None
+    state = launch_state()
+    smart = discover(tenant.iss)
+    if smart.authorization_endpoint is None:  # pragma: no cover - discover() requires it
+        raise DiscoveryError("The EHR's SMART configuration has no authorization endpoint.")
+    scope = requested_scopes(
+        tenant.scopes or state.config.scopes, ehr_launch=ehr_launch, v1=smart.uses_v1_scopes_only
+    )
+    code_verifier = secrets.token_urlsafe(64)
+    oauth_state = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(32) if "openid" in scope.split() else None
+    aud = (iss or tenant.iss).strip().rstrip("/")
+    with OAuth2Session(
+        tenant.client_id,
+        scope=scope,
+        redirect_uri=redirect_uri,
+        code_challenge_method="S256",
+    ) as client:
+        if not tenant.client_id:
+            raise LaunchError(
+                "No client_id is configured for this EHR; ask the administrator to register "
+                "the app.",
+                status=500,
+            )
+        url, _ = client.create_authorization_url(
+            smart.authorization_endpoint,
+            state=oauth_state,
+            code_verifier=code_verifier,
+            aud=aud,
+            launch=launch,
+            nonce=nonce,
+        )
+    sid = ensure_session_id()
+    state.store.add_pending(
+        sid,
+        oauth_state,
+        {
+            "iss": tenant.iss,
+            "launch": launch,
+            "code_verifier": code_verifier,
+            "nonce": nonce,
+            "scope": scope,
+            "redirect_uri": redirect_uri,
+            "smart": smart.to_record(),
+            "created": time.time(),
+        },
+        PENDING_TTL_S,
+    )
+    log.info(
+        "launch started for tenant %s (%s)",
+        tenant.display_name,
+        "EHR launch" if ehr_launch else "standalone",
+    )
+    return str(url)
+
+
+def _text(value: object) -> str | None:
+    return value.strip()[:_MAX_TEXT] if isinstance(value, str) and value.strip() else None
+
+
+def _banner(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() != "false"
+    return True
+
+
+def _style_url(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return require_secure(value, "style URL")
+    except DiscoveryError:
+        return None
+
+
+_ERRORS = {
+    "access_denied": "Access was denied: the app was not authorized to open this record.",
+    "invalid_scope": "The EHR did not accept the permissions the app asked for.",
+    "unauthorized_client": "The EHR does not allow this app to sign in this way.",
+    "invalid_request": "The EHR reported that the sign-in request was invalid.",
+    "server_error": "The EHR's sign-in service had an error; please try again.",
+    "temporarily_unavailable": "The EHR's sign-in service is busy; please try again shortly.",
+}
+
+
+def complete_callback(args: Mapping[str, str]) -> str:
+    """Finish the launch from the callback's query parameters; the page to go to next."""
+    state = launch_state()
+    oauth_state = args.get("state")
+    sid = session_id()
+    pending = (
+        state.store.take_pending(sid, oauth_state) if sid is not None and oauth_state else None
+    )
+    error = args.get("error")
+    if error:
+        known = _ERRORS.get(error)
+        message = known or f"The EHR reported an error: {error[:_MAX_TEXT]}."
+        # The EHR's own wording only when the response is tied to this session's launch:
+        # otherwise anyone could make the app display a message of their choosing.
+        detail = _text(args.get("error_description")) if pending is not None else None
+        if detail and not known:
+            message += f" ({detail})"
+        log.info("authorization refused by the EHR: %s", error[:_MAX_TEXT])
+        raise AuthorizationDenied(message)
+    if not oauth_state:
+        raise StateError("The sign-in response has no 'state'; please launch the app again.")
+    if sid is None:
+        raise StateError(
+            "This sign-in response does not belong to this browser session. If the app runs "
+            "inside the EHR, the browser may be blocking its cookie; please launch again."
+        )
+    if pending is None:
+        raise StateError(
+            "This sign-in response is unknown, expired or was already used; please launch "
+            "the app again from the EHR."
+        )
+    code = args.get("code")
+    if not code:
+        raise LaunchError("The sign-in response has no authorization code.")
+    tenant = allowed_tenant(str(pending["iss"]))
+    smart = SmartConfiguration.from_record(pending["smart"])
+    token = tokens.exchange_code(
+        tenant,
+        state.app_key,
+        token_endpoint=smart.token_endpoint,
+        code=code,
+        code_verifier=str(pending["code_verifier"]),
+        redirect_uri=str(pending["redirect_uri"]),
+    )
+    granted_text = token.get("scope")
+    if not isinstance(granted_text, str):
+        # SMART requires `scope`; RFC 6749 says an absent one means "as requested".
+        log.warning("token response for tenant %s has no scope", tenant.display_name)
+        granted_text = str(pending["scope"])
+    granted = GrantedScopes.parse(granted_text)
+    fhir_user = _verified_fhir_user(token, tenant, smart, pending)
+    patient = fhir_id(token.get("patient"), "patient")
+    if patient is None and granted.has_patient_scopes:
+        raise LaunchError(
+            "The EHR granted patient access but did not say which patient; please launch the "
+            "app from a patient's chart."
+        )
+    record: dict[str, Any] = {
+        "launch_id": secrets.token_urlsafe(12),
+        "iss": tenant.iss,
+        "tenant_label": tenant.display_name,
+        "open_server": False,
+        "patient": patient,
+        "encounter": fhir_id(token.get("encounter"), "encounter"),
+        "need_patient_banner": _banner(token.get("need_patient_banner")),
+        "fhir_user": fhir_user,
+        "intent": _text(token.get("intent")),
+        "smart_style_url": _style_url(token.get("smart_style_url")),
+        "scope": granted.raw,
+        "started_at": time.time(),
+    }
+    token_data = tokens.token_record(token, token_endpoint=smart.token_endpoint)
+    token_data["obtained_at"] = time.time()
+    new_sid = rotate_session_id()
+    state.store.set(new_sid, LAUNCH_KEY, record)
+    state.store.set(new_sid, TOKEN_KEY, token_data)
+    can_write = granted.can_write("CarePlan") and granted.can_write("Task")
+    log.info(
+        "launch completed for tenant %s: %d scopes granted, plan write-back %s",
+        tenant.display_name,
+        len(granted),
+        "allowed" if can_write else "not allowed (read-only)",
+    )
+    return PATIENT_PAGE if patient else WORKLIST_PAGE
+
+
+def _verified_fhir_user(
+    token: Mapping[str, Any], tenant: Tenant, smart: SmartConfiguration, pending: Mapping[str, Any]
+) -> str | None:
+    id_token = token.get("id_token")
+    if not id_token:
+        if "openid" in str(pending.get("scope", "")).split():
+            log.warning("no id_token from tenant %s: the user is unknown", tenant.display_name)
+        return None
+    if not isinstance(id_token, str) or not tenant.client_id:
+        raise LaunchError("The EHR's identity token is malformed.")
+    claims = validate_id_token(
+        id_token,
+        smart=smart,
+        fhir_base=tenant.iss,
+        client_id=tenant.client_id,
+        nonce=pending.get("nonce"),
+    )
+    return resolve_fhir_user(claims.get("fhirUser"), tenant.iss)
+
+
+def open_server_launch(iss: str | None, patient: str | None) -> str:
+    """Open-server mode: no OAuth, full capabilities, patient in context."""
+    tenant = allowed_tenant(iss)
+    if not tenant.open_server:
+        raise IssuerNotAllowed(
+            "This FHIR server is not configured as an open server; launch the app from the "
+            "EHR instead."
+        )
+    patient_id = fhir_id(patient, "patient")
+    state = launch_state()
+    sid = rotate_session_id() if session_id() else ensure_session_id()
+    state.store.discard(sid, TOKEN_KEY)
+    state.store.set(
+        sid,
+        LAUNCH_KEY,
+        {
+            "launch_id": secrets.token_urlsafe(12),
+            "iss": tenant.iss,
+            "tenant_label": tenant.display_name,
+            "open_server": True,
+            "patient": patient_id,
+            "need_patient_banner": True,
+            "fhir_user": None,
+            "scope": "",
+            "started_at": time.time(),
+        },
+    )
+    log.info("open-server session started for tenant %s", tenant.display_name)
+    return PATIENT_PAGE if patient_id else WORKLIST_PAGE

@@ -1,0 +1,54 @@
+"""Launch routes: `/launch` (EHR and standalone), `/callback`, `/open`, the app's JWKS.
+
+All are GETs arriving from outside (EHR, authorization server, launch page), so they carry
+no CSRF token; none of them writes clinical data. `/open` only creates a session for an
+allowlisted *open* server (no tokens involved).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+
+from smartapp.launch import flow
+from smartapp.launch.keys import public_jwks
+from smartapp.launch.state import launch_state
+
+bp = Blueprint("launch", __name__)
+
+
+def redirect_uri() -> str:
+    """The registered redirect URI: SMARTAPP_PUBLIC_URL + /callback when set."""
+    public_url = launch_state().config.public_url
+    if public_url:
+        return f"{public_url}/callback"
+    return url_for("launch.callback", _external=True)
+
+
+@bp.get("/launch")
+def launch() -> Response:
+    iss = request.args.get("iss")
+    launch_param = request.args.get("launch")
+    if iss is None and launch_param is None:
+        tenants = [t for t in launch_state().config.all_tenants() if not t.open_server]
+        return Response(render_template("launch/choose.html", tenants=tenants))
+    url = flow.start_launch(iss, launch_param, redirect_uri=redirect_uri())
+    return redirect(url, code=302)
+
+
+@bp.get("/callback")
+def callback() -> Response:
+    target = flow.complete_callback(request.args)
+    return redirect(target, code=302)
+
+
+@bp.get("/open")
+def open_server() -> Response:
+    target = flow.open_server_launch(request.args.get("iss"), request.args.get("patient"))
+    return redirect(target, code=302)
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks() -> Response:
+    response = jsonify(public_jwks(launch_state().app_key))
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response

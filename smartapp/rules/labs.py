@@ -1,0 +1,387 @@
+"""Choosing lab results the rules may use, the baseline-test requirement, and cbc-baseline.
+
+A result is *used* only when it is final (final/amended/corrected), interpretable, dated,
+and carries what its kind needs (an interpreted qualitative value, or a converted
+quantity). Pending results are shown in the evidence as pending and never used; results
+that could not be interpreted are shown and never satisfy a requirement (SPEC §2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import IntEnum
+
+from fhir_mappings.records import LabKind, LabResult, PatientRecord, ResultStatus
+from smartapp.rules import actions
+from smartapp.rules.base import Rule
+from smartapp.rules.dates import plus_days
+from smartapp.rules.evidence import (
+    counted_as,
+    day,
+    lab_evidence,
+    lab_phrase,
+    on_day,
+    sentence,
+)
+from smartapp.rules.model import Action, Evidence, Finding, Severity, Status
+from smartapp.rules.schedule import TreatmentSchedule
+from smartapp.rules.settings import RuleSettings
+
+#: Kinds read as an interpreted qualitative value (positive/negative).
+QUALITATIVE_KINDS = frozenset(
+    {
+        LabKind.HBSAG,
+        LabKind.ANTI_HBC_TOTAL,
+        LabKind.ANTI_HBC_IGM,
+        LabKind.PREGNANCY_STATUS,
+        LabKind.VARICELLA_IGG,
+    }
+)
+#: Kinds whose presence is what counts (a CBC was done); a lymphocyte % has no count.
+PRESENCE_KINDS = frozenset({LabKind.CBC_PANEL, LabKind.WBC, LabKind.LYMPHOCYTES})
+
+
+def lab_date_key(lab: LabResult) -> tuple[date, date]:
+    when = lab.when
+    return (when.earliest, when.latest) if when is not None else (date.min, date.min)
+
+
+def is_usable(lab: LabResult) -> bool:
+    """Final, interpretable, dated, and holding the value its kind is read by."""
+    if lab.status is not ResultStatus.FINAL or not lab.interpretable or lab.when is None:
+        return False
+    kind = lab.kind
+    if kind in QUALITATIVE_KINDS:
+        return lab.qualitative is not None
+    if kind in PRESENCE_KINDS:
+        return True
+    if kind is LabKind.HCG:
+        return lab.qualitative is not None or lab.value is not None
+    return lab.value is not None
+
+
+@dataclass(frozen=True)
+class LabSeries:
+    """Results of some kinds dated on or before as_of (or undated), split by usability."""
+
+    usable: tuple[LabResult, ...]  # oldest first
+    unusable: tuple[LabResult, ...]  # final, but uninterpretable or undated
+    pending: tuple[LabResult, ...]
+
+    @property
+    def latest(self) -> LabResult | None:
+        return self.usable[-1] if self.usable else None
+
+    def unreadable_since_latest(self) -> tuple[LabResult, ...]:
+        """Unusable results that may be as recent as the latest usable one (or undated):
+        the latest value cannot be known, so a reassuring answer would not be safe."""
+        latest = self.latest
+        if latest is None or latest.when is None:
+            return self.unusable
+        since = latest.when.earliest
+        return tuple(
+            lab for lab in self.unusable if lab.when is None or lab.when.latest >= since
+        )
+
+
+def lab_series(record: PatientRecord, as_of: date, kinds: Iterable[LabKind]) -> LabSeries:
+    wanted = frozenset(kinds)
+    usable: list[LabResult] = []
+    unusable: list[LabResult] = []
+    pending: list[LabResult] = []
+    for lab in record.labs:
+        if lab.kind not in wanted:
+            continue
+        if lab.when is not None and lab.when.earliest > as_of:
+            continue  # not yet resulted as of that day
+        if lab.status is ResultStatus.PENDING:
+            pending.append(lab)
+        elif is_usable(lab):
+            usable.append(lab)
+        else:
+            unusable.append(lab)
+    usable.sort(key=lab_date_key)
+    return LabSeries(tuple(usable), tuple(unusable), tuple(pending))
+
+
+# --- Baseline requirement (USPI 2.1 "Assessments Prior to First Dose") -------------------
+
+
+@dataclass(frozen=True)
+class BaselineWindow:
+    """Results count when dated within `lookback` days before the anchor day.
+
+    Started: the anchor is the first dose. A result counts when every day its date allows
+    is in [first dose (latest) - lookback, first dose (earliest)], so a partial date never
+    makes a baseline look present when it may be too old or after the first dose.
+    Not started: the anchor is the reference date (as_of, or a later planned start).
+    """
+
+    lower: date
+    upper: date | None
+    anchor: str
+    lookback: int
+    started: bool
+
+
+def baseline_window(schedule: TreatmentSchedule, settings: RuleSettings) -> BaselineWindow:
+    lookback = settings.baseline_lookback_days
+    if schedule.first is not None:
+        first = schedule.first
+        return BaselineWindow(
+            lower=plus_days(first.latest, -lookback),
+            upper=first.earliest,
+            anchor=f"the first dose {on_day(first)}",
+            lookback=lookback,
+            started=True,
+        )
+    if schedule.reference_order is not None:
+        anchor = f"the planned start on {day(schedule.reference_date)}"
+    else:
+        anchor = f"{day(schedule.reference_date)} (no dose given yet)"
+    return BaselineWindow(
+        lower=plus_days(schedule.reference_latest, -lookback),
+        upper=None,
+        anchor=anchor,
+        lookback=lookback,
+        started=False,
+    )
+
+
+class ItemState(IntEnum):
+    """How far a required test is from satisfied; lower is better."""
+
+    FOUND = 0
+    LATE = 1
+    UNRESOLVED = 2
+    MISSING = 3
+
+
+@dataclass(frozen=True)
+class BaselineItem:
+    label: str
+    #: Latest usable result inside the window.
+    found: LabResult | None
+    #: Started only: the first usable result after the first dose (a late baseline).
+    late: LabResult | None
+    #: Pending / unusable results that could be inside the window.
+    pending: tuple[LabResult, ...]
+    unreadable: tuple[LabResult, ...]
+    #: The latest usable result that is not (certainly) inside the window.
+    outside: LabResult | None
+
+    @property
+    def state(self) -> ItemState:
+        if self.found is not None:
+            return ItemState.FOUND
+        if self.late is not None:
+            return ItemState.LATE
+        if self.pending or self.unreadable:
+            return ItemState.UNRESOLVED
+        return ItemState.MISSING
+
+    def evidence(self, window: BaselineWindow) -> list[Evidence]:
+        items: list[Evidence] = []
+        if self.found is not None:
+            items.append(lab_evidence(self.found))
+        if self.late is not None and self.found is None:
+            items.append(lab_evidence(self.late, "after the first dose: a late baseline"))
+        if self.found is None:
+            items.extend(lab_evidence(lab) for lab in self.pending)
+            items.extend(lab_evidence(lab) for lab in self.unreadable)
+            if self.outside is not None and self.outside.when is not None:
+                when = self.outside.when
+                note = f"not within {window.lookback} days before {window.anchor}"
+                if when.partial:
+                    used = when.earliest if when.earliest < window.lower else when.latest
+                    note = f"{counted_as(when, used, 'could fall outside the window')}; {note}"
+                items.append(lab_evidence(self.outside, note))
+        return items
+
+    def missing_text(self) -> str:
+        if self.outside is not None and self.outside.when is not None:
+            return f"{self.label} (latest {on_day(self.outside.when)} is outside the window)"
+        return self.label
+
+
+def _could_be_inside(lab: LabResult, window: BaselineWindow) -> bool:
+    when = lab.when
+    if when is None:
+        return True
+    return when.latest >= window.lower and (window.upper is None or when.earliest <= window.upper)
+
+
+def baseline_item(label: str, series: LabSeries, window: BaselineWindow) -> BaselineItem:
+    found: LabResult | None = None
+    late: LabResult | None = None
+    outside: LabResult | None = None
+    upper = window.upper
+    for lab in series.usable:  # oldest first
+        when = lab.when
+        if when is None:  # pragma: no cover - usable results are dated
+            continue
+        if when.earliest >= window.lower and (upper is None or when.latest <= upper):
+            found = lab
+        elif upper is not None and when.earliest > upper:
+            if late is None:
+                late = lab
+        else:
+            outside = lab
+    return BaselineItem(
+        label=label,
+        found=found,
+        late=late,
+        pending=tuple(lab for lab in series.pending if _could_be_inside(lab, window)),
+        unreadable=tuple(lab for lab in series.unusable if _could_be_inside(lab, window)),
+        outside=outside,
+    )
+
+
+@dataclass(frozen=True)
+class BaselineSeverities:
+    due: Severity
+    overdue: Severity
+    unknown: Severity
+
+
+def _phrases(labs: Iterable[LabResult | None]) -> str:
+    return "; ".join(lab_phrase(lab) for lab in labs if lab is not None)
+
+
+def baseline_finding(
+    rule: Rule,
+    alternatives: Sequence[Sequence[BaselineItem]],
+    what: str,
+    window: BaselineWindow,
+    schedule: TreatmentSchedule,
+    action: Action,
+    severities: BaselineSeverities,
+) -> Finding:
+    """ok / ok-late / due / overdue / unknown for "these tests within N days before start".
+
+    Any of `alternatives` (each a list of tests all required) satisfies the requirement.
+    A test found only after the first dose is a late baseline: the requirement can no
+    longer be met as written and there is nothing left to order, so it reads ok and says
+    "late". A test that exists only as pending or uninterpretable results is unknown
+    (wait for it / review the raw value), not due: the order would duplicate it.
+    """
+    scored = [(max(item.state for item in alt), alt) for alt in alternatives]
+    state, chosen = min(scored, key=lambda pair: pair[0])
+    evidence: list[Evidence] = []
+    for item in chosen:
+        evidence.extend(item.evidence(window))
+    if state > ItemState.LATE:
+        for _, alt in scored:
+            if alt is not chosen:
+                for item in alt:
+                    evidence.extend(item.evidence(window))
+    n = window.lookback
+
+    if state is ItemState.FOUND:
+        found = _phrases(item.found for item in chosen)
+        detail = f"{sentence(what)} within {n} days before {window.anchor}: {found}."
+        return rule.finding(
+            Status.OK, Severity.INFO, f"{rule.name} done", detail, evidence=evidence
+        )
+    if state is ItemState.LATE:
+        late = [item.found or item.late for item in chosen]
+        detail = (
+            f"No {what} within {n} days before {window.anchor}; tested after therapy started "
+            f"instead: {_phrases(late)}."
+        )
+        return rule.finding(
+            Status.OK, Severity.INFO, f"{rule.name} done late", detail, evidence=evidence
+        )
+    if state is ItemState.UNRESOLVED:
+        parts = []
+        for item in chosen:
+            if item.state is not ItemState.UNRESOLVED:
+                continue
+            if item.pending:
+                parts.append(f"{item.label} result pending")
+            else:
+                raw = ", ".join(f"'{lab.raw}'" for lab in item.unreadable)
+                parts.append(f"{item.label} result could not be interpreted ({raw}): review it")
+        found = _phrases(item.found or item.late for item in chosen)
+        detail = f"{sentence(what)} within {n} days before {window.anchor}: {'; '.join(parts)}."
+        if found:
+            detail += f" Found: {found}."
+        return rule.finding(
+            Status.UNKNOWN,
+            severities.unknown,
+            f"{rule.name} not yet readable",
+            detail,
+            evidence=evidence,
+        )
+
+    missing = ", ".join(item.missing_text() for item in chosen if item.state is ItemState.MISSING)
+    found = _phrases(item.found or item.late for item in chosen)
+    found_text = f" Found: {found}." if found else ""
+    if window.started and schedule.first is not None:
+        detail = (
+            f"Therapy started {on_day(schedule.first)} without {what} within the {n} days "
+            f"before. Missing: {missing}.{found_text}"
+        )
+        return rule.finding(
+            Status.OVERDUE,
+            severities.overdue,
+            f"{rule.name} overdue",
+            detail,
+            due=schedule.first.earliest,
+            evidence=evidence,
+            action=action,
+        )
+    detail = (
+        f"{sentence(what)} needed within {n} days before {window.anchor}. "
+        f"Missing: {missing}.{found_text}"
+    )
+    return rule.finding(
+        Status.DUE,
+        severities.due,
+        f"{rule.name} due",
+        detail,
+        due=schedule.reference_date,
+        evidence=evidence,
+        action=action,
+    )
+
+
+# --- cbc-baseline ------------------------------------------------------------------------
+
+CBC_BASELINE = Rule(
+    id="cbc-baseline",
+    name="CBC baseline",
+    citation="SPEC §3 cbc-baseline (clinical practice before anti-CD20 therapy; not in USPI 2.1)",
+    areas=frozenset({"labs", "doses", "orders"}),
+    unknown_severity=Severity.LOW,
+)
+
+
+def cbc_baseline(
+    record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
+) -> Finding:
+    """A CBC (panel, or WBC with lymphocytes) within 365 days before the first dose or the
+    reference date. SPEC §3 cbc-baseline; not a USPI 2.1 requirement (clinical practice).
+    ok; due (not started, missing); overdue (started, missing); unknown (pending/unreadable).
+    """
+    window = baseline_window(schedule, settings)
+    panel = baseline_item(
+        "CBC panel (or WBC with lymphocytes)",
+        lab_series(record, as_of, (LabKind.CBC_PANEL,)),
+        window,
+    )
+    wbc = baseline_item("WBC", lab_series(record, as_of, (LabKind.WBC,)), window)
+    lymphocytes = baseline_item(
+        "lymphocytes", lab_series(record, as_of, (LabKind.LYMPHOCYTES,)), window
+    )
+    return baseline_finding(
+        CBC_BASELINE,
+        [[panel], [wbc, lymphocytes]],
+        "CBC (panel, or WBC with lymphocytes)",
+        window,
+        schedule,
+        actions.ORDER_CBC,
+        BaselineSeverities(due=Severity.LOW, overdue=Severity.MODERATE, unknown=Severity.LOW),
+    )

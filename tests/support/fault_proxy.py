@@ -1,0 +1,144 @@
+"""A small HTTP proxy in front of the real HAPI server that injects faults on request.
+
+Used by integration tests to prove that a server error or a partial read shows up as
+"data incomplete" and `unknown`, never `ok`. Faults:
+- `fail_next(n, status, retry_after)`: the next n requests get `status` (e.g. 503);
+- `fail_batch_entries(prefix)`: in batch responses, entries whose search URL starts with
+  `prefix` are replaced by a 500 OperationOutcome (a partial read);
+- `fail_paging()`: every `_getpages` request gets a 500 (the server "stops" mid-read).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import requests
+
+
+class FaultProxy:
+    def __init__(self, upstream_base: str) -> None:
+        self.upstream = upstream_base.rstrip("/")
+        self._lock = threading.Lock()
+        self._fail_next = 0
+        self._fail_status = 503
+        self._retry_after: str | None = None
+        self.batch_prefixes: list[str] = []
+        self.paging_fails = False
+        self.requests_seen: list[str] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.port = self._server.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}/fhir"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def fail_next(self, n: int, status: int = 503, retry_after: str | None = None) -> None:
+        with self._lock:
+            self._fail_next, self._fail_status, self._retry_after = n, status, retry_after
+
+    def fail_batch_entries(self, prefix: str) -> None:
+        self.batch_prefixes.append(prefix)
+
+    def fail_paging(self) -> None:
+        self.paging_fails = True
+
+    def _take_failure(self) -> tuple[int, str | None] | None:
+        with self._lock:
+            if self._fail_next > 0:
+                self._fail_next -= 1
+                return self._fail_status, self._retry_after
+        return None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # quiet test output
+                return
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _outcome(self, status: int, text: str, extra: dict[str, str] | None = None) -> None:
+                body = json.dumps(
+                    {
+                        "resourceType": "OperationOutcome",
+                        "issue": [{"severity": "error", "code": "exception", "diagnostics": text}],
+                    }
+                ).encode()
+                self._send(status, body, {"Content-Type": "application/fhir+json", **(extra or {})})
+
+            def _forward(self, method: str) -> None:
+                proxy.requests_seen.append(f"{method} {self.path}")
+                failure = proxy._take_failure()
+                if failure:
+                    status, retry_after = failure
+                    self._outcome(status, "injected fault", {"Retry-After": retry_after} if retry_after else None)
+                    return
+                if proxy.paging_fails and "_getpages" in self.path:
+                    self._outcome(500, "injected fault: server stopped mid-read")
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                path = self.path[len("/fhir"):] if self.path.startswith("/fhir") else self.path
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() in ("accept", "content-type", "prefer", "if-none-exist", "if-match", "cache-control", "authorization")
+                }
+                reply = requests.request(
+                    method, proxy.upstream + path, data=body, headers=headers, timeout=60
+                )
+                content = reply.content
+                if method == "POST" and proxy.batch_prefixes and body:
+                    content = proxy._rewrite_batch(body, content)
+                # Keep paging on the proxy: rewrite upstream absolute URLs.
+                content = content.replace(proxy.upstream.encode(), proxy.base.encode())
+                out = {"Content-Type": reply.headers.get("Content-Type", "application/fhir+json")}
+                self._send(reply.status_code, content, out)
+
+            def do_GET(self) -> None:
+                self._forward("GET")
+
+            def do_POST(self) -> None:
+                self._forward("POST")
+
+            def do_PUT(self) -> None:
+                self._forward("PUT")
+
+        return Handler
+
+    def _rewrite_batch(self, request_body: bytes, content: bytes) -> bytes:
+        try:
+            sent = json.loads(request_body)
+            got = json.loads(content)
+        except ValueError:
+            return content
+        if sent.get("type") != "batch":
+            return content
+        for sent_entry, got_entry in zip(sent.get("entry", []), got.get("entry", []), strict=False):
+            url = sent_entry.get("request", {}).get("url", "")
+            if any(url.startswith(prefix) for prefix in self.batch_prefixes):
+                got_entry.clear()
+                got_entry["response"] = {
+                    "status": "500 Internal Server Error",
+                    "outcome": {
+                        "resourceType": "OperationOutcome",
+                        "issue": [{"severity": "error", "code": "exception", "diagnostics": "injected"}],
+                    },
+                }
+        return json.dumps(got).encode()
