@@ -46,7 +46,7 @@ DEFAULT_USERS = (
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    #: The sandbox's own base URL as browsers and the app reach it; the FHIR base is `{public_url}/fhir`.
+    #: The sandbox's URL as the browser and app reach it; FHIR base: `{public_url}/fhir`.
     public_url: str = DEFAULT_PUBLIC_URL
     #: The real FHIR server behind the proxy (HAPI).
     fhir_upstream: str = DEFAULT_FHIR_UPSTREAM
@@ -149,6 +149,13 @@ class RuntimeSettings:
             auto_login_user=config.auto_login_user,
             auto_approve=config.auto_approve,
         )
+
+    def reset(self, config: SandboxConfig) -> None:
+        fresh = RuntimeSettings.from_config(config)
+        with self._lock:
+            for f in fields(self):
+                if not f.name.startswith("_"):
+                    setattr(self, f.name, getattr(fresh, f.name))
 
     def snapshot(self) -> RuntimeSettings:
         with self._lock:

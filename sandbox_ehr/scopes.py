@@ -42,7 +42,8 @@ class ResourceScope:
     level: str  # patient | user | system
     resource_type: str  # a FHIR type or "*"
     permissions: str  # a subsequence of "cruds"
-    params: tuple[tuple[str, str], ...]  # granular v2 restriction, e.g. (("category", "…|laboratory"),)
+    #: Granular v2 restriction, e.g. (("category", "…|laboratory"),).
+    params: tuple[tuple[str, str], ...]
     v1: bool
 
     def covers(self, resource_type: str, letter: str) -> bool:
@@ -151,7 +152,7 @@ _PRESETS = {"read-only": ScopeFilter(strip="cud"), "none": None}
 def make_scope_filter(
     spec: ScopeFilterLike,
 ) -> ScopeFilter | Callable[[list[str]], list[str]] | None:
-    """A filter from its config or JSON form: None, "read-only", {"strip", "drop"}, or a callable."""
+    """A filter from config/JSON: None, "read-only", {"strip": …, "drop": […]}, or a callable."""
     if spec is None or isinstance(spec, ScopeFilter):
         return spec
     if isinstance(spec, str):

@@ -36,7 +36,13 @@ DEFAULT_BACKEND_SCOPES = (
 
 #: How the app authenticates at a token endpoint (SMARTAPP_CLIENT_AUTH, tenant `auth_method`).
 #: `auto`: client_secret_basic when a client secret is set, else a public client (`none`).
-CLIENT_AUTH_METHODS = ("auto", "none", "client_secret_basic", "client_secret_post", "private_key_jwt")
+CLIENT_AUTH_METHODS = (
+    "auto",
+    "none",
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+)
 
 
 class ConfigError(ValueError):
@@ -190,7 +196,9 @@ def _load_tenants(path: str) -> dict[str, Tenant]:
     return tenants
 
 
-def load_config(environ: Mapping[str, str] | None = None, *, require_secret: bool = False) -> AppConfig:
+def load_config(
+    environ: Mapping[str, str] | None = None, *, require_secret: bool = False
+) -> AppConfig:
     """Build the settings from environment variables (see README "Configuration")."""
     env = os.environ if environ is None else environ
 

@@ -149,11 +149,11 @@ class PatientBuilder:
     def day(self, offset: int) -> date:
         return self.anchor + timedelta(days=offset)
 
-    def date(self, when: When) -> str:
+    def fhir_date(self, when: When) -> str:
         """A FHIR `date` for an offset, or the literal string."""
         return when if isinstance(when, str) else self.day(when).isoformat()
 
-    def datetime(self, when: When, time: str | None = None) -> str:
+    def fhir_datetime(self, when: When, time: str | None = None) -> str:
         """A FHIR `dateTime` on the offset's calendar day in the builder's time zone."""
         if isinstance(when, str):
             return when
@@ -217,11 +217,11 @@ class PatientBuilder:
             "category": [concept(CONDITION_CATEGORY, category, category.replace("-", " "))],
             "code": {"coding": codings, "text": text or code[1]},
             "subject": self.subject,
-            "onsetDateTime": self.date(onset),
-            "recordedDate": self.date(onset),
+            "onsetDateTime": self.fhir_date(onset),
+            "recordedDate": self.fhir_date(onset),
         }
         if abatement is not None:
-            resource["abatementDateTime"] = self.date(abatement)
+            resource["abatementDateTime"] = self.fhir_date(abatement)
         if note:
             resource["note"] = [{"text": note}]
         return self.add(resource)
@@ -258,14 +258,14 @@ class PatientBuilder:
             return resource
         if date_element == "issued":
             # Only `issued` (an instant), as some feeds send it.
-            resource["issued"] = self.datetime(when, "16:42:00")
+            resource["issued"] = self.fhir_datetime(when, "16:42:00")
             return resource
         if date_element == "effectivePeriod":
-            resource["effectivePeriod"] = {"start": self.datetime(when, "08:05:00")}
+            resource["effectivePeriod"] = {"start": self.fhir_datetime(when, "08:05:00")}
         else:
-            resource["effectiveDateTime"] = self.datetime(when, "08:05:00")
+            resource["effectiveDateTime"] = self.fhir_datetime(when, "08:05:00")
         if not isinstance(when, str):
-            resource["issued"] = self.datetime(when, "16:42:00")
+            resource["issued"] = self.fhir_datetime(when, "16:42:00")
         return resource
 
     def qualitative(
@@ -406,7 +406,7 @@ class PatientBuilder:
             "status": status,
             "intent": "order",
             "subject": self.subject,
-            "authoredOn": self.date(authored),
+            "authoredOn": self.fhir_date(authored),
         }
         if medication is not None:
             resource["medicationReference"] = {
@@ -421,8 +421,8 @@ class PatientBuilder:
             "doseAndRate": [{"doseQuantity": quantity(20, "mg")}],
         }
         if start is not None:
-            dosage["timing"] = {"repeat": {"boundsPeriod": {"start": self.date(start)}}}
-            resource["dispenseRequest"] = {"validityPeriod": {"start": self.date(start)}}
+            dosage["timing"] = {"repeat": {"boundsPeriod": {"start": self.fhir_date(start)}}}
+            resource["dispenseRequest"] = {"validityPeriod": {"start": self.fhir_date(start)}}
         resource["dosageInstruction"] = [dosage]
         return self.add(resource)
 
@@ -462,7 +462,7 @@ class PatientBuilder:
         else:
             raise ValueError(f"unknown medication style {style!r}")
         resource["subject"] = self.subject
-        resource["effectiveDateTime"] = self.datetime(when)
+        resource["effectiveDateTime"] = self.fhir_datetime(when)
         if request is not None:
             resource["request"] = {"reference": f"MedicationRequest/{request['id']}"}
         resource["dosage"] = {
@@ -495,8 +495,8 @@ class PatientBuilder:
                 "medicationReference": {"reference": "#arzerra", "display": "Arzerra"},
                 "subject": self.subject,
                 "effectivePeriod": {
-                    "start": self.datetime(when, "09:00:00"),
-                    "end": self.datetime(when, "13:30:00"),
+                    "start": self.fhir_datetime(when, "09:00:00"),
+                    "end": self.fhir_datetime(when, "13:30:00"),
                 },
                 "dosage": {
                     "text": f"{dose_mg:g} mg IV infusion",
@@ -524,7 +524,7 @@ class PatientBuilder:
             "patient": self.subject,
         }
         if when is not None:
-            resource["occurrenceDateTime"] = self.datetime(when, "11:20:00")
+            resource["occurrenceDateTime"] = self.fhir_datetime(when, "11:20:00")
         else:
             resource["occurrenceString"] = occurrence_string or "unknown date"
         resource["primarySource"] = when is not None
@@ -548,13 +548,13 @@ class PatientBuilder:
                 "text": "Kesimpta (ofatumumab)",
             },
             "patient": self.subject,
-            "recordedDate": self.date(recorded),
+            "recordedDate": self.fhir_date(recorded),
             "reaction": [
                 {
                     "manifestation": [concept(SNOMED, *ANAPHYLAXIS)],
                     "description": "Anaphylaxis within 1 hour of a Kesimpta injection",
                     "severity": "severe",
-                    "onset": self.datetime(
+                    "onset": self.fhir_datetime(
                         reaction_onset if reaction_onset is not None else recorded
                     ),
                 }
@@ -573,8 +573,8 @@ class PatientBuilder:
                 "category": [concept(DIAGNOSTIC_SERVICE, "RAD", "Radiology")],
                 "code": concept(LOINC, *code),
                 "subject": self.subject,
-                "effectiveDateTime": self.datetime(when, "14:00:00"),
-                "issued": self.datetime(when, "18:30:00"),
+                "effectiveDateTime": self.fhir_datetime(when, "14:00:00"),
+                "issued": self.fhir_datetime(when, "18:30:00"),
                 "conclusion": conclusion
                 or "Stable T2/FLAIR white matter lesions; no new or enhancing lesions.",
             }

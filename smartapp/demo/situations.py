@@ -201,14 +201,14 @@ def therapy(
     ig: bool = True,
     cbc: bool = True,
     hcg: bool = False,
-    annual_labs: bool = True,
+    follow_up_labs: bool = True,
     annual_mri: bool = True,
     order_status: str = "active",
 ) -> None:
-    """A patient on Kesimpta: order, baseline work-up and MRI, the doses, yearly follow-up.
+    """A patient on Kesimpta: order, baseline work-up and MRI, the doses, follow-up.
 
-    Baseline labs 30 days and MRI 45 days before the first dose; IgG/IgM/CBC and MRI again
-    around each anniversary of the first dose (when that is in the past).
+    Baseline labs 30 days and MRI 45 days before the first dose; IgG/IgM/CBC every 6
+    months and an MRI every year after the first dose (when that is in the past).
     """
     first = _first(doses)
     medication = b.kesimpta_medication() if style == "reference" else None
@@ -219,16 +219,19 @@ def therapy(
     b.brain_mri(first - 45)
     for when in doses:
         b.kesimpta_dose(when, style=style, medication=medication, request=order)
-    year = 1
-    while first + 365 * year - 30 < -3:
-        when = first + 365 * year - 30
-        if annual_labs:
+    # Follow-up labs every 6 months and an MRI every year, as an MS clinic would do them.
+    if follow_up_labs:
+        when = first + 182 - 14
+        while when < -3:
             b.igg(when, 980, unit="mg/dL")
             b.igm(when, 71)
             b.cbc(when, lymphocytes=1.5)
-        if annual_mri:
-            b.brain_mri(when + 10)
-        year += 1
+            when += 182
+    if annual_mri:
+        when = first + 365 - 20
+        while when < -3:
+            b.brain_mri(when)
+            when += 365
 
 
 def not_started(
@@ -421,7 +424,7 @@ def _ig_monitoring_overdue(b: PatientBuilder) -> None:
     """On therapy for 16 months; IgG and IgM last measured 401 days ago: the yearly repeat
     is overdue (MRI and CBC are up to date)."""
     doses = maintenance_course(-5, 17)
-    therapy(b, doses, annual_labs=False)
+    therapy(b, doses, follow_up_labs=False)
     b.igg(-401, 1010)
     b.igm(-401, 64)
     b.cbc(-60)
@@ -440,7 +443,8 @@ def _recurrent_infections(b: PatientBuilder) -> None:
     """On therapy for 11 months with two active infections this year (chronic sinusitis,
     a current UTI): IgG 610 mg/dL (low) 200 days ago, so Ig is due every 180 days and is
     overdue, and low IgG with infections is a high alert."""
-    therapy(b, maintenance_course(-9, 12), annual_labs=False)
+    therapy(b, maintenance_course(-9, 12), follow_up_labs=False)
+    b.brain_mri(-40)
     b.igg(-200, 610, unit="mg/dL")
     b.igm(-200, 52)
     b.condition(CHRONIC_SINUSITIS, -70, category="encounter-diagnosis")

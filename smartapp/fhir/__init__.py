@@ -1,4 +1,18 @@
-"""The only code that speaks HTTP to a FHIR server (see `FhirClient`)."""
+"""The only code that speaks HTTP to a FHIR server (see `FhirClient`).
+
+Modules, one job each:
+    client     FhirClient: read, search_all, batch_search, everything, writes, bulk_export
+    transport  one request: base check, token, timeout, retries, redirects, query log
+    urls       the FHIR base and which URLs are on it (the token goes nowhere else)
+    paging     finding and checking `next` links
+    search     reading a search to its end; dedup by (resourceType, id)
+    batch      many searches in one batch POST
+    bulk       Bulk Data $export: kick-off, poll, streamed NDJSON
+    retry      when to retry and how long to wait (Retry-After, backoff)
+    errors     FhirError and subclasses, messages from OperationOutcome
+    querylog   QueryLogEntry: what was requested (data panel, benchmarks)
+    results    SearchResult, BatchResult
+"""
 
 from smartapp.fhir.bulk import BulkExport
 from smartapp.fhir.client import FhirClient

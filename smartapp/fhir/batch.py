@@ -85,7 +85,12 @@ def _unique(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def batch_search(transport: Transport, urls: Sequence[tuple[str, str]]) -> BatchResult:
+def batch_search(
+    transport: Transport,
+    urls: Sequence[tuple[str, str]],
+    *,
+    max_pages: int = MAX_PAGES_PER_AREA,
+) -> BatchResult:
     """POST one batch of searches; see `FhirClient.batch_search`."""
     if not urls:
         return BatchResult([], frozenset(), (), [])
@@ -112,7 +117,7 @@ def batch_search(transport: Transport, urls: Sequence[tuple[str, str]]) -> Batch
             reply.status,
             len(pairs),
         )
-        return _logged(transport, _one_by_one(transport, pairs), started)
+        return _logged(transport, _one_by_one(transport, pairs, max_pages), started)
     if not reply.ok:
         failure = reply.error("Batch read")
         if isinstance(failure, TokenExpired):
@@ -138,7 +143,7 @@ def batch_search(transport: Transport, urls: Sequence[tuple[str, str]]) -> Batch
             problems.append(f"{label} failed: {entry_problem}")
             continue
         _, problem = follow_pages(
-            transport, collector, label, max_pages=MAX_PAGES_PER_AREA, first=entry["resource"]
+            transport, collector, label, max_pages=max_pages, first=entry["resource"]
         )
         if problem is not None:
             failed.append(area)
@@ -152,7 +157,9 @@ def batch_search(transport: Transport, urls: Sequence[tuple[str, str]]) -> Batch
     return _logged(transport, result, started)
 
 
-def _one_by_one(transport: Transport, pairs: Sequence[tuple[str, str]]) -> BatchResult:
+def _one_by_one(
+    transport: Transport, pairs: Sequence[tuple[str, str]], max_pages: int
+) -> BatchResult:
     collector = ResourceCollector()
     failed: list[str] = []
     problems: list[str] = []
@@ -161,7 +168,7 @@ def _one_by_one(transport: Transport, pairs: Sequence[tuple[str, str]]) -> Batch
             transport,
             collector,
             f"{area} search",
-            max_pages=MAX_PAGES_PER_AREA,
+            max_pages=max_pages,
             url=transport.resolve(query),
         )
         if problem is not None:

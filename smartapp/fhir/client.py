@@ -144,16 +144,17 @@ class FhirClient:
         )
         return SearchResult(collector.resources, problem is None, problem)
 
-    def batch_search(self, urls: Sequence[tuple[str, str]]) -> BatchResult:
+    def batch_search(self, urls: Sequence[tuple[str, str]], *, max_pages: int = 50) -> BatchResult:
         """Run several searches in ONE batch POST; `urls` is [(area, relative search URL)].
 
         Each area's searchset is collected with its `_include`d entries, then its `next`
         links are followed with GETs (only paging adds requests). A failed entry fails
         its area; a failed POST (down, 5xx after retries, timeout) fails every area — a
         result is returned rather than raised. Servers without batch (404/405/501) are
-        read one search at a time. Raises TokenExpired on 401.
+        read one search at a time. `max_pages` bounds each area's paging. Raises
+        TokenExpired on 401, OffServerError if a query is not on the base.
         """
-        return batch_search(self._transport, urls)
+        return batch_search(self._transport, urls, max_pages=max(1, max_pages))
 
     def everything(
         self, patient_id: str, *, count: int | None = None, max_pages: int = 50

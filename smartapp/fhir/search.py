@@ -33,6 +33,8 @@ def label_for(relative_url: str) -> str:
     segments = [segment for segment in path.split("/") if segment]
     if not segments:
         return "FHIR"
+    if segments[0] == "metadata":
+        return "CapabilityStatement"
     name = segments[0] if _TYPE.match(segments[0]) else "FHIR"
     operation = next((s for s in segments if s.startswith("$")), None)
     return f"{name} {operation}" if operation else name

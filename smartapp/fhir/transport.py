@@ -140,7 +140,7 @@ class Transport:
         """
         if self.base.normalise(url) != url:
             raise OffServerError(
-                f"{what} refused: {urlsplit(url).hostname or url!r} is not the FHIR server"
+                f"{what} refused: {urlsplit(url).hostname or 'that URL'} is not the FHIR server"
             )
         data = json.dumps(body).encode("utf-8") if body is not None else None
         attempt = 0

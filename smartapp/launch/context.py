@@ -14,7 +14,6 @@ One browser session holds one launch context: a second launch in the same browse
 from __future__ import annotations
 
 import hmac
-import importlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 
 from flask import g, has_request_context
 
+from smartapp.fhir import FhirClient
 from smartapp.launch import tokens
 from smartapp.launch.errors import RelaunchRequired
 from smartapp.launch.scopes import GrantedScopes
@@ -37,7 +37,7 @@ REFRESH_LEEWAY_S = 60
 FORCED_REFRESH_MIN_AGE_S = 10
 
 LAUNCH_KEY = "launch"
-TOKEN_KEY = "token"
+TOKEN_KEY = "token"  # noqa: S105 - a store key, not a secret
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,11 @@ def access_token_for(context: LaunchContext, *, force_refresh: bool = False) -> 
         new_record["obtained_at"] = time.time()
         state.store.set(sid, TOKEN_KEY, new_record)
         launch = state.store.get(sid, LAUNCH_KEY)
-        if launch is not None and new_record["scope"] and launch.get("scope") != new_record["scope"]:
+        if (
+            launch is not None
+            and new_record["scope"]
+            and launch.get("scope") != new_record["scope"]
+        ):
             # A refresh may narrow the grant; features follow the new scopes.
             launch["scope"] = new_record["scope"]
             state.store.set(sid, LAUNCH_KEY, launch)
@@ -177,19 +181,19 @@ def access_token_for(context: LaunchContext, *, force_refresh: bool = False) -> 
         return str(new_record["access_token"])
 
 
-def fhir_session_for(context: LaunchContext, *, force_refresh: bool = False) -> tuple[str, str | None]:
+def fhir_session_for(
+    context: LaunchContext, *, force_refresh: bool = False
+) -> tuple[str, str | None]:
     """(FHIR base, bearer token or None) for code that does its own HTTP."""
     return context.fhir_base, access_token_for(context, force_refresh=force_refresh)
 
 
-def fhir_client_for(context: LaunchContext, *, force_refresh: bool = False) -> Any:
-    """A `smartapp.fhir.FhirClient` for the context's server, with a valid token.
+def fhir_client_for(context: LaunchContext, *, force_refresh: bool = False) -> FhirClient:
+    """A `FhirClient` for the context's server with a valid token (None on open servers).
 
-    The client only sends the token to URLs under `context.fhir_base`. On `TokenExpired`
-    from a call, get a new client with `force_refresh=True` once, then let
-    `RelaunchRequired` propagate.
+    The client only sends the token to URLs under `context.fhir_base`. When a call raises
+    `TokenExpired`, get a new client with `force_refresh=True` once; if that cannot help,
+    `RelaunchRequired` propagates and the web layer shows the "relaunch" page.
     """
     base, token = fhir_session_for(context, force_refresh=force_refresh)
-    # Imported at call time: smartapp.fhir is a sibling room that does not import us.
-    fhir = importlib.import_module("smartapp.fhir")
-    return fhir.FhirClient(base, None, token=token, timeout=launch_state().config.fhir_timeout_s)
+    return FhirClient(base, None, token=token, timeout=launch_state().config.fhir_timeout_s)

@@ -57,7 +57,12 @@ def allowed_tenant(iss: str | None) -> Tenant:
         )
     parts = urlsplit(value)
     tenant = None
-    if parts.scheme in ("http", "https") and parts.netloc and not parts.query and not parts.fragment:
+    if (
+        parts.scheme in ("http", "https")
+        and parts.netloc
+        and not parts.query
+        and not parts.fragment
+    ):
         tenant = launch_state().config.tenant(normalise_base(value))
     if tenant is None:
         raise IssuerNotAllowed(
@@ -86,6 +91,11 @@ def start_launch(iss: str | None, launch: str | None, *, redirect_uri: str) -> s
     if launch is not None and (not launch or len(launch) > _MAX_LAUNCH_PARAM):
         raise LaunchError("The EHR's launch parameter is empty or too long.")
     ehr_launch = launch is not None
+    if not tenant.client_id:
+        raise LaunchError(
+            "No client_id is configured for this EHR; ask the administrator to register the app.",
+            status=500,
+        )
     state = launch_state()
     smart = discover(tenant.iss)
     if smart.authorization_endpoint is None:  # pragma: no cover - discover() requires it
@@ -103,12 +113,6 @@ def start_launch(iss: str | None, launch: str | None, *, redirect_uri: str) -> s
         redirect_uri=redirect_uri,
         code_challenge_method="S256",
     ) as client:
-        if not tenant.client_id:
-            raise LaunchError(
-                "No client_id is configured for this EHR; ask the administrator to register "
-                "the app.",
-                status=500,
-            )
         url, _ = client.create_authorization_url(
             smart.authorization_endpoint,
             state=oauth_state,

@@ -92,7 +92,9 @@ def _key_set(jwks_uri: str, timeout: float) -> KeySet:
     usable = [
         key
         for key in keys
-        if isinstance(key, dict) and key.get("kty") in ("RSA", "EC") and key.get("use", "sig") == "sig"
+        if isinstance(key, dict)
+        and key.get("kty") in ("RSA", "EC")
+        and key.get("use", "sig") == "sig"
     ]
     try:
         return KeySet.import_key_set({"keys": usable})

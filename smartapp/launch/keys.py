@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey, import_key
 
@@ -36,9 +39,16 @@ def _alg_for(key: object) -> str:
         return "RS384"
     if isinstance(key, ECKey) and key.curve_name == "P-384":
         return "ES384"
-    raise ConfigError(
-        "SMARTAPP_PRIVATE_KEY: use an RSA key (RS384) or an EC P-384 key (ES384)"
-    )
+    raise ConfigError("SMARTAPP_PRIVATE_KEY: use an RSA key (RS384) or an EC P-384 key (ES384)")
+
+
+def _import_pem(text: str) -> RSAKey | ECKey:
+    private = serialization.load_pem_private_key(text.encode("ascii"), password=None)
+    if isinstance(private, rsa.RSAPrivateKey):
+        return RSAKey.import_key(text)
+    if isinstance(private, ec.EllipticCurvePrivateKey):
+        return ECKey.import_key(text)
+    raise ConfigError("SMARTAPP_PRIVATE_KEY: the file holds no RSA or EC private key")
 
 
 def load_app_key(path: str, *, kid: str | None = None) -> AppKey:
@@ -52,7 +62,9 @@ def load_app_key(path: str, *, kid: str | None = None) -> AppKey:
         if text.lstrip().startswith("{"):
             data = json.loads(text)
             if isinstance(data, dict) and isinstance(data.get("keys"), list):
-                candidates = [item for item in data["keys"] if isinstance(item, dict) and "d" in item]
+                candidates = [
+                    item for item in data["keys"] if isinstance(item, dict) and "d" in item
+                ]
                 if not candidates:
                     raise ConfigError("SMARTAPP_PRIVATE_KEY: the key set holds no private key")
                 data = candidates[0]
@@ -61,8 +73,8 @@ def load_app_key(path: str, *, kid: str | None = None) -> AppKey:
             file_kid = data.get("kid") if isinstance(data.get("kid"), str) else None
             key = import_key(data)
         else:
-            key = import_key(text)
-    except (JoseError, ValueError, TypeError) as err:
+            key = _import_pem(text)
+    except (JoseError, ValueError, TypeError, UnsupportedAlgorithm) as err:
         raise ConfigError(f"SMARTAPP_PRIVATE_KEY: {path} is not a usable private key") from err
     if not isinstance(key, RSAKey | ECKey) or not key.is_private:
         raise ConfigError("SMARTAPP_PRIVATE_KEY: the file holds no RSA or EC private key")

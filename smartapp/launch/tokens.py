@@ -81,7 +81,10 @@ def oauth_session(
         if app_key is None:
             raise LaunchError("The app's signing key is not configured.", status=500)
         session = OAuth2Session(
-            cid, app_key.key, token_endpoint_auth_method="private_key_jwt", **kwargs
+            cid,
+            app_key.key,
+            token_endpoint_auth_method="private_key_jwt",  # noqa: S106 - a method name
+            **kwargs,
         )
         session.register_client_auth_method(SmartPrivateKeyJWT(app_key))
         return session
@@ -94,7 +97,9 @@ def _expires_at(token: dict[str, Any]) -> float | None:
     if isinstance(value, int | float):
         return float(value)
     expires_in = token.get("expires_in")
-    if isinstance(expires_in, int | float) or (isinstance(expires_in, str) and expires_in.isdigit()):
+    if isinstance(expires_in, int | float) or (
+        isinstance(expires_in, str) and expires_in.isdigit()
+    ):
         return time.time() + float(expires_in)
     return None
 
@@ -146,12 +151,14 @@ def exchange_code(
             "The EHR refused to issue an access token; please launch the app again."
         ) from err
     except (requests.RequestException, ValueError) as err:
-        log.warning("token exchange failed for tenant %s: %s", tenant.display_name, type(err).__name__)
+        log.warning(
+            "token exchange failed for tenant %s: %s", tenant.display_name, type(err).__name__
+        )
         raise TokenError("The EHR's token service could not be reached.") from err
     if not isinstance(token, dict) or not token.get("access_token"):
         raise TokenError("The EHR's token response has no access token.")
     token_type = str(token.get("token_type") or "").lower()
-    if token_type != "bearer":
+    if token_type != "bearer":  # noqa: S105 - a token type name
         raise TokenError("The EHR issued a token type the app cannot use.")
     return dict(token)
 
@@ -181,7 +188,9 @@ def refresh(
         log.warning("token refresh refused for tenant %s: %s", tenant.display_name, err.error)
         raise RelaunchRequired() from err
     except (requests.RequestException, ValueError) as err:
-        log.warning("token refresh failed for tenant %s: %s", tenant.display_name, type(err).__name__)
+        log.warning(
+            "token refresh failed for tenant %s: %s", tenant.display_name, type(err).__name__
+        )
         raise TokenError(
             "The EHR's token service could not be reached to renew your session; try again.",
             status=503,

@@ -8,6 +8,7 @@ allowlisted *open* server (no tokens involved).
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from smartapp.launch import flow
 from smartapp.launch.keys import public_jwks
@@ -25,7 +26,7 @@ def redirect_uri() -> str:
 
 
 @bp.get("/launch")
-def launch() -> Response:
+def launch() -> ResponseReturnValue:
     iss = request.args.get("iss")
     launch_param = request.args.get("launch")
     if iss is None and launch_param is None:
@@ -36,13 +37,13 @@ def launch() -> Response:
 
 
 @bp.get("/callback")
-def callback() -> Response:
+def callback() -> ResponseReturnValue:
     target = flow.complete_callback(request.args)
     return redirect(target, code=302)
 
 
 @bp.get("/open")
-def open_server() -> Response:
+def open_server() -> ResponseReturnValue:
     target = flow.open_server_launch(request.args.get("iss"), request.args.get("patient"))
     return redirect(target, code=302)
 

@@ -20,9 +20,7 @@ REVIEW_DOSE_RECORD = Action("review-dose-record", "Review the ofatumumab dose re
 REVIEW_VACCINE_TIMING = Action("review-vaccine-timing", "Review vaccine timing")
 REVIEW_LIVE_VACCINE = Action("review-live-vaccine", "Review live vaccine given around ofatumumab")
 HOLD_FOR_INFECTION = Action("hold-for-infection", "Hold ofatumumab until the infection resolves")
-REVIEW_HYPERSENSITIVITY = Action(
-    "review-hypersensitivity", "Review hypersensitivity to ofatumumab"
-)
+REVIEW_HYPERSENSITIVITY = Action("review-hypersensitivity", "Review hypersensitivity to ofatumumab")
 REVIEW_PML = Action("review-pml", "Withhold ofatumumab and evaluate for PML")
 REVIEW_PREGNANCY = Action("review-pregnancy", "Review pregnancy before giving ofatumumab")
 BOOK_MRI = Action("book-mri", "Book a brain MRI")

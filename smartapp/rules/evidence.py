@@ -12,6 +12,7 @@ from datetime import date
 from fhir_mappings.records import (
     AllergyRecord,
     ClinicalDate,
+    ClinicalDateKind,
     ConditionRecord,
     Dose,
     ImagingRecord,
@@ -64,7 +65,11 @@ def day(value: date) -> str:
 
 def date_text(when: ClinicalDate | None) -> str | None:
     """The date as recorded; partial dates say so."""
-    return when.describe() if when is not None else None
+    if when is None:
+        return None
+    if when.precision is ClinicalDateKind.DAY:
+        return when.earliest.isoformat()
+    return when.describe()
 
 
 def counted_as(when: ClinicalDate | None, used: date, why: str) -> str:
@@ -92,6 +97,8 @@ def number(value: float) -> str:
 
 def value_text(lab: LabResult) -> str:
     """The interpreted value for a sentence: 'negative', '612 mg/dL', else the raw value."""
+    if lab.kind is LabKind.CBC_PANEL:
+        return "done"
     if lab.qualitative is not None:
         return lab.qualitative.value
     if lab.value is not None:
@@ -107,34 +114,37 @@ def lab_phrase(lab: LabResult) -> str:
     return f"{label} {value_text(lab)} {when}"
 
 
-def _join(parts: list[str]) -> str:
-    return "; ".join(part for part in parts if part)
+def _with(text: str, note: str) -> str:
+    return f"{text}; {note}" if note else text
 
 
 def lab_evidence(lab: LabResult, note: str = "") -> Evidence:
-    parts = [f"{lab.source.display}: {lab.raw}"]
+    text = f"{lab.source.display}: {lab.raw}"
     if lab.status is ResultStatus.PENDING:
-        parts.append("pending, not used")
+        text += "; pending, not used"
     elif not lab.interpretable:
-        parts.append("could not be interpreted, not used")
+        text += "; could not be interpreted, not used"
     elif lab.when is None:
-        parts.append("no date recorded, not used")
+        text += "; no date recorded, not used"
     elif lab.qualitative is Qualitative.POSITIVE and lab.kind is not LabKind.PREGNANCY_STATUS:
-        parts.append("positive")
-    parts.append(note)
-    return Evidence(lab.source.reference, date_text(lab.when), _join(parts), lab.source.matched_by)
+        text += "; positive"
+    source = lab.source
+    return Evidence(source.reference, date_text(lab.when), _with(text, note), source.matched_by)
 
 
 def dose_evidence(dose: Dose, note: str = "") -> Evidence:
-    amount = (
-        f"{number(dose.amount_mg)} mg" if dose.amount_mg is not None else "dose amount not recorded"
+    source = dose.source
+    amount = dose.amount_mg
+    text = (
+        f"{source.display}: {amount:g} mg"
+        if amount is not None
+        else f"{source.display}: dose amount not recorded"
     )
-    display = _join([f"{dose.source.display}: {amount}", note])
-    return Evidence(dose.source.reference, date_text(dose.when), display, dose.source.matched_by)
+    return Evidence(source.reference, date_text(dose.when), _with(text, note), source.matched_by)
 
 
 def vaccine_evidence(vaccine: Vaccination, note: str = "") -> Evidence:
-    display = _join([f"{vaccine.display} ({VACCINE_CLASS_TEXT[vaccine.vaccine_class]})", note])
+    display = _with(f"{vaccine.display} ({VACCINE_CLASS_TEXT[vaccine.vaccine_class]})", note)
     when = date_text(vaccine.when)
     if when is None and vaccine.occurrence_text:
         when = f"as recorded: '{vaccine.occurrence_text}' (not a date, not used for timing)"
@@ -145,7 +155,7 @@ def condition_evidence(condition: ConditionRecord, note: str = "") -> Evidence:
     state = "active" if condition.active else "not active"
     if condition.refuted:
         state += ", refuted or entered in error"
-    display = _join([f"{condition.display} ({state})", note])
+    display = _with(f"{condition.display} ({state})", note)
     return Evidence(
         condition.source.reference, date_text(condition.onset), display, condition.source.matched_by
     )
@@ -161,10 +171,12 @@ def allergy_evidence(allergy: AllergyRecord) -> Evidence:
 
 
 def imaging_evidence(image: ImagingRecord, note: str = "") -> Evidence:
-    display = _join([image.display, note])
+    display = _with(image.display, note)
     return Evidence(image.source.reference, date_text(image.when), display, image.source.matched_by)
 
 
 def order_evidence(order: MedicationOrder, note: str = "") -> Evidence:
-    display = _join([f"{order.source.display} ({order.status}, {order.intent})", note])
-    return Evidence(order.source.reference, date_text(order.start), display, order.source.matched_by)
+    display = _with(f"{order.source.display} ({order.status}, {order.intent})", note)
+    return Evidence(
+        order.source.reference, date_text(order.start), display, order.source.matched_by
+    )

@@ -25,14 +25,12 @@ from smartapp.rules.base import Rule
 from smartapp.rules.evidence import condition_evidence, lab_evidence, lab_phrase, sentence
 from smartapp.rules.labs import (
     BaselineSeverities,
-    LabSeries,
-    lab_date_key,
     baseline_finding,
     baseline_item,
     baseline_window,
-    lab_series,
 )
 from smartapp.rules.model import Evidence, Finding, Severity, Status
+from smartapp.rules.results import LabSeries, lab_date_key
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
 
@@ -51,10 +49,10 @@ HBV_SEROLOGY = Rule(
 )
 
 
-def anti_hbc_series(record: PatientRecord, as_of: date) -> LabSeries:
+def anti_hbc_series(schedule: TreatmentSchedule) -> LabSeries:
     """Total anti-HBc results, plus positive anti-HBc IgM results (see module docstring)."""
-    total = lab_series(record, as_of, (LabKind.ANTI_HBC_TOTAL,))
-    igm = lab_series(record, as_of, (LabKind.ANTI_HBC_IGM,))
+    total = schedule.lab_series(LabKind.ANTI_HBC_TOTAL)
+    igm = schedule.lab_series(LabKind.ANTI_HBC_IGM)
     positive_igm = [lab for lab in igm.usable if lab.qualitative is Qualitative.POSITIVE]
     if not positive_igm:
         return total
@@ -73,8 +71,8 @@ def hbv_screening(
     not be interpreted (moderate).
     """
     window = baseline_window(schedule, settings)
-    hbsag = baseline_item("HBsAg", lab_series(record, as_of, (LabKind.HBSAG,)), window)
-    anti_hbc = baseline_item("anti-HBc (total)", anti_hbc_series(record, as_of), window)
+    hbsag = baseline_item("HBsAg", schedule.lab_series(LabKind.HBSAG), window)
+    anti_hbc = baseline_item("anti-HBc (total)", anti_hbc_series(schedule), window)
     return baseline_finding(
         HBV_SCREENING,
         [[hbsag, anti_hbc]],
@@ -123,8 +121,8 @@ def hbv_serology(
     anti-HBc both negative, with no newer unreadable result. unknown (moderate) otherwise;
     its action is to order the screening only when a test has no result at all.
     """
-    hbsag = lab_series(record, as_of, (LabKind.HBSAG,))
-    anti_hbc = anti_hbc_series(record, as_of)
+    hbsag = schedule.lab_series(LabKind.HBSAG)
+    anti_hbc = anti_hbc_series(schedule)
     conditions = [
         c
         for c in record.conditions
@@ -156,7 +154,7 @@ def hbv_serology(
 
     hbsag_value, hbsag_problem = _state(hbsag, "HBsAg")
     if latest_anti_hbc is not None and latest_anti_hbc.qualitative is Qualitative.POSITIVE:
-        hbv_dna = lab_series(record, as_of, (LabKind.HBV_DNA,)).latest
+        hbv_dna = schedule.lab_series(LabKind.HBV_DNA).latest
         if hbv_dna is not None:
             evidence.append(lab_evidence(hbv_dna))
         if hbsag_value is Qualitative.NEGATIVE and latest_hbsag is not None:

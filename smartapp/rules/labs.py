@@ -1,19 +1,14 @@
-"""Choosing lab results the rules may use, the baseline-test requirement, and cbc-baseline.
-
-A result is *used* only when it is final (final/amended/corrected), interpretable, dated,
-and carries what its kind needs (an interpreted qualitative value, or a converted
-quantity). Pending results are shown in the evidence as pending and never used; results
-that could not be interpreted are shown and never satisfy a requirement (SPEC §2).
-"""
+"""The baseline-test requirement shared by hbv-screening, ig-baseline and cbc-baseline
+(USPI 2.1 "Assessments Prior to First Dose"), and the cbc-baseline check."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
+from typing import NamedTuple
 
-from fhir_mappings.records import LabKind, LabResult, PatientRecord, ResultStatus
+from fhir_mappings.records import LabKind, LabResult, PatientRecord
 from smartapp.rules import actions
 from smartapp.rules.base import Rule
 from smartapp.rules.dates import plus_days
@@ -26,91 +21,14 @@ from smartapp.rules.evidence import (
     sentence,
 )
 from smartapp.rules.model import Action, Evidence, Finding, Severity, Status
+from smartapp.rules.results import LabSeries
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
-
-#: Kinds read as an interpreted qualitative value (positive/negative).
-QUALITATIVE_KINDS = frozenset(
-    {
-        LabKind.HBSAG,
-        LabKind.ANTI_HBC_TOTAL,
-        LabKind.ANTI_HBC_IGM,
-        LabKind.PREGNANCY_STATUS,
-        LabKind.VARICELLA_IGG,
-    }
-)
-#: Kinds whose presence is what counts (a CBC was done); a lymphocyte % has no count.
-PRESENCE_KINDS = frozenset({LabKind.CBC_PANEL, LabKind.WBC, LabKind.LYMPHOCYTES})
-
-
-def lab_date_key(lab: LabResult) -> tuple[date, date]:
-    when = lab.when
-    return (when.earliest, when.latest) if when is not None else (date.min, date.min)
-
-
-def is_usable(lab: LabResult) -> bool:
-    """Final, interpretable, dated, and holding the value its kind is read by."""
-    if lab.status is not ResultStatus.FINAL or not lab.interpretable or lab.when is None:
-        return False
-    kind = lab.kind
-    if kind in QUALITATIVE_KINDS:
-        return lab.qualitative is not None
-    if kind in PRESENCE_KINDS:
-        return True
-    if kind is LabKind.HCG:
-        return lab.qualitative is not None or lab.value is not None
-    return lab.value is not None
-
-
-@dataclass(frozen=True)
-class LabSeries:
-    """Results of some kinds dated on or before as_of (or undated), split by usability."""
-
-    usable: tuple[LabResult, ...]  # oldest first
-    unusable: tuple[LabResult, ...]  # final, but uninterpretable or undated
-    pending: tuple[LabResult, ...]
-
-    @property
-    def latest(self) -> LabResult | None:
-        return self.usable[-1] if self.usable else None
-
-    def unreadable_since_latest(self) -> tuple[LabResult, ...]:
-        """Unusable results that may be as recent as the latest usable one (or undated):
-        the latest value cannot be known, so a reassuring answer would not be safe."""
-        latest = self.latest
-        if latest is None or latest.when is None:
-            return self.unusable
-        since = latest.when.earliest
-        return tuple(
-            lab for lab in self.unusable if lab.when is None or lab.when.latest >= since
-        )
-
-
-def lab_series(record: PatientRecord, as_of: date, kinds: Iterable[LabKind]) -> LabSeries:
-    wanted = frozenset(kinds)
-    usable: list[LabResult] = []
-    unusable: list[LabResult] = []
-    pending: list[LabResult] = []
-    for lab in record.labs:
-        if lab.kind not in wanted:
-            continue
-        if lab.when is not None and lab.when.earliest > as_of:
-            continue  # not yet resulted as of that day
-        if lab.status is ResultStatus.PENDING:
-            pending.append(lab)
-        elif is_usable(lab):
-            usable.append(lab)
-        else:
-            unusable.append(lab)
-    usable.sort(key=lab_date_key)
-    return LabSeries(tuple(usable), tuple(unusable), tuple(pending))
-
 
 # --- Baseline requirement (USPI 2.1 "Assessments Prior to First Dose") -------------------
 
 
-@dataclass(frozen=True)
-class BaselineWindow:
+class BaselineWindow(NamedTuple):
     """Results count when dated within `lookback` days before the anchor day.
 
     Started: the anchor is the first dose. A result counts when every day its date allows
@@ -159,8 +77,7 @@ class ItemState(IntEnum):
     MISSING = 3
 
 
-@dataclass(frozen=True)
-class BaselineItem:
+class BaselineItem(NamedTuple):
     label: str
     #: Latest usable result inside the window.
     found: LabResult | None
@@ -239,8 +156,7 @@ def baseline_item(label: str, series: LabSeries, window: BaselineWindow) -> Base
     )
 
 
-@dataclass(frozen=True)
-class BaselineSeverities:
+class BaselineSeverities(NamedTuple):
     due: Severity
     overdue: Severity
     unknown: Severity
@@ -369,13 +285,11 @@ def cbc_baseline(
     window = baseline_window(schedule, settings)
     panel = baseline_item(
         "CBC panel (or WBC with lymphocytes)",
-        lab_series(record, as_of, (LabKind.CBC_PANEL,)),
+        schedule.lab_series(LabKind.CBC_PANEL),
         window,
     )
-    wbc = baseline_item("WBC", lab_series(record, as_of, (LabKind.WBC,)), window)
-    lymphocytes = baseline_item(
-        "lymphocytes", lab_series(record, as_of, (LabKind.LYMPHOCYTES,)), window
-    )
+    wbc = baseline_item("WBC", schedule.lab_series(LabKind.WBC), window)
+    lymphocytes = baseline_item("lymphocytes", schedule.lab_series(LabKind.LYMPHOCYTES), window)
     return baseline_finding(
         CBC_BASELINE,
         [[panel], [wbc, lymphocytes]],

@@ -9,7 +9,7 @@ from enum import Enum
 from fhir_mappings.records import DataQuality, PatientInfo
 
 
-class Status(str, Enum):
+class Status(str, Enum):  # noqa: UP042
     OK = "ok"
     DUE = "due"
     OVERDUE = "overdue"
@@ -18,7 +18,7 @@ class Status(str, Enum):
     NOT_APPLICABLE = "not_applicable"
 
 
-class Severity(str, Enum):
+class Severity(str, Enum):  # noqa: UP042
     CRITICAL = "critical"
     HIGH = "high"
     MODERATE = "moderate"
@@ -31,7 +31,7 @@ class Severity(str, Enum):
         return list(Severity).index(self)
 
 
-class Phase(str, Enum):
+class Phase(str, Enum):  # noqa: UP042
     PRE_TREATMENT = "pre-treatment"
     LOADING = "loading"
     MAINTENANCE = "maintenance"

@@ -1,6 +1,7 @@
 """The course of ofatumumab as of a day: counted doses, phase, next dose, vaccine timing.
 
-Computed once per evaluation and handed to every check, so no check sorts doses again.
+Computed once per evaluation and handed to every check, so no check sorts doses,
+vaccinations or lab results again.
 
 Partial dates (SPEC §2 "Dates"): the schedule places a dose on the earliest day its date
 allows (`ClinicalDate.earliest`), which makes the next dose fall due no later than it
@@ -10,12 +11,16 @@ of the non-live vaccine window, the end of contraception — the checks use `lat
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
+from typing import NamedTuple
 
 from fhir_mappings.records import (
     ClinicalDate,
     Dose,
+    LabKind,
     MedicationOrder,
     PatientRecord,
     Vaccination,
@@ -24,14 +29,14 @@ from fhir_mappings.records import (
 from smartapp.rules.dates import plus_days
 from smartapp.rules.evidence import dose_evidence
 from smartapp.rules.model import Evidence, Phase, Schedule
+from smartapp.rules.results import LabSeries, index_labs, series_of
 from smartapp.rules.settings import RuleSettings
 
 #: Vaccine classes timed as live: an ambiguous CVX is never silently non-live.
 LIVE_LIKE = frozenset({VaccineClass.LIVE, VaccineClass.AMBIGUOUS})
 
 
-@dataclass(frozen=True)
-class StartConstraint:
+class StartConstraint(NamedTuple):
     """Before the first dose: a vaccine and the first day ofatumumab may start after it."""
 
     vaccine: Vaccination
@@ -63,6 +68,11 @@ class TreatmentSchedule:
     #: Pre-treatment only: every dated vaccination's start interval.
     start_constraints: tuple[StartConstraint, ...]
     dose_evidence: tuple[Evidence, ...]
+    #: Lab results by kind, dated on or before as_of (see `results`), sorted once.
+    labs: Mapping[LabKind, LabSeries]
+
+    def lab_series(self, *kinds: LabKind) -> LabSeries:
+        return series_of(self.labs, *kinds)
 
     @property
     def started(self) -> bool:
@@ -79,13 +89,11 @@ class TreatmentSchedule:
         )
 
 
-def _dose_key(dose: Dose) -> tuple[date, date]:
-    return dose.when.earliest, dose.when.latest
-
-
-def _vaccine_key(vaccine: Vaccination) -> tuple[date, date]:
-    when = vaccine.when
-    return (when.earliest, when.latest) if when is not None else (date.min, date.min)
+_dose_key: Callable[[Dose], tuple[date, date]] = attrgetter("when.earliest", "when.latest")
+#: Only dated vaccinations are sorted.
+_vaccine_key: Callable[[Vaccination], tuple[date, date]] = attrgetter(
+    "when.earliest", "when.latest"
+)
 
 
 def next_dose_due(doses: tuple[Dose, ...], settings: RuleSettings) -> date | None:
@@ -112,9 +120,7 @@ def phase_of(doses: tuple[Dose, ...], as_of: date, settings: RuleSettings) -> Ph
     return Phase.MAINTENANCE
 
 
-def _reference(
-    record: PatientRecord, as_of: date
-) -> tuple[date, date, MedicationOrder | None]:
+def _reference(record: PatientRecord, as_of: date) -> tuple[date, date, MedicationOrder | None]:
     earliest, latest, chosen = as_of, as_of, None
     for order in record.orders:
         if order.status != "active" or order.start is None:
@@ -183,4 +189,5 @@ def build_schedule(record: PatientRecord, as_of: date, settings: RuleSettings) -
         undated_vaccinations=undated,
         start_constraints=constraints,
         dose_evidence=tuple(dose_evidence(d) for d in doses),
+        labs=index_labs(record.labs, as_of),
     )

@@ -8,7 +8,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class RuleSettings:
-    # Baselines (USPI 2.1): results count when dated within this many days before the reference date.
+    # Baselines (USPI 2.1): results count when dated within this many days before the
+    # reference date.
     baseline_lookback_days: int = 365
     #: Look-ahead window for `due` unless a check says otherwise (SPEC §3 "status").
     due_window_days: int = 14

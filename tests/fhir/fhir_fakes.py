@@ -26,7 +26,11 @@ def searchset(
     includes: list[Resource] | None = None,
 ) -> Resource:
     entries: list[Resource] = [
-        {"fullUrl": f"{BASE}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+        {
+            "fullUrl": f"{BASE}/{r['resourceType']}/{r['id']}",
+            "resource": r,
+            "search": {"mode": "match"},
+        }
         for r in resources
     ]
     entries += [{"resource": r, "search": {"mode": "include"}} for r in includes or []]
@@ -38,7 +42,9 @@ def searchset(
 
 def page_url(n: int, base: str = BASE) -> str:
     """A HAPI-style next link: at the server base, not at the resource type."""
-    return f"{base}?_getpages=abc-123&_getpagesoffset={20 * (n - 1)}&_count=20&_bundletype=searchset"
+    return (
+        f"{base}?_getpages=abc-123&_getpagesoffset={20 * (n - 1)}&_count=20&_bundletype=searchset"
+    )
 
 
 def outcome(diagnostics: str, *, code: str = "processing", severity: str = "error") -> Resource:
@@ -58,3 +64,9 @@ def failed_entry(status: str, diagnostics: str) -> Resource:
 
 def batch_response(*entries: Resource) -> Resource:
     return {"resourceType": "Bundle", "type": "batch-response", "entry": list(entries)}
+
+
+def request_kwargs(call: Any) -> dict[str, Any]:
+    """The keyword arguments (timeout, stream, …) `requests` was called with."""
+    kwargs: dict[str, Any] = call.request.req_kwargs
+    return kwargs

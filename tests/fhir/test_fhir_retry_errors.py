@@ -59,7 +59,8 @@ def test_retry_after_is_honoured_but_a_wait_beyond_the_cap_is_not_attempted() ->
 def test_outcome_summary_is_one_line_with_severity_code_and_diagnostics() -> None:
     oo = outcome("HAPI-0958: Failed to CREATE resource\n  because this search matched 2 resources")
     assert summarise_outcome(oo) == (
-        "error processing: HAPI-0958: Failed to CREATE resource because this search matched 2 resources"
+        "error processing: HAPI-0958: Failed to CREATE resource "
+        "because this search matched 2 resources"
     )
 
 

@@ -17,7 +17,14 @@ def test_base_is_normalised_without_trailing_slash_and_lower_case_host() -> None
 
 
 @pytest.mark.parametrize(
-    "bad", ["ftp://h.org/fhir", "h.org/fhir", "https:///fhir", "https://h.org/fhir?x=1", "https://u:p@h.org"]
+    "bad",
+    [
+        "ftp://h.org/fhir",
+        "h.org/fhir",
+        "https:///fhir",
+        "https://h.org/fhir?x=1",
+        "https://u:p@h.org",
+    ],
 )
 def test_base_must_be_plain_http_url(bad: str) -> None:
     with pytest.raises(ValueError):
@@ -31,7 +38,10 @@ def test_base_must_be_plain_http_url(bad: str) -> None:
         ("/Patient/1", f"{BASE}/Patient/1"),
         ("metadata", f"{BASE}/metadata"),
         ("?_getpages=x", f"{BASE}?_getpages=x"),
-        ("Observation?code=http://loinc.org|5195-3", f"{BASE}/Observation?code=http://loinc.org|5195-3"),
+        (
+            "Observation?code=http://loinc.org|5195-3",
+            f"{BASE}/Observation?code=http://loinc.org|5195-3",
+        ),
         (f"{BASE}/Patient/1", f"{BASE}/Patient/1"),
         ("http://ehr.example.org/fhir/Patient/1", f"{BASE}/Patient/1"),
     ],

@@ -175,6 +175,7 @@ public class FhirServerConfig {
 		LoggingInterceptor requestLog = new LoggingInterceptor();
 		requestLog.setLoggerName("fhir.request");
 		requestLog.setMessageFormat("${requestVerb} ${requestUrl}${requestParameters} -> ${operationType} ${processingTimeMillis}ms");
+		requestLog.setErrorMessageFormat("${requestVerb} ${requestUrl}${requestParameters} -> ERROR ${exceptionMessage}");
 		requestLog.setLogExceptions(true);
 		server.registerInterceptor(requestLog);
 		return server;

@@ -1,0 +1,1 @@
+"""The app's own CodeSystem resources (FHIR JSON); loaded by `fhir_mappings.terminology`."""

@@ -1,0 +1,114 @@
+"""Condition -> `ConditionRecord`, AllergyIntolerance -> `AllergyRecord` (SPEC §2, §3).
+
+Condition kind by code, one per condition, by priority PML > hepatitis B > pregnancy > MS >
+infection (an ICD-10 A81.2 is PML, not "an infection"; B18.1 is hepatitis B). `active` when
+clinicalStatus is active/recurrence/relapse (absent counts as not active); `refuted` when
+verificationStatus is refuted or entered-in-error. Onset: onsetDateTime, onsetPeriod.start,
+else recordedDate.
+
+An allergy is to ofatumumab when its code (or a reaction substance) is a Kesimpta or Arzerra
+code, or its text names kesimpta/ofatumumab/arzerra: the same molecule. Active unless
+clinicalStatus is inactive/resolved; refuted when verification is refuted/entered-in-error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fhir_mappings.dates import first_date
+from fhir_mappings.fhirjson import as_list, as_object, codings, concept_text, concept_words, matches
+from fhir_mappings.records import AllergyRecord, ConditionKind, ConditionRecord, SourceRef
+from fhir_mappings.site import Mappings
+
+#: Condition value sets in priority order.
+CONDITION_KINDS: tuple[tuple[str, ConditionKind], ...] = (
+    ("condition-pml", ConditionKind.PML),
+    ("condition-hepatitis-b", ConditionKind.HEPATITIS_B),
+    ("condition-pregnancy", ConditionKind.PREGNANCY),
+    ("condition-ms", ConditionKind.MULTIPLE_SCLEROSIS),
+    ("condition-infection", ConditionKind.INFECTION),
+)
+_PRIORITY = {vs_id: rank for rank, (vs_id, _) in enumerate(CONDITION_KINDS)}
+_KIND = dict(CONDITION_KINDS)
+ACTIVE = frozenset({"active", "recurrence", "relapse"})
+REFUTED = frozenset({"refuted", "entered-in-error"})
+INACTIVE_ALLERGY = frozenset({"inactive", "resolved"})
+OFATUMUMAB_VALUESETS = frozenset({"ofatumumab-kesimpta", "ofatumumab-arzerra"})
+_NAMES = ("kesimpta", "ofatumumab", "arzerra")
+
+
+def _status_codes(concept: object, where: str) -> set[str]:
+    return {str(c["code"]).strip() for c in codings(concept, where) if c.get("code")}
+
+
+def read_condition(
+    resource: Mapping[str, Any], reference: str, mappings: Mappings
+) -> ConditionRecord | None:
+    """The condition record, or None when its code is in none of the condition value sets."""
+    concept = resource.get("code")
+    best = None
+    for match in matches(concept, mappings, "code"):
+        rank = _PRIORITY.get(match.valueset)
+        if rank is not None and (best is None or rank < _PRIORITY[best.valueset]):
+            best = match
+    if best is None:
+        return None
+    clinical = _status_codes(resource.get("clinicalStatus"), "clinicalStatus")
+    verification = _status_codes(resource.get("verificationStatus"), "verificationStatus")
+    onset = first_date(resource, ("onsetDateTime", "onsetPeriod.start", "recordedDate"), "")
+    active = bool(clinical & ACTIVE)
+    refuted = bool(verification & REFUTED)
+    name = concept_text(concept) or best.hit.display
+    states = ["active" if active else "not active"]
+    if refuted:
+        states.append("refuted")
+    date_text = onset.describe() if onset else "no date"
+    display = f"{name} ({', '.join(states)}), onset {date_text}"
+    return ConditionRecord(
+        kind=_KIND[best.valueset],
+        onset=onset,
+        active=active,
+        refuted=refuted,
+        display=name,
+        source=SourceRef(reference, display, best.matched_by),
+    )
+
+
+def read_allergy(
+    resource: Mapping[str, Any], reference: str, mappings: Mappings
+) -> AllergyRecord | None:
+    """An allergy to ofatumumab, or None when the substance is something else."""
+    concepts: list[tuple[object, str]] = [(resource.get("code"), "code")]
+    for index, item in enumerate(as_list(resource.get("reaction"), "reaction")):
+        reaction = as_object(item, f"reaction[{index}]")
+        if reaction is not None and "substance" in reaction:
+            concepts.append((reaction["substance"], f"reaction[{index}].substance"))
+    matched_by = ""
+    for concept, where in concepts:
+        for match in matches(concept, mappings, where):
+            if match.valueset in OFATUMUMAB_VALUESETS:
+                matched_by = match.matched_by
+                break
+        if matched_by:
+            break
+        words = concept_words(concept)
+        named = next((name for name in _NAMES if name in words), "")
+        if named:
+            matched_by = f"matched by text ('{named}')"
+            break
+    if not matched_by:
+        return None
+    clinical = _status_codes(resource.get("clinicalStatus"), "clinicalStatus")
+    verification = _status_codes(resource.get("verificationStatus"), "verificationStatus")
+    active = not (clinical & INACTIVE_ALLERGY)
+    refuted = bool(verification & REFUTED)
+    name = concept_text(resource.get("code")) or "ofatumumab"
+    states = ["active" if active else "inactive"] + (["refuted"] if refuted else [])
+    display = f"Allergy to {name} ({', '.join(states)})"
+    return AllergyRecord(
+        active=active,
+        refuted=refuted,
+        display=name,
+        source=SourceRef(reference, display, matched_by),
+    )

@@ -1,0 +1,83 @@
+"""FHIR date, dateTime and instant values as `ClinicalDate` spans (SPEC §2 "Dates").
+
+A date-time counts on its calendar day in its own UTC offset: `2024-03-01T23:30:00-05:00` is
+2024-03-01, not 2 March in UTC, and an instant ending in `Z` is its UTC day. So the day is
+the date part as written; the rest is only validated. Partial dates (`2024`, `2024-05`)
+span their year or month (`earliest`/`latest`, precision YEAR/MONTH).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Mapping
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from fhir_mappings.errors import Malformed
+from fhir_mappings.records import ClinicalDate, ClinicalDateKind
+
+# FHIR R4 dateTime (a time needs an offset there; a missing offset is tolerated, as
+# servers do send it, and read as the local day written).
+_DATETIME = re.compile(
+    r"(?P<y>[0-9]{4})(?:-(?P<m>[0-9]{2})(?:-(?P<d>[0-9]{2})"
+    r"(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::(?:[0-5][0-9]|60)(?:\.[0-9]+)?)?"
+    r"(?:Z|[+-](?:0[0-9]|1[0-4]):[0-5][0-9])?)?)?)?"
+)
+
+
+def parse_clinical_date(value: object, where: str) -> ClinicalDate:
+    """A FHIR date/dateTime/instant as a day or a span; `Malformed` when it is not one."""
+    if not isinstance(value, str):
+        raise Malformed(f"{where} is not a date")
+    parsed = _parse(value)
+    if isinstance(parsed, str):
+        raise Malformed(f"{where} {parsed}")
+    return parsed
+
+
+@lru_cache(maxsize=16384)
+def _parse(value: str) -> ClinicalDate | str:
+    """The date, or why it is not one (cached: the same dates recur; ClinicalDate is frozen)."""
+    text = value.strip()
+    match = _DATETIME.fullmatch(text)
+    if match is None:
+        return f"'{value[:40]}' is not a FHIR date"
+    year = int(match["y"])
+    try:
+        if match["m"] is None:
+            return ClinicalDate(date(year, 1, 1), date(year, 12, 31), text, ClinicalDateKind.YEAR)
+        month = int(match["m"])
+        if match["d"] is None:
+            last = calendar.monthrange(year, month)[1]
+            return ClinicalDate(
+                date(year, month, 1), date(year, month, last), text, ClinicalDateKind.MONTH
+            )
+        day = date(year, month, int(match["d"]))
+    except ValueError:
+        return f"'{text}' is not a real date"
+    return ClinicalDate(day, day, text, ClinicalDateKind.DAY)
+
+
+def first_date(
+    resource: Mapping[str, Any], paths: tuple[str, ...], what: str
+) -> ClinicalDate | None:
+    """The first of `paths` present in `resource` ("effectiveDateTime", "effectivePeriod.start").
+
+    An absent element moves on to the next path; a present but unreadable one is `Malformed`
+    (a wrong date is never silently replaced by another element's date).
+    """
+    for path in paths:
+        head, _, tail = path.partition(".")
+        value = resource.get(head)
+        if value is None:
+            continue
+        if tail:
+            if not isinstance(value, dict):
+                raise Malformed(f"{what}{head} is not an object")
+            value = value.get(tail)
+            if value is None:
+                continue
+        return parse_clinical_date(value, f"{what}{path}")
+    return None

@@ -1,0 +1,286 @@
+"""Observations (and CBC DiagnosticReports) -> `LabResult` (SPEC §2 rules for labs).
+
+- Kind from the code (value sets named in `LAB_KINDS`), for the Observation and for each of
+  its components; a code that is no lab we know gives nothing.
+- Status: final/amended/corrected are used; preliminary/registered are kept as pending;
+  entered-in-error, cancelled and anything else give nothing.
+- Date: effectiveDateTime, effectivePeriod.start, (effectiveInstant), issued, in that order.
+- Quantities are converted to `CANONICAL_UNITS` (module `ucum`); a unit that cannot be
+  converted leaves the value None. The result's own referenceRange.low, converted the same
+  way, is `lower_limit`. Qualitative kinds are read by `qualitative.read_qualitative`; for
+  IgG/IgM an interpretation flag (L, H) is not the value and is not read.
+- A result that parsed but cannot be read as its kind needs is `interpretable=False`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fhir_mappings.dates import first_date
+from fhir_mappings.errors import Malformed
+from fhir_mappings.fhirjson import Match, as_list, as_object, concept_text, matches
+from fhir_mappings.qualitative import read_qualitative
+from fhir_mappings.quantity import QuantityValue, read_quantity
+from fhir_mappings.records import (
+    CANONICAL_UNITS,
+    ClinicalDate,
+    LabKind,
+    LabResult,
+    Qualitative,
+    ResultStatus,
+    SourceRef,
+)
+from fhir_mappings.site import Mappings
+
+LAB_KINDS: dict[str, LabKind] = {
+    "hbsag": LabKind.HBSAG,
+    "anti-hbc-total": LabKind.ANTI_HBC_TOTAL,
+    "anti-hbc-igm": LabKind.ANTI_HBC_IGM,
+    "hbv-dna": LabKind.HBV_DNA,
+    "anti-hbs": LabKind.ANTI_HBS,
+    "igg": LabKind.IGG,
+    "igm": LabKind.IGM,
+    "cbc-panel": LabKind.CBC_PANEL,
+    "wbc": LabKind.WBC,
+    "lymphocytes": LabKind.LYMPHOCYTES,
+    "cd19": LabKind.CD19,
+    "varicella-igg": LabKind.VARICELLA_IGG,
+    "pregnancy-status": LabKind.PREGNANCY_STATUS,
+    "hcg": LabKind.HCG,
+}
+#: The lab value sets, for search URLs (queries.py).
+LAB_VALUESETS = tuple(LAB_KINDS)
+
+LABELS: dict[LabKind, str] = {
+    LabKind.HBSAG: "HBsAg",
+    LabKind.ANTI_HBC_TOTAL: "Anti-HBc (total)",
+    LabKind.ANTI_HBC_IGM: "Anti-HBc IgM",
+    LabKind.HBV_DNA: "HBV DNA",
+    LabKind.ANTI_HBS: "Anti-HBs",
+    LabKind.IGG: "IgG",
+    LabKind.IGM: "IgM",
+    LabKind.CBC_PANEL: "CBC",
+    LabKind.WBC: "WBC",
+    LabKind.LYMPHOCYTES: "Lymphocytes",
+    LabKind.CD19: "CD19 B cells",
+    LabKind.VARICELLA_IGG: "Varicella IgG",
+    LabKind.PREGNANCY_STATUS: "Pregnancy status",
+    LabKind.HCG: "hCG",
+}
+
+#: Kinds whose result is a qualitative reading, a quantity, either, or just being there.
+QUALITATIVE = frozenset(
+    {
+        LabKind.HBSAG,
+        LabKind.ANTI_HBC_TOTAL,
+        LabKind.ANTI_HBC_IGM,
+        LabKind.VARICELLA_IGG,
+        LabKind.PREGNANCY_STATUS,
+    }
+)
+EITHER = frozenset({LabKind.HBV_DNA, LabKind.ANTI_HBS, LabKind.HCG})
+PRESENCE = frozenset({LabKind.CBC_PANEL})
+
+OBSERVATION_STATUS = {
+    "final": ResultStatus.FINAL,
+    "amended": ResultStatus.FINAL,
+    "corrected": ResultStatus.FINAL,
+    "preliminary": ResultStatus.PENDING,
+    "registered": ResultStatus.PENDING,
+}
+REPORT_STATUS = {
+    **OBSERVATION_STATUS,
+    "appended": ResultStatus.FINAL,
+    "partial": ResultStatus.PENDING,
+}
+OBSERVATION_DATES = ("effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued")
+REPORT_DATES = ("effectiveDateTime", "effectivePeriod.start", "issued")
+
+
+def _lab_matches(concept: object, mappings: Mappings, where: str) -> list[tuple[LabKind, Match]]:
+    found: dict[LabKind, Match] = {}
+    for match in matches(concept, mappings, where):
+        kind = LAB_KINDS.get(match.valueset)
+        if kind is not None and kind not in found:
+            found[kind] = match
+    return list(found.items())
+
+
+def _status(resource: Mapping[str, Any], table: Mapping[str, ResultStatus]) -> ResultStatus | None:
+    status = resource.get("status")
+    if not isinstance(status, str):
+        raise Malformed("status is missing or not a code")
+    return table.get(status)
+
+
+def read_observation(
+    resource: Mapping[str, Any], reference: str, mappings: Mappings
+) -> list[LabResult]:
+    """The lab results an Observation holds (none when it is no lab we read, or not usable)."""
+    found = [
+        (kind, match, resource, "")
+        for kind, match in _lab_matches(resource.get("code"), mappings, "code")
+    ]
+    for index, item in enumerate(as_list(resource.get("component"), "component")):
+        component = as_object(item, f"component[{index}]")
+        if component is None:
+            continue
+        where = f"component[{index}]"
+        for kind, match in _lab_matches(component.get("code"), mappings, f"{where}.code"):
+            found.append((kind, match, component, where))
+    if not found:
+        return []
+    status = _status(resource, OBSERVATION_STATUS)
+    if status is None:
+        return []
+    when = first_date(resource, OBSERVATION_DATES, "")
+    raw_status = str(resource["status"])
+    return [
+        _result(part, kind, match, status, raw_status, when, reference, mappings, where)
+        for kind, match, part, where in found
+    ]
+
+
+def read_report_labs(
+    resource: Mapping[str, Any], reference: str, mappings: Mappings
+) -> list[LabResult]:
+    """A DiagnosticReport coded as a CBC panel counts as a CBC (SPEC §3 cbc-baseline)."""
+    found = _lab_matches(resource.get("code"), mappings, "code")
+    panels = [(kind, match) for kind, match in found if kind in PRESENCE]
+    if not panels:
+        return []
+    status = _status(resource, REPORT_STATUS)
+    if status is None:
+        return []
+    when = first_date(resource, REPORT_DATES, "")
+    raw_status = str(resource["status"])
+    return [
+        _result(resource, kind, match, status, raw_status, when, reference, mappings, "")
+        for kind, match in panels
+    ]
+
+
+def _lower_limit(
+    part: Mapping[str, Any], quantity: QuantityValue, target: str, where: str
+) -> float | None:
+    for index, item in enumerate(as_list(part.get("referenceRange"), f"{where}referenceRange")):
+        reference = as_object(item, f"{where}referenceRange[{index}]")
+        if reference is None:
+            continue
+        low = read_quantity(reference.get("low"), f"{where}referenceRange[{index}].low")
+        if low is None:
+            continue
+        if not low.unit:
+            low = low._replace(unit=quantity.unit)
+        return low.to(target)
+    return None
+
+
+def _interpretation_codes(part: Mapping[str, Any]) -> str:
+    codes = [
+        coding["code"]
+        for concept in part.get("interpretation") or ()
+        if isinstance(concept, dict)
+        for coding in concept.get("coding") or ()
+        if isinstance(coding, dict) and isinstance(coding.get("code"), str)
+    ]
+    return ", ".join(codes)
+
+
+def _raw(part: Mapping[str, Any], quantity: QuantityValue | None) -> str:
+    if quantity is not None:
+        text = quantity.raw()
+    elif "valueCodeableConcept" in part:
+        text = concept_text(part["valueCodeableConcept"]) or "coded value"
+    elif isinstance(part.get("valueString"), str):
+        text = part["valueString"].strip()
+    elif "valueBoolean" in part:
+        text = str(part["valueBoolean"]).lower()
+    elif "dataAbsentReason" in part:
+        text = f"no value ({concept_text(part['dataAbsentReason']) or 'data absent'})"
+    else:
+        text = ""
+    flags = _interpretation_codes(part)
+    if flags:
+        return f"{text} (interpretation {flags})" if text else f"interpretation {flags}"
+    return text or "no value"
+
+
+def _describe(
+    kind: LabKind,
+    status: ResultStatus,
+    raw_status: str,
+    qualitative: Qualitative | None,
+    how: str,
+    value: float | None,
+    raw: str,
+) -> str:
+    if status is ResultStatus.PENDING:
+        return f"pending ({raw_status}), {raw}"
+    if kind in PRESENCE:
+        return "resulted"
+    parts: list[str] = []
+    if qualitative is not None:
+        word = qualitative.value.capitalize()
+        if kind is LabKind.PREGNANCY_STATUS:
+            word = "Pregnant" if qualitative is Qualitative.POSITIVE else "Not pregnant"
+        parts.append(f"{word} ({how})")
+    if value is not None:
+        canonical = CANONICAL_UNITS[kind]
+        text = f"{value:g} {canonical}"
+        parts.append(text if raw.startswith(text) else f"{text} ({raw})")
+    return "; ".join(parts) if parts else f"cannot be interpreted ({raw})"
+
+
+def _result(
+    part: Mapping[str, Any],
+    kind: LabKind,
+    match: Match,
+    status: ResultStatus,
+    raw_status: str,
+    when: ClinicalDate | None,
+    reference: str,
+    mappings: Mappings,
+    where: str,
+) -> LabResult:
+    prefix = f"{where}." if where else ""
+    quantity = read_quantity(part.get("valueQuantity"), f"{prefix}valueQuantity")
+    value: float | None = None
+    lower: float | None = None
+    unit: str | None = None
+    canonical = CANONICAL_UNITS.get(kind)
+    if canonical is not None and quantity is not None:
+        value = quantity.to(canonical)
+        if value is not None:
+            unit = canonical
+            lower = _lower_limit(part, quantity, canonical, prefix)
+    qualitative: Qualitative | None = None
+    how = ""
+    if kind in QUALITATIVE or kind in EITHER:
+        reading = read_qualitative(part, kind, quantity, mappings, where or "Observation")
+        qualitative, how = reading.value, reading.how
+    if kind in PRESENCE:
+        interpretable = True
+    elif kind in QUALITATIVE:
+        interpretable = qualitative is not None
+    elif kind in EITHER:
+        interpretable = qualitative is not None or value is not None
+    else:
+        interpretable = value is not None
+    raw = _raw(part, quantity)
+    date_text = when.describe() if when else "no date"
+    described = _describe(kind, status, raw_status, qualitative, how, value, raw)
+    matched_by = f"{match.matched_by} (component)" if where else match.matched_by
+    return LabResult(
+        kind=kind,
+        when=when,
+        status=status,
+        qualitative=qualitative,
+        value=value,
+        unit=unit,
+        lower_limit=lower,
+        raw=raw,
+        interpretable=interpretable,
+        source=SourceRef(reference, f"{LABELS[kind]}: {described} on {date_text}", matched_by),
+    )

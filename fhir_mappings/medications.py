@@ -1,0 +1,371 @@
+"""Ofatumumab recognition: Kesimpta doses and orders, Arzerra never (SPEC §2, terminology.md §2).
+
+The medication is read from `medicationCodeableConcept`, or from the Medication a
+`medicationReference` points to: contained (`#id`) or in the data (`Medication/x`, an
+absolute URL or `urn:uuid:`, including `_include`d ones). Then, in order:
+
+1. Arzerra, never counted: an Arzerra code (NDC 0078-0669/0690, ATC L01FA02/L01XC10), the
+   word "arzerra", an intravenous route, or an Arzerra strength (20 mg/mL; 100 mg or
+   1000 mg vials) on anything that is ofatumumab. A note goes into `DataQuality.problems`.
+2. Kesimpta by code: NDC product 0078-1007 (any form), ATC L04AG12 (or its former
+   L04AA52), or an RxNorm code the site configured: `matched_by` names the code.
+3. Kesimpta by text, last resort: "kesimpta"/"ofatumumab" in a text or display *and* a
+   subcutaneous route or a 20 mg dose: "matched by text (route subcutaneous)".
+   Without either, the record is not counted and a note says why.
+
+A MedicationAdministration is a dose only when `completed` (MedicationStatement is never a
+dose). Dose amount: `dosage.dose` in mg; a volume times the Medication's strength (or
+Kesimpta's 50 mg/mL when matched by code); one pen/syringe of Kesimpta = 20 mg.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from fhir_mappings.dates import first_date, parse_clinical_date
+from fhir_mappings.errors import Malformed
+from fhir_mappings.fhirjson import (
+    as_list,
+    as_object,
+    as_text,
+    codings,
+    concept_words,
+    matches,
+    reference_of,
+    reference_target,
+)
+from fhir_mappings.quantity import QuantityValue, read_quantity
+from fhir_mappings.records import ClinicalDate, Dose, MedicationOrder, SourceRef
+from fhir_mappings.site import Mappings
+
+KESIMPTA = "ofatumumab-kesimpta"
+ARZERRA = "ofatumumab-arzerra"
+ROUTE_SC = "subcutaneous"
+ROUTE_IV = "intravenous"
+#: Kesimpta is 20 mg in 0.4 mL (terminology.md §2, USPI 16).
+KESIMPTA_MG_PER_ML = 50.0
+KESIMPTA_DOSE_MG = 20.0
+
+_SC_WORDS = re.compile(r"\b(?:subcutaneous(?:ly)?|subcut|sub-cut|s\.?c\.?|s\.?q\.?)(?:\b|$)")
+_IV_WORDS = re.compile(r"\b(?:intravenous(?:ly)?|i\.?v\.?|infusion)(?:\b|$)")
+_ARZERRA_STRENGTH = re.compile(
+    r"\b20\s*mg\s*/\s*(?:1\s*)?ml\b|\b(?:100|1000|1,000)\s*mg\b", re.IGNORECASE
+)
+_SINGLE_DOSE_UNITS = frozenset(
+    {"pen", "pens", "syringe", "syringes", "injection", "injections", "dose", "doses", "each"}
+)
+
+
+class MedicationFacts(NamedTuple):
+    """What a medication says about itself, worked out once per Medication."""
+
+    #: `matched_by` of a Kesimpta code (NDC/ATC/site RxNorm), of an Arzerra code.
+    kesimpta_code: str | None
+    arzerra_code: str | None
+    #: The words kesimpta/ofatumumab/arzerra appear in a text or display.
+    named: bool
+    arzerra_named: bool
+    #: An Arzerra strength: 20 mg/mL (ingredient ratio or text), 100 mg or 1000 mg.
+    arzerra_strength: bool
+    mg_per_ml: float | None
+
+    def with_words(self, words: str) -> MedicationFacts:
+        """The same facts plus what a reference's display text says."""
+        if not words:
+            return self
+        return self._replace(
+            named=self.named or any(name in words for name in _NAMES),
+            arzerra_named=self.arzerra_named or "arzerra" in words,
+            arzerra_strength=self.arzerra_strength or bool(_ARZERRA_STRENGTH.search(words)),
+        )
+
+
+_NAMES = ("kesimpta", "ofatumumab", "arzerra")
+_NOTHING = MedicationFacts(None, None, False, False, False, None)
+
+
+class Classified(NamedTuple):
+    product: str  # "kesimpta", "arzerra", "unconfirmed" or "" (not ofatumumab)
+    matched_by: str
+    by_code: bool
+
+
+def _strength(ingredient: Mapping[str, Any], where: str) -> float | None:
+    ratio = as_object(ingredient.get("strength"), f"{where}.strength")
+    if ratio is None:
+        return None
+    numerator = read_quantity(ratio.get("numerator"), f"{where}.strength.numerator")
+    denominator = read_quantity(ratio.get("denominator"), f"{where}.strength.denominator")
+    if numerator is None or denominator is None:
+        return None
+    mg, ml = numerator.to("mg"), denominator.to("mL")
+    if mg is None or not ml:
+        return None
+    return mg / ml
+
+
+def _facts(
+    concepts: list[tuple[object, str]], words: str, mg_per_ml: float | None, mappings: Mappings
+) -> MedicationFacts:
+    kesimpta = arzerra = None
+    for concept, where in concepts:
+        for match in matches(concept, mappings, where):
+            if match.valueset == KESIMPTA and kesimpta is None:
+                kesimpta = match.matched_by
+            elif match.valueset == ARZERRA and arzerra is None:
+                arzerra = match.matched_by
+    strength = mg_per_ml is not None and abs(mg_per_ml - 20.0) < 0.01
+    return MedicationFacts(kesimpta, arzerra, False, False, strength, mg_per_ml).with_words(words)
+
+
+def medication_facts(
+    medication: Mapping[str, Any], where: str, mappings: Mappings
+) -> MedicationFacts:
+    """The facts of a Medication resource (contained or not); `Malformed` on bad types."""
+    concepts: list[tuple[object, str]] = [(medication.get("code"), f"{where}.code")]
+    words = [concept_words(medication.get("code"))]
+    mg_per_ml: float | None = None
+    for index, item in enumerate(as_list(medication.get("ingredient"), f"{where}.ingredient")):
+        ingredient = as_object(item, f"{where}.ingredient[{index}]")
+        if ingredient is None:
+            continue
+        item_where = f"{where}.ingredient[{index}]"
+        if "itemCodeableConcept" in ingredient:
+            concepts.append(
+                (ingredient["itemCodeableConcept"], f"{item_where}.itemCodeableConcept")
+            )
+            words.append(concept_words(ingredient["itemCodeableConcept"]))
+        mg_per_ml = mg_per_ml or _strength(ingredient, item_where)
+    form = as_object(medication.get("form"), f"{where}.form")
+    if form is not None:
+        codings(form, f"{where}.form")
+        words.append(concept_words(form))
+    return _facts(concepts, " ".join(words), mg_per_ml, mappings)
+
+
+class MedicationResolver:
+    """Finds the Medication a resource refers to, and remembers which ones were used."""
+
+    def __init__(self, medications: Mapping[str, Mapping[str, Any]], mappings: Mappings) -> None:
+        self._medications = medications
+        self._mappings = mappings
+        self._facts: dict[str, MedicationFacts | Malformed] = {}
+        self._displayed: dict[tuple[str, str], MedicationFacts] = {}
+
+    @property
+    def used(self) -> Mapping[str, MedicationFacts | Malformed]:
+        """Each referenced Medication id and its facts, or why it could not be read."""
+        return self._facts
+
+    def facts(self, resource: Mapping[str, Any]) -> MedicationFacts | None:
+        """The medication of a MedicationAdministration/Request (None when it names none)."""
+        if "medicationCodeableConcept" in resource:
+            concept = resource["medicationCodeableConcept"]
+            where = "medicationCodeableConcept"
+            return _facts([(concept, where)], concept_words(concept), None, self._mappings)
+        element = resource.get("medicationReference")
+        reference = reference_of(element, "medicationReference")
+        display = ""
+        if isinstance(element, dict):
+            display = (as_text(element.get("display"), "medicationReference.display") or "").lower()
+        fallback = _NOTHING.with_words(display) if display else None
+        if not reference:
+            return fallback
+        if reference.startswith("#"):
+            contained = self._contained(resource, reference[1:])
+            return contained.with_words(display) if contained else fallback
+        kind, target = reference_target(reference)
+        if kind not in ("", "Medication") or target not in self._medications:
+            return fallback
+        facts = self._facts.get(target)
+        if facts is None:
+            try:
+                facts = medication_facts(
+                    self._medications[target], f"Medication/{target}", self._mappings
+                )
+            except Malformed as err:
+                facts = err
+            self._facts[target] = facts
+        if isinstance(facts, Malformed):
+            raise Malformed(f"its Medication/{target} could not be read ({facts})")
+        if not display:
+            return facts
+        displayed = self._displayed.get((target, display))
+        if displayed is None:
+            displayed = self._displayed[(target, display)] = facts.with_words(display)
+        return displayed
+
+    def _contained(self, resource: Mapping[str, Any], local_id: str) -> MedicationFacts | None:
+        for index, item in enumerate(as_list(resource.get("contained"), "contained")):
+            if (
+                isinstance(item, dict)
+                and item.get("resourceType") == "Medication"
+                and item.get("id") == local_id
+            ):
+                return medication_facts(item, f"contained[{index}]", self._mappings)
+        return None
+
+
+def route_of(concept: object, mappings: Mappings, where: str) -> str | None:
+    """ "subcutaneous", "intravenous" or None, from route codes, else the route's words."""
+    for match in matches(concept, mappings, where):
+        if match.valueset == "route-intravenous":
+            return ROUTE_IV
+        if match.valueset == "route-subcutaneous":
+            return ROUTE_SC
+    words = concept_words(concept)
+    if _IV_WORDS.search(words):
+        return ROUTE_IV
+    if _SC_WORDS.search(words):
+        return ROUTE_SC
+    return None
+
+
+def classify(facts: MedicationFacts, route: str | None, dose_mg: float | None) -> Classified:
+    """Kesimpta, Arzerra, unconfirmed ofatumumab, or not ofatumumab at all (module doc)."""
+    kesimpta = facts.kesimpta_code
+    if kesimpta is None and facts.arzerra_code is None and not facts.named:
+        return Classified("", "", False)
+    if facts.arzerra_code is not None:
+        return Classified("arzerra", facts.arzerra_code, True)
+    if facts.arzerra_named:
+        return Classified("arzerra", "the name Arzerra", False)
+    if route == ROUTE_IV:
+        return Classified("arzerra", "intravenous route", kesimpta is not None)
+    if facts.arzerra_strength:
+        return Classified("arzerra", "Arzerra strength (20 mg/mL vial)", kesimpta is not None)
+    if kesimpta is not None:
+        return Classified("kesimpta", kesimpta, True)
+    if route == ROUTE_SC:
+        return Classified("kesimpta", "matched by text (route subcutaneous)", False)
+    if dose_mg is not None and abs(dose_mg - KESIMPTA_DOSE_MG) < 0.01:
+        return Classified("kesimpta", "matched by text (dose 20 mg)", False)
+    return Classified("unconfirmed", "", False)
+
+
+def dose_in_mg(
+    quantity: QuantityValue | None, facts: MedicationFacts, by_code: bool
+) -> float | None:
+    """A dose in mg, when it can be known (module doc); else None."""
+    if quantity is None:
+        return None
+    mg = quantity.to("mg")
+    if mg is not None:
+        return mg
+    ml = quantity.to("mL")
+    if ml is not None:
+        strength = facts.mg_per_ml or (KESIMPTA_MG_PER_ML if by_code else None)
+        return ml * strength if strength else None
+    unit = (quantity.printed or "").strip("{} ").lower()
+    if by_code and unit in _SINGLE_DOSE_UNITS:
+        return quantity.value * KESIMPTA_DOSE_MG
+    return None
+
+
+def _arzerra_note(reference: str, reason: str, what: str) -> str:
+    return f"{reference} is IV ofatumumab (Arzerra: {reason}), not counted as a Kesimpta {what}"
+
+
+def _unconfirmed_note(reference: str, what: str) -> str:
+    return (
+        f"{reference} names ofatumumab without a Kesimpta code, subcutaneous route or 20 mg "
+        f"dose; not counted as a Kesimpta {what}"
+    )
+
+
+def read_administration(
+    resource: Mapping[str, Any],
+    reference: str,
+    resolver: MedicationResolver,
+    mappings: Mappings,
+    notes: list[str],
+) -> Dose | None:
+    """A counted Kesimpta dose from a completed MedicationAdministration, else None."""
+    status = as_text(resource.get("status"), "status")
+    if status != "completed":
+        return None
+    facts = resolver.facts(resource)
+    if facts is None:
+        return None
+    dosage = as_object(resource.get("dosage"), "dosage") or {}
+    route = route_of(dosage.get("route"), mappings, "dosage.route")
+    dose = read_quantity(dosage.get("dose"), "dosage.dose")
+    found = classify(facts, route, dose_in_mg(dose, facts, False))
+    if found.product == "arzerra":
+        notes.append(_arzerra_note(reference, found.matched_by, "dose"))
+        return None
+    if found.product == "unconfirmed":
+        notes.append(_unconfirmed_note(reference, "dose"))
+        return None
+    if found.product != "kesimpta":
+        return None
+    when = first_date(resource, ("effectiveDateTime", "effectivePeriod.start"), "")
+    if when is None:
+        raise Malformed("a Kesimpta administration with no effective date")
+    amount = dose_in_mg(dose, facts, found.by_code)
+    amount_text = f"{amount:g} mg" if amount is not None else "dose not recorded"
+    display = f"Kesimpta {amount_text}, {route or 'route not recorded'}, on {when.describe()}"
+    return Dose(when, amount, SourceRef(reference, display, found.matched_by))
+
+
+def _order_start(
+    resource: Mapping[str, Any], first: Mapping[str, Any]
+) -> tuple[ClinicalDate | None, str]:
+    dispense = as_object(resource.get("dispenseRequest"), "dispenseRequest") or {}
+    validity = as_object(dispense.get("validityPeriod"), "dispenseRequest.validityPeriod") or {}
+    if validity.get("start") is not None:
+        where = "dispenseRequest.validityPeriod.start"
+        return parse_clinical_date(validity["start"], where), "validity start"
+    timing = as_object(first.get("timing"), "dosageInstruction.timing") or {}
+    repeat = as_object(timing.get("repeat"), "dosageInstruction.timing.repeat") or {}
+    bounds = as_object(repeat.get("boundsPeriod"), "dosageInstruction.timing.repeat.boundsPeriod")
+    if bounds is not None and bounds.get("start") is not None:
+        where = "dosageInstruction.timing.repeat.boundsPeriod.start"
+        return parse_clinical_date(bounds["start"], where), "planned start"
+    if resource.get("authoredOn") is not None:
+        return parse_clinical_date(resource["authoredOn"], "authoredOn"), "authored"
+    return None, ""
+
+
+def read_request(
+    resource: Mapping[str, Any],
+    reference: str,
+    resolver: MedicationResolver,
+    mappings: Mappings,
+    notes: list[str],
+) -> MedicationOrder | None:
+    """A Kesimpta MedicationOrder from a MedicationRequest (not entered-in-error), else None.
+
+    `start` is the first of dispenseRequest.validityPeriod.start, dosageInstruction[0]
+    .timing.repeat.boundsPeriod.start and authoredOn: the planned start of therapy, then
+    the date the order was written.
+    """
+    status = as_text(resource.get("status"), "status")
+    if status is None or status == "entered-in-error":
+        return None
+    facts = resolver.facts(resource)
+    if facts is None:
+        return None
+    instructions = as_list(resource.get("dosageInstruction"), "dosageInstruction")
+    first = as_object(instructions[0], "dosageInstruction[0]") if instructions else None
+    first = first or {}
+    route = route_of(first.get("route"), mappings, "dosageInstruction[0].route")
+    rates = as_list(first.get("doseAndRate"), "dosageInstruction[0].doseAndRate")
+    rate = as_object(rates[0], "dosageInstruction[0].doseAndRate[0]") if rates else None
+    dose = read_quantity(rate.get("doseQuantity") if rate else None, "doseAndRate.doseQuantity")
+    found = classify(facts, route, dose_in_mg(dose, facts, False))
+    if found.product == "arzerra":
+        notes.append(_arzerra_note(reference, found.matched_by, "order"))
+        return None
+    if found.product == "unconfirmed":
+        notes.append(_unconfirmed_note(reference, "order"))
+        return None
+    if found.product != "kesimpta":
+        return None
+    intent = as_text(resource.get("intent"), "intent") or "unknown"
+    start, start_kind = _order_start(resource, first)
+    when = f"{start_kind} {start.describe()}" if start else "no start date"
+    display = f"Kesimpta order ({status}, {intent}), {when}"
+    return MedicationOrder(status, intent, start, SourceRef(reference, display, found.matched_by))

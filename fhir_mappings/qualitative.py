@@ -1,0 +1,218 @@
+"""Qualitative results (HBsAg, anti-HBc, pregnancy tests…) in the order of SPEC §2:
+
+1. `interpretation`: POS, DET, A, R (and AA) -> positive; NEG, ND, N -> negative
+   (value sets `interpretation-positive` / `interpretation-negative`; for hCG also H/HH);
+2. `valueCodeableConcept`: SNOMED/LOINC answer codes (value sets `qualitative-*`, and the
+   pregnancy answers for a pregnancy status);
+3. `valueString` words, any case: reactive, non-reactive, positive, negative, detected,
+   not detected… matched as whole phrases, so "not detected" is never read as "detected";
+4. `valueQuantity` as a signal-to-cutoff index: at or above the reference range's `high`
+   (or the cutoff a range text gives, e.g. "<1.0") -> positive, below -> negative.
+   Quantitative hCG without a usable range uses the usual serum cut-offs: < 5 m[IU]/mL
+   negative, >= 25 m[IU]/mL positive, in between unknown (GLOWM/NAVMED P-5139 "Pregnancy
+   test"; clinical summaries of serum beta-hCG).
+
+Anything else is uninterpretable (None): the check says unknown and shows the raw value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from fhir_mappings.fhirjson import as_list, as_object, as_text, codings
+from fhir_mappings.quantity import QuantityValue, read_quantity
+from fhir_mappings.records import LabKind, Qualitative
+from fhir_mappings.site import Mappings
+from fhir_mappings.systems import SYSTEMS
+
+_INTERPRETATION_SYSTEM = SYSTEMS["interpretation"].uri
+
+_POSITIVE_WORDS = frozenset({"positive", "pos", "reactive", "repeatedly reactive", "detected"})
+_NEGATIVE_WORDS = frozenset(
+    {
+        "negative",
+        "neg",
+        "non reactive",
+        "nonreactive",
+        "not reactive",
+        "not detected",
+        "undetected",
+        "none detected",
+    }
+)
+_PREGNANT_WORDS = frozenset({"pregnant"})
+_NOT_PREGNANT_WORDS = frozenset({"not pregnant"})
+_PARENTHESES = re.compile(r"\([^)]*\)")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+# A cut-off in a reference range text: "<1.0", "< 1.00 non-reactive", "cutoff 1.0", ">=1".
+_CUTOFF = re.compile(r"(?:<|≥|>=|cut\s*-?\s*off\s*:?)\s*([0-9]+(?:\.[0-9]+)?)", re.IGNORECASE)
+
+#: Kinds read with the signal-to-cutoff index rule when the value is a Quantity.
+INDEX_KINDS = frozenset(
+    {
+        LabKind.HBSAG,
+        LabKind.ANTI_HBC_TOTAL,
+        LabKind.ANTI_HBC_IGM,
+        LabKind.VARICELLA_IGG,
+        LabKind.HCG,
+    }
+)
+HCG_UNIT = "m[IU]/mL"
+HCG_NEGATIVE_BELOW = 5.0
+HCG_POSITIVE_FROM = 25.0
+
+
+class Reading(NamedTuple):
+    value: Qualitative | None
+    #: How it was read, for the evidence: "interpretation NEG", '"Non-Reactive"', …
+    how: str
+
+
+def _words(text: str) -> str:
+    text = _PARENTHESES.sub(" ", text.lower().replace("-", " ").replace("_", " "))
+    return " ".join(_NOT_WORD.sub(" ", text).split())
+
+
+def read_words(text: str, kind: LabKind) -> Qualitative | None:
+    """valueString words as positive/negative, or None when they are anything else."""
+    words = _words(text)
+    if kind is LabKind.PREGNANCY_STATUS:
+        if words in _PREGNANT_WORDS:
+            return Qualitative.POSITIVE
+        if words in _NOT_PREGNANT_WORDS:
+            return Qualitative.NEGATIVE
+    if words in _POSITIVE_WORDS:
+        return Qualitative.POSITIVE
+    if words in _NEGATIVE_WORDS:
+        return Qualitative.NEGATIVE
+    return None
+
+
+def _from_interpretation(
+    part: Mapping[str, Any], kind: LabKind, mappings: Mappings, where: str
+) -> Reading | None:
+    positive: list[str] = []
+    negative: list[str] = []
+    for index, concept in enumerate(as_list(part.get("interpretation"), f"{where}.interpretation")):
+        for coding in codings(concept, f"{where}.interpretation[{index}]"):
+            code = coding.get("code")
+            if not code:
+                continue
+            system = coding.get("system") or _INTERPRETATION_SYSTEM
+            for hit in mappings.lookup(system, code):
+                if hit.valueset == "interpretation-positive" or (
+                    hit.valueset == "interpretation-high" and kind is LabKind.HCG
+                ):
+                    positive.append(code)
+                elif hit.valueset == "interpretation-negative":
+                    negative.append(code)
+    if positive and negative:
+        return Reading(None, f"conflicting interpretation {', '.join(positive + negative)}")
+    if positive:
+        return Reading(Qualitative.POSITIVE, f"interpretation {positive[0]}")
+    if negative:
+        return Reading(Qualitative.NEGATIVE, f"interpretation {negative[0]}")
+    return None
+
+
+def _from_concept(concept: object, kind: LabKind, mappings: Mappings, where: str) -> Reading:
+    positive_sets = {"qualitative-positive"}
+    negative_sets = {"qualitative-negative"}
+    if kind is LabKind.PREGNANCY_STATUS:
+        positive_sets.add("pregnancy-answer-pregnant")
+        negative_sets.add("pregnancy-answer-not-pregnant")
+    found: dict[Qualitative | None, str] = {}
+    for coding in codings(concept, where):
+        code = coding.get("code")
+        if not code:
+            continue
+        for hit in mappings.lookup(coding.get("system"), code):
+            how = f"{hit.system_label} {code.strip()} {hit.display}".strip()
+            if hit.valueset in positive_sets:
+                found.setdefault(Qualitative.POSITIVE, how)
+            elif hit.valueset in negative_sets:
+                found.setdefault(Qualitative.NEGATIVE, how)
+            elif hit.valueset == "qualitative-indeterminate":
+                found.setdefault(None, how)
+    if len(found) == 1:
+        value, how = next(iter(found.items()))
+        return Reading(value, how)
+    if len(found) > 1:
+        return Reading(None, "conflicting answer codes")
+    return Reading(None, "answer code not recognised")
+
+
+def _cutoff(part: Mapping[str, Any], quantity: QuantityValue, where: str) -> float | None:
+    """The positivity cut-off from the reference range, in the quantity's unit."""
+    for index, item in enumerate(as_list(part.get("referenceRange"), f"{where}.referenceRange")):
+        reference = as_object(item, f"{where}.referenceRange[{index}]")
+        if reference is None:
+            continue
+        high = read_quantity(reference.get("high"), f"{where}.referenceRange.high")
+        if high is not None:
+            if not high.unit or not quantity.unit or high.unit == quantity.unit:
+                return high.value
+            return high.to(quantity.unit)
+        text = as_text(reference.get("text"), f"{where}.referenceRange.text")
+        match = _CUTOFF.search(text or "")
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def _compare(quantity: QuantityValue, cutoff: float) -> Qualitative | None:
+    value, comparator = quantity.value, quantity.comparator
+    if comparator in ("", "ad"):
+        return Qualitative.POSITIVE if value >= cutoff else Qualitative.NEGATIVE
+    if comparator == "<":
+        return Qualitative.NEGATIVE if value <= cutoff else None
+    if comparator == "<=":
+        return Qualitative.NEGATIVE if value < cutoff else None
+    return Qualitative.POSITIVE if value >= cutoff else None  # ">" and ">="
+
+
+def _from_quantity(
+    part: Mapping[str, Any], quantity: QuantityValue, kind: LabKind, where: str
+) -> Reading:
+    if kind not in INDEX_KINDS:
+        return Reading(None, "a quantity, not a qualitative result")
+    cutoff = _cutoff(part, quantity, where)
+    if cutoff is not None:
+        value = _compare(quantity, cutoff)
+        return Reading(value, f"index {quantity.raw()} against cut-off {cutoff:g}")
+    if kind is LabKind.HCG:
+        amount = quantity.to(HCG_UNIT)
+        if amount is not None:
+            scaled = quantity._replace(value=amount)
+            if _compare(scaled, HCG_POSITIVE_FROM) is Qualitative.POSITIVE:
+                return Reading(Qualitative.POSITIVE, f"hCG {amount:g} {HCG_UNIT} (>= 25)")
+            if _compare(scaled, HCG_NEGATIVE_BELOW) is Qualitative.NEGATIVE:
+                return Reading(Qualitative.NEGATIVE, f"hCG {amount:g} {HCG_UNIT} (< 5)")
+            return Reading(None, f"hCG {amount:g} {HCG_UNIT} (between 5 and 25)")
+    return Reading(None, "no reference range to read the index against")
+
+
+def read_qualitative(
+    part: Mapping[str, Any],
+    kind: LabKind,
+    quantity: QuantityValue | None,
+    mappings: Mappings,
+    where: str,
+) -> Reading:
+    """The qualitative reading of an Observation (or one of its components); see module doc."""
+    reading = _from_interpretation(part, kind, mappings, where)
+    if reading is not None:
+        return reading
+    if "valueCodeableConcept" in part:
+        return _from_concept(part["valueCodeableConcept"], kind, mappings, where)
+    if "valueString" in part:
+        text = as_text(part["valueString"], f"{where}.valueString") or ""
+        value = read_words(text, kind)
+        return Reading(value, f'"{text.strip()}"')
+    if quantity is not None:
+        return _from_quantity(part, quantity, kind, where)
+    if "valueBoolean" in part or "valueInteger" in part:
+        return Reading(None, "a value type that is not read as a result")
+    return Reading(None, "no value")

@@ -1,0 +1,65 @@
+"""FHIR Quantity values: the number, its comparator and the unit to convert with (SPEC §2).
+
+The unit used for conversion is `Quantity.code` when `Quantity.system` is UCUM, else the
+printed `unit` (then `code` when there is no unit). A comparator (`<`, `>`…) keeps the value
+and is shown in the raw text; the rules compare the value, which is the bound recorded.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from fhir_mappings.errors import Malformed
+from fhir_mappings.systems import system_key
+from fhir_mappings.ucum import convert
+
+_COMPARATORS = frozenset({"<", "<=", ">=", ">", "ad"})
+
+
+class QuantityValue(NamedTuple):
+    value: float
+    comparator: str
+    #: The unit to convert with (UCUM code, else the printed unit); None when there is none.
+    unit: str | None
+    #: The unit as printed (for the raw text).
+    printed: str
+
+    def raw(self) -> str:
+        text = f"{self.comparator}{self.value:g}"
+        return f"{text} {self.printed}" if self.printed else f"{text} (no unit)"
+
+    def to(self, target: str) -> float | None:
+        return convert(self.value, self.unit, target)
+
+
+def read_quantity(element: object, where: str) -> QuantityValue | None:
+    """A Quantity element, or None when absent or without a value; `Malformed` on bad types."""
+    if element is None:
+        return None
+    if type(element) is not dict:
+        raise Malformed(f"{where} is not a Quantity")
+    value = element.get("value")
+    comparator = element.get("comparator") or ""
+    unit = element.get("unit")
+    code = element.get("code")
+    system = element.get("system")
+    # Type checks inline: this runs for every lab value and dose (SPEC §5 throughput).
+    if value is not None and type(value) is not int and type(value) is not float:
+        raise Malformed(f"{where}.value is not a number")
+    for name, text in (
+        ("comparator", comparator),
+        ("unit", unit),
+        ("code", code),
+        ("system", system),
+    ):
+        if text is not None and type(text) is not str:
+            raise Malformed(f"{where}.{name} is not a string")
+    if value is None:
+        return None
+    if comparator not in _COMPARATORS:
+        comparator = ""
+    if code and system_key(system) == "ucum":
+        convert_with: str | None = code
+    else:
+        convert_with = unit or code
+    return QuantityValue(float(value), comparator, convert_with, (unit or code or "").strip())

@@ -1,0 +1,59 @@
+"""Tasks this app wrote earlier, recognised by identifier (SPEC §4 "Write-back").
+
+Identifier system `{canonical}/task` (see `canonical.py`), value `{patient}:{check}:{due}`
+where due is an ISO date or empty/"none". Other Tasks are not the app's and give nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from fhir_mappings.canonical import TASK_IDENTIFIER_SYSTEM
+from fhir_mappings.fhirjson import as_list, as_object, as_text, concept_text, reference_of
+from fhir_mappings.records import AppTask, SourceRef
+
+
+def _due(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
+
+
+def read_task(resource: Mapping[str, Any], reference: str) -> AppTask | None:
+    value = None
+    for index, item in enumerate(as_list(resource.get("identifier"), "identifier")):
+        identifier = as_object(item, f"identifier[{index}]") or {}
+        system = as_text(identifier.get("system"), f"identifier[{index}].system")
+        if system and system.rstrip("/") == TASK_IDENTIFIER_SYSTEM:
+            value = as_text(identifier.get("value"), f"identifier[{index}].value")
+            break
+    if not value:
+        return None
+    parts = value.split(":", 2)
+    check = parts[1] if len(parts) > 1 else ""
+    due = _due(parts[2]) if len(parts) > 2 else None
+    status = as_text(resource.get("status"), "status") or "unknown"
+    owner_element = as_object(resource.get("owner"), "owner")
+    owner = None
+    if owner_element is not None:
+        owner = as_text(owner_element.get("display"), "owner.display") or reference_of(
+            owner_element, "owner"
+        )
+    reason_element = as_object(resource.get("statusReason"), "statusReason")
+    status_reason = concept_text(reason_element) or None if reason_element else None
+    meta = as_object(resource.get("meta"), "meta") or {}
+    last_modified = as_text(meta.get("lastUpdated"), "meta.lastUpdated")
+    display = f"Task {check or '(no check)'} due {due.isoformat() if due else 'none'}: {status}"
+    return AppTask(
+        identifier=value,
+        check=check,
+        due=due,
+        status=status,
+        owner=owner,
+        status_reason=status_reason,
+        last_modified=last_modified,
+        source=SourceRef(reference, display, f"identifier {TASK_IDENTIFIER_SYSTEM}"),
+    )

@@ -1,0 +1,93 @@
+"""Brain MRI monitoring on ofatumumab (SPEC §3 mri-monitoring; clinical practice for
+disease activity and PML vigilance, USPI 5.1 PML)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fhir_mappings.records import PatientRecord
+from smartapp.rules import actions
+from smartapp.rules.base import Rule
+from smartapp.rules.dates import plus_days
+from smartapp.rules.evidence import counted_as, day, imaging_evidence, on_day
+from smartapp.rules.model import Evidence, Finding, Severity, Status
+from smartapp.rules.schedule import TreatmentSchedule
+from smartapp.rules.settings import RuleSettings
+
+MRI_MONITORING = Rule(
+    id="mri-monitoring",
+    name="Brain MRI",
+    citation="SPEC §3 mri-monitoring (clinical practice: yearly brain MRI on therapy)",
+    areas=frozenset({"imaging", "doses"}),
+    unknown_severity=Severity.LOW,
+)
+
+
+def mri_monitoring(
+    record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
+) -> Finding:
+    """On therapy a brain MRI is due 365 days after the first dose, then 365 days after the
+    last MRI; an MRI before the first dose is a baseline only. SPEC §3 mri-monitoring.
+
+    A partial MRI date counts from its earliest day (and is on therapy only if that day is).
+    ok (info, `due` = next MRI) more than 30 days ahead; due (low) within 30 days; overdue
+    (moderate) after; not_applicable before the first dose.
+    """
+    first = schedule.first
+    if first is None:
+        return MRI_MONITORING.not_applicable(
+            "Therapy not started: the yearly MRI counts from the first dose."
+        )
+    latest_on = None
+    latest_before = None
+    for image in record.imaging:
+        start = image.when.earliest
+        if start > as_of:
+            continue
+        if start >= first.earliest:
+            if latest_on is None or start > latest_on.when.earliest:
+                latest_on = image
+        elif latest_before is None or start > latest_before.when.earliest:
+            latest_before = image
+    evidence: list[Evidence] = []
+    if latest_before is not None:
+        evidence.append(imaging_evidence(latest_before, "before the first dose: baseline only"))
+    if latest_on is not None:
+        when = latest_on.when
+        due = plus_days(when.earliest, settings.mri_interval_days)
+        basis = f"last MRI {on_day(when)}"
+        evidence.append(
+            imaging_evidence(latest_on, counted_as(when, when.earliest, "the MRI may be that old"))
+        )
+    else:
+        due = plus_days(first.earliest, settings.mri_interval_days)
+        basis = f"no MRI since the first dose {on_day(first)}"
+    text = f"Brain MRI every {settings.mri_interval_days} days on therapy ({basis}): "
+    if as_of > due:
+        return MRI_MONITORING.finding(
+            Status.OVERDUE,
+            Severity.MODERATE,
+            "Brain MRI overdue",
+            f"{text}due on {day(due)}, {(as_of - due).days} days ago.",
+            due=due,
+            evidence=evidence,
+            action=actions.BOOK_MRI,
+        )
+    if (due - as_of).days <= settings.monitoring_due_window_days:
+        return MRI_MONITORING.finding(
+            Status.DUE,
+            Severity.LOW,
+            "Brain MRI due",
+            f"{text}due on {day(due)}.",
+            due=due,
+            evidence=evidence,
+            action=actions.BOOK_MRI,
+        )
+    return MRI_MONITORING.finding(
+        Status.OK,
+        Severity.INFO,
+        "Brain MRI up to date",
+        f"{text}next due on {day(due)}.",
+        due=due,
+        evidence=evidence,
+    )

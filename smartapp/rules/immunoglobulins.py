@@ -1,0 +1,282 @@
+"""Quantitative serum immunoglobulins: baseline, periodic monitoring, low values.
+
+Kesimpta USPI 2.1 (quantitative serum immunoglobulins before the first dose; if low,
+consult immunology experts) and 5.3 Reduction in Immunoglobulins (monitor during
+treatment, especially with opportunistic or recurrent infections, and after
+discontinuation until B-cell repletion).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fhir_mappings.records import ConditionKind, ConditionRecord, LabKind, PatientRecord
+from smartapp.rules import actions
+from smartapp.rules.base import Rule
+from smartapp.rules.dates import plus_days
+from smartapp.rules.evidence import (
+    condition_evidence,
+    day,
+    lab_evidence,
+    lab_phrase,
+    number,
+    on_day,
+)
+from smartapp.rules.labs import (
+    BaselineSeverities,
+    baseline_finding,
+    baseline_item,
+    baseline_window,
+)
+from smartapp.rules.model import Evidence, Finding, Phase, Severity, Status
+from smartapp.rules.results import LabSeries
+from smartapp.rules.schedule import TreatmentSchedule
+from smartapp.rules.settings import RuleSettings
+
+IG_BASELINE = Rule(
+    id="ig-baseline",
+    name="Immunoglobulin baseline",
+    citation="Kesimpta USPI 2.1 Assessments Prior to First Dose; 5.3 Reduction in Immunoglobulins",
+    areas=frozenset({"labs", "doses", "orders"}),
+    unknown_severity=Severity.LOW,
+)
+
+IG_MONITORING = Rule(
+    id="ig-monitoring",
+    name="Immunoglobulin monitoring",
+    citation="Kesimpta USPI 5.3 Reduction in Immunoglobulins (monitor during treatment)",
+    areas=frozenset({"labs", "doses", "conditions"}),
+    unknown_severity=Severity.LOW,
+)
+
+IG_LOW = Rule(
+    id="ig-low",
+    name="Low immunoglobulins",
+    citation="Kesimpta USPI 2.1 (if low, consult immunology experts); 5.3",
+    areas=frozenset({"labs"}),
+)
+
+
+def recent_infections(
+    record: PatientRecord, as_of: date, settings: RuleSettings
+) -> list[ConditionRecord]:
+    """Infection Conditions (not refuted) that began within the look-back (365 days).
+
+    Counting more infections is the safer error (a shorter interval, a higher severity):
+    a partial onset counts when its latest day is in the window; an active infection with
+    no onset recorded counts, an inactive one with no onset does not.
+    """
+    since = plus_days(as_of, -settings.infection_lookback_days)
+    found = []
+    for condition in record.conditions:
+        if condition.kind is not ConditionKind.INFECTION or condition.refuted:
+            continue
+        onset = condition.onset
+        if onset is None:
+            if condition.active:
+                found.append(condition)
+        elif onset.latest >= since and onset.earliest <= as_of:
+            found.append(condition)
+    return found
+
+
+def ig_baseline(
+    record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
+) -> Finding:
+    """Quantitative IgG and IgM within 365 days before the first dose or reference date.
+    USPI 2.1; 5.3; SPEC §3 ig-baseline.
+
+    ok (info); due (not started, missing; moderate); overdue (started, missing;
+    moderate); unknown (pending/unreadable; low).
+    """
+    window = baseline_window(schedule, settings)
+    igg = baseline_item("IgG", schedule.lab_series(LabKind.IGG), window)
+    igm = baseline_item("IgM", schedule.lab_series(LabKind.IGM), window)
+    return baseline_finding(
+        IG_BASELINE,
+        [[igg, igm]],
+        "quantitative IgG and IgM",
+        window,
+        schedule,
+        actions.ORDER_IMMUNOGLOBULINS,
+        BaselineSeverities(due=Severity.MODERATE, overdue=Severity.MODERATE, unknown=Severity.LOW),
+    )
+
+
+def _series_evidence(series: LabSeries) -> list[Evidence]:
+    items = [lab_evidence(series.latest)] if series.latest is not None else []
+    items.extend(lab_evidence(lab) for lab in series.unreadable_since_latest())
+    items.extend(lab_evidence(lab) for lab in series.pending)
+    return items
+
+
+def ig_monitoring(
+    record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
+) -> Finding:
+    """On therapy, IgG and IgM are repeated every 365 days (180 when at least 2 infection
+    Conditions began in the last 365 days). USPI 5.3; SPEC §3 ig-monitoring.
+
+    Due date = the older of (latest IgG, latest IgM) + interval; a test never done counts
+    from the first dose. Partial dates count from their earliest day (the test may be that
+    old). ok (info, `due` = next test) more than 30 days ahead; due (low) within 30 days;
+    overdue (moderate) after. not_applicable before the first dose, and once more than
+    280 days have passed since the last dose of an interrupted course (B-cell repletion).
+    """
+    first, last = schedule.first, schedule.last
+    if first is None or last is None:
+        return IG_MONITORING.not_applicable(
+            "Therapy not started: immunoglobulins before the first dose are the ig-baseline check."
+        )
+    repleted = plus_days(last.latest, settings.b_cell_repletion_days)
+    if schedule.phase is Phase.INTERRUPTED and as_of > repleted:
+        return IG_MONITORING.not_applicable(
+            f"Last dose {on_day(last)}, more than {settings.b_cell_repletion_days} days ago: "
+            "B cells are expected to have recovered, so monitoring after discontinuation ends.",
+            schedule.dose_evidence[-1:],
+        )
+
+    infections = recent_infections(record, as_of, settings)
+    frequent = len(infections) >= settings.frequent_infections_count
+    interval = (
+        settings.ig_interval_frequent_infections_days if frequent else settings.ig_interval_days
+    )
+    evidence: list[Evidence] = []
+    bases: list[tuple[date, str]] = []
+    for kind, label in ((LabKind.IGG, "IgG"), (LabKind.IGM, "IgM")):
+        series = schedule.lab_series(kind)
+        evidence.extend(_series_evidence(series))
+        latest = series.latest
+        if latest is not None and latest.when is not None:
+            bases.append((latest.when.earliest, f"last {label} {on_day(latest.when)}"))
+        else:
+            bases.append((first.earliest, f"no {label} result, counted from the first dose"))
+    basis_day, _ = min(bases)
+    due = plus_days(basis_day, interval)
+    why = f"every {interval} days"
+    if frequent:
+        why += (
+            f" because of {len(infections)} infections in the last "
+            f"{settings.infection_lookback_days} days"
+        )
+        evidence.extend(condition_evidence(c) for c in infections)
+    basis = "; ".join(text for _, text in bases)
+    if as_of > due:
+        return IG_MONITORING.finding(
+            Status.OVERDUE,
+            Severity.MODERATE,
+            "IgG/IgM overdue",
+            f"IgG and IgM are repeated {why} ({basis}): due on {day(due)}, "
+            f"{(as_of - due).days} days ago.",
+            due=due,
+            evidence=evidence,
+            action=actions.ORDER_IMMUNOGLOBULINS,
+        )
+    if (due - as_of).days <= settings.monitoring_due_window_days:
+        return IG_MONITORING.finding(
+            Status.DUE,
+            Severity.LOW,
+            "IgG/IgM due",
+            f"IgG and IgM are repeated {why} ({basis}): due on {day(due)}.",
+            due=due,
+            evidence=evidence,
+            action=actions.ORDER_IMMUNOGLOBULINS,
+        )
+    return IG_MONITORING.finding(
+        Status.OK,
+        Severity.INFO,
+        "IgG/IgM up to date",
+        f"IgG and IgM are repeated {why} ({basis}): next due on {day(due)}.",
+        due=due,
+        evidence=evidence,
+    )
+
+
+def ig_low(
+    record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
+) -> Finding:
+    """Latest IgG or IgM below its lower limit (the result's own reference range, else the
+    setting: IgG 700, IgM 40 mg/dL). USPI 2.1 (if low, consult immunology experts), 5.3.
+
+    alert moderate; high when IgG is low and at least 2 infections began in 365 days.
+    A value exactly at the limit is not low. ok (info) when both latest values are at or
+    above their limits and no newer result is unreadable; unknown (moderate) when a value
+    is missing, pending, or could not be converted (action: order, when never done).
+    """
+    defaults = {
+        LabKind.IGG: settings.igg_lower_limit_mg_dl,
+        LabKind.IGM: settings.igm_lower_limit_mg_dl,
+    }
+    evidence: list[Evidence] = []
+    low: list[str] = []
+    normal: list[str] = []
+    problems: list[str] = []
+    never_done = False
+    igg_low = False
+    for kind, label in ((LabKind.IGG, "IgG"), (LabKind.IGM, "IgM")):
+        series = schedule.lab_series(kind)
+        evidence.extend(_series_evidence(series))
+        latest = series.latest
+        if latest is not None and latest.value is not None:
+            limit = latest.lower_limit if latest.lower_limit is not None else defaults[kind]
+            source = "the laboratory's range" if latest.lower_limit is not None else "default"
+            text = f"{lab_phrase(latest)} (lower limit {number(limit)} mg/dL, {source})"
+            if latest.value < limit:
+                low.append(text)
+                igg_low = igg_low or kind is LabKind.IGG
+                continue
+            normal.append(text)
+        unreadable = series.unreadable_since_latest()
+        if unreadable:
+            raw = ", ".join(f"'{lab.raw}'" for lab in unreadable)
+            problems.append(f"the latest {label} could not be converted or read ({raw})")
+        elif latest is None:
+            if series.pending:
+                problems.append(f"{label} result pending")
+            else:
+                problems.append(f"no {label} result")
+                never_done = never_done or not series.unusable
+
+    if low:
+        infections = recent_infections(record, as_of, settings)
+        severe = igg_low and len(infections) >= settings.frequent_infections_count
+        detail = "Below the lower limit: " + "; ".join(low) + "."
+        if severe:
+            detail += (
+                f" With {len(infections)} infections in the last "
+                f"{settings.infection_lookback_days} days."
+            )
+            evidence.extend(condition_evidence(c) for c in infections)
+        if schedule.started:
+            detail += (
+                " Consider whether to continue ofatumumab, especially with serious, "
+                "opportunistic or recurrent infections (USPI 5.3)."
+            )
+        else:
+            detail += " Consult immunology experts before starting ofatumumab (USPI 2.1)."
+        return IG_LOW.finding(
+            Status.ALERT,
+            Severity.HIGH if severe else Severity.MODERATE,
+            "Low immunoglobulins",
+            detail,
+            evidence=evidence,
+            action=actions.REVIEW_LOW_IMMUNOGLOBULINS,
+        )
+    if not problems:
+        return IG_LOW.finding(
+            Status.OK,
+            Severity.INFO,
+            "IgG and IgM not low",
+            "Latest values at or above the lower limit: " + "; ".join(normal) + ".",
+            evidence=evidence,
+        )
+    detail = "Cannot tell whether immunoglobulins are low: " + "; ".join(problems) + "."
+    if normal:
+        detail += " Not low: " + "; ".join(normal) + "."
+    return IG_LOW.finding(
+        Status.UNKNOWN,
+        Severity.MODERATE,
+        "Immunoglobulins unknown",
+        detail,
+        evidence=evidence,
+        action=actions.ORDER_IMMUNOGLOBULINS if never_done else None,
+    )

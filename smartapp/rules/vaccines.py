@@ -1,0 +1,362 @@
+"""Vaccine timing around ofatumumab. Kesimpta USPI 2.1 (vaccinations before the first dose)
+and 5.1 Vaccinations: live or live-attenuated vaccines at least 4 weeks before initiation
+and not during treatment or after discontinuation until B-cell repletion; non-live
+vaccines, whenever possible, at least 2 weeks before initiation; during treatment the
+response to non-live vaccines may be reduced (SPEC §3: best mid-cycle).
+
+An ambiguous vaccine (a CVX that cannot tell live from non-live, e.g. unspecified zoster
+or influenza, MVA smallpox) is timed as live and always asks for review.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fhir_mappings.records import (
+    LabKind,
+    LabResult,
+    PatientRecord,
+    Vaccination,
+    VaccineClass,
+)
+from smartapp.rules import actions
+from smartapp.rules.base import Rule
+from smartapp.rules.dates import plus_days
+from smartapp.rules.evidence import (
+    counted_as,
+    day,
+    lab_evidence,
+    lab_phrase,
+    number,
+    on_day,
+    vaccine_evidence,
+)
+from smartapp.rules.model import Evidence, Finding, Phase, Severity, Status
+from smartapp.rules.schedule import LIVE_LIKE, TreatmentSchedule
+from smartapp.rules.settings import RuleSettings
+
+VACCINE_BEFORE_START = Rule(
+    id="vaccine-before-start",
+    name="Vaccines before start",
+    citation="Kesimpta USPI 2.1 Assessments Prior to First Dose (vaccinations); 5.1 Vaccinations",
+    areas=frozenset({"vaccinations", "doses"}),
+)
+
+VACCINE_LIVE_ON_THERAPY = Rule(
+    id="vaccine-live-on-therapy",
+    name="Live vaccines on therapy",
+    citation="Kesimpta USPI 5.1 Vaccinations (no live vaccines until B-cell repletion); "
+    "12.2 CD19+ B cells; SmPC LLN 40 cells/uL",
+    areas=frozenset({"vaccinations", "doses"}),
+)
+
+VACCINE_WINDOW = Rule(
+    id="vaccine-window",
+    name="Non-live vaccine timing",
+    citation="Kesimpta USPI 5.1 Vaccinations (response to non-live vaccines may be reduced); "
+    "SPEC §3 vaccine-window",
+    areas=frozenset({"vaccinations", "doses"}),
+    unknown_severity=Severity.LOW,
+)
+
+
+def _kind(vaccine: Vaccination) -> str:
+    if vaccine.vaccine_class is VaccineClass.LIVE:
+        return "live vaccine"
+    if vaccine.vaccine_class is VaccineClass.AMBIGUOUS:
+        return "vaccine of unclear type (timed as live; review)"
+    return "non-live vaccine"
+
+
+def vaccine_before_start(
+    record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
+) -> Finding:
+    """Live vaccine within 28 days, or non-live within 14 days, before the first dose.
+    USPI 2.1; 5.1 Vaccinations; SPEC §3 vaccine-before-start.
+
+    Started: alert — high when live (or ambiguous, timed as live), low when non-live only —
+    e.g. live 27 days before the first dose is an alert, 28 days is ok. The gap is read at
+    its shortest when a date is partial. Vaccines on or after the first dose belong to the
+    on-therapy checks. Not started: due until the earliest safe start date = max(live + 28,
+    non-live + 14), reported in `due` and Schedule.earliest_start (low; moderate when an
+    active order plans the start before it); unknown (moderate) when a live or ambiguous
+    vaccine has no usable date; ok (info) otherwise.
+    """
+    undated = [v for v in schedule.undated_vaccinations if v.vaccine_class in LIVE_LIKE]
+    first = schedule.first
+    if first is not None:
+        problems: list[str] = []
+        evidence: list[Evidence] = []
+        live = False
+        for vaccine in schedule.vaccinations:
+            when = vaccine.when
+            if when is None or when.earliest >= first.earliest:
+                continue
+            live_like = vaccine.vaccine_class in LIVE_LIKE
+            minimum = (
+                settings.live_vaccine_before_start_days
+                if live_like
+                else settings.non_live_vaccine_before_start_days
+            )
+            gap = (first.earliest - when.latest).days
+            if gap >= minimum:
+                continue
+            live = live or live_like
+            problems.append(
+                f"{vaccine.display} ({_kind(vaccine)}) {on_day(when)}, {gap} days before the "
+                f"first dose {on_day(first)} (at least {minimum} days needed)"
+            )
+            evidence.append(
+                vaccine_evidence(vaccine, counted_as(when, when.latest, "the shortest gap"))
+            )
+        if problems:
+            detail = "Given too close to the start of ofatumumab: " + "; ".join(problems) + "."
+            detail += (
+                " The vaccine response may be reduced; for a live vaccine, watch for "
+                "vaccine-strain infection."
+                if live
+                else " The vaccine response may be reduced; consider checking it."
+            )
+            return VACCINE_BEFORE_START.finding(
+                Status.ALERT,
+                Severity.HIGH if live else Severity.LOW,
+                "Vaccine too close to start",
+                detail,
+                evidence=evidence,
+                action=actions.REVIEW_LIVE_VACCINE if live else actions.REVIEW_VACCINE_TIMING,
+            )
+        return VACCINE_BEFORE_START.finding(
+            Status.OK,
+            Severity.INFO,
+            "Vaccine intervals kept",
+            f"No vaccine recorded within the intervals before the first dose {on_day(first)}.",
+            evidence=[vaccine_evidence(v) for v in undated],
+        )
+
+    binding = [c for c in schedule.start_constraints if c.safe_from > as_of]
+    evidence = [
+        vaccine_evidence(
+            c.vaccine,
+            counted_as(c.vaccine.when, c.vaccine.when.latest, "the latest day it may have been")
+            if c.vaccine.when is not None
+            else "",
+        )
+        for c in binding
+    ]
+    evidence.extend(vaccine_evidence(v) for v in undated)
+    if binding:
+        safe = max(c.safe_from for c in binding)
+        parts = [
+            f"{c.vaccine.display} ({_kind(c.vaccine)}) {on_day(c.vaccine.when)}: "
+            f"not before {day(c.safe_from)}"
+            for c in binding
+            if c.vaccine.when is not None
+        ]
+        detail = f"Earliest safe start of ofatumumab: {day(safe)}. " + "; ".join(parts) + "."
+        severity = Severity.LOW
+        if schedule.reference_order is not None and schedule.reference_date < safe:
+            severity = Severity.MODERATE
+            detail += f" The planned start {day(schedule.reference_date)} is earlier: move it."
+        if undated:
+            detail += f" Also review {len(undated)} live or unclear vaccine(s) without a date."
+        return VACCINE_BEFORE_START.finding(
+            Status.DUE,
+            severity,
+            "Wait before starting",
+            detail,
+            due=safe,
+            evidence=evidence,
+            action=actions.WAIT_FOR_VACCINE_INTERVAL,
+        )
+    if undated:
+        names = ", ".join(f"{v.display} ('{v.occurrence_text or 'no date'}')" for v in undated)
+        return VACCINE_BEFORE_START.finding(
+            Status.UNKNOWN,
+            Severity.MODERATE,
+            "Vaccine date unknown",
+            f"Live or unclear vaccine(s) without a usable date: {names}. Confirm they were "
+            f"given at least {settings.live_vaccine_before_start_days} days before the start.",
+            evidence=evidence,
+        )
+    return VACCINE_BEFORE_START.finding(
+        Status.OK,
+        Severity.INFO,
+        "No vaccine interval to wait for",
+        "No live vaccine in the last "
+        f"{settings.live_vaccine_before_start_days} days and no non-live vaccine in the last "
+        f"{settings.non_live_vaccine_before_start_days} days: the vaccine intervals allow "
+        "starting now.",
+    )
+
+
+def _b_cells_recovered(
+    cd19: tuple[LabResult, ...], after: date, before: date, default_limit: float
+) -> LabResult | None:
+    """A CD19 count at or above its lower limit dated after `after` and on/before `before`."""
+    for lab in cd19:
+        when = lab.when
+        if when is None or lab.value is None:
+            continue
+        limit = lab.lower_limit if lab.lower_limit is not None else default_limit
+        if lab.value >= limit and when.earliest > after and when.latest <= before:
+            return lab
+    return None
+
+
+def vaccine_live_on_therapy(
+    record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
+) -> Finding:
+    """A live vaccine on or after the first dose and up to and including 280 days after the
+    last dose (B-cell repletion) -> alert high, unless a CD19+ count at or above its lower
+    limit (the result's own, else 40 cells/uL) was recorded after the last dose and on or
+    before the vaccine. An ambiguous CVX in that period -> alert moderate asking for review.
+    USPI 5.1 Vaccinations; 12.2; SPEC §3 vaccine-live-on-therapy.
+
+    Partial dates count if any day they allow falls in the period. unknown (moderate) when a
+    live or ambiguous vaccine has no usable date; ok (info); not_applicable pre-treatment.
+    """
+    first, last = schedule.first, schedule.last
+    if first is None or last is None:
+        return VACCINE_LIVE_ON_THERAPY.not_applicable(
+            "Therapy not started: vaccines before the first dose are the "
+            "vaccine-before-start check."
+        )
+    until = plus_days(last.latest, settings.b_cell_repletion_days)
+    cd19 = schedule.lab_series(LabKind.CD19).usable
+    problems: list[str] = []
+    recovered_notes: list[str] = []
+    evidence: list[Evidence] = []
+    live = False
+    for vaccine in schedule.vaccinations:
+        when = vaccine.when
+        if vaccine.vaccine_class not in LIVE_LIKE or when is None:
+            continue
+        if when.latest < first.earliest or when.earliest > until:
+            continue
+        recovered = _b_cells_recovered(
+            cd19, last.latest, when.earliest, settings.cd19_lower_limit_per_ul
+        )
+        if recovered is not None:
+            recovered_notes.append(
+                f"{vaccine.display} {on_day(when)} after B-cell recovery ({lab_phrase(recovered)})"
+            )
+            evidence.append(vaccine_evidence(vaccine))
+            evidence.append(lab_evidence(recovered, "B cells at or above the lower limit"))
+            continue
+        live = live or vaccine.vaccine_class is VaccineClass.LIVE
+        problems.append(f"{vaccine.display} ({_kind(vaccine)}) {on_day(when)}")
+        evidence.append(vaccine_evidence(vaccine))
+
+    period = (
+        f"from the first dose {on_day(first)} until {day(until)} "
+        f"({settings.b_cell_repletion_days} days after the last dose)"
+    )
+    if problems:
+        detail = f"Live vaccine during B-cell depletion ({period}): " + "; ".join(problems) + "."
+        if live:
+            detail += " Live vaccines are not recommended: watch for vaccine-strain infection."
+        else:
+            detail += " Confirm from the product whether it was a live vaccine."
+        return VACCINE_LIVE_ON_THERAPY.finding(
+            Status.ALERT,
+            Severity.HIGH if live else Severity.MODERATE,
+            "Live vaccine on therapy" if live else "Review vaccine type on therapy",
+            detail,
+            evidence=evidence,
+            action=actions.REVIEW_LIVE_VACCINE,
+        )
+    undated = [v for v in schedule.undated_vaccinations if v.vaccine_class in LIVE_LIKE]
+    if undated:
+        names = ", ".join(f"{v.display} ('{v.occurrence_text or 'no date'}')" for v in undated)
+        return VACCINE_LIVE_ON_THERAPY.finding(
+            Status.UNKNOWN,
+            Severity.MODERATE,
+            "Vaccine date unknown",
+            f"Live or unclear vaccine(s) without a usable date: {names}. Confirm none was given "
+            f"{period}.",
+            evidence=[*evidence, *(vaccine_evidence(v) for v in undated)],
+        )
+    detail = f"No live vaccine recorded {period}."
+    if recovered_notes:
+        detail += " Given after B-cell recovery: " + "; ".join(recovered_notes) + "."
+    detail += (
+        f" Live vaccines stay excluded until {day(until)} unless a CD19+ count is at or above "
+        f"its lower limit (default {number(settings.cd19_lower_limit_per_ul)} cells/uL)."
+        if until >= as_of
+        else ""
+    )
+    return VACCINE_LIVE_ON_THERAPY.finding(
+        Status.OK, Severity.INFO, "No live vaccine on therapy", detail, evidence=evidence
+    )
+
+
+def vaccine_window(
+    record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
+) -> Finding:
+    """Non-live vaccines on therapy: window = [last dose + 14 days, next due - 7 days].
+    A non-live vaccine given less than 14 days after a dose, or less than 7 days before
+    the next dose (or the scheduled next dose) -> alert low (blunted response); every
+    non-live vaccine on or after the first dose is checked against the doses around it.
+    USPI 5.1 Vaccinations; SPEC §3 vaccine-window.
+
+    Partial dates alert when any day they allow is too close. ok (info, with the window);
+    not_applicable pre-treatment.
+    """
+    first = schedule.first
+    if first is None:
+        return VACCINE_WINDOW.not_applicable(
+            "Therapy not started: non-live vaccines are best given at least "
+            f"{settings.non_live_vaccine_before_start_days} days before the first dose."
+        )
+    dose_days = [d.when.earliest for d in schedule.doses]
+    upcoming = [*dose_days, schedule.next_due] if schedule.next_due is not None else dose_days
+    after = settings.non_live_after_dose_days
+    before = settings.non_live_before_next_dose_days
+    problems: list[str] = []
+    evidence: list[Evidence] = []
+    for vaccine in schedule.vaccinations:
+        when = vaccine.when
+        if vaccine.vaccine_class is not VaccineClass.NON_LIVE or when is None:
+            continue
+        if when.latest < first.earliest:
+            continue
+        reasons = []
+        # The last dose on or before the vaccine's latest day gives the shortest gap after
+        # a dose: alert if some day the date allows is within 0..13 days after it.
+        previous = max((x for x in dose_days if x <= when.latest), default=None)
+        if previous is not None and (when.earliest - previous).days < after:
+            reasons.append(f"less than {after} days after the dose on {day(previous)}")
+        # The first dose (or scheduled dose) after its earliest day gives the shortest gap
+        # before a dose: alert if some day the date allows is 1..6 days before it.
+        following = min((x for x in upcoming if x > when.earliest), default=None)
+        if following is not None and (following - when.latest).days < before:
+            label = "dose" if following in dose_days else "scheduled dose"
+            reasons.append(f"less than {before} days before the {label} on {day(following)}")
+        if reasons:
+            problems.append(f"{vaccine.display} {on_day(when)}: " + " and ".join(reasons))
+            evidence.append(vaccine_evidence(vaccine))
+
+    window = schedule.vaccine_window
+    if window is not None:
+        window_text = f"Next non-live vaccine window: {day(window[0])} to {day(window[1])}."
+    elif schedule.phase in (Phase.LOADING, Phase.MAINTENANCE):
+        window_text = "No non-live vaccine window before the next dose."
+    else:
+        window_text = "No dosing cycle in progress (treatment interrupted)."
+    if problems:
+        return VACCINE_WINDOW.finding(
+            Status.ALERT,
+            Severity.LOW,
+            "Non-live vaccine close to a dose",
+            "The response may be reduced; consider checking it: "
+            + "; ".join(problems)
+            + f". {window_text}",
+            evidence=evidence,
+            action=actions.REVIEW_VACCINE_TIMING,
+        )
+    return VACCINE_WINDOW.finding(
+        Status.OK,
+        Severity.INFO,
+        "Non-live vaccines well timed",
+        f"No non-live vaccine recorded close to a dose. {window_text}",
+    )

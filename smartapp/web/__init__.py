@@ -1,0 +1,74 @@
+"""The Flask web shell: app factory, blueprints, security, error pages, logging."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Flask
+
+from smartapp.config import AppConfig, ConfigError, load_config
+from smartapp.launch.keys import AppKey, load_app_key
+from smartapp.launch.session_store import MemorySessionStore, SessionStore
+from smartapp.launch.state import LaunchState, init_launch_state
+from smartapp.web.blueprints import load_blueprints
+from smartapp.web.errors import register_error_handlers
+from smartapp.web.security import install_security
+
+_QUERY = re.compile(r"\?[^\s\"]*")
+
+
+class RedactQueryStrings(logging.Filter):
+    """Access logs keep paths but drop query strings (`code`, `state`, `patient`, `iss`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "?" in message:
+            record.msg = _QUERY.sub("?…", message)
+            record.args = None
+        return True
+
+
+def configure_logging(level: str) -> None:
+    logging.getLogger("smartapp").setLevel(level)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    access = logging.getLogger("werkzeug")
+    if not any(isinstance(item, RedactQueryStrings) for item in access.filters):
+        access.addFilter(RedactQueryStrings())
+
+
+def _app_key(config: AppConfig) -> AppKey | None:
+    key = (
+        load_app_key(config.private_key_path, kid=config.key_id)
+        if config.private_key_path
+        else None
+    )
+    needs_key = config.client_auth_method == "private_key_jwt" or any(
+        tenant.auth_method == "private_key_jwt" for tenant in config.all_tenants()
+    )
+    if needs_key and key is None:
+        raise ConfigError("SMARTAPP_PRIVATE_KEY: a tenant uses private_key_jwt but no key is set")
+    return key
+
+
+def create_app(config: AppConfig | None = None, *, store: SessionStore | None = None) -> Flask:
+    """Build the web app. Raises ConfigError (one clear line) on a bad setting."""
+    if config is None:
+        config = load_config(require_secret=True)
+    if not config.secret_key:
+        raise ConfigError("SMARTAPP_SECRET_KEY: required to sign sessions (any long random string)")
+    configure_logging(config.log_level)
+    app = Flask(__name__)
+    app.secret_key = config.secret_key
+    # Forms and JSON posts are small; CDS Hooks prefetch is the largest expected body.
+    app.config["MAX_CONTENT_LENGTH"] = 8 * 1024 * 1024
+    app.jinja_env.autoescape = True
+    store = store or MemorySessionStore()
+    init_launch_state(app, LaunchState(config=config, store=store, app_key=_app_key(config)))
+    install_security(app, config, store)
+    register_error_handlers(app)
+    for blueprint in load_blueprints():
+        app.register_blueprint(blueprint)
+    return app

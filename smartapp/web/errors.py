@@ -1,0 +1,87 @@
+"""Error pages: a clear message, the right status, never a traceback.
+
+HTML for pages, JSON (`{"error", "message"}`) for `/api/…` and clients that ask for JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
+
+from smartapp.fhir.errors import TokenExpired
+from smartapp.launch.errors import LaunchError, RelaunchRequired
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "The request could not be used",
+    401: "Please sign in again",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Not allowed here",
+    500: "Something went wrong",
+}
+MESSAGES = {
+    404: "There is no page at this address.",
+    405: "This page cannot be used that way.",
+    500: "The app hit an unexpected error. Nothing was saved. Please try again; if it keeps "
+    "happening, tell your administrator the time it happened.",
+}
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and not request.accept_mimetypes.accept_html
+
+
+def render_error(status: int, title: str, message: str, *, relaunch: bool = False) -> Response:
+    if wants_json():
+        response = jsonify({"error": title, "message": message})
+    else:
+        response = Response(
+            render_template(
+                "error.html", status=status, title=title, message=message, relaunch=relaunch
+            ),
+            mimetype="text/html",
+        )
+    response.status_code = status
+    return response
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    if isinstance(error, InternalServerError):
+        message = MESSAGES[500]
+    else:
+        message = MESSAGES.get(status) or str(error.description or "")
+    response = render_error(status, TITLES.get(status, "Error"), message)
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+def _launch_error(error: LaunchError) -> Response:
+    log.info("launch refused (%s): %s", error.status, error.title)
+    return render_error(
+        error.status,
+        error.title,
+        error.message,
+        relaunch=isinstance(error, RelaunchRequired),
+    )
+
+
+def _token_expired(error: TokenExpired) -> Response:
+    relaunch = RelaunchRequired()
+    return render_error(relaunch.status, relaunch.title, relaunch.message, relaunch=True)
+
+
+def register_error_handlers(app: Flask) -> None:
+    for status in (400, 401, 403, 404, 405, 500):
+        app.register_error_handler(status, _http_error)
+    app.register_error_handler(LaunchError, _launch_error)
+    # A FHIR 401 that no view handled (it did not retry with a refreshed token).
+    app.register_error_handler(TokenExpired, _token_expired)

@@ -1,0 +1,245 @@
+"""A fake SMART EHR (discovery, token endpoint, JWKS, id_tokens) on `responses`, and fixtures.
+
+Imported by tests/launch/conftest.py and tests/web/conftest.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+from flask import Flask
+from flask.testing import FlaskClient
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from smartapp.config import AppConfig
+from smartapp.launch.session_store import MemorySessionStore
+from smartapp.web import create_app
+
+ISS = "https://ehr.example.org/fhir"
+AUTH = "https://ehr.example.org/auth"
+AUTHORIZE_URL = f"{AUTH}/authorize"
+TOKEN_URL = f"{AUTH}/token"
+JWKS_URL = f"{AUTH}/jwks"
+DISCOVERY_URL = f"{ISS}/.well-known/smart-configuration"
+OPEN_ISS = "http://hapi.local:8080/fhir"
+CLIENT_ID = "ofa-app"
+PATIENT_ID = "pat-4711"
+ACCESS_TOKEN = "AT-secret-access-token-0001"
+REFRESH_TOKEN = "RT-secret-refresh-token-0001"
+FHIR_USER = "Practitioner/dr-1"
+SECRET_KEY = "test-secret-key-0123456789abcdef"
+
+FULL_SCOPES = (
+    "launch openid fhirUser online_access patient/Patient.r patient/Observation.rs "
+    "patient/CarePlan.rs patient/CarePlan.cu patient/Task.rs patient/Task.cu"
+)
+
+
+@cache
+def ehr_key() -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": "ehr-key-1"})
+
+
+@cache
+def other_key() -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": "ehr-key-1"})
+
+
+def smart_configuration(**overrides: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "issuer": AUTH,
+        "jwks_uri": JWKS_URL,
+        "authorization_endpoint": AUTHORIZE_URL,
+        "token_endpoint": TOKEN_URL,
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "private_key_jwt",
+        ],
+        "scopes_supported": ["openid", "fhirUser", "launch", "launch/patient"],
+        "response_types_supported": ["code"],
+        "capabilities": [
+            "launch-ehr",
+            "launch-standalone",
+            "client-public",
+            "client-confidential-symmetric",
+            "sso-openid-connect",
+            "context-ehr-patient",
+            "permission-v2",
+            "permission-v1",
+            "permission-online",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+    }
+    doc.update(overrides)
+    return {key: value for key, value in doc.items() if value is not None}
+
+
+def query(url: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+def s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def form(request: requests.PreparedRequest) -> dict[str, str]:
+    body = request.body or ""
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    return {key: values[0] for key, values in parse_qs(text).items()}
+
+
+@dataclass
+class FakeEhr:
+    """What the EHR will answer; records what the app sent."""
+
+    rsps: responses.RequestsMock
+    discovery: dict[str, Any] = field(default_factory=smart_configuration)
+    granted_scope: str | None = FULL_SCOPES
+    patient: str | None = PATIENT_ID
+    refresh_token: str | None = None
+    expires_in: int = 3600
+    id_token_claims: dict[str, Any] = field(default_factory=dict)
+    id_token_key: RSAKey | None = None
+    issue_id_token: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+    token_error: str | None = None
+    authorize_params: dict[str, str] = field(default_factory=dict)
+    token_requests: list[requests.PreparedRequest] = field(default_factory=list)
+    counter: int = 0
+
+    def install(self) -> FakeEhr:
+        self.rsps.add(responses.GET, DISCOVERY_URL, json=self.discovery)
+        self.rsps.add(responses.GET, JWKS_URL, json={"keys": [ehr_key().as_dict(private=False)]})
+        self.rsps.add_callback(responses.POST, TOKEN_URL, callback=self._token)
+        return self
+
+    def id_token(self, **overrides: Any) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": AUTH,
+            "sub": "dr-1",
+            "aud": CLIENT_ID,
+            "iat": now,
+            "exp": now + 300,
+            "fhirUser": f"{ISS}/{FHIR_USER}",
+            "nonce": self.authorize_params.get("nonce"),
+        }
+        claims.update(self.id_token_claims)
+        claims.update(overrides)
+        claims = {key: value for key, value in claims.items() if value is not None}
+        key = self.id_token_key or ehr_key()
+        return jwt.encode({"alg": "RS256", "kid": "ehr-key-1"}, claims, key)
+
+    def _token(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        self.token_requests.append(request)
+        headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+        if self.token_error:
+            return 400, headers, json.dumps({"error": self.token_error})
+        self.counter += 1
+        body: dict[str, Any] = {
+            "access_token": f"{ACCESS_TOKEN}-{self.counter}",
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        }
+        if form(request).get("grant_type") == "authorization_code":
+            body["need_patient_banner"] = False
+            if self.patient is not None:
+                body["patient"] = self.patient
+            if self.issue_id_token:
+                body["id_token"] = self.id_token()
+        if self.granted_scope is not None:
+            body["scope"] = self.granted_scope
+        if self.refresh_token:
+            body["refresh_token"] = f"{self.refresh_token}-{self.counter}"
+        body.update(self.extra)
+        return 200, headers, json.dumps(body)
+
+    # -- driving the browser side ----------------------------------------------------
+    def launch(self, client: FlaskClient, *, launch: str | None = "xyz-launch") -> dict[str, str]:
+        url = f"/launch?iss={ISS}" + (f"&launch={launch}" if launch else "")
+        response = client.get(url)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        location = response.headers["Location"]
+        assert location.startswith(AUTHORIZE_URL + "?")
+        self.authorize_params = query(location)
+        return self.authorize_params
+
+    def callback(self, client: FlaskClient, *, state: str | None = None, code: str = "code-1"):
+        state = self.authorize_params["state"] if state is None else state
+        return client.get(f"/callback?code={code}&state={state}")
+
+    def sign_in(self, client: FlaskClient, *, launch: str | None = "xyz-launch"):
+        self.launch(client, launch=launch)
+        return self.callback(client)
+
+
+def context_of(app: Flask, client: FlaskClient, cookie_name: str = "__Host-smartapp"):
+    """The LaunchContext the app holds for this browser, as its next request would see it."""
+    from smartapp.launch.context import current_context
+
+    cookie = client.get_cookie(cookie_name)
+    headers = {"Cookie": f"{cookie_name}={cookie.value}"} if cookie else {}
+    with app.test_request_context("/patient", headers=headers):
+        return current_context()
+
+
+def make_config(**overrides: Any) -> AppConfig:
+    base = AppConfig(
+        issuers=(ISS, OPEN_ISS),
+        open_servers=(OPEN_ISS,),
+        client_id=CLIENT_ID,
+        secret_key=SECRET_KEY,
+        scopes=FULL_SCOPES,
+        fhir_base=ISS,
+    )
+    return replace(base, **overrides)
+
+
+# -- fixtures (imported by the conftest files) ----------------------------------------
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def config() -> AppConfig:
+    return make_config()
+
+
+@pytest.fixture
+def store() -> MemorySessionStore:
+    return MemorySessionStore()
+
+
+@pytest.fixture
+def app(config: AppConfig, store: MemorySessionStore) -> Flask:
+    flask_app = create_app(config, store=store)
+    flask_app.testing = True
+    return flask_app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def ehr(rsps: responses.RequestsMock) -> FakeEhr:
+    return FakeEhr(rsps).install()

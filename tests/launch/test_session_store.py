@@ -1,0 +1,128 @@
+"""The in-memory session store: TTL, single-use pending states, rotation, locking."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from smartapp.launch.session_store import MAX_PENDING, MemorySessionStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_values_are_copies_and_sessions_expire_when_idle():
+    clock = Clock()
+    store = MemorySessionStore(ttl_s=100, clock=clock)
+    sid = store.create()
+    value = {"a": [1]}
+    store.set(sid, "k", value)
+    value["a"].append(2)
+    assert store.get(sid, "k") == {"a": [1]}
+    clock.now += 99
+    assert store.exists(sid)  # use extends the lifetime
+    clock.now += 99
+    assert store.get(sid, "k") == {"a": [1]}
+    clock.now += 101
+    assert not store.exists(sid)
+    assert store.get(sid, "k") is None
+
+
+def test_session_ids_are_long_and_unique():
+    store = MemorySessionStore()
+    ids = {store.create() for _ in range(100)}
+    assert len(ids) == 100
+    assert all(len(sid) >= 43 for sid in ids)
+
+
+def test_pending_state_is_single_use_and_bound_to_its_session():
+    store = MemorySessionStore()
+    sid, other = store.create(), store.create()
+    store.add_pending(sid, "state-1", {"v": 1}, ttl_s=600)
+    assert store.take_pending(other, "state-1") is None
+    assert store.take_pending(sid, "state-2") is None
+    assert store.take_pending(sid, "state-1") == {"v": 1}
+    assert store.take_pending(sid, "state-1") is None
+
+
+def test_pending_state_expires():
+    clock = Clock()
+    store = MemorySessionStore(clock=clock)
+    sid = store.create()
+    store.add_pending(sid, "s", {"v": 1}, ttl_s=600)
+    clock.now += 601
+    assert store.take_pending(sid, "s") is None
+
+
+def test_pending_states_are_bounded():
+    store = MemorySessionStore()
+    sid = store.create()
+    for n in range(MAX_PENDING + 3):
+        store.add_pending(sid, f"s{n}", {"n": n}, ttl_s=600)
+    assert store.take_pending(sid, "s0") is None
+    assert store.take_pending(sid, f"s{MAX_PENDING + 2}") == {"n": MAX_PENDING + 2}
+
+
+def test_rotate_moves_everything_and_kills_the_old_id():
+    store = MemorySessionStore()
+    sid = store.create()
+    store.set(sid, "k", {"v": 1})
+    store.add_pending(sid, "s", {"p": 1}, ttl_s=600)
+    new = store.rotate(sid)
+    assert new and new != sid
+    assert not store.exists(sid)
+    assert store.get(new, "k") == {"v": 1}
+    assert store.take_pending(new, "s") == {"p": 1}
+    assert store.rotate("unknown") is None
+
+
+def test_delete_and_discard():
+    store = MemorySessionStore()
+    sid = store.create()
+    store.set(sid, "a", {"x": 1})
+    store.set(sid, "b", {"x": 2})
+    store.discard(sid, "a")
+    assert store.get(sid, "a") is None and store.get(sid, "b") == {"x": 2}
+    store.delete(sid)
+    assert not store.exists(sid)
+    store.set(sid, "a", {"x": 1})  # writing to a dead session is a no-op
+    assert store.get(sid, "a") is None
+
+
+def test_lock_serialises_per_session():
+    store = MemorySessionStore()
+    sid = store.create()
+    inside = 0
+    overlaps = 0
+    guard = threading.Lock()
+
+    def work() -> None:
+        nonlocal inside, overlaps
+        with store.lock(sid):
+            with guard:
+                inside += 1
+                overlaps = max(overlaps, inside)
+            time.sleep(0.01)
+            with guard:
+                inside -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps == 1
+
+
+def test_values_must_be_json_serialisable():
+    import pytest
+
+    store = MemorySessionStore()
+    sid = store.create()
+    with pytest.raises(TypeError):
+        store.set(sid, "k", {"when": object()})

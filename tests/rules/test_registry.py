@@ -1,0 +1,156 @@
+"""The registry: check metadata, the incomplete-data rule, acknowledgements, action codes."""
+
+from __future__ import annotations
+
+from fhir_mappings.records import AREAS
+from smartapp.rules import ACTIONS, CHECKS, find_acknowledgement
+from smartapp.rules.model import Severity, Status
+
+from .builders import (
+    anti_hbc,
+    baseline,
+    check,
+    course,
+    d,
+    dose,
+    hbsag,
+    mri,
+    record,
+    summary,
+    task,
+)
+
+ACTION_CODES = {
+    "order-hbv-screening",
+    "review-hbv-serology",
+    "order-immunoglobulins",
+    "review-low-immunoglobulins",
+    "order-cbc",
+    "give-dose",
+    "review-dose-record",
+    "review-vaccine-timing",
+    "review-live-vaccine",
+    "hold-for-infection",
+    "review-hypersensitivity",
+    "review-pml",
+    "review-pregnancy",
+    "book-mri",
+    "wait-for-vaccine-interval",
+}
+
+
+def test_action_codes_are_exactly_the_app_code_system() -> None:
+    assert {a.code for a in ACTIONS} == ACTION_CODES
+    assert all(a.display for a in ACTIONS)
+
+
+def test_every_check_declares_known_areas_a_citation_and_a_cited_docstring() -> None:
+    for c in CHECKS:
+        assert c.areas and c.areas <= set(AREAS)
+        assert c.citation
+        doc = c.function.__doc__ or ""
+        assert "USPI" in doc or "SPEC" in doc, c.id
+
+
+def test_incomplete_labs_turn_an_ok_into_unknown() -> None:
+    rec = record(hbsag(-5), anti_hbc(-5), incomplete=("labs",))
+    f = check("hbv-serology", rec)
+    assert f.status is Status.UNKNOWN and f.action is None
+    assert f.detail.startswith("Data incomplete: labs")
+    assert f.evidence  # what was read is still shown
+
+
+def test_incomplete_doses_turn_not_applicable_into_unknown() -> None:
+    f = check("dose-schedule", record(incomplete=("doses",)))
+    assert f.status is Status.UNKNOWN
+    assert "Data incomplete: doses" in f.detail
+
+
+def test_alerts_and_overdue_from_the_data_present_stand_when_incomplete() -> None:
+    rec = record(hbsag(-5, "positive"), course(-60, 4), incomplete=("labs", "doses"))
+    f = check("hbv-serology", rec)
+    assert f.status is Status.ALERT and f.severity is Severity.CRITICAL
+    assert "Data may be incomplete (labs)" in f.detail
+    assert check("hbv-screening", rec).status is Status.OVERDUE
+
+
+def test_an_incomplete_area_a_check_does_not_read_changes_nothing() -> None:
+    rec = record(hbsag(-5), anti_hbc(-5), incomplete=("imaging",))
+    assert check("hbv-serology", rec).status is Status.OK
+
+
+def test_incomplete_patient_makes_a_not_applicable_pregnancy_unknown() -> None:
+    assert check("pregnancy", record(gender="male", incomplete=("patient",))).status is (
+        Status.UNKNOWN
+    )
+    # ... but a not_applicable for lack of doses does not care about the patient area.
+    assert check("mri-monitoring", record(incomplete=("patient",))).status is (
+        Status.NOT_APPLICABLE
+    )
+
+
+def test_incomplete_imaging_makes_an_ok_mri_unknown() -> None:
+    rec = record(course(-100, 5), mri(-50), incomplete=("imaging",))
+    assert check("mri-monitoring", rec).status is Status.UNKNOWN
+
+
+# --- acknowledgements ---------------------------------------------------------------------
+
+
+def test_closed_task_with_a_reason_for_the_same_due_date_acknowledges_the_finding() -> None:
+    rec = record(course(-60, 4), task("hbv-screening", d(-60), owner="Practitioner/7"))
+    f = check("hbv-screening", rec)
+    assert f.status is Status.OVERDUE  # the status is kept
+    assert f.acknowledgement is not None
+    assert f.acknowledgement.by == "Practitioner/7"
+    assert f.acknowledgement.on == "2025-06-10"
+    assert f.acknowledgement.reason == "Arranged by hepatology"
+
+
+def test_acknowledgement_lapses_when_the_due_date_changes() -> None:
+    rec = record(course(-60, 4), task("hbv-screening", d(-61)))
+    assert check("hbv-screening", rec).acknowledgement is None
+
+
+def test_alerts_without_a_due_date_match_tasks_without_one() -> None:
+    rec = record(hbsag(-5, "positive"), task("hbv-serology", None, status="completed"))
+    assert check("hbv-serology", rec).acknowledgement is not None
+
+
+def test_task_without_a_reason_or_still_open_is_not_an_acknowledgement() -> None:
+    for t in (
+        task("hbv-screening", d(-60), reason=None),
+        task("hbv-screening", d(-60), reason="  "),
+        task("hbv-screening", d(-60), status="requested"),
+        task("hbv-serology", d(-60)),
+    ):
+        assert check("hbv-screening", record(course(-60, 4), t)).acknowledgement is None
+
+
+def test_acknowledgement_without_an_owner_is_by_clinician() -> None:
+    ack = find_acknowledgement([task("pml", None, owner=None, modified=None)], "pml", None)
+    assert ack is not None and ack.by == "clinician" and ack.on == "date not recorded"
+
+
+def test_the_latest_closing_task_wins() -> None:
+    tasks = [
+        task("pml", None, reason="old", modified="2025-01-01T00:00:00Z"),
+        task("pml", None, reason="new", modified="2025-05-01T00:00:00Z"),
+    ]
+    ack = find_acknowledgement(tasks, "pml", None)
+    assert ack is not None and ack.reason == "new"
+
+
+def test_ok_findings_are_not_acknowledged() -> None:
+    rec = record(baseline(-10), dose(-3), task("hbv-screening", None))
+    f = check("hbv-screening", rec)
+    assert f.status is Status.OK and f.acknowledgement is None
+
+
+def test_findings_carry_actions_only_when_actionable() -> None:
+    s = summary(record(hbsag(-5, "positive"), course(-300, 8), mri(-400)))
+    for f in s.findings:
+        if f.status in (Status.OK, Status.NOT_APPLICABLE):
+            assert f.action is None, f.check
+        if f.status in (Status.DUE, Status.OVERDUE, Status.ALERT):
+            assert f.action is not None and f.action.code in ACTION_CODES, f.check
