@@ -30,7 +30,7 @@ from joserfc.jwk import Key, KeySet
 
 from sandbox_ehr.clients import SandboxClient
 from sandbox_ehr.config import SandboxUser
-from sandbox_ehr.scopes import join_scope, parse_resource_scope, split_scope
+from sandbox_ehr.scopes import downgrade, join_scope, parse_resource_scope, split_scope
 from sandbox_ehr.tokens import (
     AuthorizationCode,
     GrantContext,
@@ -138,9 +138,7 @@ class SmartAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         if launch is None:
             granted = [s for s in granted if s != "launch"]
         granted = [s for s in granted if s not in UNSUPPORTED_CONTEXT_SCOPES]
-        scope_filter = st.runtime.grant_scopes_filter
-        if scope_filter is not None:
-            granted = [s for s in scope_filter(list(granted)) if s in granted or s not in requested]
+        granted = downgrade(granted, st.runtime.grant_scopes_filter)
         request.scope = join_scope(granted)
 
         if "launch" not in granted:
@@ -221,10 +219,8 @@ class SmartClientCredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]
 
     def create_token_response(self) -> Any:
         st = _state(self)
-        granted = split_scope(self.client.get_allowed_scope(self.request.payload.scope))
-        scope_filter = st.runtime.grant_scopes_filter
-        if scope_filter is not None:
-            granted = [s for s in scope_filter(list(granted)) if s in granted]
+        allowed = split_scope(self.client.get_allowed_scope(self.request.payload.scope))
+        granted = downgrade(allowed, st.runtime.grant_scopes_filter)
         token = self.generate_token(scope=join_scope(granted), include_refresh_token=False)
         self.save_token(token)
         return 200, token, self.TOKEN_RESPONSE_HEADER

@@ -144,6 +144,16 @@ class ScopeFilter:
         return {"strip": self.strip, "drop": list(self.drop)}
 
 
+def downgrade(
+    scopes: list[str], scope_filter: ScopeFilter | Callable[[list[str]], list[str]] | None
+) -> list[str]:
+    """The scopes the sandbox grants: the filter's answer, minus anything malformed it made."""
+    if scope_filter is None:
+        return scopes
+    granted = split_scope(join_scope(scope_filter(list(scopes))))
+    return [s for s in granted if not invalid_scopes([s])]
+
+
 ScopeFilterLike = ScopeFilter | Callable[[list[str]], list[str]] | str | Mapping[str, Any] | None
 
 _PRESETS = {"read-only": ScopeFilter(strip="cud"), "none": None}

@@ -90,8 +90,11 @@ def authorize() -> Any:
     except OAuth2Error as error:
         if error.redirect_uri:
             return server.handle_error_response(None, error)
-        html = render_template("error.html", error=error.error, description=error.description)
-        return Response(html, error.status_code or 400, mimetype="text/html")
+        return _error_page(error.error, error.description, error.status_code or 400)
+    except ValueError:
+        # authlib quotes some parameters in its error text and refuses to build the error
+        # when they hold characters OAuth forbids there (e.g. a '"' in redirect_uri).
+        return _error_page("invalid_request", "The request has malformed parameters.", 400)
 
     smart: SmartAuthorization = grant.smart
     params = {k: request.values[k] for k in OAUTH_PARAMS if k in request.values}
@@ -135,6 +138,11 @@ def authorize() -> Any:
         return server.create_authorization_response(grant=grant, grant_user=approval)
     txn["consent_shown"] = True
     return page.render("consent.html", user=user, patient=patient)
+
+
+def _error_page(error: str, description: str | None, status: int) -> Response:
+    html = render_template("error.html", error=error, description=description)
+    return Response(html, status, mimetype="text/html")
 
 
 def _patient_page(

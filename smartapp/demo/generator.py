@@ -239,7 +239,11 @@ def _dose_days(rng: random.Random, first: int) -> list[int]:
 def _vaccine_day(rng: random.Random, doses: list[int], low: int, high: int) -> int:
     """A day in [low, high] before the anchor; nine times in ten mid-cycle (14-18 days
     after a dose, as the label advises), otherwise any day (clinics do not always manage)."""
-    cycle = [d for d in doses if low <= d <= high - 18]
+    cycle = [
+        d
+        for d, following in zip(doses, [*doses[1:], 0], strict=True)
+        if low <= d <= high - 18 and following - d >= 26
+    ]
     if cycle and rng.random() < 0.9:
         return min(rng.choice(cycle) + rng.randint(14, 18), -1)
     return min(rng.randint(low, high), -1)

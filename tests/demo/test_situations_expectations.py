@@ -14,7 +14,13 @@ import pytest
 
 from fhir_mappings import read as fhir_read
 from fhir_mappings.site import load_mappings
-from smartapp.demo import CHECK_IDS, DEMO_SLUGS, SITUATIONS, demo_patient_resources
+from smartapp.demo import (
+    CHECK_IDS,
+    DEMO_SLUGS,
+    SITUATIONS,
+    demo_patient_resources,
+    generate_cohort_resources,
+)
 from smartapp.rules import evaluate
 from smartapp.rules.model import Summary
 from smartapp.rules.settings import RuleSettings
@@ -74,3 +80,15 @@ def test_the_escaping_patient_keeps_its_name_as_text() -> None:
 def test_messy_data_counts_what_it_could_not_interpret() -> None:
     summary = _summary("messy-data", ANCHORS[0])
     assert summary.data.uninterpretable >= 1
+
+
+def test_generated_patients_are_fully_readable_and_evaluated() -> None:
+    mappings = load_mappings(None)
+    anchor = ANCHORS[0]
+    for resources in generate_cohort_resources(40, anchor, seed=21):
+        record = fhir_read.read_patient_record(resources, resources[0]["id"], mappings=mappings)
+        assert record.data.skipped == 0, record.data.problems
+        assert record.doses, "every generated patient is on ofatumumab"
+        summary = evaluate(record, anchor, RuleSettings())
+        assert {f.check for f in summary.findings} == set(CHECK_IDS)
+        assert summary.phase.value in ("loading", "maintenance", "interrupted")

@@ -13,7 +13,6 @@ from tests.sandbox_ehr.conftest import (
     UPSTREAM,
     auth_params,
     click,
-    get_code,
     launch,
     parse_form,
     pkce,
@@ -228,8 +227,28 @@ def test_authorize_accepts_post(client: FlaskClient) -> None:
     assert "approve" in parse_form(response.get_data(as_text=True)).buttons
 
 
-def test_code_redirect_keeps_the_registered_uri(client: FlaskClient) -> None:
-    _, challenge = pkce()
-    params = get_code(client, challenge)
-    assert set(params) == {"code", "state"}
-    assert urlsplit(REDIRECT).path == "/callback"
+def test_code_goes_to_the_registered_uri(client: FlaskClient) -> None:
+    page = authorize(client, launch=launch(client), state="s4")
+    response = click(client, page, "approve")
+    location = urlsplit(response.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
+    assert set(redirect_params(response)) == {"code", "state"}
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"redirect_uri": 'http://x.test/"a'}, {"response_type": 'co"de'}]
+)
+def test_malformed_parameters_are_a_400_page(client: FlaskClient, overrides: dict) -> None:  # type: ignore[type-arg]
+    response = authorize(client, **overrides)
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+
+
+def test_ehr_launch_without_patient_shows_the_picker(client: FlaskClient) -> None:
+    response = client.get("/launcher", query_string={"app": "http://localhost/launch"})
+    launch_id = redirect_params(response)["launch"]
+    with responses.RequestsMock() as upstream:
+        upstream.get(f"{UPSTREAM}/Patient", json={"resourceType": "Bundle", "type": "searchset"})
+        page = authorize(client, launch=launch_id)
+    form = parse_form(page.get_data(as_text=True))
+    assert "patient-submit" in form.buttons and "login-submit" not in form.buttons
