@@ -14,4 +14,10 @@ class Malformed(ValueError):
     """One resource cannot be read (a wrong type, a bad date…): it is skipped and counted.
 
     Raised by the per-resource readers and caught by `read_patient_record`; never escapes it.
+    `area` names the record area that lost data when the reader knows it (a DiagnosticReport
+    feeds labs and imaging; an undated brain MRI only costs imaging).
     """
+
+    def __init__(self, message: str, area: str | None = None) -> None:
+        super().__init__(message)
+        self.area = area

@@ -31,7 +31,7 @@ def _brain_mri(concept: object, mappings: Mappings, where: str) -> Match | None:
 
 def _record(when: ClinicalDate | None, name: str, reference: str, matched_by: str) -> ImagingRecord:
     if when is None:
-        raise Malformed("a brain MRI with no date")
+        raise Malformed("a brain MRI with no date", area="imaging")
     return ImagingRecord(
         when, name, SourceRef(reference, f"{name} on {when.describe()}", matched_by)
     )

@@ -86,10 +86,14 @@ class _Collected:
         self.problems: list[str] = list(problems)
         self.incomplete: set[str] = set(incomplete)
 
-    def skip(self, label: str, reason: str, resource_type: str | None) -> None:
+    def skip(
+        self, label: str, reason: str, resource_type: str | None, area: str | None = None
+    ) -> None:
         self.skipped += 1
         self.problems.append(f"{label} could not be read: {reason}")
-        if resource_type:
+        if area:
+            self.incomplete.add(area)
+        elif resource_type:
             self.incomplete.update(AREA_OF.get(resource_type, ()))
 
 
@@ -319,7 +323,7 @@ def read_patient_record(
             elif resource_type == "CarePlan":
                 as_text(resource.get("status"), "status")
         except Malformed as err:
-            collected.skip(label, str(err), resource_type)
+            collected.skip(label, str(err), resource_type, err.area)
             continue
         except (TypeError, ValueError, AttributeError, KeyError, IndexError) as err:
             # A shape no reader anticipated: still a skipped resource, never a crash.

@@ -87,7 +87,6 @@ class SmartAuthorization:
     granted: list[str]
     launch: LaunchContext | None  # only when the `launch` scope is granted
     needs_patient: bool
-    nonce: str | None
 
     @property
     def not_granted(self) -> list[str]:
@@ -152,7 +151,6 @@ class SmartAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
             granted=granted,
             launch=launch,
             needs_patient=needs_patient,
-            nonce=data.get("nonce"),
         )
 
     def save_authorization_code(self, code: str, request: Any) -> None:

@@ -36,6 +36,8 @@ ALLERGY_VERIFICATION = "http://terminology.hl7.org/CodeSystem/allergyintolerance
 DIAGNOSTIC_SERVICE = "http://terminology.hl7.org/CodeSystem/v2-0074"
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 
+#: A made-up laboratory's local code system (messy data: the LOINC coding is not first).
+LOCAL_LAB_CODES = "https://lab.example.org/fhir/CodeSystem/local-tests"
 #: Tag on every demo resource, so anyone can find (and clean up) what the demo wrote.
 DEMO_TAG_SYSTEM = "https://ofatumumab-smartapp.example.org/fhir/CodeSystem/demo"
 
@@ -56,7 +58,6 @@ ROUTE_IV = {"system": SNOMED, "code": "47625008", "display": "Intravenous route"
 MS = ("24700007", "Multiple sclerosis (disorder)")
 RRMS = ("426373005", "Relapsing remitting multiple sclerosis")
 PML = ("22255007", "Progressive multifocal leukoencephalopathy")
-CHRONIC_HEPATITIS_B = ("61977001", "Chronic type B viral hepatitis (disorder)")
 PNEUMONIA = ("233604007", "Pneumonia (disorder)")
 UTI = ("68566005", "Urinary tract infectious disease (disorder)")
 CHRONIC_SINUSITIS = ("40055000", "Chronic sinusitis (disorder)")
@@ -89,7 +90,6 @@ POSITIVE = {"system": SNOMED, "code": "10828004", "display": "Positive (qualifie
 NEGATIVE = {"system": SNOMED, "code": "260385009", "display": "Negative (qualifier value)"}
 LOINC_POSITIVE = {"system": LOINC, "code": "LA6576-8", "display": "Positive"}
 LOINC_NEGATIVE = {"system": LOINC, "code": "LA6577-6", "display": "Negative"}
-NOT_DETECTED = {"system": SNOMED, "code": "260415000", "display": "Not detected (qualifier value)"}
 
 # --- Vaccines (terminology.md §3; system http://hl7.org/fhir/sid/cvx) -------------------------
 VACCINES: dict[str, tuple[str, str]] = {
@@ -245,7 +245,7 @@ class PatientBuilder:
         codings = [coding(LOINC, *code)]
         if local_code:
             # A lab's own code first, as many EHRs send it; matching must find the LOINC one.
-            codings.insert(0, coding("urn:oid:1.2.3.4.5.6.7.8", *local_code))
+            codings.insert(0, coding(LOCAL_LAB_CODES, *local_code))
         resource: Resource = {
             "resourceType": "Observation",
             "id": self.new_id("obs"),

@@ -60,10 +60,13 @@ def entry_failure(entry: Any) -> str | None:
         if isinstance(outcome, Mapping):
             text += f": {summarise_outcome(outcome)}"
         return text
-    if not isinstance(resource, Mapping) or resource.get("resourceType") != "Bundle":
+    if not isinstance(resource, Mapping) or not isinstance(resource.get("resourceType"), str):
         if isinstance(outcome, Mapping):
             return summarise_outcome(outcome)
         return "the server returned no search result"
+    if resource.get("resourceType") == "OperationOutcome":
+        return summarise_outcome(resource)
+    # A 2xx entry holds a searchset Bundle, or the resource itself for a read (`Patient/1`).
     return None
 
 
@@ -142,9 +145,11 @@ def batch_search(
             failed.append(area)
             problems.append(f"{label} failed: {entry_problem}")
             continue
-        _, problem = follow_pages(
-            transport, collector, label, max_pages=max_pages, first=entry["resource"]
-        )
+        first = entry["resource"]
+        if first.get("resourceType") != "Bundle":
+            collector.add(dict(first))
+            continue
+        _, problem = follow_pages(transport, collector, label, max_pages=max_pages, first=first)
         if problem is not None:
             failed.append(area)
             problems.append(problem)

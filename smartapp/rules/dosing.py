@@ -12,7 +12,7 @@ from smartapp.rules import actions
 from smartapp.rules.base import Rule
 from smartapp.rules.evidence import counted_as, day, dose_evidence, number, on_day
 from smartapp.rules.model import Evidence, Finding, Phase, Severity, Status
-from smartapp.rules.schedule import TreatmentSchedule
+from smartapp.rules.schedule import TreatmentSchedule, next_interval_days
 from smartapp.rules.settings import RuleSettings
 
 DOSE_SCHEDULE = Rule(
@@ -55,12 +55,7 @@ def dose_schedule(
         return DOSE_SCHEDULE.not_applicable("No ofatumumab dose recorded: therapy not started.")
     count = len(schedule.doses)
     number_next = _ordinal(count + 1)
-    if count < 3:
-        interval = settings.loading_interval_days
-    elif count == 3:
-        interval = settings.first_maintenance_after_third_days
-    else:
-        interval = settings.maintenance_interval_days
+    interval = next_interval_days(count, settings)
     evidence: list[Evidence] = list(schedule.dose_evidence[:-1]) if count <= 3 else []
     evidence.append(
         dose_evidence(

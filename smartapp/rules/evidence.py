@@ -25,6 +25,7 @@ from fhir_mappings.records import (
     VaccineClass,
 )
 from smartapp.rules.model import Evidence
+from smartapp.rules.results import LabSeries, is_usable
 
 LAB_LABELS: dict[LabKind, str] = {
     LabKind.HBSAG: "HBsAg",
@@ -100,6 +101,8 @@ def value_text(lab: LabResult) -> str:
     if lab.kind is LabKind.CBC_PANEL:
         return "done"
     if lab.qualitative is not None:
+        if lab.kind is LabKind.PREGNANCY_STATUS:
+            return "pregnant" if lab.qualitative is Qualitative.POSITIVE else "not pregnant"
         return lab.qualitative.value
     if lab.value is not None:
         unit = UNIT_TEXT.get(lab.unit or "", lab.unit or "")
@@ -122,14 +125,25 @@ def lab_evidence(lab: LabResult, note: str = "") -> Evidence:
     text = f"{lab.source.display}: {lab.raw}"
     if lab.status is ResultStatus.PENDING:
         text += "; pending, not used"
-    elif not lab.interpretable:
-        text += "; could not be interpreted, not used"
     elif lab.when is None:
         text += "; no date recorded, not used"
-    elif lab.qualitative is Qualitative.POSITIVE and lab.kind is not LabKind.PREGNANCY_STATUS:
-        text += "; positive"
+    elif not is_usable(lab):
+        text += "; could not be interpreted, not used"
+    elif lab.kind is not LabKind.CBC_PANEL:
+        # Say how the value was read when the recorded text does not ("Reactive", "7.1 g/L").
+        read = value_text(lab)
+        if read.lower() not in lab.raw.lower():
+            text += f"; read as {read}"
     source = lab.source
     return Evidence(source.reference, date_text(lab.when), _with(text, note), source.matched_by)
+
+
+def series_evidence(series: LabSeries) -> list[Evidence]:
+    """The latest usable result, unreadable ones that may be newer, and pending ones."""
+    items = [lab_evidence(series.latest)] if series.latest is not None else []
+    items.extend(lab_evidence(lab) for lab in series.unreadable_since_latest())
+    items.extend(lab_evidence(lab) for lab in series.pending)
+    return items
 
 
 def dose_evidence(dose: Dose, note: str = "") -> Evidence:

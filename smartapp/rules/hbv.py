@@ -22,14 +22,20 @@ from fhir_mappings.records import (
 )
 from smartapp.rules import actions
 from smartapp.rules.base import Rule
-from smartapp.rules.evidence import condition_evidence, lab_evidence, lab_phrase, sentence
+from smartapp.rules.evidence import (
+    condition_evidence,
+    lab_evidence,
+    lab_phrase,
+    sentence,
+    series_evidence,
+)
 from smartapp.rules.labs import (
     BaselineSeverities,
     baseline_finding,
     baseline_item,
     baseline_window,
 )
-from smartapp.rules.model import Evidence, Finding, Severity, Status
+from smartapp.rules.model import Finding, Severity, Status
 from smartapp.rules.results import LabSeries, lab_date_key
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
@@ -98,16 +104,6 @@ def _state(series: LabSeries, label: str) -> tuple[Qualitative | None, str]:
     return latest.qualitative, ""
 
 
-def _evidence(*series: LabSeries) -> list[Evidence]:
-    items: list[Evidence] = []
-    for one in series:
-        if one.latest is not None:
-            items.append(lab_evidence(one.latest))
-        items.extend(lab_evidence(lab) for lab in one.unreadable_since_latest())
-        items.extend(lab_evidence(lab) for lab in one.pending)
-    return items
-
-
 def hbv_serology(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
 ) -> Finding:
@@ -128,7 +124,11 @@ def hbv_serology(
         for c in record.conditions
         if c.kind is ConditionKind.HEPATITIS_B and c.active and not c.refuted
     ]
-    evidence = [condition_evidence(c) for c in conditions] + _evidence(hbsag, anti_hbc)
+    evidence = [
+        *(condition_evidence(c) for c in conditions),
+        *series_evidence(hbsag),
+        *series_evidence(anti_hbc),
+    ]
     latest_hbsag = hbsag.latest
     latest_anti_hbc = anti_hbc.latest
 

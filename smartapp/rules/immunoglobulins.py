@@ -17,10 +17,10 @@ from smartapp.rules.dates import plus_days
 from smartapp.rules.evidence import (
     condition_evidence,
     day,
-    lab_evidence,
     lab_phrase,
     number,
     on_day,
+    series_evidence,
 )
 from smartapp.rules.labs import (
     BaselineSeverities,
@@ -29,7 +29,6 @@ from smartapp.rules.labs import (
     baseline_window,
 )
 from smartapp.rules.model import Evidence, Finding, Phase, Severity, Status
-from smartapp.rules.results import LabSeries
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
 
@@ -103,13 +102,6 @@ def ig_baseline(
     )
 
 
-def _series_evidence(series: LabSeries) -> list[Evidence]:
-    items = [lab_evidence(series.latest)] if series.latest is not None else []
-    items.extend(lab_evidence(lab) for lab in series.unreadable_since_latest())
-    items.extend(lab_evidence(lab) for lab in series.pending)
-    return items
-
-
 def ig_monitoring(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
 ) -> Finding:
@@ -144,12 +136,14 @@ def ig_monitoring(
     bases: list[tuple[date, str]] = []
     for kind, label in ((LabKind.IGG, "IgG"), (LabKind.IGM, "IgM")):
         series = schedule.lab_series(kind)
-        evidence.extend(_series_evidence(series))
+        evidence.extend(series_evidence(series))
         latest = series.latest
         if latest is not None and latest.when is not None:
             bases.append((latest.when.earliest, f"last {label} {on_day(latest.when)}"))
         else:
-            bases.append((first.earliest, f"no {label} result, counted from the first dose"))
+            bases.append(
+                (first.earliest, f"no readable {label} result, counted from the first dose")
+            )
     basis_day, _ = min(bases)
     due = plus_days(basis_day, interval)
     why = f"every {interval} days"
@@ -158,7 +152,7 @@ def ig_monitoring(
             f" because of {len(infections)} infections in the last "
             f"{settings.infection_lookback_days} days"
         )
-        evidence.extend(condition_evidence(c) for c in infections)
+    evidence.extend(condition_evidence(c) for c in infections)
     basis = "; ".join(text for _, text in bases)
     if as_of > due:
         return IG_MONITORING.finding(
@@ -214,7 +208,7 @@ def ig_low(
     igg_low = False
     for kind, label in ((LabKind.IGG, "IgG"), (LabKind.IGM, "IgM")):
         series = schedule.lab_series(kind)
-        evidence.extend(_series_evidence(series))
+        evidence.extend(series_evidence(series))
         latest = series.latest
         if latest is not None and latest.value is not None:
             limit = latest.lower_limit if latest.lower_limit is not None else defaults[kind]
@@ -240,6 +234,8 @@ def ig_low(
         infections = recent_infections(record, as_of, settings)
         severe = igg_low and len(infections) >= settings.frequent_infections_count
         detail = "Below the lower limit: " + "; ".join(low) + "."
+        if problems:
+            detail += " Also: " + "; ".join(problems) + "."
         if severe:
             detail += (
                 f" With {len(infections)} infections in the last "

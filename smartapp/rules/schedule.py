@@ -96,17 +96,28 @@ _vaccine_key: Callable[[Vaccination], tuple[date, date]] = attrgetter(
 )
 
 
-def next_dose_due(doses: tuple[Dose, ...], settings: RuleSettings) -> date | None:
-    """USPI 2.2: weeks 0, 1, 2, then every 4 weeks from week 4, each from the dose given."""
-    count = len(doses)
-    if count == 0:
-        return None
-    last = doses[-1].when.earliest
+def next_interval_days(count: int, settings: RuleSettings) -> int:
+    """Days from the `count`-th dose to the next (USPI 2.2: weeks 0, 1, 2, then every 4
+    weeks from week 4)."""
     if count < 3:
-        return plus_days(last, settings.loading_interval_days)
+        return settings.loading_interval_days
     if count == 3:
-        return plus_days(last, settings.first_maintenance_after_third_days)
-    return plus_days(last, settings.maintenance_interval_days)
+        return settings.first_maintenance_after_third_days
+    return settings.maintenance_interval_days
+
+
+def next_dose_due(doses: tuple[Dose, ...], settings: RuleSettings) -> date | None:
+    """The next dose counts from the day the last one was given (a late dose resets)."""
+    if not doses:
+        return None
+    return plus_days(doses[-1].when.earliest, next_interval_days(len(doses), settings))
+
+
+def days_before_start(vaccine: Vaccination, settings: RuleSettings) -> int:
+    """USPI 2.1: live (and ambiguous, timed as live) 4 weeks, non-live 2 weeks before start."""
+    if vaccine.vaccine_class in LIVE_LIKE:
+        return settings.live_vaccine_before_start_days
+    return settings.non_live_vaccine_before_start_days
 
 
 def phase_of(doses: tuple[Dose, ...], as_of: date, settings: RuleSettings) -> Phase:
@@ -161,14 +172,9 @@ def build_schedule(record: PatientRecord, as_of: date, settings: RuleSettings) -
         for vaccine in vaccinations:
             if vaccine.when is None:  # pragma: no cover - dated by construction
                 continue
-            live_like = vaccine.vaccine_class in LIVE_LIKE
-            days = (
-                settings.live_vaccine_before_start_days
-                if live_like
-                else settings.non_live_vaccine_before_start_days
-            )
             # "Was the vaccine long enough before the start?": the latest day it may have been.
-            items.append(StartConstraint(vaccine, plus_days(vaccine.when.latest, days), live_like))
+            safe_from = plus_days(vaccine.when.latest, days_before_start(vaccine, settings))
+            items.append(StartConstraint(vaccine, safe_from, vaccine.vaccine_class in LIVE_LIKE))
         constraints = tuple(items)
         earliest_start = max([as_of, *(c.safe_from for c in constraints)])
 

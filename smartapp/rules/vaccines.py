@@ -10,6 +10,7 @@ or influenza, MVA smallpox) is timed as live and always asks for review.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from fhir_mappings.records import (
@@ -32,7 +33,7 @@ from smartapp.rules.evidence import (
     vaccine_evidence,
 )
 from smartapp.rules.model import Evidence, Finding, Phase, Severity, Status
-from smartapp.rules.schedule import LIVE_LIKE, TreatmentSchedule
+from smartapp.rules.schedule import LIVE_LIKE, TreatmentSchedule, days_before_start
 from smartapp.rules.settings import RuleSettings
 
 VACCINE_BEFORE_START = Rule(
@@ -68,6 +69,18 @@ def _kind(vaccine: Vaccination) -> str:
     return "non-live vaccine"
 
 
+def _names(vaccines: Iterable[Vaccination]) -> str:
+    return ", ".join(f"{v.display} ('{v.occurrence_text or 'no date'}')" for v in vaccines)
+
+
+def _latest_of_each_class(vaccines: Iterable[Vaccination]) -> list[Evidence]:
+    """The latest live-like and the latest non-live vaccine: the ones that decide an ok."""
+    latest: dict[bool, Vaccination] = {}
+    for vaccine in vaccines:  # oldest first
+        latest[vaccine.vaccine_class in LIVE_LIKE] = vaccine
+    return [vaccine_evidence(v) for v in latest.values()]
+
+
 def vaccine_before_start(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
 ) -> Finding:
@@ -93,11 +106,7 @@ def vaccine_before_start(
             if when is None or when.earliest >= first.earliest:
                 continue
             live_like = vaccine.vaccine_class in LIVE_LIKE
-            minimum = (
-                settings.live_vaccine_before_start_days
-                if live_like
-                else settings.non_live_vaccine_before_start_days
-            )
+            minimum = days_before_start(vaccine, settings)
             gap = (first.earliest - when.latest).days
             if gap >= minimum:
                 continue
@@ -125,12 +134,25 @@ def vaccine_before_start(
                 evidence=evidence,
                 action=actions.REVIEW_LIVE_VACCINE if live else actions.REVIEW_VACCINE_TIMING,
             )
+        detail = f"No vaccine recorded within the intervals before the first dose {on_day(first)}."
+        if undated:
+            detail += (
+                f" {len(undated)} live or unclear vaccine(s) have no date and cannot be timed "
+                "(see the live-vaccine check)."
+            )
         return VACCINE_BEFORE_START.finding(
             Status.OK,
             Severity.INFO,
             "Vaccine intervals kept",
-            f"No vaccine recorded within the intervals before the first dose {on_day(first)}.",
-            evidence=[vaccine_evidence(v) for v in undated],
+            detail,
+            evidence=[
+                *_latest_of_each_class(
+                    v
+                    for v in schedule.vaccinations
+                    if v.when is not None and v.when.earliest < first.earliest
+                ),
+                *(vaccine_evidence(v) for v in undated),
+            ],
         )
 
     binding = [c for c in schedule.start_constraints if c.safe_from > as_of]
@@ -169,13 +191,13 @@ def vaccine_before_start(
             action=actions.WAIT_FOR_VACCINE_INTERVAL,
         )
     if undated:
-        names = ", ".join(f"{v.display} ('{v.occurrence_text or 'no date'}')" for v in undated)
         return VACCINE_BEFORE_START.finding(
             Status.UNKNOWN,
             Severity.MODERATE,
             "Vaccine date unknown",
-            f"Live or unclear vaccine(s) without a usable date: {names}. Confirm they were "
-            f"given at least {settings.live_vaccine_before_start_days} days before the start.",
+            f"Live or unclear vaccine(s) without a usable date: {_names(undated)}. Confirm "
+            f"they were given at least {settings.live_vaccine_before_start_days} days before "
+            "the start.",
             evidence=evidence,
         )
     return VACCINE_BEFORE_START.finding(
@@ -186,6 +208,7 @@ def vaccine_before_start(
         f"{settings.live_vaccine_before_start_days} days and no non-live vaccine in the last "
         f"{settings.non_live_vaccine_before_start_days} days: the vaccine intervals allow "
         "starting now.",
+        evidence=_latest_of_each_class(schedule.vaccinations),
     )
 
 
@@ -267,12 +290,12 @@ def vaccine_live_on_therapy(
         )
     undated = [v for v in schedule.undated_vaccinations if v.vaccine_class in LIVE_LIKE]
     if undated:
-        names = ", ".join(f"{v.display} ('{v.occurrence_text or 'no date'}')" for v in undated)
         return VACCINE_LIVE_ON_THERAPY.finding(
             Status.UNKNOWN,
             Severity.MODERATE,
             "Vaccine date unknown",
-            f"Live or unclear vaccine(s) without a usable date: {names}. Confirm none was given "
+            f"Live or unclear vaccine(s) without a usable date: {_names(undated)}. Confirm none "
+            "was given "
             f"{period}.",
             evidence=[*evidence, *(vaccine_evidence(v) for v in undated)],
         )
@@ -314,6 +337,7 @@ def vaccine_window(
     before = settings.non_live_before_next_dose_days
     problems: list[str] = []
     evidence: list[Evidence] = []
+    well_timed: list[Evidence] = []
     for vaccine in schedule.vaccinations:
         when = vaccine.when
         if vaccine.vaccine_class is not VaccineClass.NON_LIVE or when is None:
@@ -335,6 +359,8 @@ def vaccine_window(
         if reasons:
             problems.append(f"{vaccine.display} {on_day(when)}: " + " and ".join(reasons))
             evidence.append(vaccine_evidence(vaccine))
+        else:
+            well_timed.append(vaccine_evidence(vaccine))
 
     window = schedule.vaccine_window
     if window is not None:
@@ -359,4 +385,5 @@ def vaccine_window(
         Severity.INFO,
         "Non-live vaccines well timed",
         f"No non-live vaccine recorded close to a dose. {window_text}",
+        evidence=well_timed,
     )

@@ -305,3 +305,36 @@ def test_a_query_on_another_server_is_refused_before_anything_is_sent(
 def test_no_searches_means_no_request(client: FhirClient, http: responses.RequestsMock) -> None:
     result = client.batch_search([])
     assert result.complete and result.resources == [] and client.round_trips == 0
+
+
+def test_a_read_entry_returns_the_resource_itself(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    # HAPI answers a batch `GET Patient/1` with the Patient, not a searchset.
+    http.post(
+        BASE,
+        json=batch_response(
+            ok_entry(resource("Patient", "p1")),
+            ok_entry(searchset([obs(1)])),
+        ),
+    )
+    result = client.batch_search([("patient", "Patient/p1"), ("labs", "Observation?patient=p1")])
+
+    assert result.complete and result.failed_areas == frozenset()
+    assert [(r["resourceType"], r["id"]) for r in result.resources] == [
+        ("Patient", "p1"),
+        ("Observation", "obs-1"),
+    ]
+
+
+def test_an_operation_outcome_in_a_2xx_entry_fails_that_area(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    http.post(
+        BASE,
+        json=batch_response(ok_entry(outcome("search too costly")), ok_entry(searchset([obs(1)]))),
+    )
+    result = client.batch_search([("labs", "Observation?x=1"), ("more", "Observation?y=2")])
+
+    assert result.failed_areas == frozenset({"labs"})
+    assert "search too costly" in result.problems[0]

@@ -52,10 +52,19 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(scope="session")
+def signing_key_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One sandbox key for the session (a new RSA key per app would slow the tests)."""
+    path = tmp_path_factory.mktemp("sandbox") / "signing-key.pem"
+    path.write_bytes(RSAKey.generate_key(2048).as_pem(private=True))
+    return str(path)
+
+
 @pytest.fixture
-def make_app(clock: Clock) -> Callable[..., Flask]:
+def make_app(clock: Clock, signing_key_file: str) -> Callable[..., Flask]:
     def make(**overrides: Any) -> Flask:
         settings: dict[str, Any] = {
+            "signing_key_file": signing_key_file,
             "public_url": PUBLIC,
             "fhir_upstream": UPSTREAM,
             "client_jwks": CLIENT_JWKS,

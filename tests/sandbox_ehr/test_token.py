@@ -234,6 +234,12 @@ def test_scope_downgrade_from_config(make_app: Callable[..., Flask]) -> None:
     assert {"patient/CarePlan.rs", "patient/Task.rs", "patient/Observation.rs"} <= granted
 
 
+def test_scope_downgrade_with_a_callable(make_app: Callable[..., Flask]) -> None:
+    client = make_app(grant_scopes_filter=lambda scopes: [s for s in scopes if s != "openid"])
+    token = token_for(client.test_client())
+    assert "openid" not in token["scope"].split() and "id_token" not in token
+
+
 def test_scope_downgrade_per_test_through_admin(client: FlaskClient) -> None:
     response = client.post(
         "/_admin/config",

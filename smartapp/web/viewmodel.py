@@ -1,0 +1,855 @@
+"""Summary + PatientRecord → what the dashboard template shows (SPEC §4 "Web").
+
+Pure presentation: no Flask, no I/O, no rules. Every value here is plain text or numbers;
+the template escapes all of it (FHIR text is never trusted as HTML). Status is always given
+as an icon AND a word (`StatusLook`), never as a colour alone.
+
+Section order (SPEC §4): patient banner, data-incomplete banner, alerts (critical first),
+dose timeline, lab trends (IgG, IgM, HBV results), vaccines, plan and Tasks, the other
+findings grouped by status, and the "data" panel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from fhir_mappings.records import (
+    AppTask,
+    ClinicalDate,
+    Dose,
+    LabKind,
+    LabResult,
+    PatientRecord,
+    Qualitative,
+    ResultStatus,
+    Vaccination,
+    VaccineClass,
+)
+from smartapp.fhir.querylog import QueryLogEntry
+from smartapp.rules.model import Finding, Phase, Severity, Status, Summary
+from smartapp.rules.registry import CHECKS_BY_ID
+from smartapp.rules.settings import RuleSettings
+from smartapp.web.charts import (
+    Sample,
+    Timeline,
+    TrendChart,
+    VaccineMark,
+    dose_timeline,
+    trend_chart,
+)
+
+# -- how statuses, severities and phases read -------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusLook:
+    """A status as shown: CSS class suffix, the word, and the icon (an SVG symbol id)."""
+
+    key: str
+    word: str
+    icon: str
+
+
+STATUS_LOOKS: dict[Status, StatusLook] = {
+    Status.ALERT: StatusLook("alert", "Alert", "icon-alert"),
+    Status.OVERDUE: StatusLook("overdue", "Overdue", "icon-overdue"),
+    Status.DUE: StatusLook("due", "Due", "icon-due"),
+    Status.UNKNOWN: StatusLook("unknown", "Unknown", "icon-unknown"),
+    Status.OK: StatusLook("ok", "OK", "icon-ok"),
+    Status.NOT_APPLICABLE: StatusLook("not-applicable", "Not applicable", "icon-na"),
+}
+
+#: The order status groups are shown in after the alerts: what needs doing first.
+GROUP_ORDER = (
+    Status.OVERDUE,
+    Status.DUE,
+    Status.UNKNOWN,
+    Status.OK,
+    Status.NOT_APPLICABLE,
+)
+
+SEVERITY_WORDS: dict[Severity, str] = {
+    Severity.CRITICAL: "Critical",
+    Severity.HIGH: "High",
+    Severity.MODERATE: "Moderate",
+    Severity.LOW: "Low",
+    Severity.INFO: "Info",
+}
+
+PHASE_WORDS: dict[Phase, str] = {
+    Phase.PRE_TREATMENT: "Not started (pre-treatment)",
+    Phase.LOADING: "Loading doses (weeks 0, 1, 2)",
+    Phase.MAINTENANCE: "Maintenance (every 4 weeks)",
+    Phase.INTERRUPTED: "Interrupted (no dose for more than 12 weeks)",
+}
+
+VACCINE_LOOKS: dict[VaccineClass, StatusLook] = {
+    VaccineClass.LIVE: StatusLook("live", "Live", "icon-alert"),
+    VaccineClass.NON_LIVE: StatusLook("non-live", "Non-live", "icon-ok"),
+    VaccineClass.AMBIGUOUS: StatusLook("ambiguous", "Ambiguous: review", "icon-unknown"),
+}
+
+#: What each check tests, in words, with the settings in force (the "rule" a finding opens).
+#: Keyed by check id; `{name}` fields are RuleSettings attributes.
+RULE_TEXT: dict[str, str] = {
+    "hbv-screening": (
+        "HBsAg and anti-HBc results dated within {baseline_lookback_days} days before the "
+        "first dose (before the planned start when therapy has not started)."
+    ),
+    "hbv-serology": (
+        "Latest HBsAg positive, or active hepatitis B: contraindicated (critical). HBsAg "
+        "negative and anti-HBc positive: consult a liver disease expert before and during "
+        "treatment, HBV DNA monitoring or prophylaxis (high). Both negative: OK."
+    ),
+    "ig-baseline": (
+        "Quantitative IgG and IgM within {baseline_lookback_days} days before the first dose "
+        "(or the planned start)."
+    ),
+    "ig-monitoring": (
+        "On therapy, IgG and IgM are repeated every {ig_interval_days} days (every "
+        "{ig_interval_frequent_infections_days} days with {frequent_infections_count} or more "
+        "infections in {infection_lookback_days} days); due from "
+        "{monitoring_due_window_days} days before."
+    ),
+    "ig-low": (
+        "Latest IgG or IgM below its lower limit (the laboratory's own range, else IgG "
+        "{igg_lower_limit_mg_dl:g} mg/dL, IgM {igm_lower_limit_mg_dl:g} mg/dL): alert, high "
+        "when IgG is low with {frequent_infections_count} or more infections in "
+        "{infection_lookback_days} days."
+    ),
+    "cbc-baseline": (
+        "A CBC (panel, or WBC with lymphocytes) within {baseline_lookback_days} days before "
+        "the first dose (or the planned start)."
+    ),
+    "dose-schedule": (
+        "{dose_mg:g} mg at weeks 0, 1 and 2, then every 4 weeks from week 4: the next dose is "
+        "due {loading_interval_days} days after each loading dose, "
+        "{first_maintenance_after_third_days} days after the third, then "
+        "{maintenance_interval_days} days after the previous dose (a late dose restarts the "
+        "count). Due from {dose_due_before_days} days before; overdue more than "
+        "{dose_overdue_after_days} days after (high after {dose_interruption_after_days} days)."
+    ),
+    "dose-interval": (
+        "Doses closer than {min_gap_loading_days} days (doses 1 to 3), "
+        "{min_gap_first_maintenance_days} days (dose 3 to 4) or {min_gap_maintenance_days} "
+        "days (later doses), or a recorded dose other than {dose_mg:g} mg: possible double or "
+        "wrong dose."
+    ),
+    "vaccine-before-start": (
+        "Live vaccines at least {live_vaccine_before_start_days} days, non-live vaccines at "
+        "least {non_live_vaccine_before_start_days} days before the first dose."
+    ),
+    "vaccine-live-on-therapy": (
+        "No live vaccine from the first dose until {b_cell_repletion_days} days after the last "
+        "dose (earlier only with a CD19 B-cell count at or above its lower limit after the last "
+        "dose). Vaccine codes that cannot tell live from non-live need review."
+    ),
+    "vaccine-window": (
+        "Non-live vaccines on therapy: at least {non_live_after_dose_days} days after a dose "
+        "and {non_live_before_next_dose_days} days before the next (else a blunted response)."
+    ),
+    "infection-active": (
+        "An active infection: delay the dose until it resolves (treat before starting)."
+    ),
+    "hypersensitivity": "An active allergy to ofatumumab: contraindicated.",
+    "pml": "A PML diagnosis (unless refuted): withhold ofatumumab and evaluate.",
+    "pregnancy": (
+        "Pregnant (pregnancy status within {pregnancy_lookback_days} days without a later "
+        "'not pregnant', a positive hCG, or an active pregnancy condition): alert. Women aged "
+        "{reproductive_age_min} to {reproductive_age_max}: contraception during treatment and "
+        "for {contraception_after_last_dose_months} months after the last dose."
+    ),
+    "mri-monitoring": (
+        "On therapy, a brain MRI {mri_interval_days} days after the first dose, then "
+        "{mri_interval_days} days after the last MRI; due from {monitoring_due_window_days} "
+        "days before."
+    ),
+}
+
+OPEN_TASK_STATUSES = frozenset(
+    {"draft", "requested", "received", "accepted", "ready", "in-progress", "on-hold"}
+)
+
+# -- view records ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    reference: str
+    date: str
+    display: str
+    matched_by: str
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    check: str
+    check_name: str
+    status: str
+    is_open: bool
+    owner: str
+    due: str
+    note: str
+    last_modified: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class FindingView:
+    check: str
+    anchor: str
+    status: StatusLook
+    severity: str
+    severity_word: str
+    title: str
+    detail: str
+    due: str | None
+    due_relative: str | None
+    evidence: tuple[EvidenceRow, ...]
+    rule_name: str
+    rule_text: str
+    citation: str
+    action: str | None
+    acknowledgement: str | None
+    tasks: tuple[TaskRow, ...]
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    status: StatusLook
+    anchor: str
+    findings: tuple[FindingView, ...]
+
+
+@dataclass(frozen=True)
+class GlanceItem:
+    status: StatusLook
+    count: int
+    anchor: str
+
+
+@dataclass(frozen=True)
+class PatientBanner:
+    id: str
+    name: str
+    birth_date: str | None
+    age: int | None
+    gender: str | None
+
+
+@dataclass(frozen=True)
+class DoseRow:
+    number: int
+    date: str
+    amount: str
+    gap: str
+    reference: str
+    matched_by: str
+
+
+@dataclass(frozen=True)
+class TimelineView:
+    phase: str
+    doses: int
+    first_dose: str | None
+    last_dose: str | None
+    next_due: str | None
+    next_due_relative: str | None
+    next_due_late: bool
+    window: tuple[str, str] | None
+    earliest_start: str | None
+    chart: Timeline
+    rows: tuple[DoseRow, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class LabRow:
+    date: str
+    value: str
+    recorded: str
+    lower_limit: str
+    flag: str
+    flag_key: str
+    reference: str
+    matched_by: str
+
+
+@dataclass(frozen=True)
+class LabTrend:
+    key: str
+    name: str
+    unit: str
+    chart: TrendChart
+    rows: tuple[LabRow, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class HbvRow:
+    date: str
+    test: str
+    result: str
+    result_key: str
+    recorded: str
+    status: str
+    reference: str
+    matched_by: str
+
+
+@dataclass(frozen=True)
+class VaccineRow:
+    date: str
+    vaccine: str
+    kind: StatusLook
+    timing: str
+    reference: str
+    matched_by: str
+
+
+@dataclass(frozen=True)
+class QueryRow:
+    method: str
+    url: str
+    outcome: str
+    ok: bool
+    entries: str
+    ms: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class ValueSetRow:
+    id: str
+    title: str
+    codes: int
+    prefixes: str
+    site_additions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DataPanel:
+    read: int
+    skipped: int
+    uninterpretable: int
+    problems: tuple[str, ...]
+    incomplete: tuple[str, ...]
+    queries: tuple[QueryRow, ...]
+    searches: tuple[str, ...]
+    round_trips: int
+    fhir_ms: float
+    rules_ms: float
+    site_file: str | None
+    site_settings: tuple[tuple[str, str], ...]
+    rxnorm: tuple[str, ...]
+    valuesets: tuple[ValueSetRow, ...]
+    settings: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    as_of: str
+    banner: PatientBanner | None
+    patient_id: str
+    incomplete: tuple[str, ...]
+    problems: tuple[str, ...]
+    read_only: bool
+    can_write_plan: bool
+    server_label: str
+    open_server: bool
+    launch_id: str
+    glance: tuple[GlanceItem, ...]
+    alerts: tuple[FindingView, ...]
+    critical_alerts: int
+    timeline: TimelineView
+    trends: tuple[LabTrend, ...]
+    hbv: tuple[HbvRow, ...]
+    vaccines: tuple[VaccineRow, ...]
+    tasks: tuple[TaskRow, ...]
+    groups: tuple[FindingGroup, ...]
+    data: DataPanel
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What the launch context contributes (kept apart so this module needs no Flask)."""
+
+    need_patient_banner: bool = True
+    can_write_plan: bool = False
+    open_server: bool = False
+    server_label: str = ""
+    launch_id: str = ""
+
+
+@dataclass(frozen=True)
+class FetchInfo:
+    """How the data were read: the query log, the batch's searches, and timings (ms)."""
+
+    queries: tuple[QueryLogEntry, ...] = ()
+    searches: tuple[str, ...] = ()
+    fhir_ms: float = 0.0
+    rules_ms: float = 0.0
+
+
+# -- small formatting helpers -------------------------------------------------------------
+
+
+def relative_days(day: date, as_of: date) -> str:
+    delta = (day - as_of).days
+    if delta == 0:
+        return "today"
+    if delta == 1:
+        return "tomorrow"
+    if delta == -1:
+        return "yesterday"
+    return f"in {delta} days" if delta > 0 else f"{-delta} days ago"
+
+
+def number(value: float) -> str:
+    """A lab value without noise: 1020, 5.2, 0.35."""
+    if value == int(value):
+        return f"{int(value)}"
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def clinical_date(when: ClinicalDate | None) -> str:
+    return when.describe() if when is not None else "no date"
+
+
+def age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+# -- findings -----------------------------------------------------------------------------
+
+
+def rule_text(check: str, settings: RuleSettings) -> str:
+    template = RULE_TEXT.get(check)
+    if template is None:
+        return ""
+    return template.format(**dataclasses.asdict(settings))
+
+
+def task_row(task: AppTask) -> TaskRow:
+    check = CHECKS_BY_ID.get(task.check)
+    return TaskRow(
+        check=task.check,
+        check_name=check.rule.name if check else task.check,
+        status=task.status,
+        is_open=task.status in OPEN_TASK_STATUSES,
+        owner=task.owner or "not assigned",
+        due=_iso(task.due) or "no due date",
+        note=task.status_reason or "",
+        last_modified=task.last_modified or "",
+        reference=task.source.reference,
+    )
+
+
+def finding_view(
+    finding: Finding, as_of: date, settings: RuleSettings, tasks: Sequence[TaskRow] = ()
+) -> FindingView:
+    check = CHECKS_BY_ID.get(finding.check)
+    ack = finding.acknowledgement
+    return FindingView(
+        check=finding.check,
+        anchor=f"finding-{finding.check}",
+        status=STATUS_LOOKS[finding.status],
+        severity=finding.severity.value,
+        severity_word=SEVERITY_WORDS[finding.severity],
+        title=finding.title,
+        detail=finding.detail,
+        due=_iso(finding.due),
+        due_relative=relative_days(finding.due, as_of) if finding.due else None,
+        evidence=tuple(
+            EvidenceRow(item.reference, item.date or "no date", item.display, item.matched_by)
+            for item in finding.evidence
+        ),
+        rule_name=check.rule.name if check else finding.check,
+        rule_text=rule_text(finding.check, settings),
+        citation=finding.citation,
+        action=finding.action.display if finding.action else None,
+        acknowledgement=(f"Acknowledged by {ack.by} on {ack.on}: {ack.reason}" if ack else None),
+        tasks=tuple(task for task in tasks if task.check == finding.check),
+    )
+
+
+# -- dose timeline ------------------------------------------------------------------------
+
+
+def _dose_rows(doses: Sequence[Dose]) -> tuple[DoseRow, ...]:
+    rows = []
+    previous: date | None = None
+    for index, dose in enumerate(sorted(doses, key=lambda d: d.when.earliest), 1):
+        day = dose.when.earliest
+        gap = f"{(day - previous).days} days" if previous else "first dose"
+        amount = f"{number(dose.amount_mg)} mg" if dose.amount_mg is not None else "not recorded"
+        rows.append(
+            DoseRow(
+                index,
+                dose.when.describe(),
+                amount,
+                gap,
+                dose.source.reference,
+                dose.source.matched_by,
+            )
+        )
+        previous = day
+    return tuple(rows)
+
+
+def _timeline(summary: Summary, record: PatientRecord) -> TimelineView:
+    schedule = summary.schedule
+    as_of = summary.as_of
+    rows = _dose_rows(record.doses)
+    marks = [
+        VaccineMark(v.when.earliest, f"{v.display} ({VACCINE_LOOKS[v.vaccine_class].word})",
+                    v.vaccine_class.value)
+        for v in record.vaccinations
+        if v.when is not None
+    ]
+    chart = dose_timeline(
+        [(d.when.earliest, f"Dose {row.number}: {row.date}, {row.amount}")
+         for d, row in zip(sorted(record.doses, key=lambda d: d.when.earliest), rows, strict=True)],
+        as_of=as_of,
+        next_due=schedule.next_due,
+        window=schedule.vaccine_window,
+        vaccines=marks,
+        earliest_start=schedule.earliest_start,
+    )
+    parts = [f"{schedule.doses} dose(s) counted"]
+    if schedule.first_dose:
+        parts.append(f"first on {schedule.first_dose.isoformat()}")
+    if schedule.last_dose:
+        parts.append(f"last on {schedule.last_dose.isoformat()}")
+    if schedule.next_due:
+        parts.append(f"next due {schedule.next_due.isoformat()}")
+    if schedule.vaccine_window:
+        start, end = schedule.vaccine_window
+        parts.append(f"non-live vaccine window {start.isoformat()} to {end.isoformat()}")
+    if schedule.earliest_start:
+        parts.append(f"earliest safe start {schedule.earliest_start.isoformat()}")
+    if chart.hidden_doses:
+        parts.append(f"{chart.hidden_doses} earlier dose(s) not drawn, listed in the table")
+    return TimelineView(
+        phase=PHASE_WORDS[summary.phase],
+        doses=schedule.doses,
+        first_dose=_iso(schedule.first_dose),
+        last_dose=_iso(schedule.last_dose),
+        next_due=_iso(schedule.next_due),
+        next_due_relative=relative_days(schedule.next_due, as_of) if schedule.next_due else None,
+        next_due_late=bool(schedule.next_due and schedule.next_due < as_of),
+        window=(
+            (schedule.vaccine_window[0].isoformat(), schedule.vaccine_window[1].isoformat())
+            if schedule.vaccine_window
+            else None
+        ),
+        earliest_start=_iso(schedule.earliest_start),
+        chart=chart,
+        rows=rows,
+        description="; ".join(parts) + f"; today is {as_of.isoformat()}.",
+    )
+
+
+# -- labs ---------------------------------------------------------------------------------
+
+TREND_KINDS: tuple[tuple[LabKind, str, str], ...] = (
+    (LabKind.IGG, "igg", "IgG"),
+    (LabKind.IGM, "igm", "IgM"),
+)
+
+HBV_TESTS: dict[LabKind, str] = {
+    LabKind.HBSAG: "HBsAg",
+    LabKind.ANTI_HBC_TOTAL: "Anti-HBc (total)",
+    LabKind.ANTI_HBC_IGM: "Anti-HBc IgM",
+    LabKind.HBV_DNA: "HBV DNA",
+    LabKind.ANTI_HBS: "Anti-HBs",
+}
+
+
+def _lab_day(lab: LabResult) -> date:
+    return lab.when.earliest if lab.when else date.min
+
+
+def _trend(
+    kind: LabKind, key: str, name: str, labs: Iterable[LabResult], as_of: date, limit: float
+) -> LabTrend:
+    results = sorted((lab for lab in labs if lab.kind is kind), key=_lab_day, reverse=True)
+    rows = []
+    samples = []
+    for lab in results:
+        own_limit = lab.lower_limit
+        used_limit = own_limit if own_limit is not None else limit
+        limit_text = (
+            f"{number(own_limit)} (laboratory)" if own_limit is not None
+            else f"{number(limit)} (default)"
+        )
+        usable = (
+            lab.status is ResultStatus.FINAL
+            and lab.interpretable
+            and lab.value is not None
+            and lab.when is not None
+        )
+        if lab.status is ResultStatus.PENDING:
+            flag, flag_key = "Pending: not used", "pending"
+        elif not lab.interpretable or lab.value is None:
+            flag, flag_key = "Cannot be converted to mg/dL: not used", "unusable"
+        elif lab.value < used_limit:
+            flag, flag_key = "Below lower limit", "low"
+        else:
+            flag, flag_key = "At or above lower limit", "normal"
+        if usable and lab.value is not None and lab.when is not None:
+            samples.append(
+                Sample(
+                    lab.when.earliest,
+                    lab.value,
+                    own_limit,
+                    f"{name} {number(lab.value)} mg/dL on {lab.when.describe()}",
+                )
+            )
+        rows.append(
+            LabRow(
+                date=clinical_date(lab.when),
+                value=f"{number(lab.value)}" if lab.value is not None else "no value",
+                recorded=lab.raw,
+                lower_limit=limit_text,
+                flag=flag,
+                flag_key=flag_key,
+                reference=lab.source.reference,
+                matched_by=lab.source.matched_by,
+            )
+        )
+    chart = trend_chart(samples, as_of=as_of, default_limit=limit)
+    if samples:
+        latest = max(samples, key=lambda s: s.day)
+        below = sum(1 for point in chart.points if point.below_limit)
+        description = (
+            f"{len(samples)} {name} result(s) in mg/dL from {min(s.day for s in samples)} to "
+            f"{latest.day}; latest {number(latest.value)} mg/dL; {below} below the lower limit "
+            f"(dashed line; default {number(limit)} mg/dL)."
+        )
+    else:
+        description = f"No usable {name} result."
+    return LabTrend(key, name, "mg/dL", chart, tuple(rows), description)
+
+
+def _hbv_rows(labs: Iterable[LabResult]) -> tuple[HbvRow, ...]:
+    rows = []
+    for lab in sorted(
+        (lab for lab in labs if lab.kind in HBV_TESTS), key=_lab_day, reverse=True
+    ):
+        if not lab.interpretable:
+            result, key = "Cannot be interpreted", "unusable"
+        elif lab.qualitative is Qualitative.POSITIVE:
+            result, key = "Positive", "positive"
+        elif lab.qualitative is Qualitative.NEGATIVE:
+            result, key = "Negative", "negative"
+        elif lab.value is not None:
+            result, key = f"{number(lab.value)} {lab.unit or ''}".strip(), "value"
+        else:
+            result, key = "No result", "unusable"
+        status = "Final" if lab.status is ResultStatus.FINAL else "Pending: not used"
+        rows.append(
+            HbvRow(
+                date=clinical_date(lab.when),
+                test=HBV_TESTS[lab.kind],
+                result=result,
+                result_key=key,
+                recorded=lab.raw,
+                status=status,
+                reference=lab.source.reference,
+                matched_by=lab.source.matched_by,
+            )
+        )
+    return tuple(rows)
+
+
+# -- vaccines -----------------------------------------------------------------------------
+
+
+def _vaccine_timing(vaccination: Vaccination, dose_days: Sequence[date]) -> str:
+    if vaccination.when is None:
+        return "no usable date"
+    day = vaccination.when.earliest
+    if not dose_days or day < dose_days[0]:
+        if dose_days:
+            return f"{(dose_days[0] - day).days} days before the first dose"
+        return "before therapy"
+    previous = max(d for d in dose_days if d <= day)
+    later = [d for d in dose_days if d > day]
+    text = f"{(day - previous).days} days after the dose of {previous.isoformat()}"
+    if later:
+        text += f", {(later[0] - day).days} days before the next"
+    return text
+
+
+def _vaccine_rows(record: PatientRecord) -> tuple[VaccineRow, ...]:
+    dose_days = sorted(d.when.earliest for d in record.doses)
+    rows = []
+    ordered = sorted(
+        record.vaccinations,
+        key=lambda v: v.when.earliest if v.when else date.min,
+        reverse=True,
+    )
+    for vaccination in ordered:
+        if vaccination.when is not None:
+            when = vaccination.when.describe()
+        elif vaccination.occurrence_text:
+            when = f'"{vaccination.occurrence_text}" (not a date)'
+        else:
+            when = "no date"
+        rows.append(
+            VaccineRow(
+                date=when,
+                vaccine=vaccination.display,
+                kind=VACCINE_LOOKS[vaccination.vaccine_class],
+                timing=_vaccine_timing(vaccination, dose_days),
+                reference=vaccination.source.reference,
+                matched_by=vaccination.source.matched_by,
+            )
+        )
+    return tuple(rows)
+
+
+# -- data panel ---------------------------------------------------------------------------
+
+
+def query_row(entry: QueryLogEntry, searches: int) -> QueryRow:
+    url = entry.url or "/"
+    if entry.method == "POST" and not entry.url:
+        url = f"/ (batch of {searches} searches)"
+    outcome = str(entry.status) if entry.status is not None else (entry.error or "no answer")
+    return QueryRow(
+        method=entry.method,
+        url=url,
+        outcome=outcome,
+        ok=entry.status is not None and 200 <= entry.status < 300,
+        entries=str(entry.entries) if entry.entries is not None else "",
+        ms=f"{entry.elapsed_ms:.0f}",
+        attempt=entry.attempt,
+    )
+
+
+def _setting_rows(values: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((str(key), str(value)) for key, value in sorted(values.items()))
+
+
+def data_panel(summary: Summary, mappings: Any, settings: RuleSettings, fetch: FetchInfo) -> DataPanel:
+    described: Mapping[str, Any] = mappings.describe() if mappings is not None else {}
+    valuesets = tuple(
+        ValueSetRow(
+            id=str(vs.get("id", "")),
+            title=str(vs.get("title", "")),
+            codes=int(vs.get("codes", 0)),
+            prefixes=", ".join(str(p) for p in vs.get("prefixes", [])),
+            site_additions=tuple(
+                f"{add.get('system')}|{add.get('code')} {add.get('display') or ''}".strip()
+                for add in vs.get("site_additions", [])
+            ),
+        )
+        for vs in described.get("valuesets", [])
+    )
+    data = summary.data
+    return DataPanel(
+        read=data.read,
+        skipped=data.skipped,
+        uninterpretable=data.uninterpretable,
+        problems=tuple(data.problems),
+        incomplete=tuple(sorted(data.incomplete)),
+        queries=tuple(query_row(entry, len(fetch.searches)) for entry in fetch.queries),
+        searches=tuple(fetch.searches),
+        round_trips=len(fetch.queries),
+        fhir_ms=fetch.fhir_ms,
+        rules_ms=fetch.rules_ms,
+        site_file=described.get("site_file"),
+        site_settings=_setting_rows(described.get("settings", {})),
+        rxnorm=tuple(str(code) for code in described.get("rxnorm_ofatumumab", [])),
+        valuesets=valuesets,
+        settings=_setting_rows(dataclasses.asdict(settings)),
+    )
+
+
+# -- the page -----------------------------------------------------------------------------
+
+
+def build_dashboard(
+    summary: Summary,
+    record: PatientRecord,
+    *,
+    settings: RuleSettings,
+    mappings: Any = None,
+    page: PageContext | None = None,
+    fetch: FetchInfo | None = None,
+) -> Dashboard:
+    page = page or PageContext()
+    fetch = fetch or FetchInfo()
+    as_of = summary.as_of
+    tasks = tuple(
+        sorted(
+            (task_row(task) for task in record.tasks),
+            key=lambda row: (not row.is_open, row.due, row.check),
+        )
+    )
+    views = [finding_view(f, as_of, settings, tasks) for f in summary.findings]
+    alerts = tuple(v for v, f in zip(views, summary.findings, strict=True)
+                   if f.status is Status.ALERT)
+    groups = tuple(
+        FindingGroup(
+            STATUS_LOOKS[status],
+            f"findings-{STATUS_LOOKS[status].key}",
+            tuple(v for v, f in zip(views, summary.findings, strict=True) if f.status is status),
+        )
+        for status in GROUP_ORDER
+    )
+    groups = tuple(group for group in groups if group.findings)
+    glance = (
+        GlanceItem(STATUS_LOOKS[Status.ALERT], len(alerts), "alerts"),
+        *(GlanceItem(group.status, len(group.findings), group.anchor) for group in groups),
+    )
+    patient = summary.patient
+    banner = None
+    if page.need_patient_banner:
+        banner = PatientBanner(
+            id=patient.id,
+            name=patient.name,
+            birth_date=_iso(patient.birth_date),
+            age=age_on(patient.birth_date, as_of) if patient.birth_date else None,
+            gender=patient.gender,
+        )
+    limits = {
+        LabKind.IGG: settings.igg_lower_limit_mg_dl,
+        LabKind.IGM: settings.igm_lower_limit_mg_dl,
+    }
+    return Dashboard(
+        as_of=as_of.isoformat(),
+        banner=banner,
+        patient_id=patient.id,
+        incomplete=tuple(sorted(summary.data.incomplete)),
+        problems=tuple(summary.data.problems),
+        read_only=not page.can_write_plan,
+        can_write_plan=page.can_write_plan,
+        server_label=page.server_label,
+        open_server=page.open_server,
+        launch_id=page.launch_id,
+        glance=glance,
+        alerts=alerts,
+        critical_alerts=sum(1 for f in summary.findings
+                            if f.status is Status.ALERT and f.severity is Severity.CRITICAL),
+        timeline=_timeline(summary, record),
+        trends=tuple(
+            _trend(kind, key, name, record.labs, as_of, limits[kind])
+            for kind, key, name in TREND_KINDS
+        ),
+        hbv=_hbv_rows(record.labs),
+        vaccines=_vaccine_rows(record),
+        tasks=tasks,
+        groups=groups,
+        data=data_panel(summary, mappings, settings, fetch),
+    )
