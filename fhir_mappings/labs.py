@@ -258,7 +258,7 @@ def _result(
     qualitative: Qualitative | None = None
     how = ""
     if kind in QUALITATIVE or kind in EITHER:
-        reading = read_qualitative(part, kind, quantity, mappings, where or "Observation")
+        reading = read_qualitative(part, kind, quantity, mappings, prefix)
         qualitative, how = reading.value, reading.how
     if kind in PRESENCE:
         interpretable = True

@@ -95,8 +95,8 @@ def _from_interpretation(
 ) -> Reading | None:
     positive: list[str] = []
     negative: list[str] = []
-    for index, concept in enumerate(as_list(part.get("interpretation"), f"{where}.interpretation")):
-        for coding in codings(concept, f"{where}.interpretation[{index}]"):
+    for index, concept in enumerate(as_list(part.get("interpretation"), f"{where}interpretation")):
+        for coding in codings(concept, f"{where}interpretation[{index}]"):
             code = coding.get("code")
             if not code:
                 continue
@@ -146,16 +146,16 @@ def _from_concept(concept: object, kind: LabKind, mappings: Mappings, where: str
 
 def _cutoff(part: Mapping[str, Any], quantity: QuantityValue, where: str) -> float | None:
     """The positivity cut-off from the reference range, in the quantity's unit."""
-    for index, item in enumerate(as_list(part.get("referenceRange"), f"{where}.referenceRange")):
-        reference = as_object(item, f"{where}.referenceRange[{index}]")
+    for index, item in enumerate(as_list(part.get("referenceRange"), f"{where}referenceRange")):
+        reference = as_object(item, f"{where}referenceRange[{index}]")
         if reference is None:
             continue
-        high = read_quantity(reference.get("high"), f"{where}.referenceRange.high")
+        high = read_quantity(reference.get("high"), f"{where}referenceRange[{index}].high")
         if high is not None:
             if not high.unit or not quantity.unit or high.unit == quantity.unit:
                 return high.value
             return high.to(quantity.unit)
-        text = as_text(reference.get("text"), f"{where}.referenceRange.text")
+        text = as_text(reference.get("text"), f"{where}referenceRange[{index}].text")
         match = _CUTOFF.search(text or "")
         if match:
             return float(match.group(1))
@@ -201,14 +201,17 @@ def read_qualitative(
     mappings: Mappings,
     where: str,
 ) -> Reading:
-    """The qualitative reading of an Observation (or one of its components); see module doc."""
+    """The qualitative reading of an Observation (or one of its components); see module doc.
+
+    `where` is the element path prefix for messages: "" or "component[2].".
+    """
     reading = _from_interpretation(part, kind, mappings, where)
     if reading is not None:
         return reading
     if "valueCodeableConcept" in part:
-        return _from_concept(part["valueCodeableConcept"], kind, mappings, where)
+        return _from_concept(part["valueCodeableConcept"], kind, mappings, f"{where}valueCodeableConcept")
     if "valueString" in part:
-        text = as_text(part["valueString"], f"{where}.valueString") or ""
+        text = as_text(part["valueString"], f"{where}valueString") or ""
         value = read_words(text, kind)
         return Reading(value, f'"{text.strip()}"')
     if quantity is not None:

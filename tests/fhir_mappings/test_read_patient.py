@@ -80,7 +80,7 @@ def test_malformed_patient_reference_is_skipped() -> None:
         (observation(oid="o9", when="yesterday"), "Observation/o9 could not be read: effectiveDateTime 'yesterday' is not a FHIR date", "labs"),
         (observation(oid="o9") | {"code": {"coding": [{"system": "http://loinc.org", "code": 5196}]}}, "Observation/o9 could not be read: code.coding.code is not a string", "labs"),
         (observation(oid="o9") | {"code": {"coding": "5196-1"}}, "Observation/o9 could not be read: code.coding is not a list", "labs"),
-        (observation(oid="o9", interpretation="POS"), "Observation/o9 could not be read: Observation.interpretation is not a list", "labs"),
+        (observation(oid="o9", interpretation="POS"), "Observation/o9 could not be read: interpretation is not a list", "labs"),
     ],
 )
 def test_malformed_resource_is_skipped_counted_and_its_area_incomplete(
