@@ -209,7 +209,9 @@ def read_qualitative(
     if reading is not None:
         return reading
     if "valueCodeableConcept" in part:
-        return _from_concept(part["valueCodeableConcept"], kind, mappings, f"{where}valueCodeableConcept")
+        return _from_concept(
+            part["valueCodeableConcept"], kind, mappings, f"{where}valueCodeableConcept"
+        )
     if "valueString" in part:
         text = as_text(part["valueString"], f"{where}valueString") or ""
         value = read_words(text, kind)

@@ -93,17 +93,19 @@ for _system, _aliases in _SYSTEMS:
 PREFIX_SYSTEMS = frozenset({"icd10cm", "icd10"})
 
 _UNKNOWN = ""
+_LOCAL = "uri:"
 _seen: dict[str, str] = {}
 _SEEN_MAX = 4096
 
 
 def system_key(uri: object) -> str:
-    """The key of a code system URI ("loinc", "snomed", …), or "" when not one we know.
+    """The key of a code system URI: "loinc", "snomed", … for the systems above, else the
+    URI itself (trimmed, without a trailing slash) so a site's local code systems match.
 
     Tolerates https/http, a trailing slash, letter case and SNOMED edition/version URIs.
     A coding with no system gets "" and never matches (SPEC §2: match by system and code).
     """
-    if not isinstance(uri, str):
+    if not isinstance(uri, str) or not uri.strip():
         return _UNKNOWN
     key = _BY_URI.get(uri)
     if key is not None:
@@ -117,6 +119,8 @@ def system_key(uri: object) -> str:
     key = _BY_URI.get(text, _UNKNOWN)
     if not key and text.startswith("http://snomed.info/sct/"):
         key = "snomed"
+    if not key:
+        key = _LOCAL + uri.strip().rstrip("/")
     if len(_seen) < _SEEN_MAX:
         _seen[uri] = key
     return key
@@ -125,7 +129,7 @@ def system_key(uri: object) -> str:
 def label(key: str) -> str:
     """How a system is named in evidence ("LOINC", "NDC"…)."""
     system = SYSTEMS.get(key)
-    return system.label if system else key
+    return system.label if system else key.removeprefix(_LOCAL)
 
 
 def code_keys(key: str, code: str) -> tuple[str, ...]:

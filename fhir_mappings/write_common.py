@@ -81,14 +81,15 @@ class WriteContext:
 
     @property
     def author(self) -> dict[str, str] | None:
-        """The user as a Reference, or None when unknown."""
+        """The user as a Reference (display only when there is no usable reference), or None
+        when unknown."""
         reference = local_reference(self.author_reference, self.fhir_base)
-        if reference is None:
-            return None
-        ref: dict[str, str] = {"reference": reference}
+        ref: dict[str, str] = {}
+        if reference is not None:
+            ref["reference"] = reference
         if self.author_display:
             ref["display"] = self.author_display
-        return ref
+        return ref or None
 
     @property
     def owner(self) -> dict[str, str] | None:

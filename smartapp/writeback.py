@@ -39,6 +39,7 @@ from datetime import date, datetime
 from typing import Any
 
 from fhir_mappings.records import PatientRecord
+from fhir_mappings.write_common import local_reference
 from fhir_mappings.write import (
     PlanItem,
     WritebackBlocked,
@@ -302,6 +303,34 @@ def _write(
         return WriteResult(True, _summary_message(entries), entries, attempts=attempt, plan=plan)
 
 
+# -- the user -----------------------------------------------------------------------------
+
+
+def with_verified_author(client: FhirClient, ctx: WriteContext) -> WriteContext:
+    """The context with the user's reference only if the server has that resource.
+
+    A server that enforces referential integrity (HAPI's default) refuses the whole
+    transaction when Task.requester or Provenance.agent.who points at a resource it does
+    not hold (HAPI-1094) — e.g. a sandbox EHR's fhirUser that was never loaded. Then the
+    user is kept by name only (`display`). One GET; a 403 (patient scopes may not read
+    Practitioner) or any other failure keeps the reference, as real EHRs hold their users.
+    """
+    reference = local_reference(ctx.author_reference, ctx.fhir_base or client.base)
+    if reference is None:
+        return ctx
+    try:
+        client.read(reference)
+    except TokenExpired:
+        raise
+    except FhirError as err:
+        if err.status in (404, 410):
+            log.info("fhirUser not on the FHIR server (HTTP %s): recorded by name only", err.status)
+            return replace(
+                ctx, author_reference=None, author_display=ctx.author_display or reference
+            )
+    return ctx
+
+
 # -- acknowledgements --------------------------------------------------------------------
 
 
@@ -328,9 +357,14 @@ def acknowledge(
         else WriteContext(now=now, fhir_base=client.base)
     )
     try:
+        ctx = with_verified_author(client, ctx)
         plan = build_acknowledgement(record, check, reason, by, ctx, summary=summary)
     except WritebackBlocked as err:
         return WriteResult(False, f"Nothing was written: {err}", attempts=0)
+    except TokenExpired:
+        raise
+    except FhirError as err:
+        return WriteResult(False, _failure_message(err), status=err.status, attempts=0)
     result = write_plan(client, plan)
     if result.ok:
         closed = len(result.with_outcome("cancelled")) + len(result.with_outcome("created"))
@@ -396,6 +430,7 @@ def writeback_patient(
         ).plan
 
     try:
+        ctx = with_verified_author(client, ctx)
         plan = build()
     except WritebackBlocked as err:
         return WriteResult(False, f"Nothing was written: {err}", attempts=0)

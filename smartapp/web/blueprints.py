@@ -12,8 +12,8 @@ from flask import Blueprint
 BLUEPRINTS: tuple[str, ...] = (
     "smartapp.launch.views:bp",  # /launch, /callback, /open, /.well-known/jwks.json
     "smartapp.web.health:bp",  # /healthz
-    # "smartapp.web.dashboard:bp",  # /patient
-    # "smartapp.web.api:bp",  # /api/patient/<id>
+    "smartapp.web.dashboard:bp",  # /patient, /launch.html
+    "smartapp.web.api:bp",  # /api/patient/<id>
     # "smartapp.web.worklist:bp",  # /worklist
 )
 

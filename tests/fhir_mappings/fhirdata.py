@@ -44,7 +44,9 @@ def patient(pid: str = PID, **extra: Any) -> Resource:
     }
 
 
-def concept(system: str, code: str, display: str | None = None, text: str | None = None) -> Resource:
+def concept(
+    system: str, code: str, display: str | None = None, text: str | None = None
+) -> Resource:
     coding: Resource = {"system": system, "code": code}
     if display:
         coding["display"] = display
@@ -125,7 +127,9 @@ def medication(mid: str, code: Resource, **extra: Any) -> Resource:
     return {"resourceType": "Medication", "id": mid, "code": code, **extra}
 
 
-def immunization(cvx: str | None, *, iid: str = "i1", status: str = "completed", **extra: Any) -> Resource:
+def immunization(
+    cvx: str | None, *, iid: str = "i1", status: str = "completed", **extra: Any
+) -> Resource:
     resource: Resource = {
         "resourceType": "Immunization",
         "id": iid,

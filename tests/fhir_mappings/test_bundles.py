@@ -57,7 +57,8 @@ def test_batch_response_of_searchsets_and_a_failed_search() -> None:
     record = record_of("batch_response.json")
     assert len(record.labs) == 2 and len(record.doses) == 1 and len(record.conditions) == 1
     assert record.data.problems == (
-        "The server reported an error, so data may be missing: Access to Immunization is not permitted",
+        "The server reported an error, so data may be missing: "
+        "Access to Immunization is not permitted",
     )
     assert "vaccinations" in record.data.incomplete
     assert "patient" not in record.data.incomplete

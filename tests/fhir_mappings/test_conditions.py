@@ -37,7 +37,9 @@ def test_condition_kinds(system: str, code: str, kind: ConditionKind) -> None:
 
 def test_pml_beats_infection_and_hepatitis_b_beats_infection() -> None:
     """A81.2 and B18.1 are in A00-B99 too; one kind per condition, by priority."""
-    codes = {"coding": [{"system": ICD10CM, "code": "B18.1"}, {"system": SNOMED, "code": "22255007"}]}
+    codes = {
+        "coding": [{"system": ICD10CM, "code": "B18.1"}, {"system": SNOMED, "code": "22255007"}]
+    }
     resource = condition(SNOMED, "x")
     resource["code"] = codes
     (record,) = read(resource).conditions
@@ -50,13 +52,34 @@ def test_unrelated_condition_gives_no_record() -> None:
     assert read(condition(SNOMED, "38341003")).conditions == ()
 
 
-@pytest.mark.parametrize(("clinical", "active"), [("active", True), ("recurrence", True), ("relapse", True), ("inactive", False), ("remission", False), ("resolved", False), (None, False)])
+@pytest.mark.parametrize(
+    ("clinical", "active"),
+    [
+        ("active", True),
+        ("recurrence", True),
+        ("relapse", True),
+        ("inactive", False),
+        ("remission", False),
+        ("resolved", False),
+        (None, False),
+    ],
+)
 def test_clinical_status(clinical: str | None, active: bool) -> None:
     (record,) = read(condition(SNOMED, "233604007", clinical=clinical)).conditions
     assert record.active is active
 
 
-@pytest.mark.parametrize(("verification", "refuted"), [("confirmed", False), ("provisional", False), ("unconfirmed", False), ("refuted", True), ("entered-in-error", True), (None, False)])
+@pytest.mark.parametrize(
+    ("verification", "refuted"),
+    [
+        ("confirmed", False),
+        ("provisional", False),
+        ("unconfirmed", False),
+        ("refuted", True),
+        ("entered-in-error", True),
+        (None, False),
+    ],
+)
 def test_verification_status(verification: str | None, refuted: bool) -> None:
     (record,) = read(condition(SNOMED, "22255007", verification=verification)).conditions
     assert record.refuted is refuted
@@ -68,7 +91,11 @@ def test_onset_falls_back_to_period_start_then_recorded_date() -> None:
     recorded = condition(SNOMED, "4740000", cid="c2", recordedDate="2024-12-03")
     del recorded["onsetDateTime"]
     first, second = read(period, recorded).conditions
-    assert first.onset is not None and first.onset.partial and first.onset.earliest == date(2024, 11, 1)
+    assert (
+        first.onset is not None
+        and first.onset.partial
+        and first.onset.earliest == date(2024, 11, 1)
+    )
     assert second.onset is not None and second.onset.earliest == date(2024, 12, 3)
 
 
@@ -79,11 +106,19 @@ def test_wrong_type_code_skips_the_condition_and_marks_conditions_incomplete() -
     assert record.conditions == ()
     assert record.data.skipped == 1
     assert record.data.incomplete == frozenset({"conditions"})
-    assert record.data.problems == ("Condition/c1 could not be read: code is not a CodeableConcept",)
+    assert record.data.problems == (
+        "Condition/c1 could not be read: code is not a CodeableConcept",
+    )
 
 
 def allergy(code: dict[str, object], **extra: object) -> dict[str, object]:
-    return {"resourceType": "AllergyIntolerance", "id": "a1", "patient": SUBJECT, "code": code, **extra}
+    return {
+        "resourceType": "AllergyIntolerance",
+        "id": "a1",
+        "patient": SUBJECT,
+        "code": code,
+        **extra,
+    }
 
 
 def test_allergy_to_ofatumumab_by_code_or_text() -> None:
@@ -98,7 +133,9 @@ def test_allergy_to_something_else_is_ignored() -> None:
     assert read(allergy(concept(SNOMED, "91936005", "penicillin"))).allergies == ()
 
 
-@pytest.mark.parametrize(("clinical", "active"), [("active", True), ("inactive", False), ("resolved", False)])
+@pytest.mark.parametrize(
+    ("clinical", "active"), [("active", True), ("inactive", False), ("resolved", False)]
+)
 def test_allergy_clinical_status(clinical: str, active: bool) -> None:
     status = concept("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", clinical)
     (record,) = read(allergy({"text": "ofatumumab"}, clinicalStatus=status)).allergies
@@ -107,6 +144,8 @@ def test_allergy_clinical_status(clinical: str, active: bool) -> None:
 
 @pytest.mark.parametrize("verification", ["refuted", "entered-in-error"])
 def test_refuted_allergy(verification: str) -> None:
-    status = concept("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", verification)
+    status = concept(
+        "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", verification
+    )
     (record,) = read(allergy({"text": "ofatumumab"}, verificationStatus=status)).allergies
     assert record.refuted

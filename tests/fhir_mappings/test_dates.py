@@ -53,7 +53,8 @@ def test_month_only_spans_the_month_including_leap_february() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["yesterday", "2024-02-30", "2024-13", "24-03-01", "2024-03-01T25:00:00Z", "", "2024/03/01"]
+    "text",
+    ["yesterday", "2024-02-30", "2024-13", "24-03-01", "2024-03-01T25:00:00Z", "", "2024/03/01"],
 )
 def test_unreadable_dates_are_malformed(text: str) -> None:
     with pytest.raises(Malformed):
@@ -78,4 +79,8 @@ def test_first_date_takes_the_first_present_element_in_order() -> None:
 
 def test_first_date_never_replaces_a_broken_date_with_the_next_one() -> None:
     with pytest.raises(Malformed):
-        first_date({"effectiveDateTime": "yesterday", "issued": "2024-05-09"}, ("effectiveDateTime", "issued"), "")
+        first_date(
+            {"effectiveDateTime": "yesterday", "issued": "2024-05-09"},
+            ("effectiveDateTime", "issued"),
+            "",
+        )

@@ -89,14 +89,26 @@ def test_imaging_study_by_procedure_code() -> None:
 
 
 def test_imaging_study_by_mr_modality_and_brain_body_site() -> None:
-    series = [{"uid": "1", "modality": {"system": DCM, "code": "MR"}, "bodySite": {"system": SNOMED, "code": "12738006"}}]
+    series = [
+        {
+            "uid": "1",
+            "modality": {"system": DCM, "code": "MR"},
+            "bodySite": {"system": SNOMED, "code": "12738006"},
+        }
+    ]
     (image,) = read(study(modality=[{"system": DCM, "code": "MR"}], series=series)).imaging
     assert "MR of the brain" in image.source.matched_by
     assert image.when.earliest == date(2025, 3, 3)
 
 
 def test_ct_of_the_brain_is_not_an_mri() -> None:
-    series = [{"uid": "1", "modality": {"system": DCM, "code": "CT"}, "bodySite": {"system": SNOMED, "code": "12738006"}}]
+    series = [
+        {
+            "uid": "1",
+            "modality": {"system": DCM, "code": "CT"},
+            "bodySite": {"system": SNOMED, "code": "12738006"},
+        }
+    ]
     assert read(study(series=series)).imaging == ()
 
 
@@ -135,5 +147,7 @@ def test_app_task_without_due_date() -> None:
 
 def test_other_tasks_are_not_the_apps() -> None:
     other = task("x")
-    other["identifier"] = [{"system": "http://other.example.org/task", "value": "p1:pml:2025-01-01"}]
+    other["identifier"] = [
+        {"system": "http://other.example.org/task", "value": "p1:pml:2025-01-01"}
+    ]
     assert read(other).tasks == ()

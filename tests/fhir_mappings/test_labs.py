@@ -111,7 +111,9 @@ def test_unconvertible_unit_is_unknown_never_compared_raw() -> None:
 
 
 def test_reference_range_low_in_g_l_becomes_lower_limit_in_mg_dl() -> None:
-    resource = igg(6.5, "g/L", referenceRange=[{"low": quantity(7.0, "g/L"), "high": quantity(16, "g/L")}])
+    resource = igg(
+        6.5, "g/L", referenceRange=[{"low": quantity(7.0, "g/L"), "high": quantity(16, "g/L")}]
+    )
     (lab,) = read(resource).labs
     assert lab.value == pytest.approx(650)
     assert lab.lower_limit == pytest.approx(700)
@@ -156,7 +158,9 @@ def test_numeric_value_as_json_string_is_malformed() -> None:
     record = read(observation(IGG, valueQuantity={"value": "7.1", "unit": "g/L"}))
     assert record.labs == ()
     assert record.data.skipped == 1
-    assert record.data.problems == ("Observation/o1 could not be read: valueQuantity.value is not a number",)
+    assert record.data.problems == (
+        "Observation/o1 could not be read: valueQuantity.value is not a number",
+    )
 
 
 def test_unrelated_observation_is_read_but_makes_no_record() -> None:

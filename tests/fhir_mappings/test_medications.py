@@ -35,7 +35,8 @@ def test_kesimpta_by_atc_in_medication_codeable_concept_is_a_dose() -> None:
 
 
 @pytest.mark.parametrize(
-    "code", ["0078-1007-68", "00078-1007-68", "0078100768", "00078100768", "0078-1007-69", "0078-1007"]
+    "code",
+    ["0078-1007-68", "00078-1007-68", "0078100768", "00078100768", "0078-1007-69", "0078-1007"],
 )
 def test_kesimpta_by_ndc_in_any_form(code: str) -> None:
     (dose,) = read(administration(concept(NDC, code))).doses
@@ -78,7 +79,9 @@ def test_medication_not_referenced_by_this_patient_is_not_counted() -> None:
     assert record.data.read == 1
 
 
-@pytest.mark.parametrize("status", ["in-progress", "not-done", "on-hold", "stopped", "entered-in-error", "unknown"])
+@pytest.mark.parametrize(
+    "status", ["in-progress", "not-done", "on-hold", "stopped", "entered-in-error", "unknown"]
+)
 def test_only_completed_administrations_are_doses(status: str) -> None:
     assert read(administration(kesimpta_atc(), status=status)).doses == ()
 
@@ -113,10 +116,13 @@ def test_medication_statement_is_never_a_dose() -> None:
 def test_arzerra_is_never_counted_and_is_reported(
     medication_concept: dict[str, Any], route: dict[str, Any] | None, reason: str
 ) -> None:
-    record = read(administration(medication_concept, aid="9", route=route, dose=quantity(300, "mg")))
+    record = read(
+        administration(medication_concept, aid="9", route=route, dose=quantity(300, "mg"))
+    )
     assert record.doses == ()
     assert record.data.problems == (
-        f"MedicationAdministration/9 is IV ofatumumab (Arzerra: {reason}), not counted as a Kesimpta dose",
+        f"MedicationAdministration/9 is IV ofatumumab (Arzerra: {reason}), "
+        "not counted as a Kesimpta dose",
     )
 
 
@@ -124,7 +130,12 @@ def test_arzerra_strength_from_the_medication_ingredient() -> None:
     med = medication(
         "m1",
         {"text": "ofatumumab injection"},
-        ingredient=[{"itemCodeableConcept": {"text": "ofatumumab"}, "strength": {"numerator": quantity(1000, "mg"), "denominator": quantity(50, "mL")}}],
+        ingredient=[
+            {
+                "itemCodeableConcept": {"text": "ofatumumab"},
+                "strength": {"numerator": quantity(1000, "mg"), "denominator": quantity(50, "mL")},
+            }
+        ],
     )
     record = read(med, administration(None, medicationReference={"reference": "Medication/m1"}))
     assert record.doses == ()
@@ -137,7 +148,9 @@ def test_text_fallback_with_subcutaneous_route_counts_and_says_so() -> None:
 
 
 def test_text_fallback_with_route_words_counts() -> None:
-    (dose,) = read(administration({"text": "ofatumumab"}, route={"text": "SC"}, dose=quantity(1, None))).doses
+    (dose,) = read(
+        administration({"text": "ofatumumab"}, route={"text": "SC"}, dose=quantity(1, None))
+    ).doses
     assert dose.source.matched_by == "matched by text (route subcutaneous)"
 
 
@@ -147,7 +160,9 @@ def test_text_fallback_with_20_mg_dose_counts() -> None:
 
 
 def test_text_without_route_or_dose_is_not_counted_and_is_reported() -> None:
-    record = read(administration({"text": "ofatumumab"}, aid="7", route=None, dose=quantity(1, None)))
+    record = read(
+        administration({"text": "ofatumumab"}, aid="7", route=None, dose=quantity(1, None))
+    )
     assert record.doses == ()
     assert "MedicationAdministration/7 names ofatumumab" in record.data.problems[0]
 
@@ -184,9 +199,13 @@ def test_dose_volume_uses_the_medication_strength() -> None:
     med = medication(
         "k",
         concept(NDC, "0078-1007-68"),
-        ingredient=[{"strength": {"numerator": quantity(20, "mg"), "denominator": quantity(0.4, "mL")}}],
+        ingredient=[
+            {"strength": {"numerator": quantity(20, "mg"), "denominator": quantity(0.4, "mL")}}
+        ],
     )
-    resource = administration(None, contained=[med], medicationReference={"reference": "#k"}, dose=quantity(0.8, "mL"))
+    resource = administration(
+        None, contained=[med], medicationReference={"reference": "#k"}, dose=quantity(0.8, "mL")
+    )
     (dose,) = read(resource).doses
     assert dose.amount_mg == pytest.approx(40)
 

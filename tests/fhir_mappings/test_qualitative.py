@@ -43,7 +43,9 @@ def test_interpretation_code_without_system_is_accepted() -> None:
 
 
 def test_interpretation_in_the_old_v2_system_is_accepted() -> None:
-    value, _, _ = reading(interpretation=[concept("http://terminology.hl7.org/CodeSystem/v2-0078", "NEG")])
+    value, _, _ = reading(
+        interpretation=[concept("http://terminology.hl7.org/CodeSystem/v2-0078", "NEG")]
+    )
     assert value is NEG
 
 
@@ -60,7 +62,14 @@ def test_unrelated_interpretation_falls_through_to_the_value() -> None:
 
 
 def test_conflicting_interpretations_are_uninterpretable() -> None:
-    both = [{"coding": [{"system": INTERPRETATION, "code": "POS"}, {"system": INTERPRETATION, "code": "NEG"}]}]
+    both = [
+        {
+            "coding": [
+                {"system": INTERPRETATION, "code": "POS"},
+                {"system": INTERPRETATION, "code": "NEG"},
+            ]
+        }
+    ]
     value, interpretable, _ = reading(interpretation=both)
     assert value is None and not interpretable
 
@@ -95,7 +104,10 @@ def test_indeterminate_answers_are_uninterpretable(code: str) -> None:
 def test_answer_display_alone_is_never_read() -> None:
     """SPEC §2: never by display text alone."""
     value, interpretable, _ = reading(
-        valueCodeableConcept={"coding": [{"system": "http://local", "code": "x", "display": "Positive"}], "text": "Positive"}
+        valueCodeableConcept={
+            "coding": [{"system": "http://local", "code": "x", "display": "Positive"}],
+            "text": "Positive",
+        }
     )
     assert value is None and not interpretable
 
@@ -120,7 +132,9 @@ def test_string_words_in_any_case(text: str, expected: Qualitative) -> None:
     assert value is expected
 
 
-@pytest.mark.parametrize("text", ["see comment", "weakly reactive", "equivocal", "", "reactive?? call lab"])
+@pytest.mark.parametrize(
+    "text", ["see comment", "weakly reactive", "equivocal", "", "reactive?? call lab"]
+)
 def test_other_strings_are_uninterpretable_and_kept_raw(text: str) -> None:
     (lab,) = read(observation(HBSAG, valueString=text)).labs
     assert lab.qualitative is None and not lab.interpretable
@@ -171,7 +185,9 @@ def test_index_without_a_usable_range_is_uninterpretable() -> None:
 
 def test_pregnancy_status_answers() -> None:
     pregnant = observation("82810-3", valueCodeableConcept=concept(SNOMED, "77386006"))
-    not_pregnant = observation("11449-6", oid="o2", valueCodeableConcept=concept(LOINC, "LA26683-5"))
+    not_pregnant = observation(
+        "11449-6", oid="o2", valueCodeableConcept=concept(LOINC, "LA26683-5")
+    )
     labs = read(pregnant, not_pregnant).labs
     assert [(lab.kind, lab.qualitative) for lab in labs] == [
         (LabKind.PREGNANCY_STATUS, POS),
@@ -189,7 +205,9 @@ def test_pregnancy_answer_code_is_not_a_positive_for_hbsag() -> None:
     ("value", "expected"),
     [(1500, POS), (25, POS), (3, NEG), (12, None)],
 )
-def test_quantitative_hcg_without_range_uses_serum_cutoffs(value: float, expected: Qualitative | None) -> None:
+def test_quantitative_hcg_without_range_uses_serum_cutoffs(
+    value: float, expected: Qualitative | None
+) -> None:
     (lab,) = read(observation("19080-1", valueQuantity=quantity(value, "m[IU]/mL"))).labs
     assert lab.kind is LabKind.HCG
     assert lab.qualitative is expected

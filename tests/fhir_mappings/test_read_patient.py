@@ -58,7 +58,9 @@ def test_duplicate_resources_count_once() -> None:
     ],
 )
 def test_patient_reference_forms(reference: str) -> None:
-    record = read(observation(subject={"reference": reference}, interpretation=interpretation("NEG")))
+    record = read(
+        observation(subject={"reference": reference}, interpretation=interpretation("NEG"))
+    )
     assert len(record.labs) == 1
 
 
@@ -76,11 +78,32 @@ def test_malformed_patient_reference_is_skipped() -> None:
 @pytest.mark.parametrize(
     ("resource", "problem", "area"),
     [
-        (observation(code="x", oid="o9") | {"code": 5}, "Observation/o9 could not be read: code is not a CodeableConcept", "labs"),
-        (observation(oid="o9", when="yesterday"), "Observation/o9 could not be read: effectiveDateTime 'yesterday' is not a FHIR date", "labs"),
-        (observation(oid="o9") | {"code": {"coding": [{"system": "http://loinc.org", "code": 5196}]}}, "Observation/o9 could not be read: code.coding.code is not a string", "labs"),
-        (observation(oid="o9") | {"code": {"coding": "5196-1"}}, "Observation/o9 could not be read: code.coding is not a list", "labs"),
-        (observation(oid="o9", interpretation="POS"), "Observation/o9 could not be read: interpretation is not a list", "labs"),
+        (
+            observation(code="x", oid="o9") | {"code": 5},
+            "Observation/o9 could not be read: code is not a CodeableConcept",
+            "labs",
+        ),
+        (
+            observation(oid="o9", when="yesterday"),
+            "Observation/o9 could not be read: effectiveDateTime 'yesterday' is not a FHIR date",
+            "labs",
+        ),
+        (
+            observation(oid="o9")
+            | {"code": {"coding": [{"system": "http://loinc.org", "code": 5196}]}},
+            "Observation/o9 could not be read: code.coding.code is not a string",
+            "labs",
+        ),
+        (
+            observation(oid="o9") | {"code": {"coding": "5196-1"}},
+            "Observation/o9 could not be read: code.coding is not a list",
+            "labs",
+        ),
+        (
+            observation(oid="o9", interpretation="POS"),
+            "Observation/o9 could not be read: interpretation is not a list",
+            "labs",
+        ),
     ],
 )
 def test_malformed_resource_is_skipped_counted_and_its_area_incomplete(
@@ -121,11 +144,18 @@ def test_patient_with_unreadable_birth_date_is_still_the_patient() -> None:
     record = read_patient_record([patient(birthDate="soon")], mappings=default_mappings())
     assert record.patient.birth_date is None
     assert "patient" in record.data.incomplete
-    assert record.data.problems == ("Patient/p1 birthDate could not be read: birthDate 'soon' is not a FHIR date",)
+    assert record.data.problems == (
+        "Patient/p1 birthDate could not be read: birthDate 'soon' is not a FHIR date",
+    )
 
 
 def test_patient_name_forms() -> None:
-    named = patient(name=[{"use": "old", "text": "Old Name"}, {"use": "official", "given": ["Ada", "B"], "family": "Ng"}])
+    named = patient(
+        name=[
+            {"use": "old", "text": "Old Name"},
+            {"use": "official", "given": ["Ada", "B"], "family": "Ng"},
+        ]
+    )
     record = read_patient_record([named], mappings=default_mappings())
     assert record.patient.name == "Ada B Ng"
     record = read_patient_record([patient(name=[])], mappings=default_mappings())
@@ -135,5 +165,7 @@ def test_patient_name_forms() -> None:
 
 
 def test_patient_name_with_markup_is_kept_as_text() -> None:
-    record = read_patient_record([patient(name=[{"text": "<script>alert(1)</script>"}])], mappings=default_mappings())
+    record = read_patient_record(
+        [patient(name=[{"text": "<script>alert(1)</script>"}])], mappings=default_mappings()
+    )
     assert record.patient.name == "<script>alert(1)</script>"

@@ -21,7 +21,9 @@ from fhir_mappings.ucum import convert, parse_unit
         (710, "MG/DL", 710),
     ],
 )
-def test_immunoglobulin_concentrations_convert_to_mg_dl(value: float, unit: str, mg_dl: float) -> None:
+def test_immunoglobulin_concentrations_convert_to_mg_dl(
+    value: float, unit: str, mg_dl: float
+) -> None:
     assert convert(value, unit, "mg/dL") == pytest.approx(mg_dl)
 
 

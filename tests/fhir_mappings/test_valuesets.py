@@ -22,7 +22,9 @@ from smartapp.rules.actions import ACTIONS
 
 def test_every_value_set_file_loads_with_its_file_name_as_id() -> None:
     files = [
-        f.name for f in resources.files("fhir_mappings.valuesets").iterdir() if f.name.endswith(".json")
+        f.name
+        for f in resources.files("fhir_mappings.valuesets").iterdir()
+        if f.name.endswith(".json")
     ]
     assert sorted(name.removesuffix(".json") for name in files) == sorted(default_valuesets())
     assert len(files) >= 30

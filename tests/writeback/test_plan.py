@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fhir_mappings.canonical import CANONICAL
-from fhir_mappings.write import WritebackBlocked, build_writeback
+from fhir_mappings.write import WritebackBlocked, WritePlan, build_writeback
 from fhir_mappings.write_common import careplan_id, task_id
 from smartapp.rules.model import Acknowledgement, Status
 from tests.writeback.factories import (
@@ -285,7 +285,9 @@ def test_conditional_strategy_uses_spec_conditional_writes() -> None:
 
 
 def test_same_input_same_bundle() -> None:
-    build = lambda: build_writeback(summary(cbc_due()), record(), context())  # noqa: E731
+    def build() -> WritePlan:
+        return build_writeback(summary(cbc_due()), record(), context())
+
     assert json.dumps(build().bundle, sort_keys=True) == json.dumps(build().bundle, sort_keys=True)
     assert build().fingerprint == build().fingerprint
 

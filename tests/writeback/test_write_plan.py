@@ -81,6 +81,12 @@ def outcome(status: int, text: str) -> dict[str, Any]:
     }
 
 
+def sent_body(http: responses.RequestsMock, index: int) -> Any:
+    body = http.calls[index].request.body
+    assert body is not None
+    return json.loads(body)
+
+
 def no_sleep(_: float) -> None:
     return None
 
@@ -106,7 +112,7 @@ def test_success_is_parsed_entry_by_entry(client: FhirClient, http: responses.Re
         result.message == "Saved: monitoring plan created, 1 task(s) created, 1 task(s) completed."
     )
     assert result.attempts == 1
-    sent = json.loads(http.calls[0].request.body)
+    sent = sent_body(http, 0)
     assert sent == plan.bundle
     assert http.calls[0].request.headers["Content-Type"] == "application/fhir+json"
     json.dumps(result.to_json())
@@ -186,7 +192,7 @@ def test_lost_create_race_is_retried(client: FhirClient, http: responses.Request
     assert result.ok
     assert result.attempts == 2
     assert len(sleeps) == 1
-    assert json.loads(http.calls[1].request.body) == plan.bundle
+    assert sent_body(http, 1) == plan.bundle
 
 
 def test_conflict_with_rebuild_writes_the_fresh_plan(
@@ -202,7 +208,7 @@ def test_conflict_with_rebuild_writes_the_fresh_plan(
     result = write_plan(client, stale, rebuild=lambda: fresh, sleep=no_sleep)
     assert result.ok
     assert result.plan is fresh
-    assert json.loads(http.calls[1].request.body) == fresh.bundle
+    assert sent_body(http, 1) == fresh.bundle
 
 
 def test_precondition_failure_without_rebuild_is_not_retried(
@@ -298,7 +304,7 @@ def test_acknowledge_posts_one_transaction(
     result = acknowledge(client, rec, "hbv-serology", "arranged by hepatology", "Dr Who", NOW)
     assert result.ok
     assert result.message == "Acknowledged: 1 task(s) closed with the reason."
-    sent = json.loads(http.calls[0].request.body)
+    sent = sent_body(http, 0)
     assert [e["request"]["method"] for e in sent["entry"]] == ["PATCH", "POST"]
     assert sent["entry"][0]["request"]["ifMatch"] == 'W/"2"'
 
@@ -321,7 +327,7 @@ def test_acknowledge_uses_the_context_user(
     rec = record(tasks=[app_task("pml", DUE, task_id="t")])
     ctx = context(author_reference=f"{BASE}/Practitioner/42", fhir_base=BASE)
     acknowledge(client, rec, "pml", "seen by neurology", "Dr Who", NOW, context=ctx)
-    sent = json.loads(http.calls[0].request.body)
+    sent = sent_body(http, 0)
     provenance = sent["entry"][-1]["resource"]
     assert provenance["agent"][0]["who"]["reference"] == "Practitioner/42"
 

@@ -1,0 +1,79 @@
+"""`GET /api/patient/<id>`: the CLI's `check` JSON (SPEC §4) for a patient, as the launch
+context allows.
+
+- No launch in this browser session → 401 `{"error", "message"}`.
+- A patient-level launch (patient/ scopes only) may read its own patient only → 403 for
+  any other id. Open-server launches and user-level (user/ or system/ scopes) launches may
+  read any id; the FHIR server still enforces its own access rules.
+- A malformed id → 400. Server trouble is not an error here: the JSON is returned with
+  `data.incomplete` / `data.problems` filled and the affected checks `unknown`, exactly
+  as the dashboard shows it.
+- `?as_of=YYYY-MM-DD` evaluates as of another day, like `smartapp check --as-of`.
+
+The body is exactly `smartapp.report.summary_json(summary)`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from flask import Blueprint, Response, jsonify, request
+
+from smartapp.launch.context import LaunchContext, current_context
+from smartapp.report import summary_json
+from smartapp.web.dashboard import load_mappings_on_register, read_patient, server_timing
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+bp.record_once(load_mappings_on_register)
+
+#: FHIR `id` datatype.
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+def json_error(status: int, error: str, message: str) -> Response:
+    response = jsonify({"error": error, "message": message})
+    response.status_code = status
+    return response
+
+
+def may_read(context: LaunchContext, patient_id: str) -> bool:
+    """Patient-level launches see their own patient; open servers and user-level or
+    system-level grants may ask for any patient."""
+    if context.open_server:
+        return True
+    levels = context.scopes.levels
+    if levels & {"user", "system"}:
+        return True
+    return context.patient is not None and patient_id == context.patient
+
+
+@bp.get("/patient/<patient_id>")
+def patient_summary(patient_id: str) -> Response:
+    context = current_context()
+    if context is None:
+        return json_error(
+            401,
+            "Not launched",
+            "There is no active launch in this browser session: launch the app from your "
+            "EHR or from launch.html first.",
+        )
+    if not _FHIR_ID.match(patient_id):
+        return json_error(400, "Invalid patient id", "A FHIR id is 1-64 letters, digits, '-' or '.'.")
+    if not may_read(context, patient_id):
+        return json_error(
+            403,
+            "Not allowed",
+            "This launch is for one patient only; it cannot read another patient.",
+        )
+    as_of_text = request.args.get("as_of")
+    try:
+        as_of = date.fromisoformat(as_of_text) if as_of_text else date.today()
+    except ValueError:
+        return json_error(400, "Invalid as_of", "as_of must be a date like 2025-01-31.")
+    read = read_patient(context, patient_id, as_of)
+    response = jsonify(summary_json(read.summary))
+    response.headers["Server-Timing"] = server_timing(
+        ("fhir", read.fhir_ms), ("rules", read.rules_ms)
+    )
+    return response

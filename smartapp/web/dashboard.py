@@ -1,0 +1,281 @@
+"""`/patient`: the neurologist's dashboard for the patient in the launch context (SPEC §4).
+
+Thin: the launch context and a FHIR client come from `smartapp.launch.context`, the read
+and the checks from `smartapp.patient_service`, the page data from `viewmodel`. The page
+is rendered on the server and needs no script (CSP: no inline script or style).
+
+Failures never show a traceback:
+- no launch in this browser → a 401 page telling how to launch;
+- the FHIR server fails or refuses part of the read → the page still renders, with a
+  visible "data incomplete" banner; the affected checks say unknown (the rules do that);
+- the token expired and cannot be refreshed → the "relaunch" page (RelaunchRequired).
+
+Timing: `Server-Timing: fhir;dur=…, rules;dur=…, render;dur=…` (milliseconds). `rules`
+covers reading the FHIR JSON into records and evaluating the checks; `render` covers the
+view model and the template. The data panel shows the same numbers.
+
+`/launch.html` serves the repository's launch page with its forms pointed at this app.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask.blueprints import BlueprintSetupState
+from markupsafe import escape
+
+from fhir_mappings.read import UnusableInput
+from fhir_mappings.records import AREAS, PatientRecord
+from fhir_mappings.site import Mappings, load_mappings
+from smartapp import patient_service
+from smartapp.config import ConfigError
+from smartapp.fhir import FhirClient, FhirError, TokenExpired
+from smartapp.launch.context import LaunchContext, current_context, fhir_client_for
+from smartapp.launch.state import launch_state
+from smartapp.rules.model import Summary
+from smartapp.web.viewmodel import FetchInfo, PageContext, build_dashboard
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("dashboard", __name__)
+
+MAPPINGS_EXTENSION = "smartapp.web.mappings"
+_mappings_lock = threading.Lock()
+
+#: The launch page at the repository root (also opened as a file by developers).
+LAUNCH_PAGE = Path(__file__).resolve().parents[2] / "launch.html"
+#: The app origin written into launch.html for use as a file; replaced when served here.
+LAUNCH_PAGE_DEFAULT_APP = "http://127.0.0.1:8000"
+#: Stylesheet path of launch.html as a file (relative to the repository root).
+LAUNCH_PAGE_FILE_CSS = "smartapp/web/static/"
+
+
+# -- mappings: loaded once per app ---------------------------------------------------------
+
+
+def install_mappings(app: Flask) -> Mappings:
+    """Load the mappings in force once per app (a bad SMARTAPP_MAPPINGS stops start-up)."""
+    with _mappings_lock:
+        mappings = app.extensions.get(MAPPINGS_EXTENSION)
+        if isinstance(mappings, Mappings):
+            return mappings
+        config = app.extensions["smartapp.launch"].config
+        try:
+            mappings = load_mappings(config.mappings_path)
+        except ValueError as err:
+            raise ConfigError(f"SMARTAPP_MAPPINGS: {err}") from err
+        app.extensions[MAPPINGS_EXTENSION] = mappings
+        return mappings
+
+
+def app_mappings() -> Mappings:
+    mappings = current_app.extensions.get(MAPPINGS_EXTENSION)
+    if isinstance(mappings, Mappings):
+        return mappings
+    return install_mappings(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+def load_mappings_on_register(state: BlueprintSetupState) -> None:
+    """Blueprint hook: load the mappings when the app is built, so a bad file stops start-up."""
+    install_mappings(state.app)
+
+
+bp.record_once(load_mappings_on_register)
+
+
+# -- reading and evaluating one patient ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientRead:
+    record: PatientRecord
+    summary: Summary
+    fetched: patient_service.FetchedPatient
+    queries: tuple[Any, ...]
+    fhir_ms: float
+    rules_ms: float
+
+
+def _fetch(
+    context: LaunchContext, patient_id: str, mappings: Mappings
+) -> tuple[patient_service.FetchedPatient, FhirClient]:
+    """One batch read; a FHIR 401 gets one forced token refresh, then RelaunchRequired."""
+    client = fhir_client_for(context)
+    try:
+        return patient_service.fetch_patient(client, patient_id, mappings), client
+    except TokenExpired:
+        client.close()
+        client = fhir_client_for(context, force_refresh=True)
+        try:
+            return patient_service.fetch_patient(client, patient_id, mappings), client
+        except TokenExpired:
+            client.close()
+            raise
+    except FhirError as err:
+        # batch_search reports server trouble as values; anything raised here (a query
+        # off the base, …) still must not hide the page: everything is unknown.
+        log.info("FHIR read failed (status %s)", err.status)
+        failed = patient_service.FetchedPatient(
+            resources=[], incomplete=frozenset(AREAS), problems=(f"FHIR read failed: {err}",)
+        )
+        return failed, client
+
+
+def _with_patient_stub(
+    fetched: patient_service.FetchedPatient, patient_id: str
+) -> patient_service.FetchedPatient:
+    """Without the Patient resource the record cannot be built: use a bare Patient and say
+    so, so the checks still run (as unknown where data are missing) and the page renders."""
+    has_patient = any(
+        isinstance(item, dict)
+        and item.get("resourceType") == "Patient"
+        and item.get("id") == patient_id
+        for item in fetched.resources
+    )
+    if has_patient:
+        return fetched
+    problems = fetched.problems
+    if "patient" not in fetched.incomplete:
+        problems = (*problems, f"Patient/{patient_id} was not returned by the server")
+    return replace(
+        fetched,
+        resources=[{"resourceType": "Patient", "id": patient_id}, *fetched.resources],
+        incomplete=fetched.incomplete | {"patient"},
+        problems=problems,
+    )
+
+
+def read_patient(context: LaunchContext, patient_id: str, as_of: date) -> PatientRead:
+    """Read one patient from the context's server and evaluate the checks (never raises
+    for server trouble; RelaunchRequired/TokenExpired propagate to the relaunch page)."""
+    mappings = app_mappings()
+    settings = launch_state().config.rules
+    started = time.perf_counter()
+    fetched, client = _fetch(context, patient_id, mappings)
+    try:
+        queries = tuple(client.requests_made)
+    finally:
+        client.close()
+    fetched_at = time.perf_counter()
+    fetched = _with_patient_stub(fetched, patient_id)
+    try:
+        record, summary = patient_service.summarize_fetched(
+            fetched, patient_id, as_of, mappings, settings
+        )
+    except UnusableInput as err:  # defensive: the stub above should prevent it
+        log.warning("patient record unusable: %s", type(err).__name__)
+        fetched = replace(
+            fetched,
+            resources=[{"resourceType": "Patient", "id": patient_id}],
+            incomplete=frozenset(AREAS),
+            problems=(*fetched.problems, str(err)),
+        )
+        record, summary = patient_service.summarize_fetched(
+            fetched, patient_id, as_of, mappings, settings
+        )
+    done = time.perf_counter()
+    return PatientRead(
+        record=record,
+        summary=summary,
+        fetched=fetched,
+        queries=queries,
+        fhir_ms=(fetched_at - started) * 1000,
+        rules_ms=(done - fetched_at) * 1000,
+    )
+
+
+def server_timing(*metrics: tuple[str, float]) -> str:
+    return ", ".join(f"{name};dur={ms:.1f}" for name, ms in metrics)
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+def _page(template: str, status: int, **values: Any) -> Response:
+    response = Response(render_template(template, **values), mimetype="text/html")
+    response.status_code = status
+    return response
+
+
+@bp.get("/patient")
+def patient() -> Response:
+    context = current_context()
+    if context is None:
+        return _page("dashboard/no_context.html", 401)
+    if not context.patient:
+        return _page("dashboard/no_patient.html", 400, open_server=context.open_server)
+    as_of = date.today()
+    read = read_patient(context, context.patient, as_of)
+
+    started = time.perf_counter()
+    marker = f"render-ms-{secrets.token_hex(8)}"
+    view = build_dashboard(
+        read.summary,
+        read.record,
+        settings=launch_state().config.rules,
+        mappings=app_mappings(),
+        page=PageContext(
+            need_patient_banner=context.need_patient_banner,
+            can_write_plan=context.can_write_plan,
+            open_server=context.open_server,
+            server_label=context.tenant_label,
+            launch_id=context.launch_id,
+        ),
+        fetch=FetchInfo(
+            queries=read.queries,
+            searches=read.fetched.queries,
+            fhir_ms=read.fhir_ms,
+            rules_ms=read.rules_ms,
+        ),
+    )
+    html = render_template("dashboard/patient.html", view=view, render_ms=marker)
+    render_ms = (time.perf_counter() - started) * 1000
+    html = html.replace(marker, f"{render_ms:.1f}")
+    response = Response(html, mimetype="text/html")
+    response.headers["Server-Timing"] = server_timing(
+        ("fhir", read.fhir_ms), ("rules", read.rules_ms), ("render", render_ms)
+    )
+    log.info(
+        "dashboard: %d round trip(s), fhir %.0f ms, rules %.1f ms, render %.1f ms%s",
+        len(read.queries),
+        read.fhir_ms,
+        read.rules_ms,
+        render_ms,
+        ", data incomplete" if read.summary.data.incomplete else "",
+    )
+    return response
+
+
+def launch_page_html(app_origin: str) -> str:
+    """launch.html with its forms pointed at `app_origin` and its CSS at /static/."""
+    text = LAUNCH_PAGE.read_text(encoding="utf-8")
+    origin = str(escape(app_origin.rstrip("/")))
+    text = text.replace(LAUNCH_PAGE_DEFAULT_APP, origin)
+    text = text.replace(f'href="{LAUNCH_PAGE_FILE_CSS}', 'href="/static/')
+    # The note for readers of the file copy does not apply when the app serves the page.
+    start, end = "<!-- file-only -->", "<!-- /file-only -->"
+    while start in text and end in text.split(start, 1)[1]:
+        head, rest = text.split(start, 1)
+        text = head + rest.split(end, 1)[1]
+    return text
+
+
+@bp.get("/launch.html")
+def launch_page() -> Response:
+    public_url = launch_state().config.public_url
+    origin = public_url or request.url_root
+    try:
+        html = launch_page_html(origin)
+    except OSError:
+        return _page("dashboard/no_launch_page.html", 404)
+    response = Response(html, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-cache"
+    return response

@@ -1,0 +1,459 @@
+"""Write-back against a real HAPI FHIR server (fixture `hapi_base`, tests/conftest.py).
+
+Each test builds its own patient with a unique id (no demo cohort), reads it back the way
+the app does (`patient_service.fetch_patient` + `summarize_fetched`), and writes with
+`smartapp.writeback`. What is proven here and not in the unit tests: the server accepts
+our bundles; re-runs and concurrent runs leave one CarePlan and one Task per identifier;
+a failed entry writes nothing; a stale If-Match loses nothing; an arriving lab completes
+its Task; an acknowledgement reads back as one; and what we wrote reads back valid.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+from fhirclient.models.fhirelementfactory import FHIRElementFactory
+
+from fhir_mappings.canonical import CAREPLAN_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM
+from fhir_mappings.records import PatientRecord
+from fhir_mappings.site import load_mappings
+from fhir_mappings.write import WriteContext, WritePlan, build_writeback
+from smartapp import patient_service
+from smartapp.fhir import FhirClient
+from smartapp.rules.model import Status, Summary
+from smartapp.rules.settings import RuleSettings
+from smartapp.writeback import acknowledge, write_plan
+
+pytestmark = pytest.mark.integration
+
+TODAY = date.today()
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+
+
+@pytest.fixture
+def client(hapi_base: str) -> Iterator[FhirClient]:
+    with FhirClient(hapi_base) as fhir:
+        yield fhir
+
+
+@pytest.fixture
+def pid() -> str:
+    return f"wb-{uuid.uuid4().hex[:12]}"
+
+
+def ctx(**kw: Any) -> WriteContext:
+    return WriteContext(now=datetime.now(UTC), **kw)
+
+
+# -- building a patient on the server ------------------------------------------------------
+
+
+def day(offset: int) -> str:
+    return (TODAY + timedelta(days=offset)).isoformat()
+
+
+def put(resource: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resource": resource,
+        "request": {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"},
+    }
+
+
+def patient(pid: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Patient",
+        "id": pid,
+        "name": [{"family": "Writeback", "given": ["Test"]}],
+        "gender": "female",
+        "birthDate": "1985-04-02",
+    }
+
+
+def ms_condition(pid: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Condition",
+        "id": f"{pid}-ms",
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": "active",
+                }
+            ]
+        },
+        "verificationStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                    "code": "confirmed",
+                }
+            ]
+        },
+        "code": {
+            "coding": [
+                {
+                    "system": "http://snomed.info/sct",
+                    "code": "426373005",
+                    "display": "Relapsing remitting multiple sclerosis",
+                }
+            ]
+        },
+        "subject": {"reference": f"Patient/{pid}"},
+    }
+
+
+def dose(pid: str, n: int, offset: int) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationAdministration",
+        "id": f"{pid}-dose{n}",
+        "status": "completed",
+        "medicationCodeableConcept": {
+            "coding": [{"system": "http://www.whocc.no/atc", "code": "L04AG12"}],
+            "text": "Kesimpta 20 mg/0.4 mL pen",
+        },
+        "subject": {"reference": f"Patient/{pid}"},
+        "effectiveDateTime": day(offset),
+        "dosage": {"dose": {"value": 20, "unit": "mg", "system": UCUM, "code": "mg"}},
+    }
+
+
+def immunoglobulin(pid: str, code: str, value: float, offset: int) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": f"{pid}-{code}",
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "laboratory",
+                    }
+                ]
+            }
+        ],
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+        "subject": {"reference": f"Patient/{pid}"},
+        "effectiveDateTime": day(offset),
+        "valueQuantity": {"value": value, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"},
+    }
+
+
+def igg_igm(pid: str, offset: int = -3) -> list[dict[str, Any]]:
+    return [immunoglobulin(pid, "2465-3", 1050, offset), immunoglobulin(pid, "2472-9", 110, offset)]
+
+
+def seed(client: FhirClient, *resources: dict[str, Any]) -> None:
+    client.transaction(
+        {"resourceType": "Bundle", "type": "transaction", "entry": [put(r) for r in resources]}
+    )
+
+
+def on_therapy(client: FhirClient, pid: str) -> None:
+    """Four doses, the last 40 days ago (the next is overdue); no baseline labs, no MRI."""
+    seed(
+        client,
+        patient(pid),
+        ms_condition(pid),
+        dose(pid, 1, -110),
+        dose(pid, 2, -103),
+        dose(pid, 3, -96),
+        dose(pid, 4, -68),
+    )
+
+
+# -- reading it back the app's way -----------------------------------------------------------
+
+
+def evaluate(client: FhirClient, pid: str) -> tuple[PatientRecord, Summary]:
+    mappings = load_mappings(None)
+    fetched = patient_service.fetch_patient(client, pid, mappings)
+    assert not fetched.incomplete, fetched.problems
+    return patient_service.summarize_fetched(fetched, pid, TODAY, mappings, RuleSettings())
+
+
+def plan_for(client: FhirClient, pid: str, context: WriteContext | None = None) -> WritePlan:
+    record, summary = evaluate(client, pid)
+    return build_writeback(summary, record, context or ctx(fhir_base=client.base))
+
+
+def search(client: FhirClient, url: str) -> list[dict[str, Any]]:
+    result = client.search_all(url)
+    assert result.complete, result.problem
+    return list(result.resources)
+
+
+def app_tasks(client: FhirClient, pid: str) -> list[dict[str, Any]]:
+    return search(client, f"Task?patient={pid}&identifier={TASK_IDENTIFIER_SYSTEM}|&_count=200")
+
+
+def careplans(client: FhirClient, pid: str) -> list[dict[str, Any]]:
+    return search(client, f"CarePlan?patient={pid}&_count=50")
+
+
+def provenances(client: FhirClient, pid: str) -> list[dict[str, Any]]:
+    refs = [f"CarePlan/{c['id']}" for c in careplans(client, pid)]
+    refs += [f"Task/{t['id']}" for t in app_tasks(client, pid)]
+    if not refs:
+        return []
+    return search(client, f"Provenance?target={','.join(refs)}&_count=200")
+
+
+def identifiers(tasks: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(
+        i["value"] for t in tasks for i in t["identifier"] if i["system"] == TASK_IDENTIFIER_SYSTEM
+    )
+
+
+def statuses(tasks: list[dict[str, Any]]) -> dict[str, str]:
+    return {
+        i["value"].split(":")[1]: t["status"]
+        for t in tasks
+        for i in t["identifier"]
+        if i["system"] == TASK_IDENTIFIER_SYSTEM
+    }
+
+
+# -- the tests ---------------------------------------------------------------------------------
+
+
+def test_writing_twice_leaves_one_careplan_and_the_same_tasks(client: FhirClient, pid: str) -> None:
+    on_therapy(client, pid)
+    first = plan_for(client, pid)
+    assert first.count("create") >= 2, first.describe()
+    result = write_plan(client, first)
+    assert result.ok, result.message
+    assert {e.outcome for e in result.entries} == {"created"}
+
+    tasks = app_tasks(client, pid)
+    assert len(tasks) == first.count("create")
+    assert max(identifiers(tasks).values()) == 1
+    (careplan,) = careplans(client, pid)
+    assert careplan["identifier"] == [{"system": CAREPLAN_IDENTIFIER_SYSTEM, "value": pid}]
+    assert careplan["addresses"] == [{"reference": f"Condition/{pid}-ms"}]
+    for task in tasks:
+        assert task["basedOn"] == [{"reference": f"CarePlan/{careplan['id']}"}]
+        assert task["for"] == {"reference": f"Patient/{pid}"}
+
+    second = plan_for(client, pid)
+    assert second.count("create") == 0, second.describe()
+    again = write_plan(client, second)
+    assert again.ok, again.message
+    assert len(careplans(client, pid)) == 1
+    assert sorted(t["id"] for t in app_tasks(client, pid)) == sorted(t["id"] for t in tasks)
+    assert len(provenances(client, pid)) == 2
+
+
+def test_ten_concurrent_writebacks_leave_no_duplicates(hapi_base: str, pid: str) -> None:
+    """The worst case: ten write-backs all built from the same empty read, posted at once,
+    without the in-process lock (as from ten processes). Deterministic ids make them one."""
+    with FhirClient(hapi_base) as setup:
+        on_therapy(setup, pid)
+        plan = plan_for(setup, pid)
+    expected = plan.count("create")
+    results: list[Any] = []
+    barrier = threading.Barrier(10)
+
+    def run() -> None:
+        with FhirClient(hapi_base) as own:
+            barrier.wait()
+            results.append(write_plan(own, plan, serialize=False, attempts=5))
+
+    threads = [threading.Thread(target=run) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert all(r.ok for r in results), [r.message for r in results if not r.ok]
+    with FhirClient(hapi_base) as check:
+        assert len(careplans(check, pid)) == 1
+        tasks = app_tasks(check, pid)
+        assert len(tasks) == expected
+        assert set(identifiers(tasks).values()) == {1}
+
+
+def test_ten_concurrent_clicks_through_the_app_path(hapi_base: str, pid: str) -> None:
+    """Ten clicks, each reading and building its own plan, then writing (with the lock)."""
+    with FhirClient(hapi_base) as setup:
+        on_therapy(setup, pid)
+    results: list[Any] = []
+    barrier = threading.Barrier(10)
+
+    def click() -> None:
+        with FhirClient(hapi_base) as own:
+            barrier.wait()
+            results.append(write_plan(own, plan_for(own, pid)))
+
+    threads = [threading.Thread(target=click) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert all(r.ok for r in results), [r.message for r in results if not r.ok]
+    with FhirClient(hapi_base) as check:
+        assert len(careplans(check, pid)) == 1
+        assert set(identifiers(app_tasks(check, pid)).values()) == {1}
+
+
+def test_task_is_completed_when_its_lab_arrives(client: FhirClient, pid: str) -> None:
+    seed(client, patient(pid), ms_condition(pid))  # pre-treatment: baselines are due
+    record, summary = evaluate(client, pid)
+    ig = next(f for f in summary.findings if f.check == "ig-baseline")
+    assert ig.status is Status.DUE and ig.action is not None
+    assert write_plan(client, build_writeback(summary, record, ctx())).ok
+    assert statuses(app_tasks(client, pid))["ig-baseline"] == "requested"
+
+    seed(client, *igg_igm(pid))
+    record, summary = evaluate(client, pid)
+    assert next(f for f in summary.findings if f.check == "ig-baseline").status is Status.OK
+    plan = build_writeback(summary, record, ctx())
+    completions = [i for i in plan.preview if i.action == "complete"]
+    assert [i.check for i in completions] == ["ig-baseline"]
+    result = write_plan(client, plan)
+    assert result.ok, result.message
+    assert [e.outcome for e in result.entries if e.item.check == "ig-baseline"] == ["completed"]
+
+    task = next(t for t in app_tasks(client, pid) if ":ig-baseline:" in t["identifier"][0]["value"])
+    assert task["status"] == "completed"
+    assert task["statusReason"]["text"].startswith("Requirement met: ")
+    assert "lastModified" in task
+    other = statuses(app_tasks(client, pid))
+    assert other["hbv-screening"] == "requested"  # still missing: left open
+
+
+def test_a_transaction_with_one_invalid_entry_writes_nothing(client: FhirClient, pid: str) -> None:
+    on_therapy(client, pid)
+    plan = plan_for(client, pid)
+    bad_task = dict(plan.bundle["entry"][1])
+    bad_task["resource"] = {
+        **bad_task["resource"],
+        "id": "ofa-task-invalid",
+        "for": {"reference": f"Patient/{pid}-does-not-exist"},
+    }
+    bad_task["request"] = {"method": "PUT", "url": "Task/ofa-task-invalid"}
+    broken = WritePlan(
+        plan.patient_id,
+        {**plan.bundle, "entry": [*plan.bundle["entry"], bad_task]},
+        (*plan.preview, plan.preview[1]),
+    )
+    result = write_plan(client, broken)
+    assert not result.ok
+    assert result.message.startswith("Nothing was written")
+    assert result.entries == ()
+    assert careplans(client, pid) == []
+    assert app_tasks(client, pid) == []
+
+
+def test_a_stale_version_fails_the_whole_write_and_loses_nothing(
+    client: FhirClient, pid: str
+) -> None:
+    seed(client, patient(pid))
+    record, summary = evaluate(client, pid)
+    assert write_plan(client, build_writeback(summary, record, ctx())).ok
+    record, summary = evaluate(client, pid)
+    task = next(t for t in record.tasks if t.check == "ig-baseline")
+    task_ref = task.source.reference.split("/_history/")[0]
+
+    # A clinician changes the Task (version 2) after our read of version 1.
+    stored = client.read(task_ref)
+    client.update(task_ref, {**stored, "status": "in-progress", "note": [{"text": "drawn"}]})
+
+    seed(client, *igg_igm(pid))
+    record, summary = evaluate(client, pid)
+    stale = replace(task, source=replace(task.source, reference=f"{task_ref}/_history/1"))
+    record = replace(
+        record,
+        tasks=tuple(stale if t.identifier == task.identifier else t for t in record.tasks),
+    )
+    plan = build_writeback(summary, record, ctx())
+    assert any(e["request"].get("ifMatch") == 'W/"1"' for e in plan.bundle["entry"])
+    result = write_plan(client, plan)
+    assert not result.ok
+    assert result.status in (409, 412)
+    after = client.read(task_ref)
+    assert after["status"] == "in-progress"
+    assert after["note"] == [{"text": "drawn"}]
+    assert len(provenances(client, pid)) == 1  # only the first write's
+
+
+def test_acknowledgement_closes_the_task_and_the_rules_show_it(
+    client: FhirClient, pid: str
+) -> None:
+    seed(client, patient(pid))
+    record, summary = evaluate(client, pid)
+    assert write_plan(client, build_writeback(summary, record, ctx())).ok
+    record, summary = evaluate(client, pid)
+
+    result = acknowledge(
+        client,
+        record,
+        "cbc-baseline",
+        "CBC done at the outside lab last week",
+        "Dr Who",
+        datetime.now(UTC),
+        summary=summary,
+    )
+    assert result.ok, result.message
+
+    record, summary = evaluate(client, pid)
+    cbc = next(f for f in summary.findings if f.check == "cbc-baseline")
+    assert cbc.acknowledgement is not None
+    assert cbc.acknowledgement.reason == "CBC done at the outside lab last week"
+    task = next(
+        t for t in app_tasks(client, pid) if ":cbc-baseline:" in t["identifier"][0]["value"]
+    )
+    assert task["status"] == "cancelled"
+    assert task["note"][-1]["text"].startswith("Acknowledged by Dr Who on ")
+    assert task["note"][-1]["authorString"] == "Dr Who"
+    again = build_writeback(summary, record, ctx())
+    assert not [i for i in again.preview if i.check == "cbc-baseline"]
+
+
+def test_what_we_wrote_reads_back_valid_and_unchanged(client: FhirClient, pid: str) -> None:
+    on_therapy(client, pid)
+    plan = plan_for(client, pid, ctx(author_reference=f"Patient/{pid}", fhir_base=client.base))
+    result = write_plan(client, plan)
+    assert result.ok, result.message
+    sent = {
+        e["request"]["url"]: e["resource"]
+        for e in plan.bundle["entry"]
+        if e["request"]["method"] == "PUT"
+    }
+    written = [e.reference for e in result.entries]
+    assert all(written)
+    for reference in written:
+        assert reference is not None
+        stored = client.read(reference)
+        without_meta = {k: v for k, v in stored.items() if k != "meta"}
+        model = get_fhir_model_class(stored["resourceType"]).model_validate(stored)
+        dumped = model.model_dump(mode="json", exclude_none=True)
+        # pydantic writes the instant meta.lastUpdated with "Z"; everything else is identical
+        assert {k: v for k, v in dumped.items() if k != "meta"} == without_meta
+        r4 = FHIRElementFactory.instantiate(stored["resourceType"], stored)
+        assert r4.as_json() == stored
+        if reference in sent:
+            assert without_meta == sent[reference]
+    provenance = client.read(written[-1] or "")
+    assert {t["reference"] for t in provenance["target"]} == set(sent)
+
+
+def test_conditional_strategy_is_idempotent_too(client: FhirClient, pid: str) -> None:
+    on_therapy(client, pid)
+    conditional = ctx(id_strategy="conditional")
+    first = write_plan(client, plan_for(client, pid, conditional))
+    assert first.ok, first.message
+    second = write_plan(client, plan_for(client, pid, conditional))
+    assert second.ok, second.message
+    assert len(careplans(client, pid)) == 1
+    assert set(identifiers(app_tasks(client, pid)).values()) == {1}
