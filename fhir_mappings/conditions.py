@@ -59,7 +59,7 @@ def read_condition(
     onset = first_date(resource, ("onsetDateTime", "onsetPeriod.start", "recordedDate"), "")
     active = bool(clinical & ACTIVE)
     refuted = bool(verification & REFUTED)
-    name = concept_text(concept) or best.hit.display
+    name = concept_text(concept, code_fallback=False) or best.hit.display
     states = ["active" if active else "not active"]
     if refuted:
         states.append("refuted")

@@ -68,8 +68,7 @@ def first_date(
     An absent element moves on to the next path; a present but unreadable one is `Malformed`
     (a wrong date is never silently replaced by another element's date).
     """
-    for path in paths:
-        head, _, tail = path.partition(".")
+    for path, head, tail in _split(paths):
         value = resource.get(head)
         if value is None:
             continue
@@ -81,3 +80,8 @@ def first_date(
                 continue
         return parse_clinical_date(value, f"{what}{path}")
     return None
+
+
+@lru_cache(maxsize=64)
+def _split(paths: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
+    return tuple((path, *path.partition(".")[::2]) for path in paths)

@@ -12,7 +12,7 @@ from typing import Any
 
 from fhir_mappings.errors import Malformed
 from fhir_mappings.site import Mappings
-from fhir_mappings.terminology import Hit
+from fhir_mappings.terminology import ORIGIN_SITE, Hit
 
 Json = Mapping[str, Any]
 
@@ -44,15 +44,6 @@ def as_text(value: object, where: str) -> str | None:
     return value
 
 
-def as_number(value: object, where: str) -> float | None:
-    """A decimal element (absent = None); JSON strings and booleans are not numbers."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise Malformed(f"{where} is not a number")
-    return float(value)
-
-
 def codings(concept: object, where: str) -> list[Json]:
     """The codings of a CodeableConcept, each checked to have a string system and code."""
     if concept is None:
@@ -76,8 +67,9 @@ def codings(concept: object, where: str) -> list[Json]:
     return found
 
 
-def concept_text(concept: object) -> str:
-    """What a person calls a (checked) CodeableConcept: its text, else a display, else a code."""
+def concept_text(concept: object, *, code_fallback: bool = True) -> str:
+    """What a person calls a (checked) CodeableConcept: its text, else a display, else (when
+    `code_fallback`) a code."""
     if not isinstance(concept, dict):
         return ""
     text = concept.get("text")
@@ -86,9 +78,10 @@ def concept_text(concept: object) -> str:
     for coding in concept.get("coding") or ():
         if isinstance(coding, dict) and isinstance(coding.get("display"), str):
             return str(coding["display"])
-    for coding in concept.get("coding") or ():
-        if isinstance(coding, dict) and isinstance(coding.get("code"), str):
-            return str(coding["code"])
+    if code_fallback:
+        for coding in concept.get("coding") or ():
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                return str(coding["code"])
     return ""
 
 
@@ -116,7 +109,7 @@ class Match:
 
     @property
     def matched_by(self) -> str:
-        site = " (site)" if self.hit.origin == "site" else ""
+        site = " (site)" if self.hit.origin == ORIGIN_SITE else ""
         return f"{self.hit.system_label} {self.code}{site}"
 
 

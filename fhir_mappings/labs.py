@@ -19,7 +19,7 @@ from typing import Any
 
 from fhir_mappings.dates import first_date
 from fhir_mappings.errors import Malformed
-from fhir_mappings.fhirjson import Match, as_list, as_object, concept_text, matches
+from fhir_mappings.fhirjson import Match, as_list, as_object, codings, concept_text
 from fhir_mappings.qualitative import read_qualitative
 from fhir_mappings.quantity import QuantityValue, read_quantity
 from fhir_mappings.records import (
@@ -100,10 +100,14 @@ REPORT_DATES = ("effectiveDateTime", "effectivePeriod.start", "issued")
 
 def _lab_matches(concept: object, mappings: Mappings, where: str) -> list[tuple[LabKind, Match]]:
     found: dict[LabKind, Match] = {}
-    for match in matches(concept, mappings, where):
-        kind = LAB_KINDS.get(match.valueset)
-        if kind is not None and kind not in found:
-            found[kind] = match
+    for coding in codings(concept, where):
+        code = coding.get("code")
+        if not code:
+            continue
+        for hit in mappings.lookup(coding.get("system"), code):
+            kind = LAB_KINDS.get(hit.valueset)
+            if kind is not None and kind not in found:
+                found[kind] = Match(hit, code)
     return list(found.items())
 
 

@@ -5,7 +5,8 @@
 2. `valueCodeableConcept`: SNOMED/LOINC answer codes (value sets `qualitative-*`, and the
    pregnancy answers for a pregnancy status);
 3. `valueString` words, any case: reactive, non-reactive, positive, negative, detected,
-   not detected… matched as whole phrases, so "not detected" is never read as "detected";
+   not detected… matched as whole phrases, so "not detected" is never read as "detected"
+   (for a pregnancy status also "pregnant"/"not pregnant", and `valueBoolean`);
 4. `valueQuantity` as a signal-to-cutoff index: at or above the reference range's `high`
    (or the cutoff a range text gives, e.g. "<1.0") -> positive, below -> negative.
    Quantitative hCG without a usable range uses the usual serum cut-offs: < 5 m[IU]/mL
@@ -21,6 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import as_list, as_object, as_text, codings
 from fhir_mappings.quantity import QuantityValue, read_quantity
 from fhir_mappings.records import LabKind, Qualitative
@@ -218,6 +220,13 @@ def read_qualitative(
         return Reading(value, f'"{text.strip()}"')
     if quantity is not None:
         return _from_quantity(part, quantity, kind, where)
+    if "valueBoolean" in part and kind is LabKind.PREGNANCY_STATUS:
+        # Some IGs record pregnancy status as a boolean (a COVAX IG profiles LOINC 11449-6
+        # with value[x] only boolean): true is pregnant.
+        flag = part["valueBoolean"]
+        if not isinstance(flag, bool):
+            raise Malformed(f"{where}valueBoolean is not a boolean")
+        return Reading(Qualitative.POSITIVE if flag else Qualitative.NEGATIVE, f"value {flag}")
     if "valueBoolean" in part or "valueInteger" in part:
         return Reading(None, "a value type that is not read as a result")
     return Reading(None, "no value")

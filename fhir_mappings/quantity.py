@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from fhir_mappings.errors import Malformed
-from fhir_mappings.systems import system_key
+from fhir_mappings.systems import SYSTEMS, system_key
 from fhir_mappings.ucum import convert
 
 _COMPARATORS = frozenset({"<", "<=", ">=", ">", "ad"})
+_UCUM = SYSTEMS["ucum"].uri
 
 
 class QuantityValue(NamedTuple):
@@ -58,7 +59,7 @@ def read_quantity(element: object, where: str) -> QuantityValue | None:
         return None
     if comparator not in _COMPARATORS:
         comparator = ""
-    if code and system_key(system) == "ucum":
+    if code and (system == _UCUM or system_key(system) == "ucum"):
         convert_with: str | None = code
     else:
         convert_with = unit or code

@@ -24,7 +24,7 @@ from fhir_mappings.bundle import resources_from_json
 from fhir_mappings.conditions import read_allergy, read_condition
 from fhir_mappings.dates import parse_clinical_date
 from fhir_mappings.errors import Malformed, UnusableInput
-from fhir_mappings.fhirjson import as_list, as_text, reference_target
+from fhir_mappings.fhirjson import as_list, reference_target
 from fhir_mappings.imaging import read_imaging_study, read_procedure, read_report_imaging
 from fhir_mappings.labs import read_observation, read_report_labs
 from fhir_mappings.medications import MedicationResolver, read_administration, read_request
@@ -139,13 +139,15 @@ def _patient_info(patient: Mapping[str, Any], collected: _Collected) -> PatientI
 
 
 def _choose_patient(
-    patients: dict[str, Mapping[str, Any]], patient_id: str | None
+    patients: dict[str, Mapping[str, Any]], patient_id: str | None, anonymous: int
 ) -> Mapping[str, Any]:
     if patient_id is not None:
         if patient_id not in patients:
             raise UnusableInput(f"Patient {patient_id} is not in the data")
         return patients[patient_id]
     if not patients:
+        if anonymous:
+            raise UnusableInput("the Patient in the bundle has no id (and no urn:uuid fullUrl)")
         raise UnusableInput("no Patient in the bundle")
     if len(patients) > 1:
         ids = ", ".join(sorted(patients)[:5]) + (", …" if len(patients) > 5 else "")
@@ -273,6 +275,7 @@ def read_patient_record(
     medications: dict[str, Mapping[str, Any]] = {}
     seen: set[tuple[str, str]] = set()
     junk: list[str] = []
+    anonymous = 0
     for position, item in enumerate(resources):
         if not isinstance(item, dict):
             junk.append(f"entry {position + 1} is not a FHIR resource")
@@ -288,6 +291,7 @@ def read_patient_record(
                 continue
             seen.add(key)
         elif resource_type == "Patient":
+            anonymous += 1
             junk.append(f"entry {position + 1} is a Patient with no id")
             continue
         if resource_type == "Patient":
@@ -299,7 +303,7 @@ def read_patient_record(
             _outcome_problem(item, collected)
         else:
             others.append((position, item))
-    patient = _choose_patient(patients, patient_id)
+    patient = _choose_patient(patients, patient_id, anonymous)
     chosen = str(patient["id"])
     for reason in junk:
         collected.skipped += 1
@@ -320,8 +324,6 @@ def read_patient_record(
         try:
             if reader is not None:
                 reader(resource, label, mappings, resolver, collected)
-            elif resource_type == "CarePlan":
-                as_text(resource.get("status"), "status")
         except Malformed as err:
             collected.skip(label, str(err), resource_type, err.area)
             continue

@@ -142,6 +142,12 @@ def convert(value: float, unit: str | None, target: str) -> float | None:
     """`value` in `unit` expressed in `target`, or None when the units do not convert."""
     if not unit:
         return None
+    factor = _factor(unit, target)
+    return None if factor is None else value * factor
+
+
+@lru_cache(maxsize=4096)
+def _factor(unit: str, target: str) -> float | None:
     source = parse_unit(unit)
     if source is None:
         # UCUM is case-sensitive, lab printouts are not ("MG/DL"): one lenient retry.
@@ -149,9 +155,4 @@ def convert(value: float, unit: str | None, target: str) -> float | None:
     wanted = parse_unit(target)
     if source is None or wanted is None or source.dimension != wanted.dimension:
         return None
-    return value * source.factor / wanted.factor
-
-
-def same_dimension(unit: str, other: str) -> bool:
-    first, second = parse_unit(unit), parse_unit(other)
-    return first is not None and second is not None and first.dimension == second.dimension
+    return source.factor / wanted.factor

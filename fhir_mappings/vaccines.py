@@ -27,30 +27,37 @@ _CLASSES = {
 _CAUTION = (VaccineClass.LIVE, VaccineClass.AMBIGUOUS, VaccineClass.NON_LIVE)
 
 
-def _classify(concept: object, mappings: Mappings) -> tuple[VaccineClass | None, str]:
-    """The vaccine class and how it was decided; (None, …) when it is not a vaccine."""
-    found: dict[VaccineClass, str] = {}
+def _classify(concept: object, mappings: Mappings) -> tuple[VaccineClass | None, str, str]:
+    """The vaccine class, how it was decided and the value set's name for it.
+
+    The class is None when every CVX code says it is not a vaccine.
+    """
+    found: dict[VaccineClass, tuple[str, str]] = {}
     not_vaccine = ""
     for coding in codings(concept, "vaccineCode"):
         code = coding.get("code")
         if not code or system_key(coding.get("system")) != "cvx":
             continue
+        cvx = code.strip()
         hits = mappings.lookup(coding.get("system"), code)
-        classes = [_CLASSES[hit.valueset] for hit in hits if hit.valueset in _CLASSES]
-        if classes:
-            found.setdefault(
-                classes[0], f"CVX {code.strip()} ({classes[0].value.replace('_', '-')})"
-            )
+        known = [(_CLASSES[hit.valueset], hit.display) for hit in hits if hit.valueset in _CLASSES]
+        if known:
+            vaccine_class, name = known[0]
+            found.setdefault(vaccine_class, (f"CVX {cvx} ({_word(vaccine_class)})", name))
         elif any(hit.valueset == "cvx-not-a-vaccine" for hit in hits):
-            not_vaccine = f"CVX {code.strip()}"
+            not_vaccine = f"CVX {cvx}"
         else:
-            found.setdefault(VaccineClass.AMBIGUOUS, f"CVX {code.strip()} (not a known CVX code)")
+            found.setdefault(VaccineClass.AMBIGUOUS, (f"CVX {cvx} (not a known CVX code)", ""))
     for vaccine_class in _CAUTION:
         if vaccine_class in found:
-            return vaccine_class, found[vaccine_class]
+            return vaccine_class, *found[vaccine_class]
     if not_vaccine:
-        return None, not_vaccine
-    return VaccineClass.AMBIGUOUS, "no CVX code (review)"
+        return None, not_vaccine, ""
+    return VaccineClass.AMBIGUOUS, "no CVX code (review)", ""
+
+
+def _word(vaccine_class: VaccineClass) -> str:
+    return vaccine_class.value.replace("_", "-")
 
 
 def read_immunization(
@@ -61,22 +68,23 @@ def read_immunization(
     if status != "completed":
         return None
     concept = resource.get("vaccineCode")
-    vaccine_class, matched_by = _classify(concept, mappings)
+    vaccine_class, matched_by, valueset_name = _classify(concept, mappings)
     if vaccine_class is None:
         return None
     when = None
     if resource.get("occurrenceDateTime") is not None:
         when = parse_clinical_date(resource["occurrenceDateTime"], "occurrenceDateTime")
     occurrence_text = as_text(resource.get("occurrenceString"), "occurrenceString")
-    name = concept_text(concept) or "vaccine (no name recorded)"
-    date_text = (
-        when.describe()
-        if when
-        else f'"{occurrence_text}" (no date)'
-        if occurrence_text
-        else "no date"
+    name = (
+        concept_text(concept, code_fallback=False) or valueset_name or "vaccine (no name recorded)"
     )
-    display = f"{name} ({vaccine_class.value.replace('_', '-')}) on {date_text}"
+    if when is not None:
+        date_text = when.describe()
+    elif occurrence_text:
+        date_text = f'"{occurrence_text}" (no date)'
+    else:
+        date_text = "no date"
+    display = f"{name} ({_word(vaccine_class)}) on {date_text}"
     return Vaccination(
         when=when,
         occurrence_text=occurrence_text,

@@ -173,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     seed_cmd.add_argument("--anchor", type=_parse_date, help="the day dates are relative to")
     seed_cmd.set_defaults(handler=cmd_seed)
 
+    from smartapp.writeback_cli import add_writeback_parser
+
+    add_writeback_parser(sub)
+
     serve_cmd = sub.add_parser("serve", help="run the web app (gunicorn)")
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--host", default="127.0.0.1")
@@ -192,6 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `smartapp check … | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ from datetime import date, datetime
 from typing import Any
 
 from fhir_mappings.records import PatientRecord
-from fhir_mappings.write_common import local_reference
 from fhir_mappings.write import (
     PlanItem,
     WritebackBlocked,
@@ -48,6 +47,7 @@ from fhir_mappings.write import (
     build_acknowledgement,
     build_writeback,
 )
+from fhir_mappings.write_common import local_reference
 from smartapp.fhir import FhirClient, FhirError, ServerUnavailable, TokenExpired
 from smartapp.rules.model import Summary
 
@@ -280,6 +280,8 @@ def _write(
                 if rebuild is not None:
                     try:
                         plan = rebuild()
+                    except TokenExpired:
+                        raise
                     except WritebackBlocked as blocked:
                         return WriteResult(
                             False, f"Nothing was written: {blocked}", attempts=attempt, plan=plan

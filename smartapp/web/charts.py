@@ -302,7 +302,7 @@ def dose_timeline(
     if earliest_start is not None:
         start_marker = Marker(
             scale(earliest_start),
-            f"Earliest safe start {earliest_start.isoformat()}",
+            f"Vaccine intervals allow a start from {earliest_start.isoformat()}",
             "earliest-start",
         )
     band = None

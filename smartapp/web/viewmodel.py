@@ -363,6 +363,8 @@ class Dashboard:
     open_server: bool
     launch_id: str
     glance: tuple[GlanceItem, ...]
+    #: Overdue, due and unknown findings (screen order): linked from the glance bar.
+    attention: tuple[FindingView, ...]
     alerts: tuple[FindingView, ...]
     critical_alerts: int
     timeline: TimelineView
@@ -535,7 +537,7 @@ def _timeline(summary: Summary, record: PatientRecord) -> TimelineView:
         start, end = schedule.vaccine_window
         parts.append(f"non-live vaccine window {start.isoformat()} to {end.isoformat()}")
     if schedule.earliest_start:
-        parts.append(f"earliest safe start {schedule.earliest_start.isoformat()}")
+        parts.append(f"vaccine intervals allow a start from {schedule.earliest_start.isoformat()}")
     if chart.hidden_doses:
         parts.append(f"{chart.hidden_doses} earlier dose(s) not drawn, listed in the table")
     return TimelineView(
@@ -674,14 +676,14 @@ def _hbv_rows(labs: Iterable[LabResult]) -> tuple[HbvRow, ...]:
 # -- vaccines -----------------------------------------------------------------------------
 
 
-def _vaccine_timing(vaccination: Vaccination, dose_days: Sequence[date]) -> str:
+def _vaccine_timing(vaccination: Vaccination, dose_days: Sequence[date], as_of: date) -> str:
     if vaccination.when is None:
         return "no usable date"
     day = vaccination.when.earliest
-    if not dose_days or day < dose_days[0]:
-        if dose_days:
-            return f"{(dose_days[0] - day).days} days before the first dose"
-        return "before therapy"
+    if not dose_days:
+        return f"{relative_days(day, as_of)}; therapy not started"
+    if day < dose_days[0]:
+        return f"{(dose_days[0] - day).days} days before the first dose"
     previous = max(d for d in dose_days if d <= day)
     later = [d for d in dose_days if d > day]
     text = f"{(day - previous).days} days after the dose of {previous.isoformat()}"
@@ -690,7 +692,7 @@ def _vaccine_timing(vaccination: Vaccination, dose_days: Sequence[date]) -> str:
     return text
 
 
-def _vaccine_rows(record: PatientRecord) -> tuple[VaccineRow, ...]:
+def _vaccine_rows(record: PatientRecord, as_of: date) -> tuple[VaccineRow, ...]:
     dose_days = sorted(d.when.earliest for d in record.doses)
     rows = []
     ordered = sorted(
@@ -710,7 +712,7 @@ def _vaccine_rows(record: PatientRecord) -> tuple[VaccineRow, ...]:
                 date=when,
                 vaccine=vaccination.display,
                 kind=VACCINE_LOOKS[vaccination.vaccine_class],
-                timing=_vaccine_timing(vaccination, dose_days),
+                timing=_vaccine_timing(vaccination, dose_days, as_of),
                 reference=vaccination.source.reference,
                 matched_by=vaccination.source.matched_by,
             )
@@ -813,6 +815,11 @@ def build_dashboard(
         GlanceItem(STATUS_LOOKS[Status.ALERT], len(alerts), "alerts"),
         *(GlanceItem(group.status, len(group.findings), group.anchor) for group in groups),
     )
+    attention = tuple(
+        v
+        for v, f in zip(views, summary.findings, strict=True)
+        if f.status in (Status.OVERDUE, Status.DUE, Status.UNKNOWN)
+    )
     patient = summary.patient
     banner = None
     if page.need_patient_banner:
@@ -839,6 +846,7 @@ def build_dashboard(
         open_server=page.open_server,
         launch_id=page.launch_id,
         glance=glance,
+        attention=attention,
         alerts=alerts,
         critical_alerts=sum(1 for f in summary.findings
                             if f.status is Status.ALERT and f.severity is Severity.CRITICAL),
@@ -848,7 +856,7 @@ def build_dashboard(
             for kind, key, name in TREND_KINDS
         ),
         hbv=_hbv_rows(record.labs),
-        vaccines=_vaccine_rows(record),
+        vaccines=_vaccine_rows(record, as_of),
         tasks=tasks,
         groups=groups,
         data=data_panel(summary, mappings, settings, fetch),

@@ -149,3 +149,9 @@ def test_refuted_allergy(verification: str) -> None:
     )
     (record,) = read(allergy({"text": "ofatumumab"}, verificationStatus=status)).allergies
     assert record.refuted
+
+
+def test_condition_name_from_the_code_display_or_the_value_set() -> None:
+    (record,) = read(condition(SNOMED, "22255007")).conditions
+    assert record.display == "Progressive multifocal leukoencephalopathy (disorder)"
+    assert record.source.display.startswith(record.display + " (active), onset 2025-01-10")

@@ -222,3 +222,17 @@ def test_hcg_high_flag_reads_positive() -> None:
 def test_qualitative_urine_hcg_string() -> None:
     (lab,) = read(observation("2106-3", valueString="Negative")).labs
     assert lab.qualitative is NEG
+
+
+def test_pregnancy_status_as_boolean() -> None:
+    labs = read(
+        observation("11449-6", valueBoolean=True),
+        observation("11449-6", oid="o2", valueBoolean=False),
+    ).labs
+    assert [lab.qualitative for lab in labs] == [POS, NEG]
+    assert labs[0].raw == "true"
+
+
+def test_boolean_is_not_read_for_serology() -> None:
+    value, interpretable, _ = reading(valueBoolean=True)
+    assert value is None and not interpretable

@@ -15,6 +15,13 @@ def test_no_patient_is_unusable() -> None:
         read_patient_record([observation()], mappings=default_mappings())
 
 
+def test_patient_without_id_is_named_in_the_error() -> None:
+    nameless = patient()
+    del nameless["id"]
+    with pytest.raises(UnusableInput, match="the Patient in the bundle has no id"):
+        read_patient_record([nameless, observation()], mappings=default_mappings())
+
+
 def test_several_patients_need_a_choice() -> None:
     resources = [patient("a"), patient("b"), observation()]
     with pytest.raises(UnusableInput) as raised:

@@ -91,3 +91,9 @@ def test_bad_occurrence_date_skips_the_immunization() -> None:
     assert record.vaccinations == ()
     assert record.data.skipped == 1
     assert "vaccinations" in record.data.incomplete
+
+
+def test_vaccine_name_falls_back_to_the_value_set_display() -> None:
+    (vaccination,) = read(immunization("03")).vaccinations
+    assert vaccination.display == "MMR"
+    assert vaccination.source.display == "MMR (live) on 2025-02-01"

@@ -30,7 +30,7 @@ from smartapp import patient_service
 from smartapp.fhir import FhirClient
 from smartapp.rules.model import Status, Summary
 from smartapp.rules.settings import RuleSettings
-from smartapp.writeback import acknowledge, write_plan
+from smartapp.writeback import acknowledge, plan_for_patient, write_plan, writeback_patient
 
 pytestmark = pytest.mark.integration
 
@@ -457,3 +457,44 @@ def test_conditional_strategy_is_idempotent_too(client: FhirClient, pid: str) ->
     assert second.ok, second.message
     assert len(careplans(client, pid)) == 1
     assert set(identifiers(app_tasks(client, pid)).values()) == {1}
+
+
+def test_app_confirm_path_with_a_user_the_server_does_not_hold(
+    client: FhirClient, pid: str
+) -> None:
+    """`writeback_patient` (the dashboard's confirm): preview fingerprint honoured, and a
+    fhirUser HAPI does not hold (sandbox EHR users) is recorded by name, not refused."""
+    on_therapy(client, pid)
+    context = ctx(
+        author_reference=f"{client.base}/Practitioner/not-on-this-server",
+        author_display="Nora Neuro, MD",
+        fhir_base=client.base,
+    )
+    mappings = load_mappings(None)
+    preview = plan_for_patient(
+        client, pid, context, mappings=mappings, settings=RuleSettings(), as_of=TODAY
+    )
+    result = writeback_patient(
+        client,
+        pid,
+        context,
+        mappings=mappings,
+        settings=RuleSettings(),
+        as_of=TODAY,
+        expected_fingerprint=preview.fingerprint,
+    )
+    assert result.ok, result.message
+    provenance = client.read(result.entries[-1].reference or "")
+    assert provenance["agent"][0]["who"] == {"display": "Nora Neuro, MD"}
+
+    stale = writeback_patient(
+        client,
+        pid,
+        context,
+        mappings=mappings,
+        settings=RuleSettings(),
+        as_of=TODAY,
+        expected_fingerprint=preview.fingerprint,  # the plan has changed since: tasks exist
+    )
+    assert not stale.ok
+    assert stale.changed

@@ -322,7 +322,9 @@ def test_provenance_targets_everything_written() -> None:
 
 
 def test_provenance_without_user_has_the_app_only_and_create_when_only_creating() -> None:
-    plan = build_writeback(summary(cbc_due()), record(), context(author_reference=None))
+    plan = build_writeback(
+        summary(cbc_due()), record(), context(author_reference=None, author_display=None)
+    )
     (provenance,) = resources(plan.bundle, "Provenance")
     assert [a["who"] for a in provenance["agent"]] == [{"display": "Ofatumumab safety app"}]
     assert provenance["activity"]["coding"][0]["code"] == "CREATE"

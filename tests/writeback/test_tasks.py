@@ -177,7 +177,9 @@ def test_absolute_evidence_on_our_server_is_made_relative() -> None:
 def test_requester_absent_when_user_unknown_and_owner_when_configured() -> None:
     _, task = only_task(
         finding("cbc-baseline", action_code="order-cbc"),
-        ctx=context(author_reference=None, owner_reference="Organization/ms-clinic"),
+        ctx=context(
+            author_reference=None, author_display=None, owner_reference="Organization/ms-clinic"
+        ),
     )
     assert "requester" not in task
     assert task["owner"] == {"reference": "Organization/ms-clinic"}

@@ -17,8 +17,14 @@ from fhir_mappings.write import WritePlan, build_writeback
 from smartapp import writeback
 from smartapp.fhir import FhirClient, TokenExpired
 from smartapp.rules.model import Status
-from smartapp.writeback import PatientPlan, acknowledge, write_plan, writeback_patient
-from tests.writeback.factories import NOW, app_task, context, finding, ok, record, summary
+from smartapp.writeback import (
+    PatientPlan,
+    acknowledge,
+    with_verified_author,
+    write_plan,
+    writeback_patient,
+)
+from tests.writeback.factories import NOW, USER, app_task, context, finding, ok, record, summary
 
 BASE = "https://ehr.example.org/fhir"
 DUE = date(2025, 6, 20)
@@ -32,7 +38,7 @@ def http() -> Iterator[responses.RequestsMock]:
 
 @pytest.fixture
 def client() -> Iterator[FhirClient]:
-    with FhirClient(BASE, token="tok") as fhir:
+    with FhirClient(BASE, token="tok", sleep=no_sleep) as fhir:
         yield fhir
 
 
@@ -321,13 +327,14 @@ def test_acknowledge_with_nothing_open_sends_nothing(
 def test_acknowledge_uses_the_context_user(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
+    http.get(f"{BASE}/Practitioner/42", json={"resourceType": "Practitioner", "id": "42"})
     http.post(
         BASE, json=tx_response(("200 OK", "Task/t/_history/2"), ("201 Created", "Provenance/p"))
     )
     rec = record(tasks=[app_task("pml", DUE, task_id="t")])
     ctx = context(author_reference=f"{BASE}/Practitioner/42", fhir_base=BASE)
     acknowledge(client, rec, "pml", "seen by neurology", "Dr Who", NOW, context=ctx)
-    sent = sent_body(http, 0)
+    sent = sent_body(http, 1)
     provenance = sent["entry"][-1]["resource"]
     assert provenance["agent"][0]["who"]["reference"] == "Practitioner/42"
 
@@ -349,6 +356,7 @@ def test_confirm_writes_nothing_when_the_plan_changed_since_the_preview(
         "plan_for_patient",
         lambda *a, **k: PatientPlan(record(), summary(), current),
     )
+    http.get(f"{BASE}/{USER}", json={"resourceType": "Practitioner", "id": "dr-who"})
     result = writeback_patient(
         client,
         "pat-1",
@@ -361,7 +369,7 @@ def test_confirm_writes_nothing_when_the_plan_changed_since_the_preview(
     assert not result.ok
     assert result.changed
     assert result.plan is current
-    assert len(http.calls) == 0
+    assert [c.request.method for c in http.calls] == ["GET"]  # the user check; no POST
 
 
 def test_confirm_writes_when_the_plan_is_what_the_user_saw(
@@ -371,6 +379,7 @@ def test_confirm_writes_when_the_plan_is_what_the_user_saw(
     monkeypatch.setattr(
         writeback, "plan_for_patient", lambda *a, **k: PatientPlan(record(), summary(), plan)
     )
+    http.get(f"{BASE}/{USER}", json={"resourceType": "Practitioner", "id": "dr-who"})
     http.post(
         BASE, json=tx_response(("201 Created", "CarePlan/a"), ("201 Created", "Provenance/p"))
     )
@@ -385,3 +394,45 @@ def test_confirm_writes_when_the_plan_is_what_the_user_saw(
     )
     assert result.ok
     assert result.message == "Saved: monitoring plan created, no task changes."
+
+
+# -- the user's reference -------------------------------------------------------------------
+
+
+def test_user_missing_on_the_server_is_recorded_by_name_only(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    http.get(f"{BASE}/Practitioner/ghost", status=404)
+    ctx = with_verified_author(
+        client, context(author_reference=f"{BASE}/Practitioner/ghost", fhir_base=BASE)
+    )
+    assert ctx.author_reference is None
+    assert ctx.author == {"display": "Dr Who"}
+    plan = build_writeback(
+        summary(finding("cbc-baseline", Status.DUE, action_code="order-cbc", due=DUE)),
+        record(),
+        ctx,
+    )
+    (task,) = [
+        e["resource"] for e in plan.bundle["entry"] if e["resource"]["resourceType"] == "Task"
+    ]
+    assert task["requester"] == {"display": "Dr Who"}
+
+
+def test_user_without_a_name_is_recorded_by_reference_text(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    http.get(f"{BASE}/Practitioner/ghost", status=404)
+    ctx = with_verified_author(
+        client, context(author_reference="Practitioner/ghost", author_display=None)
+    )
+    assert ctx.author == {"display": "Practitioner/ghost"}
+
+
+@pytest.mark.parametrize("status", [200, 403, 500])
+def test_user_reference_is_kept_unless_the_server_says_it_is_gone(
+    client: FhirClient, http: responses.RequestsMock, status: int
+) -> None:
+    http.get(f"{BASE}/Practitioner/42", status=status, json={"resourceType": "Practitioner"})
+    ctx = context(author_reference="Practitioner/42")
+    assert with_verified_author(client, ctx) == ctx

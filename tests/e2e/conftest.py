@@ -1,0 +1,103 @@
+"""Browser fixtures for the e2e tests: the system Chromium driven by Playwright (sync API).
+
+    def test_something(browser_page, browser_errors, live_server):
+        base = live_server(flask_app)            # the app on http://127.0.0.1:<port>
+        browser_page.goto(f"{base}/patient")
+        assert browser_errors == []               # console errors, page errors, CSP reports
+
+- `browser` (session): one headless Chromium from /usr/bin/chromium (never `playwright
+  install`); the tests skip when it or Playwright is missing.
+- `browser_page`: a fresh context and page at 1024×700 (the EHR frame SPEC §4 names).
+- `browser_errors`: what went wrong in that page, one line each: console errors (CSP
+  violations are reported there), uncaught page errors and `securitypolicyviolation`
+  events.
+- `live_server`: `live_server(wsgi_app) -> base URL`, served by werkzeug in a thread and
+  shut down after the test.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1024, "height": 700}
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+#: Reports CSP violations to the console even where Chromium would only count them.
+_CSP_LISTENER = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  console.error('CSP violation: ' + e.violatedDirective + ' ' + (e.blockedURI || 'inline'));
+});
+"""
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def browser_errors() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def browser_page(browser: Any, browser_errors: list[str]) -> Iterator[Any]:
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(_CSP_LISTENER)
+    page = context.new_page()
+    page.on(
+        "console",
+        lambda message: browser_errors.append(f"console: {message.text}")
+        if message.type == "error"
+        else None,
+    )
+    page.on("pageerror", lambda error: browser_errors.append(f"page error: {error}"))
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def live_server() -> Iterator[Callable[[Any], str]]:
+    servers: list[Any] = []
+
+    def start(wsgi_app: Any) -> str:
+        server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()

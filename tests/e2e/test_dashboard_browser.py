@@ -1,0 +1,122 @@
+"""The rendered dashboard in a real Chromium at 1024×700 (SPEC §4 "Web", §5 CSP).
+
+The app runs in a thread (werkzeug) against a tiny in-process fake FHIR server (an
+http.server thread answering the batch read from demo data). Real HAPI and the sandbox EHR
+are the integration test's job.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from smartapp.web import create_app
+from tests.e2e.conftest import ARTIFACTS
+from tests.launch.launch_fakes import make_config
+from tests.web.test_dashboard_helpers import FakeFhir, demo
+
+pytestmark = pytest.mark.e2e
+
+SLUG = "hbsag-positive"
+
+
+@pytest.fixture
+def fake_fhir_base() -> Iterator[str]:
+    fake = FakeFhir(demo(SLUG) + demo("escaping"))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            length = int(self.headers.get("Content-Length") or 0)
+            batch = json.loads(self.rfile.read(length) or b"{}")
+            body = json.dumps(fake.respond(batch)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/fhir+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/fhir"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def app_base(fake_fhir_base: str, live_server: Any) -> str:
+    config = replace(
+        make_config(),
+        issuers=(fake_fhir_base,),
+        open_servers=(fake_fhir_base,),
+        fhir_base=fake_fhir_base,
+        insecure_cookies=True,
+    )
+    return str(live_server(create_app(config)))
+
+
+def open_dashboard(page: Any, app_base: str, fhir_base: str, patient: str) -> Any:
+    response = page.goto(f"{app_base}/open?iss={fhir_base}&patient={patient}")
+    assert response is not None and response.ok, response and response.status
+    assert page.url.endswith("/patient")
+    return response
+
+
+def test_dashboard_loads_clean_fits_the_frame_and_works_by_keyboard(
+    browser_page: Any, browser_errors: list[str], app_base: str, fake_fhir_base: str
+) -> None:
+    page = browser_page
+    open_dashboard(page, app_base, fake_fhir_base, SLUG)
+    page.wait_for_load_state("load")
+
+    assert page.locator("#alerts .finding").count() >= 1
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= 1024, f"horizontal scrolling: scrollWidth {scroll_width}"
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
+
+    # Keyboard only: Tab until the first finding's "Evidence and rule" summary has focus.
+    first_summary = page.locator("#alerts .finding details.evidence > summary").first
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if first_summary.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        pytest.fail("Tab never reached the first finding's evidence summary")
+    details = page.locator("#alerts .finding details.evidence").first
+    assert details.evaluate("el => el.open") is False
+    page.keyboard.press("Enter")
+    assert details.evaluate("el => el.open") is True
+    assert details.locator("table.evidence-table").is_visible()
+    assert details.locator(".citation").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "dashboard-evidence-open.png"))
+
+    # Still no horizontal scrolling with the evidence table open.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    assert browser_errors == []
+
+
+def test_hostile_patient_name_renders_as_text_in_the_browser(
+    browser_page: Any, browser_errors: list[str], app_base: str, fake_fhir_base: str
+) -> None:
+    page = browser_page
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    open_dashboard(page, app_base, fake_fhir_base, "escaping")
+    name = page.locator(".patient-name").inner_text()
+    assert "<script>alert(1)</script>" in name
+    assert dialogs == []
+    assert page.evaluate("document.scripts.length") == 0
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    assert browser_errors == []

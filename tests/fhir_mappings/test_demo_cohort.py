@@ -1,0 +1,21 @@
+"""Contract with the demo cohort: every situation reads without a skipped resource."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from fhir_mappings.read import read_patient_record
+from fhir_mappings.site import default_mappings
+
+demo = pytest.importorskip("smartapp.demo.bundles")
+
+
+@pytest.mark.parametrize("slug", demo.DEMO_SLUGS)
+def test_demo_patient_reads_cleanly(slug: str) -> None:
+    resources = demo.demo_patient_resources(date(2025, 6, 1), slug)
+    record = read_patient_record(resources, mappings=default_mappings())
+    assert record.patient.id
+    assert record.data.skipped == 0, record.data.problems
+    assert record.data.incomplete == frozenset()

@@ -1,0 +1,154 @@
+"""Summary + record → page data (smartapp/web/viewmodel.py), without Flask."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from fhir_mappings.site import load_mappings
+from smartapp import patient_service
+from smartapp.fhir.querylog import QueryLogEntry
+from smartapp.rules.model import Status
+from smartapp.rules.registry import CHECKS
+from smartapp.rules.settings import RuleSettings
+from smartapp.web.viewmodel import (
+    RULE_TEXT,
+    STATUS_LOOKS,
+    FetchInfo,
+    PageContext,
+    build_dashboard,
+    relative_days,
+)
+from tests.web.test_dashboard_helpers import demo
+
+TODAY = date.today()
+
+
+def dashboard_for(slug: str, **page: object):
+    resources = demo(slug, TODAY)
+    record = patient_service.record_from_resources(resources, mappings=load_mappings(None))
+    summary = patient_service.summarize(record, TODAY, RuleSettings())
+    view = build_dashboard(
+        summary,
+        record,
+        settings=RuleSettings(),
+        mappings=load_mappings(None),
+        page=PageContext(**page),  # type: ignore[arg-type]
+    )
+    return summary, record, view
+
+
+def test_every_status_has_an_icon_and_a_word():
+    for status in Status:
+        look = STATUS_LOOKS[status]
+        assert look.word and look.icon.startswith("icon-")
+    assert len({look.icon for look in STATUS_LOOKS.values()}) == len(Status)
+
+
+def test_every_check_has_a_rule_text_that_formats_with_the_settings():
+    settings = replace(RuleSettings(), ig_interval_days=180)
+    for check in CHECKS:
+        assert check.id in RULE_TEXT
+    _, _, view = dashboard_for("ig-monitoring-overdue")
+    texts = {f.check: f.rule_text for f in (*view.alerts, *(x for g in view.groups for x in g.findings))}
+    assert "365 days" in texts["ig-monitoring"]
+    from smartapp.web.viewmodel import rule_text
+
+    assert "every 180 days" in rule_text("ig-monitoring", settings)
+
+
+@pytest.mark.parametrize("slug", ["recurrent-infections", "pregnant", "messy-data"])
+def test_alerts_and_groups_hold_every_finding_once(slug):
+    summary, _, view = dashboard_for(slug)
+    shown = [f.check for f in view.alerts] + [f.check for g in view.groups for f in g.findings]
+    assert sorted(shown) == sorted(f.check for f in summary.findings)
+    assert all(f.status.key == "alert" for f in view.alerts)
+    group_keys = [g.status.key for g in view.groups]
+    order = ["overdue", "due", "unknown", "ok", "not-applicable"]
+    assert group_keys == [k for k in order if k in group_keys]
+    attention = {f.check for f in view.attention}
+    assert attention == {
+        f.check for f in summary.findings if f.status.value in ("overdue", "due", "unknown")
+    }
+
+
+def test_lab_trends_convert_plot_and_flag():
+    _, record, view = dashboard_for("ig-low")
+    igg = next(t for t in view.trends if t.key == "igg")
+    assert igg.unit == "mg/dL"
+    assert not igg.chart.empty
+    assert any(point.below_limit for point in igg.chart.points)
+    assert any(row.flag == "Below lower limit" for row in igg.rows)
+    assert "below the lower limit" in igg.description
+
+
+def test_pending_and_unconvertible_results_are_listed_but_not_plotted():
+    _, record, view = dashboard_for("messy-data")
+    igg = next(t for t in view.trends if t.key == "igg")
+    pending = [row for row in igg.rows if row.flag_key == "pending"]
+    assert pending
+    assert len(igg.chart.points) == len(igg.rows) - len(pending)
+    hbv = [row for row in view.hbv if row.result_key == "unusable"]
+    assert hbv and hbv[0].result == "Cannot be interpreted"
+
+
+def test_vaccines_are_classed_and_timed():
+    _, _, view = dashboard_for("nonlive-vaccine-outside-window")
+    (row,) = view.vaccines
+    assert row.kind.word == "Non-live"
+    assert "days after the dose of" in row.timing
+    _, _, view = dashboard_for("ambiguous-zoster")
+    assert any(row.kind.key == "ambiguous" for row in view.vaccines)
+
+
+def test_timeline_summarises_the_schedule():
+    summary, _, view = dashboard_for("dose-overdue")
+    timeline = view.timeline
+    assert timeline.doses == summary.schedule.doses
+    assert timeline.next_due == summary.schedule.next_due.isoformat()
+    assert timeline.next_due_late is True
+    assert len(timeline.rows) == summary.schedule.doses
+    assert timeline.rows[0].gap == "first dose"
+
+
+def test_banner_follows_need_patient_banner_and_write_rights_make_read_only():
+    _, _, view = dashboard_for("ig-low", need_patient_banner=False)
+    assert view.banner is None and view.read_only is True
+    _, _, view = dashboard_for("ig-low", need_patient_banner=True, can_write_plan=True)
+    assert view.banner is not None and view.banner.name == "Demo Ig-Low"
+    assert view.read_only is False
+
+
+def test_data_panel_describes_queries_and_mappings():
+    resources = demo("ig-low", TODAY)
+    record = patient_service.record_from_resources(resources, mappings=load_mappings(None))
+    summary = patient_service.summarize(record, TODAY, RuleSettings())
+    queries = (
+        QueryLogEntry("POST", "", 200, 12.3, entries=13),
+        QueryLogEntry("GET", "Observation?page=2", None, 20000.0, error="timeout", attempt=2),
+    )
+    view = build_dashboard(
+        summary,
+        record,
+        settings=RuleSettings(),
+        mappings=load_mappings(None),
+        fetch=FetchInfo(queries=queries, searches=("Patient/ig-low",) * 13, fhir_ms=40.0),
+    )
+    first, second = view.data.queries
+    assert first.url == "/ (batch of 13 searches)" and first.ok and first.entries == "13"
+    assert second.outcome == "timeout" and not second.ok and second.attempt == 2
+    assert view.data.round_trips == 2
+    assert any(vs.id == "hbsag" for vs in view.data.valuesets)
+    assert view.data.site_file is None
+    assert ("igg_lower_limit_mg_dl", "700.0") in view.data.settings
+
+
+def test_relative_days_reads_naturally():
+    day = date(2026, 1, 10)
+    assert relative_days(day, day) == "today"
+    assert relative_days(date(2026, 1, 11), day) == "tomorrow"
+    assert relative_days(date(2026, 1, 9), day) == "yesterday"
+    assert relative_days(date(2026, 1, 20), day) == "in 10 days"
+    assert relative_days(date(2026, 1, 1), day) == "9 days ago"
