@@ -111,11 +111,14 @@ def _lab_matches(concept: object, mappings: Mappings, where: str) -> list[tuple[
     return list(found.items())
 
 
-def _status(resource: Mapping[str, Any], table: Mapping[str, ResultStatus]) -> ResultStatus | None:
+def _status(
+    resource: Mapping[str, Any], table: Mapping[str, ResultStatus]
+) -> tuple[ResultStatus | None, str]:
+    """The status as the rules use it (None: never used) and as recorded."""
     status = resource.get("status")
     if not isinstance(status, str):
         raise Malformed("status is missing or not a code")
-    return table.get(status)
+    return table.get(status), status
 
 
 def read_observation(
@@ -135,11 +138,10 @@ def read_observation(
             found.append((kind, match, component, where))
     if not found:
         return []
-    status = _status(resource, OBSERVATION_STATUS)
+    status, raw_status = _status(resource, OBSERVATION_STATUS)
     if status is None:
         return []
     when = first_date(resource, OBSERVATION_DATES, "")
-    raw_status = str(resource["status"])
     return [
         _result(part, kind, match, status, raw_status, when, reference, mappings, where)
         for kind, match, part, where in found
@@ -154,11 +156,10 @@ def read_report_labs(
     panels = [(kind, match) for kind, match in found if kind in PRESENCE]
     if not panels:
         return []
-    status = _status(resource, REPORT_STATUS)
+    status, raw_status = _status(resource, REPORT_STATUS)
     if status is None:
         return []
     when = first_date(resource, REPORT_DATES, "")
-    raw_status = str(resource["status"])
     return [
         _result(resource, kind, match, status, raw_status, when, reference, mappings, "")
         for kind, match in panels

@@ -264,15 +264,19 @@ def dose_in_mg(
     return None
 
 
-def _arzerra_note(reference: str, reason: str, what: str) -> str:
-    return f"{reference} is IV ofatumumab (Arzerra: {reason}), not counted as a Kesimpta {what}"
-
-
-def _unconfirmed_note(reference: str, what: str) -> str:
-    return (
-        f"{reference} names ofatumumab without a Kesimpta code, subcutaneous route or 20 mg "
-        f"dose; not counted as a Kesimpta {what}"
-    )
+def _kesimpta(found: Classified, reference: str, what: str, notes: list[str]) -> bool:
+    """True for Kesimpta; for Arzerra or unconfirmed ofatumumab, say why it is not counted."""
+    if found.product == "arzerra":
+        notes.append(
+            f"{reference} is IV ofatumumab (Arzerra: {found.matched_by}), "
+            f"not counted as a Kesimpta {what}"
+        )
+    elif found.product == "unconfirmed":
+        notes.append(
+            f"{reference} names ofatumumab without a Kesimpta code, subcutaneous route or "
+            f"20 mg dose; not counted as a Kesimpta {what}"
+        )
+    return found.product == "kesimpta"
 
 
 def read_administration(
@@ -293,13 +297,7 @@ def read_administration(
     route = route_of(dosage.get("route"), mappings, "dosage.route")
     dose = read_quantity(dosage.get("dose"), "dosage.dose")
     found = classify(facts, route, dose_in_mg(dose, facts, False))
-    if found.product == "arzerra":
-        notes.append(_arzerra_note(reference, found.matched_by, "dose"))
-        return None
-    if found.product == "unconfirmed":
-        notes.append(_unconfirmed_note(reference, "dose"))
-        return None
-    if found.product != "kesimpta":
+    if not _kesimpta(found, reference, "dose", notes):
         return None
     when = first_date(resource, ("effectiveDateTime", "effectivePeriod.start"), "")
     if when is None:
@@ -356,13 +354,7 @@ def read_request(
     rate = as_object(rates[0], "dosageInstruction[0].doseAndRate[0]") if rates else None
     dose = read_quantity(rate.get("doseQuantity") if rate else None, "doseAndRate.doseQuantity")
     found = classify(facts, route, dose_in_mg(dose, facts, False))
-    if found.product == "arzerra":
-        notes.append(_arzerra_note(reference, found.matched_by, "order"))
-        return None
-    if found.product == "unconfirmed":
-        notes.append(_unconfirmed_note(reference, "order"))
-        return None
-    if found.product != "kesimpta":
+    if not _kesimpta(found, reference, "order", notes):
         return None
     intent = as_text(resource.get("intent"), "intent") or "unknown"
     start, start_kind = _order_start(resource, first)

@@ -209,20 +209,16 @@ def _report(r: Mapping[str, Any], ref: str, m: Mappings, _: Any, c: _Collected) 
         c.imaging.append(image)
 
 
-def _administration(
-    r: Mapping[str, Any], ref: str, m: Mappings, meds: MedicationResolver, c: _Collected
-) -> None:
-    dose = read_administration(r, ref, meds, m, c.problems)
-    if dose is not None:
-        c.doses.append(dose)
+def _medication_reader(
+    reader: Callable[[Mapping[str, Any], str, MedicationResolver, Mappings, list[str]], Any],
+    field: str,
+) -> Reader:
+    def read(r: Mapping[str, Any], ref: str, m: Mappings, meds: Any, c: _Collected) -> None:
+        found = reader(r, ref, meds, m, c.problems)
+        if found is not None:
+            getattr(c, field).append(found)
 
-
-def _request(
-    r: Mapping[str, Any], ref: str, m: Mappings, meds: MedicationResolver, c: _Collected
-) -> None:
-    order = read_request(r, ref, meds, m, c.problems)
-    if order is not None:
-        c.orders.append(order)
+    return read
 
 
 def _appender(reader: Callable[[Mapping[str, Any], str, Mappings], Any], field: str) -> Reader:
@@ -243,8 +239,8 @@ def _task(r: Mapping[str, Any], ref: str, _m: Mappings, _: Any, c: _Collected) -
 READERS: dict[str, Reader] = {
     "Observation": _observation,
     "DiagnosticReport": _report,
-    "MedicationAdministration": _administration,
-    "MedicationRequest": _request,
+    "MedicationAdministration": _medication_reader(read_administration, "doses"),
+    "MedicationRequest": _medication_reader(read_request, "orders"),
     "Immunization": _appender(read_immunization, "vaccinations"),
     "Condition": _appender(read_condition, "conditions"),
     "AllergyIntolerance": _appender(read_allergy, "allergies"),

@@ -207,6 +207,12 @@ class AppTask:
     status_reason: str | None
     last_modified: str | None
     source: SourceRef
+    #: meta.versionId, so an update can say If-Match and never overwrite a newer edit.
+    version_id: str | None = None
+    #: Set only when a clinician acknowledged the finding (a note "Acknowledged by …"):
+    #: the note's author and the day. Closures the app made itself leave these None.
+    acknowledged_by: str | None = None
+    acknowledged_on: str | None = None
 
 
 @dataclass(frozen=True)

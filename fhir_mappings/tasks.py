@@ -46,6 +46,8 @@ def read_task(resource: Mapping[str, Any], reference: str) -> AppTask | None:
     status_reason = concept_text(reason_element) or None if reason_element else None
     meta = as_object(resource.get("meta"), "meta") or {}
     last_modified = as_text(meta.get("lastUpdated"), "meta.lastUpdated")
+    version_id = as_text(meta.get("versionId"), "meta.versionId")
+    acknowledged_by, acknowledged_on = _acknowledgement(resource)
     display = f"Task {check or '(no check)'} due {due.isoformat() if due else 'none'}: {status}"
     return AppTask(
         identifier=value,
@@ -56,4 +58,29 @@ def read_task(resource: Mapping[str, Any], reference: str) -> AppTask | None:
         status_reason=status_reason,
         last_modified=last_modified,
         source=SourceRef(reference, display, f"identifier {TASK_IDENTIFIER_SYSTEM}"),
+        version_id=version_id,
+        acknowledged_by=acknowledged_by,
+        acknowledged_on=acknowledged_on,
     )
+
+
+#: The note the write-back leaves when a clinician acknowledges a finding
+#: (`fhir_mappings.write_tasks.acknowledgement_note`).
+ACK_PREFIX = "Acknowledged by "
+
+
+def _acknowledgement(resource: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(by, day) from the latest acknowledgement note, or (None, None)."""
+    found: tuple[str | None, str | None] = (None, None)
+    for index, item in enumerate(as_list(resource.get("note"), "note")):
+        note = as_object(item, f"note[{index}]") or {}
+        text = as_text(note.get("text"), f"note[{index}].text") or ""
+        if not text.startswith(ACK_PREFIX):
+            continue
+        author = as_text(note.get("authorString"), f"note[{index}].authorString")
+        if not author:
+            # "Acknowledged by Dr X on 2026-01-02: reason" — take the name from the text.
+            author = text[len(ACK_PREFIX) :].split(" on ", 1)[0].strip() or None
+        time = as_text(note.get("time"), f"note[{index}].time")
+        found = (author or "clinician", time[:10] if time else None)
+    return found

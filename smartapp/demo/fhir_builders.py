@@ -346,7 +346,7 @@ class PatientBuilder:
 
     def igg(self, when: When, mg_dl: float, *, unit: str = "mg/dL", **kwargs: Any) -> Resource:
         """IgG given in mg/dL, recorded in `unit` (mg/dL, g/L or g/dL) with its reference range."""
-        factor = {"mg/dL": 1.0, "g/L": 0.1, "g/dL": 0.001, "mg/L": 10.0}[unit]
+        factor = {"mg/dL": 1.0, "g/L": 0.01, "g/dL": 0.001, "mg/L": 10.0}[unit]
         return self.quantitative(
             IGG,
             when,
@@ -358,7 +358,7 @@ class PatientBuilder:
         )
 
     def igm(self, when: When, mg_dl: float, *, unit: str = "mg/dL", **kwargs: Any) -> Resource:
-        factor = {"mg/dL": 1.0, "g/L": 0.1, "g/dL": 0.001, "mg/L": 10.0}[unit]
+        factor = {"mg/dL": 1.0, "g/L": 0.01, "g/dL": 0.001, "mg/L": 10.0}[unit]
         return self.quantitative(
             IGM,
             when,

@@ -16,7 +16,7 @@ from smartapp.rules.model import Acknowledgement
 #: Task statuses that close a Task; with a `statusReason` they acknowledge the finding.
 CLOSED_STATUSES = frozenset({"cancelled", "rejected", "completed"})
 
-#: AppTask has no "closed by" field: the owner stands in, else this word.
+#: When an acknowledgement note names nobody.
 UNKNOWN_ACTOR = "clinician"
 
 
@@ -30,9 +30,12 @@ def find_acknowledgement(
             continue
         if task.status not in CLOSED_STATUSES or not (task.status_reason or "").strip():
             continue
+        if task.acknowledged_by is None:
+            continue  # closed by the app itself ("Requirement met", "Superseded"), not a clinician
         if best is None or (task.last_modified or "") > (best.last_modified or ""):
             best = task
     if best is None or best.status_reason is None:
         return None
-    on = best.last_modified[:10] if best.last_modified else "date not recorded"
-    return Acknowledgement(by=best.owner or UNKNOWN_ACTOR, on=on, reason=best.status_reason.strip())
+    on = best.acknowledged_on or (best.last_modified or "")[:10] or "date not recorded"
+    by = best.acknowledged_by or UNKNOWN_ACTOR
+    return Acknowledgement(by=by, on=on, reason=best.status_reason.strip())

@@ -122,7 +122,8 @@ def _with(text: str, note: str) -> str:
 
 
 def lab_evidence(lab: LabResult, note: str = "") -> Evidence:
-    text = f"{lab.source.display}: {lab.raw}"
+    # The date and the match are their own Evidence fields: the display is what was recorded.
+    text = f"{LAB_LABELS[lab.kind]}: {lab.raw}"
     if lab.status is ResultStatus.PENDING:
         text += "; pending, not used"
     elif lab.when is None:
@@ -149,11 +150,7 @@ def series_evidence(series: LabSeries) -> list[Evidence]:
 def dose_evidence(dose: Dose, note: str = "") -> Evidence:
     source = dose.source
     amount = dose.amount_mg
-    text = (
-        f"{source.display}: {amount:g} mg"
-        if amount is not None
-        else f"{source.display}: dose amount not recorded"
-    )
+    text = source.display if amount is not None else f"{source.display}; dose amount not recorded"
     return Evidence(source.reference, date_text(dose.when), _with(text, note), source.matched_by)
 
 

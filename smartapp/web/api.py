@@ -59,7 +59,9 @@ def patient_summary(patient_id: str) -> Response:
             "EHR or from launch.html first.",
         )
     if not _FHIR_ID.match(patient_id):
-        return json_error(400, "Invalid patient id", "A FHIR id is 1-64 letters, digits, '-' or '.'.")
+        return json_error(
+            400, "Invalid patient id", "A FHIR id is 1-64 letters, digits, '-' or '.'."
+        )
     if not may_read(context, patient_id):
         return json_error(
             403,

@@ -91,7 +91,7 @@ def nice_step(span: float, target_ticks: int = 4) -> float:
     if span <= 0:
         return 1.0
     raw = span / target_ticks
-    magnitude = 10 ** math.floor(math.log10(raw))
+    magnitude = 10.0 ** math.floor(math.log10(raw))
     for factor in (1, 2, 2.5, 5, 10):
         if raw <= factor * magnitude:
             return factor * magnitude
@@ -176,7 +176,7 @@ def trend_chart(
     )
     y_ticks = tuple(
         Tick(yscale(step * index), _number(step * index))
-        for index in range(int(round(top_value / step)) + 1)
+        for index in range(round(top_value / step) + 1)
     )
     x_ticks = _month_ticks(start, end, xscale, max_ticks=5)
     today_x = xscale(as_of)

@@ -28,8 +28,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from flask.blueprints import BlueprintSetupState
+from flask.sansio.app import App
 from markupsafe import escape
 
 from fhir_mappings.read import UnusableInput
@@ -61,7 +62,7 @@ LAUNCH_PAGE_FILE_CSS = "smartapp/web/static/"
 # -- mappings: loaded once per app ---------------------------------------------------------
 
 
-def install_mappings(app: Flask) -> Mappings:
+def install_mappings(app: App) -> Mappings:
     """Load the mappings in force once per app (a bad SMARTAPP_MAPPINGS stops start-up)."""
     with _mappings_lock:
         mappings = app.extensions.get(MAPPINGS_EXTENSION)

@@ -512,14 +512,21 @@ def _timeline(summary: Summary, record: PatientRecord) -> TimelineView:
     as_of = summary.as_of
     rows = _dose_rows(record.doses)
     marks = [
-        VaccineMark(v.when.earliest, f"{v.display} ({VACCINE_LOOKS[v.vaccine_class].word})",
-                    v.vaccine_class.value)
+        VaccineMark(
+            v.when.earliest,
+            f"{v.display} ({VACCINE_LOOKS[v.vaccine_class].word})",
+            v.vaccine_class.value,
+        )
         for v in record.vaccinations
         if v.when is not None
     ]
     chart = dose_timeline(
-        [(d.when.earliest, f"Dose {row.number}: {row.date}, {row.amount}")
-         for d, row in zip(sorted(record.doses, key=lambda d: d.when.earliest), rows, strict=True)],
+        [
+            (d.when.earliest, f"Dose {row.number}: {row.date}, {row.amount}")
+            for d, row in zip(
+                sorted(record.doses, key=lambda d: d.when.earliest), rows, strict=True
+            )
+        ],
         as_of=as_of,
         next_due=schedule.next_due,
         window=schedule.vaccine_window,
@@ -590,7 +597,8 @@ def _trend(
         own_limit = lab.lower_limit
         used_limit = own_limit if own_limit is not None else limit
         limit_text = (
-            f"{number(own_limit)} (laboratory)" if own_limit is not None
+            f"{number(own_limit)} (laboratory)"
+            if own_limit is not None
             else f"{number(limit)} (default)"
         )
         usable = (
@@ -644,9 +652,7 @@ def _trend(
 
 def _hbv_rows(labs: Iterable[LabResult]) -> tuple[HbvRow, ...]:
     rows = []
-    for lab in sorted(
-        (lab for lab in labs if lab.kind in HBV_TESTS), key=_lab_day, reverse=True
-    ):
+    for lab in sorted((lab for lab in labs if lab.kind in HBV_TESTS), key=_lab_day, reverse=True):
         if not lab.interpretable:
             result, key = "Cannot be interpreted", "unusable"
         elif lab.qualitative is Qualitative.POSITIVE:
@@ -743,7 +749,9 @@ def _setting_rows(values: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple((str(key), str(value)) for key, value in sorted(values.items()))
 
 
-def data_panel(summary: Summary, mappings: Any, settings: RuleSettings, fetch: FetchInfo) -> DataPanel:
+def data_panel(
+    summary: Summary, mappings: Any, settings: RuleSettings, fetch: FetchInfo
+) -> DataPanel:
     described: Mapping[str, Any] = mappings.describe() if mappings is not None else {}
     valuesets = tuple(
         ValueSetRow(
@@ -800,8 +808,9 @@ def build_dashboard(
         )
     )
     views = [finding_view(f, as_of, settings, tasks) for f in summary.findings]
-    alerts = tuple(v for v, f in zip(views, summary.findings, strict=True)
-                   if f.status is Status.ALERT)
+    alerts = tuple(
+        v for v, f in zip(views, summary.findings, strict=True) if f.status is Status.ALERT
+    )
     groups = tuple(
         FindingGroup(
             STATUS_LOOKS[status],
@@ -848,8 +857,11 @@ def build_dashboard(
         glance=glance,
         attention=attention,
         alerts=alerts,
-        critical_alerts=sum(1 for f in summary.findings
-                            if f.status is Status.ALERT and f.severity is Severity.CRITICAL),
+        critical_alerts=sum(
+            1
+            for f in summary.findings
+            if f.status is Status.ALERT and f.severity is Severity.CRITICAL
+        ),
         timeline=_timeline(summary, record),
         trends=tuple(
             _trend(kind, key, name, record.labs, as_of, limits[kind])

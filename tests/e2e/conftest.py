@@ -7,7 +7,7 @@
 
 - `browser` (session): one headless Chromium from /usr/bin/chromium (never `playwright
   install`); the tests skip when it or Playwright is missing.
-- `browser_page`: a fresh context and page at 1024×700 (the EHR frame SPEC §4 names).
+- `browser_page`: a fresh context and page at 1024x700 (the EHR frame SPEC §4 names).
 - `browser_errors`: what went wrong in that page, one line each: console errors (CSP
   violations are reported there), uncaught page errors and `securitypolicyviolation`
   events.
@@ -74,9 +74,9 @@ def browser_page(browser: Any, browser_errors: list[str]) -> Iterator[Any]:
     page = context.new_page()
     page.on(
         "console",
-        lambda message: browser_errors.append(f"console: {message.text}")
-        if message.type == "error"
-        else None,
+        lambda message: (
+            browser_errors.append(f"console: {message.text}") if message.type == "error" else None
+        ),
     )
     page.on("pageerror", lambda error: browser_errors.append(f"page error: {error}"))
     try:

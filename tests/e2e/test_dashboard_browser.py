@@ -1,4 +1,4 @@
-"""The rendered dashboard in a real Chromium at 1024×700 (SPEC §4 "Web", §5 CSP).
+"""The rendered dashboard in a real Chromium at 1024x700 (SPEC §4 "Web", §5 CSP).
 
 The app runs in a thread (werkzeug) against a tiny in-process fake FHIR server (an
 http.server thread answering the batch read from demo data). Real HAPI and the sandbox EHR
@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from tests.web.test_dashboard_helpers import FakeFhir, demo
 pytestmark = pytest.mark.e2e
 
 SLUG = "hbsag-positive"
+LAUNCH_HTML = Path(__file__).resolve().parents[2] / "launch.html"
 
 
 @pytest.fixture
@@ -31,7 +33,7 @@ def fake_fhir_base() -> Iterator[str]:
     fake = FakeFhir(demo(SLUG) + demo("escaping"))
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             batch = json.loads(self.rfile.read(length) or b"{}")
             body = json.dumps(fake.respond(batch)).encode()
@@ -41,7 +43,7 @@ def fake_fhir_base() -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -119,4 +121,23 @@ def test_hostile_patient_name_renders_as_text_in_the_browser(
     assert dialogs == []
     assert page.evaluate("document.scripts.length") == 0
     assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    assert browser_errors == []
+
+
+def test_launch_page_works_served_and_as_a_file(
+    browser_page: Any, browser_errors: list[str], app_base: str
+) -> None:
+    page = browser_page
+    response = page.goto(f"{app_base}/launch.html")
+    assert response is not None and response.ok
+    assert page.locator("form").count() == 4
+    assert page.locator("form").nth(1).get_attribute("action") == f"{app_base}/open"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "launch.png"), full_page=True)
+
+    page.goto(LAUNCH_HTML.as_uri())
+    assert page.locator("form").nth(1).get_attribute("action") == "http://127.0.0.1:8000/open"
+    # The stylesheets load from the repository (the skip link is hidden by app.css).
+    assert page.locator(".skip-link").bounding_box()["x"] < 0
     assert browser_errors == []

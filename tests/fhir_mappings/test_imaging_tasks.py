@@ -151,3 +151,28 @@ def test_other_tasks_are_not_the_apps() -> None:
         {"system": "http://other.example.org/task", "value": "p1:pml:2025-01-01"}
     ]
     assert read(other).tasks == ()
+
+
+def test_acknowledgement_note_gives_who_and_when_and_version_is_kept() -> None:
+    resource = task(
+        "p1:hbv-serology:2025-04-01",
+        statusReason={"text": "HBV DNA monitoring arranged by hepatology"},
+        note=[
+            {"text": "called the patient"},
+            {
+                "authorString": "Dr Rivera",
+                "time": "2025-03-05T10:00:00+01:00",
+                "text": "Acknowledged by Dr Rivera on 2025-03-05: HBV DNA monitoring arranged",
+            },
+        ],
+        meta={"lastUpdated": "2025-03-06T10:00:00Z", "versionId": "3"},
+    )
+    (found,) = read(resource).tasks
+    assert (found.acknowledged_by, found.acknowledged_on) == ("Dr Rivera", "2025-03-05")
+    assert found.version_id == "3"
+
+
+def test_a_task_closed_without_an_acknowledgement_note_is_not_acknowledged() -> None:
+    resource = task("p1:ig-monitoring:2025-04-01", statusReason={"text": "Requirement met: IgG done"})
+    (found,) = read(resource).tasks
+    assert found.acknowledged_by is None and found.acknowledged_on is None

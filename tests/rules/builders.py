@@ -179,6 +179,8 @@ def task(
     reason: str | None = "Arranged by hepatology",
     owner: str | None = "Practitioner/7",
     modified: str | None = "2025-06-10T09:00:00Z",
+    acknowledged_by: str | None = "Dr Rivera",
+    acknowledged_on: str | None = None,
 ) -> AppTask:
     return AppTask(
         identifier=f"p1:{check}:{due}",
@@ -189,6 +191,8 @@ def task(
         status_reason=reason,
         last_modified=modified,
         source=source("Task", check),
+        acknowledged_by=acknowledged_by,
+        acknowledged_on=acknowledged_on,
     )
 
 

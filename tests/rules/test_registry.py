@@ -102,7 +102,7 @@ def test_closed_task_with_a_reason_for_the_same_due_date_acknowledges_the_findin
     f = check("hbv-screening", rec)
     assert f.status is Status.OVERDUE  # the status is kept
     assert f.acknowledgement is not None
-    assert f.acknowledgement.by == "Practitioner/7"
+    assert f.acknowledgement.by == "Dr Rivera"
     assert f.acknowledgement.on == "2025-06-10"
     assert f.acknowledgement.reason == "Arranged by hepatology"
 
@@ -127,9 +127,23 @@ def test_task_without_a_reason_or_still_open_is_not_an_acknowledgement() -> None
         assert check("hbv-screening", record(course(-60, 4), t)).acknowledgement is None
 
 
-def test_acknowledgement_without_an_owner_is_by_clinician() -> None:
-    ack = find_acknowledgement([task("pml", None, owner=None, modified=None)], "pml", None)
-    assert ack is not None and ack.by == "clinician" and ack.on == "date not recorded"
+def test_acknowledgement_names_the_note_author_not_the_owner() -> None:
+    ack = find_acknowledgement(
+        [task("pml", None, owner="Practitioner/7", acknowledged_on="2025-06-09", modified=None)],
+        "pml",
+        None,
+    )
+    assert ack is not None and ack.by == "Dr Rivera" and ack.on == "2025-06-09"
+
+
+def test_acknowledgement_without_any_date_says_so() -> None:
+    ack = find_acknowledgement([task("pml", None, modified=None)], "pml", None)
+    assert ack is not None and ack.on == "date not recorded"
+
+
+def test_a_task_the_app_closed_itself_is_not_an_acknowledgement() -> None:
+    closed_by_app = task("pml", None, status="completed", reason="Requirement met", acknowledged_by=None)
+    assert find_acknowledgement([closed_by_app], "pml", None) is None
 
 
 def test_the_latest_closing_task_wins() -> None:

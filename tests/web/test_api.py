@@ -11,7 +11,7 @@ from smartapp import patient_service
 from smartapp.report import summary_json
 from smartapp.rules.settings import RuleSettings
 from tests.launch.launch_fakes import ISS, OPEN_ISS
-from tests.web.test_dashboard_helpers import FakeFhir, demo, open_patient  # noqa: F401
+from tests.web.test_dashboard_helpers import FakeFhir, demo, open_patient_fixture  # noqa: F401
 
 AS_OF = date.today()
 

@@ -6,6 +6,7 @@ demo patients the way a FHIR server would.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from datetime import date
@@ -19,13 +20,13 @@ from smartapp.config import ConfigError
 from smartapp.rules.settings import RuleSettings
 from smartapp.web import create_app
 from tests.launch.launch_fakes import ISS, make_config
-from tests.web.test_dashboard_helpers import (  # noqa: F401 - fixtures
+from tests.web.test_dashboard_helpers import (
     FakeFhir,
     article,
     demo,
     elements,
     finding_cards,
-    open_patient,
+    open_patient_fixture,  # noqa: F401 - the `open_patient` fixture
     page,
 )
 
@@ -103,7 +104,7 @@ def test_sections_follow_the_contract_order(client, open_patient):
 
 
 def test_alerts_come_first_and_critical_first(client, open_patient):
-    resources = demo("pml") + [infection_condition("pml")]
+    resources = [*demo("pml"), infection_condition("pml")]
     open_patient(resources, "pml")
     _, html, _ = page(client)
     cards = finding_cards(html, "alerts")
@@ -169,15 +170,14 @@ def test_every_finding_opens_its_evidence_and_rule_with_citation(client, open_pa
 
 
 def test_timeline_labs_vaccines_and_tasks_are_shown(client, open_patient):
-    resources = demo("nonlive-vaccine-outside-window") + [
-        app_task(
-            "nonlive-vaccine-outside-window",
-            "vaccine-window",
-            "2026-01-01",
-            "requested",
-            owner={"display": "Dr <b>Owner</b>"},
-        )
-    ]
+    task = app_task(
+        "nonlive-vaccine-outside-window",
+        "vaccine-window",
+        "2026-01-01",
+        "requested",
+        owner={"display": "Dr <b>Owner</b>"},
+    )
+    resources = [*demo("nonlive-vaccine-outside-window"), task]
     open_patient(resources, "nonlive-vaccine-outside-window")
     _, html, _ = page(client)
     timeline = html[html.index('id="timeline"') : html.index('id="labs"')]
@@ -361,3 +361,47 @@ def test_a_bad_mappings_file_stops_start_up_with_one_line(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(ConfigError, match="SMARTAPP_MAPPINGS"):
         create_app(make_config(mappings_path=str(bad)))
+
+
+def test_the_write_back_template_plugs_into_the_plan_section(app, client, open_patient):
+    from jinja2 import ChoiceLoader, DictLoader
+
+    hook = (
+        '<form method="post" id="save-plan">'
+        '<input name="launch_id" value="{{ view.launch_id }}"></form>'
+    )
+    app.jinja_env.loader = ChoiceLoader(
+        [DictLoader({"writeback/plan_actions.html": hook}), app.jinja_env.loader]
+    )
+    open_patient(demo("ig-low"), "ig-low")
+    _, html, _ = page(client)
+    plan = html[html.index('id="plan"') : html.index('id="findings"')]
+    assert 'id="save-plan"' in plan
+    assert re.search(r'name="launch_id" value="[A-Za-z0-9_-]+"', plan)
+
+
+# -- accessibility ---------------------------------------------------------------------------
+
+
+def test_headings_never_skip_a_level_and_ids_are_unique(client, open_patient):
+    open_patient(demo("recurrent-infections"), "recurrent-infections", fail={"Immunization": "503"})
+    _, html, _ = page(client)
+    tags = elements(html)
+    levels = [int(tag[1]) for tag, _ in tags if re.fullmatch(r"h[1-6]", tag)]
+    assert levels[0] == 1 and levels.count(1) == 1
+    for previous, current in itertools.pairwise(levels):
+        assert current <= previous + 1, levels
+    ids = [attrs["id"] for _, attrs in tags if "id" in attrs]
+    assert len(ids) == len(set(ids))
+    # Every aria-labelledby and in-page link points at an element that exists.
+    for _, attrs in tags:
+        for target in attrs.get("aria-labelledby", "").split():
+            assert target in ids, target
+        href = attrs.get("href", "")
+        if href.startswith("#") and href != "#":
+            assert href[1:] in ids, href
+    assert '<html lang="en">' in html
+    assert [tag for tag, _ in tags].count("main") == 1 and "nav" in [tag for tag, _ in tags]
+    assert 'class="skip-link" href="#main"' in html
+    # Every table header cell says what it heads.
+    assert all("scope" in attrs for tag, attrs in tags if tag == "th")

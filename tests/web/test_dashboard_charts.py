@@ -72,7 +72,9 @@ def test_timeline_places_doses_next_due_window_and_vaccines_in_order():
     assert xs == sorted(xs) and len(xs) == 5
     assert timeline.next_due is not None and timeline.next_due.kind == "next-due"
     assert timeline.next_due.x > xs[-1]
-    assert timeline.window is not None and timeline.window.x1 < timeline.today_x < timeline.window.x2
+    assert (
+        timeline.window is not None and timeline.window.x1 < timeline.today_x < timeline.window.x2
+    )
     assert timeline.vaccines[0].kind == "vaccine-non-live"
     for marker in (*timeline.doses, *timeline.vaccines, timeline.next_due):
         assert timeline.left <= marker.x <= timeline.right

@@ -180,8 +180,8 @@ def retarget(resources: Iterable[Resource], new_id: str) -> list[Resource]:
 # -- fixtures ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def open_patient(client: FlaskClient, rsps: responses.RequestsMock) -> Iterator[Any]:
+@pytest.fixture(name="open_patient")
+def open_patient_fixture(client: FlaskClient, rsps: responses.RequestsMock) -> Iterator[Any]:
     """`open_patient(resources, patient_id)`: an open-server session on that patient."""
 
     def start(resources: list[Resource], patient_id: str, **kwargs: Any) -> FakeFhir:

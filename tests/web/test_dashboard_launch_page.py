@@ -48,9 +48,7 @@ def test_the_file_offers_the_four_choices_as_get_forms():
         if tag == "input" and attrs.get("name") == "iss" and attrs.get("type") == "hidden"
     ]
     assert issuers == ["http://127.0.0.1:8080/fhir", "https://hapi.fhir.org/baseR4"]
-    sandbox_app = [
-        attrs["value"] for tag, attrs in found[0][1] if attrs.get("name") == "app"
-    ]
+    sandbox_app = [attrs["value"] for tag, attrs in found[0][1] if attrs.get("name") == "app"]
     assert sandbox_app == [f"{DEFAULT_APP}/launch"]
     # The "any server" form can also open without sign-in (formaction, no script).
     buttons = [attrs for tag, attrs in found[3][1] if tag == "button"]
@@ -74,7 +72,11 @@ def test_the_app_serves_the_page_pointed_at_itself(app, client):
     assert "You opened this page as a file" not in html
     assert 'href="/static/app.css"' in html and 'href="/static/dashboard.css"' in html
     actions = [attrs["action"] for attrs, _ in forms(html)]
-    assert actions[1:] == ["http://localhost/open", "http://localhost/open", "http://localhost/launch"]
+    assert actions[1:] == [
+        "http://localhost/open",
+        "http://localhost/open",
+        "http://localhost/launch",
+    ]
     # The routes the forms use exist, and the stylesheets are served.
     rules = {rule.rule for rule in app.url_map.iter_rules()}
     for action in actions[1:]:

@@ -52,7 +52,9 @@ def test_every_check_has_a_rule_text_that_formats_with_the_settings():
     for check in CHECKS:
         assert check.id in RULE_TEXT
     _, _, view = dashboard_for("ig-monitoring-overdue")
-    texts = {f.check: f.rule_text for f in (*view.alerts, *(x for g in view.groups for x in g.findings))}
+    texts = {
+        f.check: f.rule_text for f in (*view.alerts, *(x for g in view.groups for x in g.findings))
+    }
     assert "365 days" in texts["ig-monitoring"]
     from smartapp.web.viewmodel import rule_text
 
@@ -75,7 +77,7 @@ def test_alerts_and_groups_hold_every_finding_once(slug):
 
 
 def test_lab_trends_convert_plot_and_flag():
-    _, record, view = dashboard_for("ig-low")
+    _, _, view = dashboard_for("ig-low")
     igg = next(t for t in view.trends if t.key == "igg")
     assert igg.unit == "mg/dL"
     assert not igg.chart.empty
@@ -85,7 +87,7 @@ def test_lab_trends_convert_plot_and_flag():
 
 
 def test_pending_and_unconvertible_results_are_listed_but_not_plotted():
-    _, record, view = dashboard_for("messy-data")
+    _, _, view = dashboard_for("messy-data")
     igg = next(t for t in view.trends if t.key == "igg")
     pending = [row for row in igg.rows if row.flag_key == "pending"]
     assert pending
