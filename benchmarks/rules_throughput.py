@@ -2,7 +2,7 @@
 
     python benchmarks/rules_throughput.py [--patients 2000] [--repeat 3]
 
-Generates a cohort in memory (1–5 years of history each), then times, per patient:
+Generates a cohort in memory (1-5 years of history each), then times, per patient:
 reading the resources into domain records (`fhir_mappings.read`) and evaluating every
 check (`smartapp.rules.evaluate`). Prints the rate and where the time goes.
 """
@@ -53,14 +53,22 @@ def main() -> None:
     totals = [read + rules for read, rules in timings]
     best = min(totals)
     read_best, rules_best = min(timings, key=lambda pair: pair[0] + pair[1])
-    print(f"cohort: {args.patients} patients, {resources} resources "
-          f"({resources / args.patients:.0f} per patient)")
-    print(f"patients/s (best of {args.repeat}): {args.patients / best:,.0f}   "
-          f"median: {args.patients / statistics.median(totals):,.0f}")
-    print(f"  read  (FHIR JSON -> records): {read_best / best:5.1%}  "
-          f"{args.patients / read_best:,.0f} patients/s alone")
-    print(f"  rules (records -> findings):  {rules_best / best:5.1%}  "
-          f"{args.patients / rules_best:,.0f} patients/s alone")
+    print(
+        f"cohort: {args.patients} patients, {resources} resources "
+        f"({resources / args.patients:.0f} per patient)"
+    )
+    print(
+        f"patients/s (best of {args.repeat}): {args.patients / best:,.0f}   "
+        f"median: {args.patients / statistics.median(totals):,.0f}"
+    )
+    print(
+        f"  read  (FHIR JSON -> records): {read_best / best:5.1%}  "
+        f"{args.patients / read_best:,.0f} patients/s alone"
+    )
+    print(
+        f"  rules (records -> findings):  {rules_best / best:5.1%}  "
+        f"{args.patients / rules_best:,.0f} patients/s alone"
+    )
     print(f"resources/s: {resources / best:,.0f}")
     if args.profile:
         profiler = cProfile.Profile()

@@ -41,7 +41,9 @@ class ClinicalDate:
         """The date as a clinician reads it, flagging partial dates."""
         if not self.partial:
             return self.earliest.isoformat()
-        return f"{self.text} (partial date: {self.earliest.isoformat()} to {self.latest.isoformat()})"
+        return (
+            f"{self.text} (partial date: {self.earliest.isoformat()} to {self.latest.isoformat()})"
+        )
 
 
 @dataclass(frozen=True)

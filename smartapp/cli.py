@@ -43,10 +43,10 @@ def _load_json_file(path: str) -> Any:
 
 def _context(args: argparse.Namespace) -> tuple[Any, Any]:
     """The code mappings and rule settings in force (SMARTAPP_MAPPINGS or --mappings)."""
+    import os
+
     from fhir_mappings.site import load_mappings
     from smartapp.config import ConfigError, load_config
-
-    import os
 
     environ = dict(os.environ)
     if getattr(args, "mappings", None):
@@ -97,10 +97,13 @@ def cmd_check(args: argparse.Namespace) -> int:
                 resources, mappings=mappings, patient_id=args.patient
             )
         elif args.demo:
-            from smartapp.demo.bundles import DEMO_SLUGS, demo_patient_resources
+            from smartapp.demo.bundles import demo_patient_resources
+            from smartapp.demo.situations import DEMO_SLUGS
 
             if args.demo not in DEMO_SLUGS:
-                raise CliError(f"unknown demo patient '{args.demo}'; one of: {', '.join(DEMO_SLUGS)}")
+                raise CliError(
+                    f"unknown demo patient '{args.demo}'; one of: {', '.join(DEMO_SLUGS)}"
+                )
             resources = demo_patient_resources(as_of, args.demo)
             record = service.record_from_resources(resources, mappings=mappings)
         else:

@@ -46,9 +46,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
             else None
         ),
         "citation": finding.citation,
-        "acknowledgement": (
-            {"by": ack.by, "on": ack.on, "reason": ack.reason} if ack else None
-        ),
+        "acknowledgement": ({"by": ack.by, "on": ack.on, "reason": ack.reason} if ack else None),
     }
 
 

@@ -9,7 +9,7 @@ from enum import Enum
 from fhir_mappings.records import DataQuality, PatientInfo
 
 
-class Status(str, Enum):  # noqa: UP042
+class Status(str, Enum):
     OK = "ok"
     DUE = "due"
     OVERDUE = "overdue"
@@ -18,7 +18,7 @@ class Status(str, Enum):  # noqa: UP042
     NOT_APPLICABLE = "not_applicable"
 
 
-class Severity(str, Enum):  # noqa: UP042
+class Severity(str, Enum):
     CRITICAL = "critical"
     HIGH = "high"
     MODERATE = "moderate"
@@ -31,7 +31,7 @@ class Severity(str, Enum):  # noqa: UP042
         return list(Severity).index(self)
 
 
-class Phase(str, Enum):  # noqa: UP042
+class Phase(str, Enum):
     PRE_TREATMENT = "pre-treatment"
     LOADING = "loading"
     MAINTENANCE = "maintenance"

@@ -114,12 +114,13 @@ def _month_ticks(start: date, end: date, scale: _TimeScale, max_ticks: int) -> t
     if not months:
         return ()
     every = max(1, math.ceil(len(months) / max_ticks))
-    ticks = []
+    ticks: list[Tick] = []
     for index, month in enumerate(months):
-        if index % every:
+        # A label centred on a tick too close to the frame would be cut off.
+        if index % every or not scale.left + 20 <= scale(month) <= scale.left + scale.span - 20:
             continue
-        label = month.strftime("%b %Y") if month.month == 1 or index == 0 else month.strftime("%b")
-        ticks.append(Tick(scale(month), label))
+        with_year = month.month == 1 or not ticks
+        ticks.append(Tick(scale(month), month.strftime("%b %Y" if with_year else "%b")))
     return tuple(ticks)
 
 

@@ -173,6 +173,8 @@ def test_acknowledgement_note_gives_who_and_when_and_version_is_kept() -> None:
 
 
 def test_a_task_closed_without_an_acknowledgement_note_is_not_acknowledged() -> None:
-    resource = task("p1:ig-monitoring:2025-04-01", statusReason={"text": "Requirement met: IgG done"})
+    resource = task(
+        "p1:ig-monitoring:2025-04-01", statusReason={"text": "Requirement met: IgG done"}
+    )
     (found,) = read(resource).tasks
     assert found.acknowledged_by is None and found.acknowledged_on is None

@@ -60,7 +60,9 @@ def long_history_patient(hapi_base: str) -> SeededCohort:
     anchor = date.today()
     system = demo_system(f"long-{uuid.uuid4().hex[:8]}")
     with FhirClient(hapi_base) as client:
-        report = seed(client, generate_cohort(1, anchor, seed=11, years=(5, 5), identifier_system=system))
+        report = seed(
+            client, generate_cohort(1, anchor, seed=11, years=(5, 5), identifier_system=system)
+        )
         assert report.ok, report.describe()
         ids = patient_ids_for(client, system)
     assert len(ids) == 1

@@ -37,7 +37,9 @@ def outcome(summary: Summary) -> dict[str, Any]:
     }
 
 
-def from_server(client: FhirClient, patient_id: str, cohort: SeededCohort, mappings: Mappings) -> Summary:
+def from_server(
+    client: FhirClient, patient_id: str, cohort: SeededCohort, mappings: Mappings
+) -> Summary:
     fetched = service.fetch_patient(client, patient_id, mappings)
     _, summary = service.summarize_fetched(fetched, patient_id, cohort.anchor, mappings, SETTINGS)
     return summary
@@ -81,7 +83,10 @@ def test_cli_check_fhir_base_equals_check_bundle_on_the_same_data(
     file = tmp_path / "messy.json"
     file.write_text(json.dumps(bundle))
 
-    assert main(["check", "--fhir-base", seeded_demo.base, "--patient", patient_id, "--as-of", as_of]) == 0
+    assert (
+        main(["check", "--fhir-base", seeded_demo.base, "--patient", patient_id, "--as-of", as_of])
+        == 0
+    )
     from_server_json = json.loads(capsys.readouterr().out)
     assert main(["check", "--bundle", str(file), "--as-of", as_of]) == 0
     from_file_json = json.loads(capsys.readouterr().out)
@@ -128,7 +133,10 @@ def test_a_failed_search_makes_its_checks_unknown_never_ok(
     seeded_demo: SeededCohort, mappings: Mappings
 ) -> None:
     patient_id = seeded_demo.patient_ids["all-ok-maintenance"]
-    with FaultProxy(seeded_demo.base) as proxy, FhirClient(proxy.base, sleep=lambda s: None) as client:
+    with (
+        FaultProxy(seeded_demo.base) as proxy,
+        FhirClient(proxy.base, sleep=lambda s: None) as client,
+    ):
         proxy.fail_batch_entries("Immunization")
         summary = from_server(client, patient_id, seeded_demo, mappings)
     statuses = {f.check: f.status for f in summary.findings}
@@ -142,7 +150,10 @@ def test_a_failed_search_makes_its_checks_unknown_never_ok(
 def test_a_503_with_retry_after_is_retried(seeded_demo: SeededCohort, mappings: Mappings) -> None:
     patient_id = seeded_demo.patient_ids["all-ok-maintenance"]
     waits: list[float] = []
-    with FaultProxy(seeded_demo.base) as proxy, FhirClient(proxy.base, sleep=waits.append) as client:
+    with (
+        FaultProxy(seeded_demo.base) as proxy,
+        FhirClient(proxy.base, sleep=waits.append) as client,
+    ):
         proxy.fail_next(1, 503, retry_after="2")
         summary = from_server(client, patient_id, seeded_demo, mappings)
     assert waits == [2.0]
@@ -166,9 +177,10 @@ def test_server_stopping_mid_read_leaves_the_paged_area_incomplete(
     long_history_patient: SeededCohort,
 ) -> None:
     (patient_id,) = long_history_patient.patient_ids.values()
-    with FaultProxy(long_history_patient.base) as proxy, FhirClient(
-        proxy.base, sleep=lambda s: None
-    ) as client:
+    with (
+        FaultProxy(long_history_patient.base) as proxy,
+        FhirClient(proxy.base, sleep=lambda s: None) as client,
+    ):
         proxy.fail_paging()
         result = client.batch_search(
             [("doses", f"MedicationAdministration?patient={patient_id}&_count=10")]

@@ -142,7 +142,9 @@ def test_acknowledgement_without_any_date_says_so() -> None:
 
 
 def test_a_task_the_app_closed_itself_is_not_an_acknowledgement() -> None:
-    closed_by_app = task("pml", None, status="completed", reason="Requirement met", acknowledged_by=None)
+    closed_by_app = task(
+        "pml", None, status="completed", reason="Requirement met", acknowledged_by=None
+    )
     assert find_acknowledgement([closed_by_app], "pml", None) is None
 
 

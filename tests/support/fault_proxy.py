@@ -87,18 +87,31 @@ class FaultProxy:
                 failure = proxy._take_failure()
                 if failure:
                     status, retry_after = failure
-                    self._outcome(status, "injected fault", {"Retry-After": retry_after} if retry_after else None)
+                    self._outcome(
+                        status,
+                        "injected fault",
+                        {"Retry-After": retry_after} if retry_after else None,
+                    )
                     return
                 if proxy.paging_fails and "_getpages" in self.path:
                     self._outcome(500, "injected fault: server stopped mid-read")
                     return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
-                path = self.path[len("/fhir"):] if self.path.startswith("/fhir") else self.path
+                path = self.path[len("/fhir") :] if self.path.startswith("/fhir") else self.path
                 headers = {
                     k: v
                     for k, v in self.headers.items()
-                    if k.lower() in ("accept", "content-type", "prefer", "if-none-exist", "if-match", "cache-control", "authorization")
+                    if k.lower()
+                    in (
+                        "accept",
+                        "content-type",
+                        "prefer",
+                        "if-none-exist",
+                        "if-match",
+                        "cache-control",
+                        "authorization",
+                    )
                 }
                 reply = requests.request(
                     method, proxy.upstream + path, data=body, headers=headers, timeout=60
@@ -138,7 +151,9 @@ class FaultProxy:
                     "status": "500 Internal Server Error",
                     "outcome": {
                         "resourceType": "OperationOutcome",
-                        "issue": [{"severity": "error", "code": "exception", "diagnostics": "injected"}],
+                        "issue": [
+                            {"severity": "error", "code": "exception", "diagnostics": "injected"}
+                        ],
                     },
                 }
         return json.dumps(got).encode()

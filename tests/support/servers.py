@@ -37,16 +37,23 @@ def wait_for(url: str, *, timeout_s: float, proc: subprocess.Popen[bytes], log: 
         except requests.RequestException:
             pass
         time.sleep(1)
-    raise RuntimeError(f"{url} did not answer within {timeout_s} s; log:\n{log.read_text()[-4000:]}")
+    raise RuntimeError(
+        f"{url} did not answer within {timeout_s} s; log:\n{log.read_text()[-4000:]}"
+    )
 
 
 @contextmanager
 def running(
-    cmd: list[str], health_url: str, log: Path, *, timeout_s: float, env: dict[str, str] | None = None
+    cmd: list[str],
+    health_url: str,
+    log: Path,
+    *,
+    timeout_s: float,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as sink:
-        proc = subprocess.Popen(  # noqa: S603 - our own commands
+        proc = subprocess.Popen(
             cmd, stdout=sink, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, **(env or {})}
         )
         try:
@@ -80,9 +87,17 @@ def hapi_server(log_dir: Path) -> Iterator[str]:
 
 
 @contextmanager
-def python_server(module_args: list[str], health_path: str, log: Path, *, port: int,
-                  env: dict[str, str] | None = None) -> Iterator[str]:
+def python_server(
+    module_args: list[str],
+    health_path: str,
+    log: Path,
+    *,
+    port: int,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
     """A Python server (`python -m …`) on `port`; yields its base URL."""
     base = f"http://127.0.0.1:{port}"
-    with running([sys.executable, *module_args], f"{base}{health_path}", log, timeout_s=60, env=env):
+    with running(
+        [sys.executable, *module_args], f"{base}{health_path}", log, timeout_s=60, env=env
+    ):
         yield base
