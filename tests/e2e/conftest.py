@@ -6,7 +6,7 @@
         assert browser_errors == []               # console errors, page errors, CSP reports
 
 - `browser` (session): one headless Chromium from /usr/bin/chromium (never `playwright
-  install`); the tests skip when it or Playwright is missing.
+  install`); a missing browser fails the tests (never a skip).
 - `browser_page`: a fresh context and page at 1024x700 (the EHR frame SPEC §4 names).
 - `browser_errors`: what went wrong in that page, one line each: console errors (CSP
   violations are reported there), uncaught page errors and `securitypolicyviolation`
@@ -49,9 +49,11 @@ document.addEventListener('securitypolicyviolation', (e) => {
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    # Never skip: a missing browser must fail the run (scripts/test installs Chromium).
+    from playwright import sync_api
+
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium (scripts/test does)")
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True

@@ -6,10 +6,9 @@ from datetime import date
 
 import pytest
 
+import smartapp.demo.bundles as demo
 from fhir_mappings.read import read_patient_record
 from fhir_mappings.site import default_mappings
-
-demo = pytest.importorskip("smartapp.demo.bundles")
 
 
 @pytest.mark.parametrize("slug", demo.DEMO_SLUGS)

@@ -1,0 +1,176 @@
+"""`smartapp check` as SPEC §4 describes it: JSON shape, text, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smartapp.cli import main
+from smartapp.demo.bundles import demo_collection_bundle
+
+AS_OF = date(2026, 3, 1)
+
+
+def write(tmp_path: Path, name: str, content: Any) -> str:
+    path = tmp_path / name
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return str(path)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def hbsag_bundle(tmp_path: Path) -> str:
+    return write(tmp_path, "hbsag.json", demo_collection_bundle(AS_OF, "hbsag-positive"))
+
+
+def test_json_output_has_the_spec_shape_and_severity_order(
+    hbsag_bundle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "check", "--bundle", hbsag_bundle, "--as-of", AS_OF.isoformat())
+    assert code == 0 and err == ""
+    doc = json.loads(out)
+    assert set(doc) >= {"patient", "as_of", "phase", "schedule", "findings", "data"}
+    assert set(doc["patient"]) == {"id", "name", "birthDate", "gender"}
+    assert set(doc["schedule"]) == {
+        "first_dose",
+        "last_dose",
+        "doses",
+        "next_due",
+        "vaccine_window",
+        "earliest_start",
+    }
+    assert set(doc["data"]) >= {"read", "skipped", "uninterpretable"}
+    assert doc["as_of"] == "2026-03-01" and doc["phase"] == "pre-treatment"
+    first = doc["findings"][0]
+    assert (first["check"], first["status"], first["severity"]) == (
+        "hbv-serology",
+        "alert",
+        "critical",
+    )
+    assert set(first) >= {
+        "check",
+        "status",
+        "severity",
+        "title",
+        "detail",
+        "due",
+        "evidence",
+        "action",
+        "citation",
+    }
+    assert set(first["evidence"][0]) >= {"reference", "date", "display"}
+    ranks = ["critical", "high", "moderate", "low", "info"]
+    severities = [ranks.index(f["severity"]) for f in doc["findings"]]
+    assert severities == sorted(severities)
+    assert len({f["check"] for f in doc["findings"]}) == 16
+
+
+def test_alerts_still_exit_zero_and_text_format_reads_as_words(
+    hbsag_bundle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        capsys, "check", "--bundle", hbsag_bundle, "--as-of", AS_OF.isoformat(), "--format", "text"
+    )
+    assert code == 0
+    assert "[!] ALERT" in out and "hbv-serology" in out and "contraindicated" in out.lower()
+    assert "Demo HBsAg-Positive" in out.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "no such file"),
+        ("this is not json", "is not JSON"),
+        ({"resourceType": "Observation", "status": "final"}, "no Patient"),
+        ({"hello": "world"}, ""),
+        ({"resourceType": "Bundle", "type": "collection", "entry": []}, "no Patient"),
+        (
+            {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [
+                    {"resource": {"resourceType": "Patient", "id": "a"}},
+                    {"resource": {"resourceType": "Patient", "id": "b"}},
+                ],
+            },
+            "--patient",
+        ),
+    ],
+)
+def test_unusable_input_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: Any, reason: str
+) -> None:
+    path = (
+        str(tmp_path / "missing.json") if content is None else write(tmp_path, "in.json", content)
+    )
+    code, out, err = run(capsys, "check", "--bundle", path)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("smartapp: ")
+    assert reason in lines[0]
+
+
+def test_several_patients_choose_one_with_patient(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = demo_collection_bundle(AS_OF, "pml")
+    other = demo_collection_bundle(AS_OF, "all-ok-maintenance")
+    bundle["entry"] += other["entry"]
+    path = write(tmp_path, "two.json", bundle)
+    code, out, _ = run(
+        capsys, "check", "--bundle", path, "--patient", "pml", "--as-of", AS_OF.isoformat()
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["patient"]["id"] == "pml"
+    assert doc["findings"][0]["check"] == "pml"
+
+
+def test_bad_mappings_file_names_the_setting(
+    hbsag_bundle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mappings = write(tmp_path, "site.json", {"settings": {"no_such_setting": 3}})
+    code, _, err = run(capsys, "check", "--bundle", hbsag_bundle, "--mappings", mappings)
+    assert code == 2
+    assert "SMARTAPP_MAPPINGS" in err and "no_such_setting" in err
+
+
+def test_site_settings_change_the_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = write(tmp_path, "ok.json", demo_collection_bundle(AS_OF, "all-ok-maintenance"))
+    _, out, _ = run(capsys, "check", "--bundle", bundle, "--as-of", AS_OF.isoformat())
+    default_due = {f["check"]: f["due"] for f in json.loads(out)["findings"]}["ig-monitoring"]
+    mappings = write(tmp_path, "site.json", {"settings": {"ig_interval_days": 90}})
+    _, out, _ = run(
+        capsys, "check", "--bundle", bundle, "--as-of", AS_OF.isoformat(), "--mappings", mappings
+    )
+    shorter = {f["check"]: f for f in json.loads(out)["findings"]}["ig-monitoring"]
+    assert shorter["due"] < default_due
+
+
+def test_demo_patient_runs_without_any_server(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "--demo", "pml", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["findings"][0]["check"] == "pml"
+
+
+def test_installed_command_has_no_traceback_on_bad_input(tmp_path: Path) -> None:
+    path = write(tmp_path, "bad.json", "{")
+    done = subprocess.run(
+        [sys.executable, "-m", "smartapp.cli", "check", "--bundle", path],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and done.stderr.startswith("smartapp: ")
