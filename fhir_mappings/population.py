@@ -48,9 +48,12 @@ from fhir_mappings.systems import SYSTEMS, system_key
 
 __all__ = [
     "CHUNK",
+    "EVIDENCE_CAREPLAN",
+    "EVIDENCE_STATEMENT",
     "EXPORT_TYPES",
     "MEDICATION_CHUNK",
     "MEDICATION_TYPES",
+    "MEMBERSHIP_ONLY_TYPES",
     "PAGE",
     "PatientGroups",
     "PopulationSearch",
@@ -64,6 +67,7 @@ __all__ = [
     "kesimpta_tokens",
     "medication_ids",
     "medication_population_searches",
+    "membership_evidence",
     "patient_of",
     "placeholder_patient",
     "population_searches",
@@ -274,14 +278,22 @@ def chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[tuple[str, ...]]
 
 
 def population_searches_for(
-    patient_ids: Sequence[str], mappings: Mappings, *, chunk_size: int = CHUNK
+    patient_ids: Sequence[str],
+    mappings: Mappings,
+    *,
+    chunk_size: int = CHUNK,
+    readable: Iterable[str] | None = None,
 ) -> list[SearchSpec]:
     """The per-patient searches of `queries.patient_searches`, for many patients at once.
 
     Each area is one search per chunk of `chunk_size` ids (`patient=Patient/a,Patient/b`),
-    with `_include` for the Medications administrations and orders reference. Callers that
-    want a failure to mark only the affected patients run one chunk per batch.
+    with `_include` for the Medications that administrations, orders and statements
+    reference. MedicationStatements are read (area "orders") only to confirm who is on
+    ofatumumab (`membership_evidence`); the rules never use them. Callers that want a
+    failed search to mark only the affected patients incomplete run one chunk per batch.
+    `readable`: the resource types the token may read (None: all); others are left out.
     """
+    allowed = _allowed(readable)
     lab_codes = _codes(mappings, *LAB_VALUESETS)
     cbc = _codes(mappings, "cbc-panel")
     mri = _codes(mappings, "brain-mri")
@@ -295,28 +307,67 @@ def population_searches_for(
         ids = ",".join(chunk)
         refs = ",".join(f"Patient/{patient_id}" for patient_id in chunk)
         count = f"_count={PAGE}"
-        specs += [
-            SearchSpec("patient", f"Patient?_id={ids}&{count}"),
-            SearchSpec("labs", f"Observation?patient={refs}&code={lab_codes}&{count}"),
-            SearchSpec("labs", f"DiagnosticReport?patient={refs}&code={cbc}&{count}"),
-            SearchSpec(
-                "doses",
-                f"MedicationAdministration?patient={refs}"
-                f"&_include=MedicationAdministration:medication&{count}",
+        candidates = [
+            ("Patient", SearchSpec("patient", f"Patient?_id={ids}&{count}")),
+            (
+                "Observation",
+                SearchSpec("labs", f"Observation?patient={refs}&code={lab_codes}&{count}"),
             ),
-            SearchSpec(
-                "orders",
-                f"MedicationRequest?patient={refs}&_include=MedicationRequest:medication&{count}",
+            (
+                "DiagnosticReport",
+                SearchSpec("labs", f"DiagnosticReport?patient={refs}&code={cbc}&{count}"),
             ),
-            SearchSpec("vaccinations", f"Immunization?patient={refs}&{count}"),
-            SearchSpec("conditions", f"Condition?patient={refs}&{count}"),
-            SearchSpec("allergies", f"AllergyIntolerance?patient={refs}&{count}"),
-            SearchSpec("imaging", f"DiagnosticReport?patient={refs}&code={mri}&{count}"),
-            SearchSpec("imaging", f"ImagingStudy?patient={refs}&{count}"),
-            SearchSpec("imaging", f"Procedure?patient={refs}&code={mri}&{count}"),
-            SearchSpec("tasks", f"Task?patient={refs}&identifier={task_system}&{count}"),
-            SearchSpec("tasks", f"CarePlan?patient={refs}&identifier={careplan_system}&{count}"),
+            (
+                "MedicationAdministration",
+                SearchSpec(
+                    "doses",
+                    f"MedicationAdministration?patient={refs}"
+                    f"&_include=MedicationAdministration:medication&{count}",
+                ),
+            ),
+            (
+                "MedicationRequest",
+                SearchSpec(
+                    "orders",
+                    f"MedicationRequest?patient={refs}"
+                    f"&_include=MedicationRequest:medication&{count}",
+                ),
+            ),
+            (
+                "MedicationStatement",
+                SearchSpec(
+                    "orders",
+                    f"MedicationStatement?patient={refs}"
+                    f"&_include=MedicationStatement:medication&{count}",
+                ),
+            ),
+            ("Immunization", SearchSpec("vaccinations", f"Immunization?patient={refs}&{count}")),
+            ("Condition", SearchSpec("conditions", f"Condition?patient={refs}&{count}")),
+            (
+                "AllergyIntolerance",
+                SearchSpec("allergies", f"AllergyIntolerance?patient={refs}&{count}"),
+            ),
+            (
+                "DiagnosticReport",
+                SearchSpec("imaging", f"DiagnosticReport?patient={refs}&code={mri}&{count}"),
+            ),
+            ("ImagingStudy", SearchSpec("imaging", f"ImagingStudy?patient={refs}&{count}")),
+            (
+                "Procedure",
+                SearchSpec("imaging", f"Procedure?patient={refs}&code={mri}&{count}"),
+            ),
+            (
+                "Task",
+                SearchSpec("tasks", f"Task?patient={refs}&identifier={task_system}&{count}"),
+            ),
+            (
+                "CarePlan",
+                SearchSpec(
+                    "tasks", f"CarePlan?patient={refs}&identifier={careplan_system}&{count}"
+                ),
+            ),
         ]
+        specs += [spec for rtype, spec in candidates if allowed(rtype)]
     return specs
 
 
@@ -446,6 +497,33 @@ def is_kesimpta_statement(
         except Malformed:
             continue
     return False
+
+
+#: Membership evidence found in a patient's own data (see `membership_evidence`).
+EVIDENCE_CAREPLAN = "app CarePlan"
+EVIDENCE_STATEMENT = "Kesimpta MedicationStatement"
+
+
+def membership_evidence(resources: Iterable[Mapping[str, Any]], mappings: Mappings) -> set[str]:
+    """What in a patient's resources puts them on the worklist besides doses and orders
+    (which the rules read): the app's CarePlan, or a Kesimpta-coded MedicationStatement."""
+    found: set[str] = set()
+    items = list(resources)
+    medications = {
+        str(r["id"]): r
+        for r in items
+        if r.get("resourceType") == "Medication" and isinstance(r.get("id"), str)
+    }
+    for resource in items:
+        if app_careplan_subject(resource) is not None:
+            found.add(EVIDENCE_CAREPLAN)
+        elif is_kesimpta_statement(resource, mappings, medications):
+            found.add(EVIDENCE_STATEMENT)
+    return found
+
+
+#: Types the worklist reads only to decide membership; `read_patient_record` never sees them.
+MEMBERSHIP_ONLY_TYPES = frozenset({"MedicationStatement"})
 
 
 def placeholder_patient(patient_id: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from datetime import date
 from fhir_mappings.records import PatientRecord
 from smartapp.rules import actions
 from smartapp.rules.base import Rule
-from smartapp.rules.evidence import counted_as, day, dose_evidence, number, on_day
+from smartapp.rules.evidence import counted_as, day, dose_evidence, number, on_day, order_evidence
 from smartapp.rules.model import Evidence, Finding, Phase, Severity, Status
 from smartapp.rules.schedule import TreatmentSchedule, next_interval_days
 from smartapp.rules.settings import RuleSettings
@@ -51,6 +51,14 @@ def dose_schedule(
     to reload is the prescriber's decision. not_applicable before the first dose.
     """
     last, next_due = schedule.last, schedule.next_due
+    if last is not None and schedule.stopped_order is not None:
+        order = schedule.stopped_order
+        return DOSE_SCHEDULE.not_applicable(
+            f"The ofatumumab order is {order.status}: no further dose is scheduled (last dose "
+            f"{on_day(last)}). Live-vaccine and contraception precautions continue after the "
+            "last dose.",
+            evidence=[order_evidence(order), schedule.dose_evidence[-1]],
+        )
     if last is None or next_due is None:
         return DOSE_SCHEDULE.not_applicable("No ofatumumab dose recorded: therapy not started.")
     count = len(schedule.doses)

@@ -62,6 +62,9 @@ class TreatmentSchedule:
     reference_date: date
     reference_latest: date
     reference_order: MedicationOrder | None
+    #: After the first dose: the ofatumumab order was stopped, completed or cancelled and no
+    #: other order is active (therapy discontinued), so no next dose is scheduled.
+    stopped_order: MedicationOrder | None
     #: Vaccinations with a usable date on or before as_of (oldest first), and those without.
     vaccinations: tuple[Vaccination, ...]
     undated_vaccinations: tuple[Vaccination, ...]
@@ -145,6 +148,22 @@ def _reference(record: PatientRecord, as_of: date) -> tuple[date, date, Medicati
     return earliest, latest, chosen
 
 
+#: Order statuses that mean the prescriber ended the course, and those that keep it going.
+ENDED_ORDER_STATUSES = frozenset({"stopped", "completed", "cancelled"})
+LIVE_ORDER_STATUSES = frozenset({"active", "on-hold", "draft"})
+
+
+def _stopped_order(record: PatientRecord) -> MedicationOrder | None:
+    """The ended order when every ofatumumab order has ended (SPEC is silent on
+    discontinuation; a clinician who stopped the order is not asked for the next dose)."""
+    if any(order.status in LIVE_ORDER_STATUSES for order in record.orders):
+        return None
+    ended = [order for order in record.orders if order.status in ENDED_ORDER_STATUSES]
+    if not ended:
+        return None
+    return max(ended, key=lambda order: order.start.latest if order.start else date.min)
+
+
 def build_schedule(record: PatientRecord, as_of: date, settings: RuleSettings) -> TreatmentSchedule:
     """Everything the checks share about the course, computed once."""
     # A dose dated after as_of had not been given as of that day (evaluating a past day).
@@ -152,7 +171,8 @@ def build_schedule(record: PatientRecord, as_of: date, settings: RuleSettings) -
     phase = phase_of(doses, as_of, settings)
     first = doses[0].when if doses else None
     last = doses[-1].when if doses else None
-    next_due = next_dose_due(doses, settings)
+    stopped = _stopped_order(record) if doses else None
+    next_due = None if stopped else next_dose_due(doses, settings)
 
     dated = [v for v in record.vaccinations if v.when is not None and v.when.earliest <= as_of]
     vaccinations = tuple(sorted(dated, key=_vaccine_key))
@@ -191,6 +211,7 @@ def build_schedule(record: PatientRecord, as_of: date, settings: RuleSettings) -
         reference_date=reference_date,
         reference_latest=reference_latest,
         reference_order=reference_order,
+        stopped_order=stopped,
         vaccinations=vaccinations,
         undated_vaccinations=undated,
         start_constraints=constraints,

@@ -40,6 +40,8 @@ class RuleSettings:
     b_cell_repletion_days: int = 280
     non_live_after_dose_days: int = 14
     non_live_before_next_dose_days: int = 7
+    #: vaccine-window judges non-live vaccines given within this many days (our choice).
+    vaccine_window_lookback_days: int = 365
     #: CD19+ B-cell lower limit of normal when the result carries none: "defined as 40 cells/µL"
     #: (EU SmPC; terminology.md §1c). A count at or above it after the last dose ends the
     #: live-vaccine exclusion early (SPEC §3 vaccine-live-on-therapy).

@@ -322,8 +322,10 @@ def vaccine_window(
     non-live vaccine on or after the first dose is checked against the doses around it.
     USPI 5.1 Vaccinations; SPEC §3 vaccine-window.
 
-    Partial dates alert when any day they allow is too close. ok (info, with the window);
-    not_applicable pre-treatment.
+    Partial dates alert when any day they allow is too close. Only vaccines given within
+    `vaccine_window_lookback_days` (365) of as_of are judged: SPEC is silent, and an alert
+    about a years-old flu shot would stay on the screen forever with nothing to do.
+    ok (info, with the window); not_applicable pre-treatment.
     """
     first = schedule.first
     if first is None:
@@ -344,6 +346,8 @@ def vaccine_window(
             continue
         if when.latest < first.earliest:
             continue
+        if (as_of - when.latest).days > settings.vaccine_window_lookback_days:
+            continue  # a long-past mistimed vaccine is history, not something to act on
         reasons = []
         # The last dose on or before the vaccine's latest day gives the shortest gap after
         # a dose: alert if some day the date allows is within 0..13 days after it.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from smartapp.rules import evaluate
 from smartapp.rules.model import Finding, Severity, Status
 
-from .builders import AS_OF, check, course, d, dose, record
+from .builders import AS_OF, SETTINGS, check, course, d, dose, order, record, vaccine
 
 
 def schedule_finding(days_until_due: int) -> Finding:
@@ -137,3 +138,25 @@ def test_partial_dose_dates_alert_when_the_gap_may_be_too_short() -> None:
 
 def test_all_doses_are_evidence_for_the_dose_record() -> None:
     assert len(check("dose-interval", record(course(-100, 6))).evidence) == 6
+
+
+# --- discontinued therapy (SPEC silent: a stopped order schedules no next dose) -----------
+
+
+def test_stopped_order_means_no_next_dose_is_due() -> None:
+    rec = record(course(-300, 10), order(-300, status="stopped"))
+    f = check("dose-schedule", rec)
+    assert f.status is Status.NOT_APPLICABLE
+    assert "stopped" in f.detail
+    assert f.evidence[0].reference.startswith("MedicationRequest/")
+    assert evaluate(rec, AS_OF, SETTINGS).schedule.next_due is None
+
+
+def test_an_active_order_beside_a_stopped_one_keeps_the_schedule() -> None:
+    rec = record(course(-300, 10), order(-300, status="stopped"), order(-20, status="active"))
+    assert check("dose-schedule", rec).status is Status.OVERDUE
+
+
+def test_stopped_therapy_still_alerts_on_a_live_vaccine_before_b_cell_repletion() -> None:
+    rec = record(course(-300, 10), order(-300, status="stopped"), vaccine(-10, "live"))
+    assert check("vaccine-live-on-therapy", rec).status is Status.ALERT

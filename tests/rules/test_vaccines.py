@@ -239,3 +239,16 @@ def test_every_non_live_vaccine_on_therapy_is_checked() -> None:
     f = check("vaccine-window", rec)
     assert f.status is Status.ALERT
     assert d(-100).isoformat() in f.detail
+
+
+def test_a_mistimed_non_live_vaccine_older_than_the_lookback_is_not_alerted() -> None:
+    doses = course(-800, 28)  # on therapy for over two years
+    mistimed_long_ago = vaccine((doses[10].when.earliest - AS_OF).days + 3, "non_live")
+    assert check("vaccine-window", record(doses, mistimed_long_ago)).status is Status.OK
+
+
+def test_a_mistimed_non_live_vaccine_within_the_lookback_is_alerted() -> None:
+    doses = course(-800, 28)
+    recent = doses[-3].when.earliest
+    mistimed = vaccine((recent - AS_OF).days + 3, "non_live")
+    assert check("vaccine-window", record(doses, mistimed)).status is Status.ALERT

@@ -1,0 +1,149 @@
+"""Reading many patients' records at once: batches of multi-patient searches, or `$export`.
+
+Search path (`read_by_search`): one batch POST per chunk of patients (50 by default), each
+entry a search over the whole chunk (`patient=Patient/a,Patient/b,…`), then the `next`
+pages. Requests grow with patients ÷ chunk size and resources ÷ page size, never one set of
+requests per patient. A failed search marks its area incomplete for the chunk's patients
+only, so only their affected checks say unknown.
+
+Export path (`read_by_export`): FHIR Bulk Data `$export` (kick-off, poll, NDJSON files),
+streamed resource by resource into per-patient buckets; nothing else is held. The export
+is all-or-nothing per type: any problem the server reports marks every patient's data
+incomplete, because it cannot be told whose resources are missing.
+
+Both yield `PatientData`: one patient's resources (with the Medications they reference)
+and what could not be read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from fhir_mappings import population as fp
+from fhir_mappings.records import AREAS
+from fhir_mappings.site import Mappings
+from smartapp.fhir import FhirClient, FhirError, TokenExpired
+
+log = logging.getLogger("smartapp.worklist")
+
+_DATA_AREAS = frozenset(AREAS) - {"patient"}
+#: Pages followed per search area (a chunk's administrations fill about seven at 500).
+MAX_PAGES = 200
+
+
+@dataclass(frozen=True)
+class PatientData:
+    """One patient's resources as read, and which record areas may be incomplete."""
+
+    patient_id: str
+    resources: list[dict[str, object]]
+    incomplete: frozenset[str] = frozenset()
+    problems: tuple[str, ...] = ()
+
+
+@dataclass
+class ReadReport:
+    """What went wrong reading in bulk, beyond single patients (for the banner)."""
+
+    problems: list[str]
+    #: Candidates whose Patient resource was not returned although the search worked.
+    missing: list[str]
+    export_manifest: dict[str, object] | None = None
+
+    @classmethod
+    def empty(cls) -> ReadReport:
+        return cls([], [])
+
+
+def _scope_gaps(
+    chunk: Sequence[str], mappings: Mappings, readable: frozenset[str] | None
+) -> frozenset[str]:
+    """Record areas that cannot be read at all because the token may not read a type."""
+    if readable is None:
+        return frozenset()
+    every = fp.population_searches_for(chunk[:1], mappings)
+    kept = {spec.url for spec in fp.population_searches_for(chunk[:1], mappings, readable=readable)}
+    return frozenset(
+        spec.area
+        for spec in every
+        if spec.url not in kept and not spec.url.startswith(tuple(fp.MEMBERSHIP_ONLY_TYPES))
+    )
+
+
+def read_by_search(
+    client: FhirClient,
+    patient_ids: Sequence[str],
+    mappings: Mappings,
+    report: ReadReport,
+    *,
+    chunk_size: int = fp.CHUNK,
+    readable: Iterable[str] | None = None,
+) -> Iterator[PatientData]:
+    """Each patient's data, one batch per chunk (module doc). Never raises for a failed
+    search; raises TokenExpired on 401."""
+    allowed = None if readable is None else frozenset(readable)
+    for chunk in fp.chunks(patient_ids, chunk_size):
+        specs = fp.population_searches_for(chunk, mappings, chunk_size=chunk_size, readable=allowed)
+        result = client.batch_search([(s.area, s.url) for s in specs], max_pages=MAX_PAGES)
+        gaps = _scope_gaps(chunk, mappings, allowed)
+        incomplete = frozenset(a for a in result.failed_areas if a in AREAS) | gaps
+        problems = tuple(result.problems)
+        if gaps:
+            problems += (
+                "Not permitted by the granted scopes, so not read: " + ", ".join(sorted(gaps)),
+            )
+        groups = fp.PatientGroups(wanted=chunk)
+        groups.extend(result.resources)
+        for patient_id in chunk:
+            has_patient = groups.has_patient_resource(patient_id)
+            resources = groups.pop(patient_id)
+            if not has_patient:
+                if "patient" not in incomplete:
+                    report.missing.append(patient_id)
+                    continue
+                resources.insert(0, fp.placeholder_patient(patient_id))
+            own_incomplete = incomplete | (_DATA_AREAS if "patient" in incomplete else set())
+            yield PatientData(patient_id, resources, frozenset(own_incomplete), problems)
+
+
+def read_by_export(
+    client: FhirClient,
+    report: ReadReport,
+    *,
+    group: str | None = None,
+    poll_interval_s: float = 5.0,
+    max_wait_s: float = 1800.0,
+) -> Iterator[PatientData]:
+    """Every exported patient's data (module doc): `Group/<id>/$export` when `group` is
+    given, else system-level `$export`. Raises FhirError when the export cannot be run."""
+    export = client.bulk_export(
+        fp.export_url(group), poll_interval_s=poll_interval_s, max_wait_s=max_wait_s
+    )
+    groups = fp.PatientGroups()
+    try:
+        for resource in export:
+            groups.add(resource)
+    except TokenExpired:
+        raise
+    except FhirError as err:
+        export.close()
+        raise FhirError(f"The bulk export failed: {err}", status=err.status) from err
+    report.export_manifest = export.manifest
+    problems = tuple(export.problems)
+    report.problems.extend(problems)
+    incomplete = _DATA_AREAS if problems else frozenset()
+    log.info(
+        "worklist export: %d patients, %d shared Medications, %d resources without a patient",
+        len(groups.patient_ids()),
+        len(groups.medications),
+        groups.unassigned,
+    )
+    for patient_id in groups.patient_ids():
+        has_patient = groups.has_patient_resource(patient_id)
+        resources = groups.pop(patient_id)
+        if not has_patient:
+            report.missing.append(patient_id)
+            continue
+        yield PatientData(patient_id, resources, frozenset(incomplete), problems)

@@ -1,0 +1,228 @@
+"""The SMART stack as real processes: HAPI (tests/conftest.py), the sandbox EHR, the app.
+
+    python -m sandbox_ehr --test-mode --port S --fhir-upstream <hapi> \
+        --redirect-uri <app>/callback --app-launch-url <app>/launch
+    python -m smartapp.cli serve --port A     (SMARTAPP_* from the environment)
+
+Both listen on free loopback ports (plain http is allowed on loopback), log to files under
+tests/e2e/artifacts/ (the app at INFO, for the "no PHI in logs" test) and stop when the
+test session ends. The demo cohort is seeded once under an identifier system of its own.
+
+Test modules import the fixtures they use:
+
+    from tests.e2e.stack import demo_cohort, smart_stack, sandbox_settings  # noqa: F401
+
+`smart_stack` and `demo_cohort` are session fixtures; when several modules import them the
+processes still start once (a shared, reference-counted instance) and the cohort is
+seeded once. `sandbox_settings` resets the sandbox's run-time knobs (`/_admin/config`)
+before and after each test that uses it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from smartapp.demo.bundles import demo_bundles, demo_system
+from smartapp.demo.seed import seed
+from smartapp.fhir import FhirClient
+from tests.support.servers import free_port, python_server
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CLIENT_ID = "smartapp-demo"
+NEUROLOGIST = "sandbox-neurologist"
+
+
+@dataclass(frozen=True)
+class SmartStack:
+    hapi: str  # FHIR base of the real HAPI server (an open server for the app)
+    sandbox: str  # sandbox EHR base URL; its FHIR base (the iss) is `sandbox_fhir`
+    app: str  # the app's base URL (= SMARTAPP_PUBLIC_URL)
+    app_log: Path
+    sandbox_log: Path
+
+    @property
+    def sandbox_fhir(self) -> str:
+        return f"{self.sandbox}/fhir"
+
+    def launcher_url(self, patient: str, *, user: str = NEUROLOGIST) -> str:
+        """The sandbox EHR's "open the app for this patient" URL (an EHR launch)."""
+        return f"{self.sandbox}/launcher?app={self.app}/launch&patient={patient}&user={user}"
+
+    # -- the sandbox's run-time knobs (it runs with --test-mode) ---------------------------
+    def configure_sandbox(self, **changes: Any) -> dict[str, Any]:
+        reply = requests.post(f"{self.sandbox}/_admin/config", json=changes, timeout=10)
+        assert reply.status_code == 200, reply.text
+        result: dict[str, Any] = reply.json()
+        return result
+
+    def reset_sandbox(self) -> None:
+        reply = requests.post(f"{self.sandbox}/_admin/reset", timeout=10)
+        assert reply.status_code == 200, reply.text
+
+    # -- logs ----------------------------------------------------------------------------
+    def app_log_text(self) -> str:
+        return self.app_log.read_text(encoding="utf-8", errors="replace")
+
+    def sandbox_log_text(self) -> str:
+        return self.sandbox_log.read_text(encoding="utf-8", errors="replace")
+
+
+@contextmanager
+def start_stack(hapi_base: str, log_dir: Path = ARTIFACTS) -> Iterator[SmartStack]:
+    """Start the sandbox EHR and the app in front of `hapi_base`; stop both on exit."""
+    sandbox_port, app_port = free_port(), free_port()
+    while app_port == sandbox_port:  # pragma: no cover - two free ports in a row
+        app_port = free_port()
+    sandbox = f"http://127.0.0.1:{sandbox_port}"
+    app = f"http://127.0.0.1:{app_port}"
+    app_log = log_dir / "smart-stack-app.log"
+    sandbox_log = log_dir / "smart-stack-sandbox.log"
+    with ExitStack() as stack:
+        stack.enter_context(
+            python_server(
+                [
+                    "-m",
+                    "sandbox_ehr",
+                    "--test-mode",
+                    "--port",
+                    str(sandbox_port),
+                    "--fhir-upstream",
+                    hapi_base,
+                    "--redirect-uri",
+                    f"{app}/callback",
+                    "--app-launch-url",
+                    f"{app}/launch",
+                ],
+                "/healthz",
+                sandbox_log,
+                port=sandbox_port,
+            )
+        )
+        stack.enter_context(
+            python_server(
+                ["-m", "smartapp.cli", "serve", "--port", str(app_port)],
+                "/healthz",
+                app_log,
+                port=app_port,
+                env={
+                    "SMARTAPP_SECRET_KEY": secrets.token_urlsafe(32),
+                    "SMARTAPP_ISSUERS": f"{sandbox}/fhir,{hapi_base}",
+                    "SMARTAPP_OPEN_SERVERS": hapi_base,
+                    "SMARTAPP_CLIENT_ID": CLIENT_ID,
+                    "SMARTAPP_PUBLIC_URL": app,
+                    "SMARTAPP_LOG_LEVEL": "INFO",
+                    # Nothing inherited from a developer's shell may change the set-up.
+                    "SMARTAPP_FHIR_BASE": "",
+                    "SMARTAPP_TENANTS": "",
+                    "SMARTAPP_INSECURE_COOKIES": "0",
+                    "SMARTAPP_SCOPES": "",
+                    "SMARTAPP_CLIENT_SECRET": "",
+                    "SMARTAPP_CLIENT_AUTH": "",
+                    "SMARTAPP_PRIVATE_KEY": "",
+                    "SMARTAPP_MAPPINGS": "",
+                    "SMARTAPP_FRAME_ANCESTORS": "",
+                },
+            )
+        )
+        yield SmartStack(hapi_base, sandbox, app, app_log, sandbox_log)
+
+
+# -- one shared instance per test session -----------------------------------------------------
+
+_shared_lock = threading.Lock()
+_shared: dict[str, Any] = {"refs": 0, "stack": None, "exit": None, "cohorts": {}}
+
+
+@contextmanager
+def shared_stack(hapi_base: str) -> Iterator[SmartStack]:
+    """`start_stack` once per process, however many session fixtures ask for it."""
+    with _shared_lock:
+        if _shared["stack"] is None:
+            exit_stack = ExitStack()
+            try:
+                _shared["stack"] = exit_stack.enter_context(start_stack(hapi_base))
+            except BaseException:
+                exit_stack.close()
+                raise
+            _shared["exit"] = exit_stack
+        _shared["refs"] += 1
+        stack: SmartStack = _shared["stack"]
+    try:
+        yield stack
+    finally:
+        with _shared_lock:
+            _shared["refs"] -= 1
+            if _shared["refs"] == 0:
+                exit_stack = _shared["exit"]
+                _shared["stack"] = _shared["exit"] = None
+                exit_stack.close()
+
+
+@dataclass(frozen=True)
+class DemoCohort:
+    base: str
+    system: str
+    anchor: date
+    #: demo slug (identifier value) -> server-assigned Patient id
+    patient_ids: dict[str, str]
+
+
+def seed_demo_cohort(hapi_base: str) -> DemoCohort:
+    """The named demo cohort under a fresh identifier system, seeded once per process."""
+    with _shared_lock:
+        cohort: DemoCohort | None = _shared["cohorts"].get(hapi_base)
+        if cohort is not None:
+            return cohort
+        anchor = date.today()
+        system = demo_system(f"smart-{uuid.uuid4().hex[:8]}")
+        with FhirClient(hapi_base) as client:
+            report = seed(client, demo_bundles(anchor, identifier_system=system))
+            assert report.ok, report.describe()
+            found = client.search_all(
+                f"Patient?identifier={system}|&_count=500&_elements=identifier"
+            )
+            assert found.complete, found.problem
+        ids = {
+            identifier["value"]: patient["id"]
+            for patient in found.resources
+            for identifier in patient.get("identifier", [])
+            if identifier.get("system") == system
+        }
+        cohort = DemoCohort(hapi_base, system, anchor, ids)
+        _shared["cohorts"][hapi_base] = cohort
+        return cohort
+
+
+# -- fixtures (import them into the test module) ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def smart_stack(hapi_base: str) -> Iterator[SmartStack]:
+    with shared_stack(hapi_base) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def demo_cohort(hapi_base: str) -> DemoCohort:
+    return seed_demo_cohort(hapi_base)
+
+
+@pytest.fixture
+def sandbox_settings(smart_stack: SmartStack) -> Iterator[Callable[..., dict[str, Any]]]:
+    """`sandbox_settings(grant_scopes_filter="read-only", …)`; reset before and after."""
+    smart_stack.reset_sandbox()
+    try:
+        yield smart_stack.configure_sandbox
+    finally:
+        smart_stack.reset_sandbox()
