@@ -17,11 +17,14 @@ RUN pip install . \
 RUN useradd --create-home --uid 10001 smartapp
 USER smartapp
 WORKDIR /home/smartapp
+# The launcher page a developer opens (served at /launch.html).
+COPY --chown=smartapp launch.html ./launch.html
 
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
 
-# One worker with threads: the app may keep per-process state (e.g. OAuth launch state), which
-# several worker processes would not share. Extra gunicorn flags can go in GUNICORN_CMD_ARGS.
-CMD ["gunicorn", "-b", "0.0.0.0:8000", "--workers", "1", "--threads", "4", "--access-logfile", "-", "smartapp.web:create_app()"]
+# `smartapp serve` validates the configuration first (one clear line naming a bad setting), then
+# runs gunicorn with one worker and threads: sessions are kept in memory (see README). No
+# access log: request URLs carry patient ids, and no PHI is logged at INFO.
+CMD ["smartapp", "serve", "--host", "0.0.0.0", "--port", "8000"]

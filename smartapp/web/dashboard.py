@@ -52,7 +52,9 @@ MAPPINGS_EXTENSION = "smartapp.web.mappings"
 _mappings_lock = threading.Lock()
 
 #: The launch page at the repository root (also opened as a file by developers).
-LAUNCH_PAGE = Path(__file__).resolve().parents[2] / "launch.html"
+#: launch.html lives at the repository root; an installed app (the Docker image) keeps a
+#: copy in its working directory.
+LAUNCH_PAGES = (Path(__file__).resolve().parents[2] / "launch.html", Path("launch.html"))
 #: The app origin written into launch.html for use as a file; replaced when served here.
 LAUNCH_PAGE_DEFAULT_APP = "http://127.0.0.1:8000"
 #: Stylesheet path of launch.html as a file (relative to the repository root).
@@ -255,11 +257,19 @@ def patient() -> Response:
     return response
 
 
-def launch_page_html(app_origin: str) -> str:
-    """launch.html with its forms pointed at `app_origin` and its CSS at /static/."""
-    text = LAUNCH_PAGE.read_text(encoding="utf-8")
+#: The local open server launch.html offers when opened as a file.
+LAUNCH_PAGE_DEFAULT_FHIR = "http://127.0.0.1:8080/fhir"
+
+
+def launch_page_html(app_origin: str, local_fhir: str | None = None) -> str:
+    """launch.html with its forms pointed at `app_origin` and its CSS at /static/; the local
+    open server field defaults to `local_fhir` (the configured default server) when given."""
+    page = next((path for path in LAUNCH_PAGES if path.is_file()), LAUNCH_PAGES[0])
+    text = page.read_text(encoding="utf-8")
     origin = str(escape(app_origin.rstrip("/")))
     text = text.replace(LAUNCH_PAGE_DEFAULT_APP, origin)
+    if local_fhir:
+        text = text.replace(LAUNCH_PAGE_DEFAULT_FHIR, str(escape(local_fhir)))
     text = text.replace(f'href="{LAUNCH_PAGE_FILE_CSS}', 'href="/static/')
     # The note for readers of the file copy does not apply when the app serves the page.
     start, end = "<!-- file-only -->", "<!-- /file-only -->"
@@ -271,10 +281,11 @@ def launch_page_html(app_origin: str) -> str:
 
 @bp.get("/launch.html")
 def launch_page() -> Response:
-    public_url = launch_state().config.public_url
-    origin = public_url or request.url_root
+    config = launch_state().config
+    origin = config.public_url or request.url_root
+    local = config.fhir_base if config.fhir_base in config.open_servers else None
     try:
-        html = launch_page_html(origin)
+        html = launch_page_html(origin, local)
     except OSError:
         return _page("dashboard/no_launch_page.html", 404)
     response = Response(html, mimetype="text/html")

@@ -47,6 +47,7 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.wrappers import Response as BaseResponse
 
 from fhir_mappings.errors import UnusableInput
 from fhir_mappings.write import PlanItem, WritebackBlocked, WriteContext, WritePlan
@@ -500,7 +501,7 @@ CHANGED_NO_TASKS_NOTICE = (
 
 
 @bp.post("/patient/plan")
-def save_plan() -> Response:
+def save_plan() -> BaseResponse:
     context = require_context()
     refused = _check_post(context)
     if refused is not None:
@@ -596,7 +597,7 @@ def _ack_form_page(
 
 
 @bp.post("/patient/findings/<check>/acknowledge")
-def acknowledge_finding(check: str) -> Response:
+def acknowledge_finding(check: str) -> BaseResponse:
     context = require_context()
     refused = _check_post(context)
     if refused is not None:

@@ -6,11 +6,14 @@
 
 Both listen on free loopback ports (plain http is allowed on loopback), log to files under
 tests/e2e/artifacts/ (the app at INFO, for the "no PHI in logs" test) and stop when the
-test session ends. The demo cohort is seeded once under an identifier system of its own.
+test session ends. A few demo patients are seeded once, under an identifier system of
+its own.
 
-Test modules import the fixtures they use:
+Test modules bind the fixtures they use at module level (pytest finds them there; an
+import would trip ruff's F811 on every test parameter):
 
-    from tests.e2e.stack import demo_cohort, smart_stack, sandbox_settings  # noqa: F401
+    from tests.e2e import stack as smart
+    smart_stack = smart.smart_stack
 
 `smart_stack` and `demo_cohort` are session fixtures; when several modules import them the
 processes still start once (a shared, reference-counted instance) and the cohort is
@@ -41,6 +44,8 @@ from tests.support.servers import free_port, python_server
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CLIENT_ID = "smartapp-demo"
 NEUROLOGIST = "sandbox-neurologist"
+#: The demo patients the SMART tests open (seeding the whole cohort takes much longer).
+STACK_SLUGS = ("hbsag-positive", "recurrent-infections", "interrupted", "escaping")
 
 
 @dataclass(frozen=True)
@@ -179,7 +184,7 @@ class DemoCohort:
 
 
 def seed_demo_cohort(hapi_base: str) -> DemoCohort:
-    """The named demo cohort under a fresh identifier system, seeded once per process."""
+    """The demo patients `STACK_SLUGS` under a fresh identifier system, seeded once."""
     with _shared_lock:
         cohort: DemoCohort | None = _shared["cohorts"].get(hapi_base)
         if cohort is not None:
@@ -187,7 +192,7 @@ def seed_demo_cohort(hapi_base: str) -> DemoCohort:
         anchor = date.today()
         system = demo_system(f"smart-{uuid.uuid4().hex[:8]}")
         with FhirClient(hapi_base) as client:
-            report = seed(client, demo_bundles(anchor, identifier_system=system))
+            report = seed(client, demo_bundles(anchor, identifier_system=system, slugs=STACK_SLUGS))
             assert report.ok, report.describe()
             found = client.search_all(
                 f"Patient?identifier={system}|&_count=500&_elements=identifier"

@@ -111,9 +111,18 @@ def start_launch(stack: SmartStack, session: requests.Session, patient_id: str) 
     raise AssertionError(f"the launch did not reach the callback: {url}")
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def sandbox_requests(stack: SmartStack) -> list[str]:
+    """The sandbox's access log: one `METHOD /path HTTP/1.1" status` per request."""
+    lines = _ANSI.sub("", stack.sandbox_log_text()).splitlines()
+    return [line.split('"', 1)[1] for line in lines if " werkzeug " in line and '"' in line]
+
+
 def token_requests(stack: SmartStack) -> int:
-    """How many token requests the sandbox has served (its werkzeug access log)."""
-    return stack.sandbox_log_text().count('"POST /auth/token ')
+    """How many token requests (any outcome) the sandbox has received."""
+    return sum(1 for line in sandbox_requests(stack) if line.startswith("POST /auth/token "))
 
 
 def data_round_trips(html: str) -> int:

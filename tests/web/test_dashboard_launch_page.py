@@ -45,8 +45,9 @@ def test_the_file_offers_the_four_choices_as_get_forms():
         attrs["value"]
         for _, inner in found
         for tag, attrs in inner
-        if tag == "input" and attrs.get("name") == "iss" and attrs.get("type") == "hidden"
+        if tag == "input" and attrs.get("name") == "iss" and attrs.get("value")
     ]
+    # The local server's base is editable (docker compose names it http://fhir:8080/fhir).
     assert issuers == ["http://127.0.0.1:8080/fhir", "https://hapi.fhir.org/baseR4"]
     sandbox_app = [attrs["value"] for tag, attrs in found[0][1] if attrs.get("name") == "app"]
     assert sandbox_app == [f"{DEFAULT_APP}/launch"]
@@ -96,3 +97,11 @@ def test_the_page_follows_the_public_url(config, store):
     html = app.test_client().get("/launch.html").get_data(as_text=True)
     assert 'action="https://app.example.org/open"' in html
     assert 'value="https://app.example.org/launch"' in html
+
+
+def test_served_page_defaults_the_local_server_to_the_configured_open_base():
+    from smartapp.web.dashboard import launch_page_html
+
+    html = launch_page_html("http://app.example:8000", "http://fhir:8080/fhir")
+    assert 'value="http://fhir:8080/fhir"' in html
+    assert "127.0.0.1:8080" not in html

@@ -1,0 +1,184 @@
+"""The worklist at population scale: requests and wall time by search and by `$export`.
+
+    python benchmarks/worklist.py [--fhir-base URL] [--sizes 100,1000,5000]
+
+Without `--fhir-base`, starts the local HAPI FHIR server (`hapi/run`) on a free port and
+stops it at the end (about a minute to start). Then, for each size in increasing order,
+loads generated patients up to that size (`smartapp.demo.generate_cohort`'s patients,
+index-stable, so 1,000 includes the first 100), and measures the worklist:
+
+- search: the population searches, then one batch of multi-patient searches per chunk
+  of 50 patients, plus paging (SPEC §5: requests ∝ patients ÷ page size);
+- export: system-level `$export` streamed into the same evaluation (HAPI's fixed
+  `Retry-After: 120` is shortened to 2 s polls, see `smartapp.worklist.pacing`).
+
+Seeding uses transactions of plain `PUT Type/id` (several patients per transaction, two
+in flight) because per-patient conditional updates (`smartapp seed`) take about a second
+a patient on HAPI/H2. Use a server you can fill: the patients stay. On a shared server
+the population includes everyone else's ofatumumab patients too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import resource
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fhir_mappings.site import load_mappings  # noqa: E402
+from smartapp.demo.generator import generate_patient_resources  # noqa: E402
+from smartapp.fhir import FhirClient  # noqa: E402
+from smartapp.rules.settings import RuleSettings  # noqa: E402
+from smartapp.worklist import WorklistOptions, build_worklist  # noqa: E402
+from smartapp.worklist.pacing import ExportPacer  # noqa: E402
+
+SEED = 11
+ANCHOR = date(2026, 11, 24)
+
+
+@contextmanager
+def local_hapi() -> Iterator[str]:
+    from tests.support.servers import hapi_server
+
+    log_dir = Path(__file__).resolve().parent / "artifacts"
+    print("starting the local HAPI FHIR server (about a minute)…", flush=True)
+    with hapi_server(log_dir) as base:
+        yield base
+
+
+def put_transaction(patients: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    entries = [
+        {
+            "fullUrl": f"{r['resourceType']}/{r['id']}",
+            "resource": r,
+            "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"},
+        }
+        for resources in patients
+        for r in resources
+    ]
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def seed_range(base: str, start: int, stop: int, *, per_tx: int, workers: int) -> float:
+    """Load generated patients [start, stop); returns the wall time in seconds."""
+    began = time.monotonic()
+    batches = [range(i, min(i + per_tx, stop)) for i in range(start, stop, per_tx)]
+
+    def post(indexes: range) -> None:
+        patients = [generate_patient_resources(i, ANCHOR, seed=SEED) for i in indexes]
+        with FhirClient(base, timeout=300) as client:
+            client.transaction(put_transaction(patients))
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(post, batches):
+            done += 1
+            if done % max(1, len(batches) // 10) == 0:
+                print(f"  seeded {min(start + done * per_tx, stop)}/{stop}", flush=True)
+    return time.monotonic() - began
+
+
+def measure(base: str, *, export: bool, chunk: int) -> dict[str, Any]:
+    pacer = ExportPacer(poll_s=2.0)
+    options = WorklistOptions(
+        export=export, chunk_size=chunk, poll_interval_s=2.0, max_wait_s=math.inf
+    )
+    with FhirClient(base, timeout=300, sleep=pacer if export else time.sleep) as client:
+        began = time.monotonic()
+        worklist = build_worklist(
+            client,
+            mappings=load_mappings(None),
+            settings=RuleSettings(),
+            as_of=ANCHOR,
+            options=options,
+        )
+        wall = time.monotonic() - began
+        entries = [e for e in client.requests_made]
+    pages = sum(1 for e in entries if e.method == "GET" and "_getpages" in e.url)
+    posts = sum(1 for e in entries if e.method == "POST")
+    return {
+        "rows": len(worklist.rows),
+        "requests": len(entries),
+        "posts": posts,
+        "pages": pages,
+        "wall": wall,
+        "problems": worklist.problems,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fhir-base", help="an existing server (default: start hapi/run)")
+    parser.add_argument("--sizes", default="100,1000,5000")
+    parser.add_argument("--per-transaction", type=int, default=10, help="patients per seed tx")
+    parser.add_argument("--seed-workers", type=int, default=2)
+    parser.add_argument("--chunk", type=int, default=50, help="patients per worklist batch")
+    parser.add_argument("--no-export", action="store_true", help="measure the search path only")
+    parser.add_argument("--already-seeded", type=int, default=0, help="patients already loaded")
+    args = parser.parse_args()
+    sizes = sorted(int(size) for size in args.sizes.split(","))
+
+    @contextmanager
+    def server() -> Iterator[str]:
+        if args.fhir_base:
+            yield args.fhir_base.rstrip("/")
+        else:
+            with local_hapi() as base:
+                yield base
+
+    results = []
+    with server() as base:
+        loaded = args.already_seeded
+        for size in sizes:
+            seed_s = 0.0
+            if size > loaded:
+                print(f"seeding patients {loaded}..{size - 1}", flush=True)
+                seed_s = seed_range(
+                    base, loaded, size, per_tx=args.per_transaction, workers=args.seed_workers
+                )
+                print(f"  {size - loaded} patients in {seed_s:.0f} s", flush=True)
+                loaded = size
+            search = measure(base, export=False, chunk=args.chunk)
+            print(f"  search: {search}", flush=True)
+            export = None if args.no_export else measure(base, export=True, chunk=args.chunk)
+            if export is not None:
+                print(f"  export: {export}", flush=True)
+            results.append((size, size - (results[-1][0] if results else 0), seed_s, search, export))
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print()
+    print(
+        "| patients | seeded (s) | search: requests (POST + pages) | search: wall (s) "
+        "| export: requests | export: wall (s) | rows search/export |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for size, added, seed_s, search, export in results:
+        seeded = f"{added} in {seed_s:.0f}" if seed_s else "-"
+        exp_req = str(export["requests"]) if export else "-"
+        exp_wall = f"{export['wall']:.1f}" if export else "-"
+        exp_rows = str(export["rows"]) if export else "-"
+        print(
+            f"| {size} | {seeded} | {search['requests']} ({search['posts']} + "
+            f"{search['pages']}) | {search['wall']:.1f} | {exp_req} | {exp_wall} "
+            f"| {search['rows']}/{exp_rows} |"
+        )
+    print(f"\npeak RSS of this process: {peak_mb:.0f} MB")
+    if len(results) > 1:
+        (n0, _, _, s0, _), (n1, _, _, s1, _) = results[0], results[-1]
+        print(
+            f"search requests per 100 patients: {100 * s0['requests'] / n0:.1f} at {n0}, "
+            f"{100 * s1['requests'] / n1:.1f} at {n1}"
+        )
+
+
+if __name__ == "__main__":
+    main()

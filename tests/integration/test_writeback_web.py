@@ -1,0 +1,249 @@
+"""The web write-back against the real HAPI server (issue 5 "Done means"; SPEC §3, §4, §5).
+
+The app runs in open-server mode against HAPI (SMARTAPP_ISSUERS / SMARTAPP_OPEN_SERVERS =
+the HAPI base) and is driven with the Flask test client: `/open?iss=…&patient=…`, the
+dashboard, the preview, the confirm POST (CSRF token, launch id, fingerprint), then what
+HAPI holds is searched directly. The patient is a copy of the `recurrent-infections` demo
+situation (three actionable findings) seeded under its own identifier system next to
+`seeded_demo`, so the Tasks written here never change what other tests read.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from fhir_mappings.canonical import CAREPLAN_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM
+from smartapp.config import load_config
+from smartapp.demo.bundles import demo_bundles, demo_system
+from smartapp.demo.seed import seed
+from smartapp.fhir import FhirClient
+from smartapp.web import create_app
+from tests.integration.conftest import SeededCohort, patient_ids_for
+from tests.web.test_dashboard_helpers import article, elements
+
+pytestmark = pytest.mark.integration
+
+SLUG = "recurrent-infections"
+ACTIONABLE = {"ig-monitoring", "ig-low", "infection-active"}
+ORIGIN = {"Origin": "http://localhost"}
+
+
+@dataclass(frozen=True)
+class WebPatient:
+    base: str
+    patient_id: str
+    app: Flask
+
+
+@pytest.fixture(scope="module")
+def web_patient(seeded_demo: SeededCohort) -> WebPatient:
+    system = demo_system(f"wbweb-{uuid.uuid4().hex[:8]}")
+    with FhirClient(seeded_demo.base) as client:
+        report = seed(client, demo_bundles(date.today(), identifier_system=system, slugs=[SLUG]))
+        assert report.ok, report.describe()
+        ids = patient_ids_for(client, system)
+    config = load_config(
+        {
+            "SMARTAPP_ISSUERS": seeded_demo.base,
+            "SMARTAPP_OPEN_SERVERS": seeded_demo.base,
+            "SMARTAPP_FHIR_BASE": seeded_demo.base,
+            "SMARTAPP_SECRET_KEY": uuid.uuid4().hex,
+            "SMARTAPP_INSECURE_COOKIES": "1",
+        },
+        require_secret=True,
+    )
+    app = create_app(config)
+    app.testing = True
+    return WebPatient(seeded_demo.base, ids[SLUG], app)
+
+
+@pytest.fixture(scope="module")
+def browser(web_patient: WebPatient) -> Iterator[FlaskClient]:
+    """One browser session on the patient, shared by the steps of this module (in order)."""
+    client = web_patient.app.test_client()
+    response = client.get(
+        "/open", query_string={"iss": web_patient.base, "patient": web_patient.patient_id}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.headers["Location"].endswith("/patient")
+    yield client
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def html_of(client: FlaskClient, path: str) -> str:
+    response = client.get(path)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html[:2000]
+    return html
+
+
+def form_fields(html: str, form_id: str) -> dict[str, str]:
+    start = html.rindex("<form", 0, html.index(f'id="{form_id}"') + 1)
+    chunk = html[start : html.index("</form>", start)]
+    return {
+        a["name"]: a.get("value", "") for t, a in elements(chunk) if t == "input" and "name" in a
+    }
+
+
+def preview_rows(html: str) -> list[dict[str, str]]:
+    return [a for t, a in elements(html) if t == "tr" and "data-action" in a]
+
+
+def search(base: str, url: str) -> list[dict[str, Any]]:
+    with FhirClient(base) as client:
+        found = client.search_all(url)
+    assert found.complete, found.problem
+    return list(found.resources)
+
+
+def app_tasks(web_patient: WebPatient) -> list[dict[str, Any]]:
+    return search(
+        web_patient.base,
+        f"Task?patient=Patient/{web_patient.patient_id}&identifier={TASK_IDENTIFIER_SYSTEM}|"
+        "&_count=100",
+    )
+
+
+def task_checks(tasks: list[dict[str, Any]]) -> list[str]:
+    return sorted(
+        identifier["value"].split(":")[1]
+        for task in tasks
+        for identifier in task.get("identifier", [])
+        if identifier.get("system") == TASK_IDENTIFIER_SYSTEM
+    )
+
+
+def careplans(web_patient: WebPatient) -> list[dict[str, Any]]:
+    return search(
+        web_patient.base,
+        f"CarePlan?patient=Patient/{web_patient.patient_id}"
+        f"&identifier={CAREPLAN_IDENTIFIER_SYSTEM}|",
+    )
+
+
+# -- the flow, step by step (module-scoped session; pytest runs these in file order) -------
+
+
+def test_1_preview_lists_the_tasks_and_writes_nothing(browser, web_patient):
+    dashboard = html_of(browser, "/patient")
+    assert 'id="save-plan"' in dashboard
+    html = html_of(browser, "/patient/plan")
+    rows = preview_rows(html)
+    creates = {r["data-check"] for r in rows if r["data-action"] == "create" and "data-check" in r}
+    assert creates == ACTIONABLE
+    assert rows[0]["data-resource"] == "CarePlan" and rows[-1]["data-resource"] == "Provenance"
+    assert app_tasks(web_patient) == []
+    assert careplans(web_patient) == []
+
+
+def test_2_confirm_writes_the_plan_and_the_dashboard_lists_the_tasks(browser, web_patient):
+    fields = form_fields(html_of(browser, "/patient/plan"), "confirm-plan")
+    response = browser.post("/patient/plan", data=fields, headers=ORIGIN)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert response.headers["Location"] == "/patient?saved=1"
+
+    tasks = app_tasks(web_patient)
+    assert task_checks(tasks) == sorted(ACTIONABLE)
+    assert {t["status"] for t in tasks} == {"requested"}
+    assert all(t["for"]["reference"] == f"Patient/{web_patient.patient_id}" for t in tasks)
+    plans = careplans(web_patient)
+    assert len(plans) == 1
+    assert all(t["basedOn"][0]["reference"] == f"CarePlan/{plans[0]['id']}" for t in tasks)
+
+    html = html_of(browser, "/patient?saved=1")
+    assert "Plan saved: 3 created, 0 updated, 0 completed (Tasks)." in html
+    table = html[html.index('id="tasks-h"') : html.index('id="findings"')]
+    assert table.count('class="task-open"') == 3
+    for task in tasks:
+        assert f"Task/{task['id']}" in table
+
+
+def test_3_double_click_leaves_no_duplicates(browser, web_patient):
+    """Confirm the same form again, and a fresh preview confirmed by four clicks at once."""
+    stale = form_fields(html_of(browser, "/patient/plan"), "confirm-plan")
+    first = browser.post("/patient/plan", data=stale, headers=ORIGIN)
+    assert first.status_code == 303  # nothing new to write: the plan is simply re-saved
+
+    fields = form_fields(html_of(browser, "/patient/plan"), "confirm-plan")
+    cookie = browser.get_cookie("smartapp")
+    assert cookie is not None
+    statuses: list[int] = []
+
+    def click() -> None:
+        other = web_patient.app.test_client()
+        other.set_cookie("smartapp", cookie.value)
+        statuses.append(other.post("/patient/plan", data=fields, headers=ORIGIN).status_code)
+
+    threads = [threading.Thread(target=click) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(statuses) == 4 and set(statuses) <= {303, 409}, statuses
+
+    # The same form once more after those writes: still nothing duplicated.
+    again = browser.post("/patient/plan", data=fields, headers=ORIGIN)
+    assert again.status_code in (303, 409)
+    tasks = app_tasks(web_patient)
+    assert task_checks(tasks) == sorted(ACTIONABLE)
+    assert len(careplans(web_patient)) == 1
+    html = html_of(browser, "/patient")
+    table = html[html.index('id="tasks-h"') : html.index('id="findings"')]
+    assert table.count('class="task-open"') == 3
+
+
+def test_4_acknowledge_closes_the_task_and_the_finding_shows_it(browser, web_patient):
+    html = html_of(browser, "/patient")
+    fields = form_fields(html, "ack-ig-low-reason-form")
+    reason = "IVIG discussed with immunology; recheck in 3 months"
+    response = browser.post(
+        "/patient/findings/ig-low/acknowledge", data={**fields, "reason": reason}, headers=ORIGIN
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert response.headers["Location"] == "/patient#finding-ig-low"
+
+    tasks = {check: t for t in app_tasks(web_patient) for check in task_checks([t])}
+    assert tasks["ig-low"]["status"] == "cancelled"
+    assert tasks["ig-low"]["statusReason"]["text"] == reason
+    assert tasks["ig-monitoring"]["status"] == "requested"
+
+    html = html_of(browser, "/patient")
+    card = article(html, "ig-low")
+    assert f"on {date.today().isoformat()}: {reason}" in card
+    assert "Acknowledged by an unidentified user (open server, no sign-in)" in card
+    assert 'class="wb-ack"' not in card
+    assert 'class="wb-ack"' in article(html, "ig-monitoring")
+
+    # Saving the plan again neither re-creates nor re-opens the acknowledged Task.
+    preview = html_of(browser, "/patient/plan")
+    assert "ig-low" not in {r.get("data-check") for r in preview_rows(preview)}
+    fields = form_fields(preview, "confirm-plan")
+    assert browser.post("/patient/plan", data=fields, headers=ORIGIN).status_code == 303
+    tasks = {check: t for t in app_tasks(web_patient) for check in task_checks([t])}
+    assert len(tasks) == 3 and tasks["ig-low"]["status"] == "cancelled"
+
+
+def test_5_empty_reason_writes_nothing(browser, web_patient):
+    before = app_tasks(web_patient)
+    html = html_of(browser, "/patient")
+    fields = form_fields(html, "ack-ig-monitoring-reason-form")
+    response = browser.post(
+        "/patient/findings/ig-monitoring/acknowledge",
+        data={**fields, "reason": "  "},
+        headers=ORIGIN,
+    )
+    assert response.status_code == 400
+    assert "Enter the reason" in response.get_data(as_text=True)
+    after = app_tasks(web_patient)
+    assert [t["meta"]["versionId"] for t in after] == [t["meta"]["versionId"] for t in before]
