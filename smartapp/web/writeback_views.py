@@ -18,9 +18,12 @@ Every POST is CSRF-checked by `smartapp.web.security` before it gets here, must 
 shown → 400, nothing written) and the patient id the page was shown for. Without CarePlan,
 Task and Provenance write rights (SPEC §5 "fall back gracefully") no button is rendered and
 these routes answer 403. A FHIR 401 gets one forced token refresh, then the relaunch page.
-Double clicks are safe: the write-back uses deterministic ids and a per-patient lock
-(`smartapp.writeback`); a second confirm finds the plan already written and shows what
-is left (normally nothing but the CarePlan refresh).
+Double clicks are safe: the same confirm form (each rendered preview carries a random
+`confirm_id`) posted again waits for the first post and shows its "Plan saved" outcome
+without writing again (in this process, for two minutes);
+beyond that the write-back itself is idempotent (deterministic ids and a per-patient lock
+in `smartapp.writeback`), and a confirm of a plan that someone else has just saved shows
+the new preview (nothing left to create) instead of writing.
 
 Templates (`templates/writeback/`): `preview.html`, `acknowledge.html`, `message.html`,
 and the dashboard includes `plan_actions.html` (the "Save plan" button), `flash.html`
@@ -32,8 +35,11 @@ whether to render anything, so a read-only launch never gets a form.
 from __future__ import annotations
 
 import logging
+import secrets
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -145,6 +151,8 @@ class PreviewPage:
     incomplete: tuple[str, ...]
     #: Why the preview is shown again (the record changed since the user reviewed it).
     notice: str | None = None
+    #: Random id of this rendered form: the same form posted twice is one confirmation.
+    confirm_id: str = ""
 
     @property
     def task_changes(self) -> int:
@@ -183,6 +191,7 @@ def preview_page(
         tasks_cancelled=plan.count("cancel"),
         incomplete=tuple(sorted(summary.data.incomplete)),
         notice=notice,
+        confirm_id=secrets.token_urlsafe(12),
     )
 
 
@@ -489,6 +498,38 @@ def preview() -> Response:
 # -- confirm --------------------------------------------------------------------------------
 
 
+#: How long a confirmed plan is remembered, so that a double click (the same form posted
+#: again) shows the first click's outcome instead of writing again.
+CONFIRM_MEMORY_S = 120.0
+
+
+@dataclass
+class _Confirmation:
+    """One posted confirm form (launch, patient, fingerprint and the form's own random id)
+    in this process: its lock, so a second click waits for the first, and the first's
+    "Plan saved" message once written. A new preview is a new form: it writes again."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    started: float = field(default_factory=time.monotonic)
+    message: str | None = None
+
+
+_confirmations: dict[tuple[str, str, str], _Confirmation] = {}
+_confirmations_guard = threading.Lock()
+
+
+def _confirmation(key: tuple[str, str, str]) -> _Confirmation:
+    now = time.monotonic()
+    with _confirmations_guard:
+        for old in [k for k, c in _confirmations.items() if now - c.started > CONFIRM_MEMORY_S]:
+            if not _confirmations[old].lock.locked():
+                del _confirmations[old]
+        entry = _confirmations.get(key)
+        if entry is None:
+            entry = _confirmations[key] = _Confirmation()
+        return entry
+
+
 CHANGED_NOTICE = (
     "Nothing was written: the patient's record changed since you reviewed the plan. This "
     "is the plan as it is now; review it and confirm again."
@@ -531,21 +572,32 @@ def save_plan() -> BaseResponse:
             expected_fingerprint=fingerprint,
         )
 
-    try:
-        result = with_fhir(context, work)
-    except UnusableInput as err:
-        log.info("write-back: the patient could not be read (%s)", type(err).__name__)
-        return message_page(
-            502,
-            "The plan was not saved",
-            f"Nothing was written: the FHIR server did not return this patient's data ({err}).",
-            retry=True,
-        )
-    if result.ok:
+    # A double click posts the same form twice: the second waits for the first and shows
+    # its outcome. (Across processes the write itself stays idempotent: deterministic ids.)
+    confirm_id = (request.form.get("confirm_id") or "").strip()[:64] or secrets.token_hex(8)
+    confirmation = _confirmation((context.launch_id, patient_id, f"{fingerprint}:{confirm_id}"))
+    with confirmation.lock:
+        if confirmation.message is not None:
+            log.info("write-back: this plan was just saved by this launch; not written again")
+            flash(confirmation.message, FLASH_SAVED)
+            return redirect(f"{DASHBOARD}?saved=1", code=303)
+        try:
+            result = with_fhir(context, work)
+        except UnusableInput as err:
+            log.info("write-back: the patient could not be read (%s)", type(err).__name__)
+            return message_page(
+                502,
+                "The plan was not saved",
+                f"Nothing was written: the FHIR server did not return this patient's data ({err}).",
+                retry=True,
+            )
+        if result.ok:
+            confirmation.message = saved_message(result)
+    if result.ok and confirmation.message is not None:
         log.info(
             "write-back saved: %d entries, %d attempt(s)", len(result.entries), result.attempts
         )
-        flash(saved_message(result), FLASH_SAVED)
+        flash(confirmation.message, FLASH_SAVED)
         return redirect(f"{DASHBOARD}?saved=1", code=303)
     if result.changed:
         log.info("write-back not written: the record changed since the preview")

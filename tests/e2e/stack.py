@@ -55,6 +55,13 @@ class SmartStack:
     app: str  # the app's base URL (= SMARTAPP_PUBLIC_URL)
     app_log: Path
     sandbox_log: Path
+    #: An "EHR UI" origin on another site (localhost, not 127.0.0.1) allowed to frame the
+    #: app (SMARTAPP_FRAME_ANCESTORS); nothing listens there until a test serves a page.
+    ehr_ui_port: int
+
+    @property
+    def ehr_ui_origin(self) -> str:
+        return f"http://localhost:{self.ehr_ui_port}"
 
     @property
     def sandbox_fhir(self) -> str:
@@ -86,9 +93,10 @@ class SmartStack:
 @contextmanager
 def start_stack(hapi_base: str, log_dir: Path = ARTIFACTS) -> Iterator[SmartStack]:
     """Start the sandbox EHR and the app in front of `hapi_base`; stop both on exit."""
-    sandbox_port, app_port = free_port(), free_port()
-    while app_port == sandbox_port:  # pragma: no cover - two free ports in a row
-        app_port = free_port()
+    ports: set[int] = set()
+    while len(ports) < 3:
+        ports.add(free_port())
+    sandbox_port, app_port, ehr_ui_port = sorted(ports)
     sandbox = f"http://127.0.0.1:{sandbox_port}"
     app = f"http://127.0.0.1:{app_port}"
     app_log = log_dir / "smart-stack-app.log"
@@ -136,14 +144,14 @@ def start_stack(hapi_base: str, log_dir: Path = ARTIFACTS) -> Iterator[SmartStac
                     "SMARTAPP_CLIENT_AUTH": "",
                     "SMARTAPP_PRIVATE_KEY": "",
                     "SMARTAPP_MAPPINGS": "",
-                    "SMARTAPP_FRAME_ANCESTORS": "",
+                    "SMARTAPP_FRAME_ANCESTORS": f"http://localhost:{ehr_ui_port}",
                 },
             )
         )
-        yield SmartStack(hapi_base, sandbox, app, app_log, sandbox_log)
+        yield SmartStack(hapi_base, sandbox, app, app_log, sandbox_log, ehr_ui_port)
 
 
-# -- one shared instance per test session -----------------------------------------------------
+# -- one shared instance per test session ------------------------------------------------------
 
 _shared_lock = threading.Lock()
 _shared: dict[str, Any] = {"refs": 0, "stack": None, "exit": None, "cohorts": {}}
@@ -209,7 +217,7 @@ def seed_demo_cohort(hapi_base: str) -> DemoCohort:
         return cohort
 
 
-# -- fixtures (import them into the test module) ---------------------------------------------
+# -- fixtures (import them into the test module) -----------------------------------------------
 
 
 @pytest.fixture(scope="session")

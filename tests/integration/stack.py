@@ -30,15 +30,22 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "localhost.local"})
 TOKENISH = re.compile(r"[A-Za-z0-9_\-]{32,}")
 
 
-class LoopbackSession(requests.Session):
-    """Sends `Secure` cookies over http to loopback hosts only, like Chromium does."""
+class LoopbackCookieJar(requests.cookies.RequestsCookieJar):
+    """Keeps the app's `Secure` cookies usable over plain http on loopback hosts."""
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        response = super().send(request, **kwargs)
-        for cookie in self.cookies:
-            if cookie.domain in LOOPBACK_HOSTS:
-                cookie.secure = False
-        return response
+    def set_cookie(self, cookie: Any, *args: Any, **kwargs: Any) -> None:
+        if cookie.domain in LOOPBACK_HOSTS:
+            cookie.secure = False
+        super().set_cookie(cookie, *args, **kwargs)
+
+
+class LoopbackSession(requests.Session):
+    """Sends `Secure` cookies over http to loopback hosts only, like Chromium does
+    (requests itself never sends a Secure cookie over http)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cookies = LoopbackCookieJar()
 
 
 @dataclass

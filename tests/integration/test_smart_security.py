@@ -92,7 +92,7 @@ def foreign_server() -> Iterator[ConnectionRecorder]:
         server.server_close()
 
 
-# -- iss allowlist ---------------------------------------------------------------------------
+# -- iss allowlist -----------------------------------------------------------------------------
 
 
 def test_foreign_iss_is_refused_with_a_clear_page_and_no_outbound_call(
@@ -130,6 +130,15 @@ def test_foreign_iss_is_refused_with_a_clear_page_and_no_outbound_call(
     # Nor did the app turn to the allowed EHR on the attacker's behalf.
     assert len(sandbox_requests(smart_stack)) == sandbox_before
 
+    # Control: an allowed iss is contacted (discovery) before the redirect to authorize.
+    allowed = session.get(
+        f"{smart_stack.app}/launch", params={"iss": smart_stack.sandbox_fhir}, allow_redirects=False
+    )
+    assert allowed.status_code == 302
+    assert allowed.headers["Location"].startswith(f"{smart_stack.sandbox}/auth/authorize?")
+    discovery = sandbox_requests(smart_stack)[sandbox_before:]
+    assert any(line.startswith("GET /fhir/.well-known/smart-configuration ") for line in discovery)
+
 
 def test_an_allowlisted_but_closed_server_cannot_be_opened_without_sign_in(
     smart_stack: SmartStack, session: LoopbackSession
@@ -141,6 +150,40 @@ def test_an_allowlisted_but_closed_server_cannot_be_opened_without_sign_in(
     )
     assert response.status_code == 400
     assert "not configured as an open server" in response.text
+
+
+# -- the authorize request ------------------------------------------------------------------
+
+
+def test_authorize_request_has_s256_pkce_aud_and_a_fresh_state_each_time(
+    smart_stack: SmartStack, demo_cohort: DemoCohort, session: LoopbackSession
+) -> None:
+    patient = demo_cohort.patient_ids["hbsag-positive"]
+    seen = []
+    for _ in range(2):
+        launcher = session.get(smart_stack.launcher_url(patient), allow_redirects=False)
+        app_launch = launcher.headers["Location"]
+        launch_id = query(app_launch)["launch"]
+        started = session.get(app_launch, allow_redirects=False)
+        assert started.status_code == 302
+        authorize = started.headers["Location"]
+        assert authorize.startswith(f"{smart_stack.sandbox}/auth/authorize?")
+        params = query(authorize)
+        assert params["aud"] == smart_stack.sandbox_fhir  # aud = iss
+        assert params["launch"] == launch_id
+        assert params["code_challenge_method"] == "S256"
+        assert re.fullmatch(r"[A-Za-z0-9_-]{43}", params["code_challenge"])
+        assert len(params["state"]) >= 32
+        assert params["redirect_uri"] == f"{smart_stack.app}/callback"
+        assert params["client_id"] == CLIENT_ID
+        scopes = params["scope"].split()
+        for scope in ("launch", "openid", "fhirUser", "online_access"):
+            assert scope in scopes
+        assert "patient/Observation.rs" in scopes and "patient/Task.cu" in scopes  # v2
+        assert "code_verifier" not in authorize
+        seen.append((params["state"], params["code_challenge"], params["nonce"]))
+    (state1, challenge1, nonce1), (state2, challenge2, nonce2) = seen
+    assert state1 != state2 and challenge1 != challenge2 and nonce1 != nonce2
 
 
 # -- state: single use, bound to the session ---------------------------------------------------
@@ -283,7 +326,7 @@ def test_sandbox_refuses_a_token_request_without_the_right_code_verifier(
     assert granted.headers.get("Cache-Control") == "no-store"
 
 
-# -- granted scopes decide the UI ----------------------------------------------------------------
+# -- granted scopes decide the UI --------------------------------------------------------------
 
 
 def _has_save_button(page: str) -> bool:
@@ -315,7 +358,37 @@ def test_reduced_scopes_give_a_read_only_ui(
     assert "not allowed (read-only)" in smart_stack.app_log_text()
 
 
-# -- expired tokens: refresh, else relaunch ------------------------------------------------------
+def test_posts_without_csrf_token_or_from_another_origin_are_refused(
+    smart_stack: SmartStack, demo_cohort: DemoCohort, auto_sandbox: Any, session: LoopbackSession
+) -> None:
+    """SameSite=None gives no CSRF protection: every POST needs the token and our origin."""
+    launch = ehr_launch(smart_stack, session, demo_cohort.patient_ids["hbsag-positive"])
+    form = re.search(r'<form method="post" action="([^"]+)".*?</form>', launch.html, re.S)
+    assert form, "the full-scope dashboard has a write form"
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(0)))
+    assert fields.get("csrf_token")
+    action = f"{smart_stack.app}{form.group(1)}"
+    data = {**fields, "reason": "CSRF probe"}
+    writes_before = [
+        line for line in sandbox_requests(smart_stack) if line.startswith("POST /fhir")
+    ]
+    attempts = [
+        ({**data, "csrf_token": ""}, {"Origin": smart_stack.app}),  # no token
+        ({**data, "csrf_token": "x" * 43}, {"Origin": smart_stack.app}),  # wrong token
+        (data, {"Origin": "http://evil.example"}),  # right token, foreign origin
+        (data, {"Origin": "null"}),  # opaque origin
+        (data, {"Sec-Fetch-Site": "cross-site", "Origin": smart_stack.app}),
+        (data, {}),  # no origin information at all
+    ]
+    for body, headers in attempts:
+        refused = session.post(action, data=body, headers=headers, allow_redirects=False)
+        assert refused.status_code == 400, (headers, body.get("csrf_token"), refused.status_code)
+        assert "did not come from this app" in refused.text
+    writes_after = [line for line in sandbox_requests(smart_stack) if line.startswith("POST /fhir")]
+    assert writes_after == writes_before, "nothing reached the FHIR server"
+
+
+# -- expired tokens: refresh, else relaunch ----------------------------------------------------
 
 
 def test_short_lived_token_is_refreshed_before_it_expires(
@@ -371,7 +444,7 @@ def test_expired_token_without_online_access_asks_to_relaunch(
     assert token_requests(smart_stack) == before  # no refresh token: nothing to try
 
 
-# -- FHIR text is escaped --------------------------------------------------------------------------
+# -- FHIR text is escaped ----------------------------------------------------------------------
 
 
 def test_a_patient_named_script_renders_as_text(
@@ -387,7 +460,7 @@ def test_a_patient_named_script_renders_as_text(
     assert re.search(r"<script\b", page, re.IGNORECASE) is None
 
 
-# -- cookie and headers ----------------------------------------------------------------------
+# -- cookie and headers ------------------------------------------------------------------------
 
 
 def _cookie_attributes(header: str) -> tuple[str, str, dict[str, str]]:
@@ -465,7 +538,7 @@ def test_csp_with_frame_ancestors_on_every_page(
     assert pages["dashboard"].headers.get("Cache-Control") == "no-store"
 
 
-# -- no PHI or secrets in the app's log -------------------------------------------------------
+# -- no PHI or secrets in the app's log --------------------------------------------------------
 
 
 def test_no_token_patient_name_or_id_in_the_app_log_at_info(
@@ -501,4 +574,4 @@ def test_no_token_patient_name_or_id_in_the_app_log_at_info(
     assert "eyJ" not in log  # no JWT (id_token)
     assert "Bearer" not in log
     # Access and refresh tokens are opaque random strings: nothing of that shape is logged.
-    assert TOKENISH.findall(log) == []
+    assert TOKENISH.findall(log) == [], "token-like strings in the app log"

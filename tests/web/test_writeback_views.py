@@ -372,11 +372,34 @@ def test_confirm_writes_once_redirects_and_the_dashboard_shows_the_banner(client
     assert 'id="plan-saved"' not in again
 
 
-def test_second_confirm_writes_no_duplicate_and_says_so(client, rsps):
+def test_double_click_writes_once_and_both_clicks_see_the_saved_banner(client, rsps):
     fake = open_session(client, rsps)
     _, fields = preview(client)
-    assert confirm(client, fields).status_code == 303
-    # A double click: the same form again.
+    first = confirm(client, fields)
+    second = confirm(client, fields)  # the same form again
+    assert first.status_code == second.status_code == 303
+    assert second.headers["Location"] == "/patient?saved=1"
+    assert len(fake.transactions) == 1
+    assert len(fake.tasks()) == 3
+    _, html, _ = page(client, "/patient?saved=1")
+    assert html.count("Plan saved: 3 created, 0 updated, 0 completed (Tasks).") >= 1
+    # A new preview is a new confirmation: it is written (nothing left but the CarePlan).
+    _, again = preview(client)
+    assert again["confirm_id"] != fields["confirm_id"]
+    assert confirm(client, again).status_code == 303
+    assert len(fake.transactions) == 2
+    assert [e["request"]["method"] for e in fake.transactions[1]["entry"]] == ["PUT", "POST"]
+    assert len(fake.tasks()) == 3
+
+
+def test_plan_saved_meanwhile_by_someone_else_shows_what_is_left(app, client, rsps):
+    fake = open_session(client, rsps)
+    _, fields = preview(client)
+    # Another user (another browser session) saves the same plan first.
+    other = app.test_client()
+    assert other.get("/open", query_string={"iss": OPEN_ISS, "patient": SLUG}).status_code == 302
+    _, other_fields = preview(other)
+    assert confirm(other, other_fields).status_code == 303
     response = confirm(client, fields)
     html = response.get_data(as_text=True)
     assert response.status_code == 409
