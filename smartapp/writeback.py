@@ -399,15 +399,21 @@ def plan_for_patient(
 ) -> PatientPlan:
     """Read the patient (one batch), evaluate, build the write-back: the preview to show.
 
-    Raises FhirError when the patient cannot be read, WritebackBlocked when the app's
+    Raises FhirError on a server error, WritebackBlocked when the patient or the app's
     Tasks could not be read completely.
     """
+    from fhir_mappings.read import UnusableInput
     from smartapp import patient_service
 
     fetched = patient_service.fetch_patient(client, patient_id, mappings)
-    record, summary = patient_service.summarize_fetched(
-        fetched, patient_id, as_of, mappings, settings
-    )
+    try:
+        record, summary = patient_service.summarize_fetched(
+            fetched, patient_id, as_of, mappings, settings
+        )
+    except UnusableInput as err:
+        # The whole read failed (no Patient came back): there is nothing safe to write.
+        problems = "; ".join(fetched.problems) or str(err)
+        raise WritebackBlocked(f"the patient's record could not be read ({problems})") from err
     return PatientPlan(record, summary, build_writeback(summary, record, ctx))
 
 

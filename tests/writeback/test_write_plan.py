@@ -436,3 +436,24 @@ def test_user_reference_is_kept_unless_the_server_says_it_is_gone(
     http.get(f"{BASE}/Practitioner/42", status=status, json={"resourceType": "Practitioner"})
     ctx = context(author_reference="Practitioner/42")
     assert with_verified_author(client, ctx) == ctx
+
+
+def test_a_read_that_returns_no_patient_writes_nothing_and_says_why(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    from fhir_mappings.site import load_mappings
+    from smartapp.rules.settings import RuleSettings
+
+    http.post(BASE, status=500, json={"resourceType": "OperationOutcome", "issue": []})
+    result = writeback.writeback_patient(
+        client,
+        "p1",
+        context(),
+        mappings=load_mappings(None),
+        settings=RuleSettings(),
+        as_of=DUE,
+    )
+    assert not result.ok
+    assert result.message.startswith("Nothing was written: the patient's record could not be read")
+    # Only reads were attempted: no transaction was ever posted.
+    assert not any(b'"transaction"' in (call.request.body or b"") for call in http.calls)
