@@ -29,6 +29,7 @@ import secrets
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -113,8 +114,7 @@ def app_server(fhir_base: str) -> Iterator[str]:
     """The app as a real process (gunicorn, one worker, as `smartapp serve` runs it)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    RESULTS.mkdir(exist_ok=True)
-    log = RESULTS / "dashboard_render_app.log"
+    log = Path(tempfile.gettempdir()) / f"dashboard_render_app_{port}.log"
     env = {
         **os.environ,
         "SMARTAPP_SECRET_KEY": secrets.token_urlsafe(32),

@@ -34,12 +34,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fhir_mappings.site import load_mappings  # noqa: E402
-from smartapp.demo.generator import generate_patient_resources  # noqa: E402
-from smartapp.fhir import FhirClient  # noqa: E402
-from smartapp.rules.settings import RuleSettings  # noqa: E402
-from smartapp.worklist import WorklistOptions, build_worklist  # noqa: E402
-from smartapp.worklist.pacing import ExportPacer  # noqa: E402
+from fhir_mappings.site import load_mappings
+from smartapp.demo.generator import generate_patient_resources
+from smartapp.fhir import FhirClient
+from smartapp.rules.settings import RuleSettings
+from smartapp.worklist import WorklistOptions, build_worklist
+from smartapp.worklist.pacing import ExportPacer
 
 SEED = 11
 ANCHOR = date(2026, 11, 24)
@@ -87,10 +87,15 @@ def seed_range(base: str, start: int, stop: int, *, per_tx: int, workers: int) -
     return time.monotonic() - began
 
 
-def measure(base: str, *, export: bool, chunk: int) -> dict[str, Any]:
+def measure(base: str, *, export: bool, chunk: int, workers: int) -> dict[str, Any]:
     pacer = ExportPacer(poll_s=2.0)
     options = WorklistOptions(
-        export=export, chunk_size=chunk, poll_interval_s=2.0, max_wait_s=math.inf
+        export=export,
+        chunk_size=chunk,
+        poll_interval_s=2.0,
+        max_wait_s=math.inf,
+        workers=workers,
+        timeout_s=300,
     )
     with FhirClient(base, timeout=300, sleep=pacer if export else time.sleep) as client:
         began = time.monotonic()
@@ -102,7 +107,7 @@ def measure(base: str, *, export: bool, chunk: int) -> dict[str, Any]:
             options=options,
         )
         wall = time.monotonic() - began
-        entries = [e for e in client.requests_made]
+        entries = list(worklist.request_log)
     pages = sum(1 for e in entries if e.method == "GET" and "_getpages" in e.url)
     posts = sum(1 for e in entries if e.method == "POST")
     return {
@@ -122,6 +127,7 @@ def main() -> None:
     parser.add_argument("--per-transaction", type=int, default=10, help="patients per seed tx")
     parser.add_argument("--seed-workers", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=50, help="patients per worklist batch")
+    parser.add_argument("--workers", type=int, default=2, help="chunks read at once")
     parser.add_argument("--no-export", action="store_true", help="measure the search path only")
     parser.add_argument("--already-seeded", type=int, default=0, help="patients already loaded")
     args = parser.parse_args()
@@ -147,12 +153,16 @@ def main() -> None:
                 )
                 print(f"  {size - loaded} patients in {seed_s:.0f} s", flush=True)
                 loaded = size
-            search = measure(base, export=False, chunk=args.chunk)
+            search = measure(base, export=False, chunk=args.chunk, workers=args.workers)
             print(f"  search: {search}", flush=True)
-            export = None if args.no_export else measure(base, export=True, chunk=args.chunk)
+            export = (
+                None if args.no_export else measure(base, export=True, chunk=args.chunk, workers=1)
+            )
             if export is not None:
                 print(f"  export: {export}", flush=True)
-            results.append((size, size - (results[-1][0] if results else 0), seed_s, search, export))
+            results.append(
+                (size, size - (results[-1][0] if results else 0), seed_s, search, export)
+            )
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print()

@@ -31,33 +31,55 @@ def parse_clinical_date(value: object, where: str) -> ClinicalDate:
     """A FHIR date/dateTime/instant as a day or a span; `Malformed` when it is not one."""
     if not isinstance(value, str):
         raise Malformed(f"{where} is not a date")
-    parsed = _parse(value)
-    if isinstance(parsed, str):
+    # Dates recur (birth dates, onsets, the same clinic day), date-times almost never: only
+    # the short ones are worth caching whole; a date-time caches just its day (`_day`).
+    parsed = _parse_cached(value) if len(value) <= 10 else _parse(value)
+    if type(parsed) is str:
         raise Malformed(f"{where} {parsed}")
-    return parsed
+    return parsed  # type: ignore[return-value]
 
 
-@lru_cache(maxsize=16384)
 def _parse(value: str) -> ClinicalDate | str:
-    """The date, or why it is not one (cached: the same dates recur; ClinicalDate is frozen)."""
+    """The date, or why it is not one."""
     text = value.strip()
     match = _DATETIME.fullmatch(text)
     if match is None:
         return f"'{value[:40]}' is not a FHIR date"
-    year = int(match["y"])
+    year, month, day = match.group("y", "m", "d")
+    if day is not None:
+        found = _day(text[:10])  # the match guarantees "YYYY-MM-DD" there
+        if found is None:
+            return f"'{text}' is not a real date"
+        return ClinicalDate(found, found, text, ClinicalDateKind.DAY)
     try:
-        if match["m"] is None:
-            return ClinicalDate(date(year, 1, 1), date(year, 12, 31), text, ClinicalDateKind.YEAR)
-        month = int(match["m"])
-        if match["d"] is None:
-            last = calendar.monthrange(year, month)[1]
+        if month is None:
+            number = int(year)
             return ClinicalDate(
-                date(year, month, 1), date(year, month, last), text, ClinicalDateKind.MONTH
+                date(number, 1, 1), date(number, 12, 31), text, ClinicalDateKind.YEAR
             )
-        day = date(year, month, int(match["d"]))
+        number, month_number = int(year), int(month)
+        last = calendar.monthrange(number, month_number)[1]
+        return ClinicalDate(
+            date(number, month_number, 1),
+            date(number, month_number, last),
+            text,
+            ClinicalDateKind.MONTH,
+        )
     except ValueError:
         return f"'{text}' is not a real date"
-    return ClinicalDate(day, day, text, ClinicalDateKind.DAY)
+
+
+#: Cached: the same dates recur, and ClinicalDate is frozen.
+_parse_cached = lru_cache(maxsize=16384)(_parse)
+
+
+@lru_cache(maxsize=16384)
+def _day(text: str) -> date | None:
+    """The calendar day of a "YYYY-MM-DD" string; None when there is no such day."""
+    try:
+        return date(int(text[:4]), int(text[5:7]), int(text[8:10]))
+    except ValueError:
+        return None
 
 
 def first_date(

@@ -95,22 +95,36 @@ def concept_words(concept: object) -> str:
 
 
 class Match:
-    """A coding that matched a value set: what evidence calls "how it was matched"."""
+    """A coding that matched a value set: what evidence calls "how it was matched".
 
-    __slots__ = ("code", "hit")
+    Immutable once built: `matches` hands the same instances out again (see `coding_matches`).
+    """
+
+    __slots__ = ("code", "hit", "matched_by")
 
     def __init__(self, hit: Hit, code: str) -> None:
         self.hit = hit
         self.code = code.strip()
+        site = " (site)" if hit.origin == ORIGIN_SITE else ""
+        self.matched_by = f"{hit.system_label} {self.code}{site}"
 
     @property
     def valueset(self) -> str:
         return self.hit.valueset
 
-    @property
-    def matched_by(self) -> str:
-        site = " (site)" if self.hit.origin == ORIGIN_SITE else ""
-        return f"{self.hit.system_label} {self.code}{site}"
+
+def coding_matches(system: str | None, code: str, mappings: Mappings) -> tuple[Match, ...]:
+    """The value-set matches of one (checked) coding with a non-empty code.
+
+    Built once per (system, code) and mappings instance: every patient repeats the same
+    few hundred codes, so this is one dict access after the first time.
+    """
+    memo = mappings.memo("coding-matches")
+    key = (system, code)
+    found: tuple[Match, ...] | None = memo.get(key)
+    if found is None:
+        found = memo.keep(key, tuple(Match(hit, code) for hit in mappings.lookup(system, code)))
+    return found
 
 
 def matches(concept: object, mappings: Mappings, where: str) -> list[Match]:
@@ -118,11 +132,46 @@ def matches(concept: object, mappings: Mappings, where: str) -> list[Match]:
     found: list[Match] = []
     for coding in codings(concept, where):
         code = coding.get("code")
-        if not code:
-            continue
-        for hit in mappings.lookup(coding.get("system"), code):
-            found.append(Match(hit, code))
+        if code:
+            found.extend(coding_matches(coding.get("system"), code, mappings))
     return found
+
+
+#: What `concept_key` gives an absent concept: it reads exactly like `{}`.
+ConceptKey = tuple[str | None, tuple[tuple[str | None, str | None, str | None], ...]]
+_NO_CONCEPT: ConceptKey = (None, ())
+
+
+def concept_key(concept: object) -> ConceptKey | None:
+    """What a CodeableConcept says, as a hashable key for memoising answers worked out from it:
+    its text and each coding's (system, code, display). Nothing else in a concept is read.
+
+    None when the concept is not plain JSON with string (or absent) text, system, code and
+    display: it is then read the checked way (`codings`), which reports what is wrong.
+    """
+    if type(concept) is not dict:
+        return _NO_CONCEPT if concept is None else None
+    text = concept.get("text")
+    if text is not None and type(text) is not str:
+        return None
+    found = concept.get("coding")
+    if found is None:
+        return (text, ())
+    if type(found) is not list:
+        return None
+    parts = []
+    for coding in found:
+        if type(coding) is not dict:
+            return None
+        system, code, display = coding.get("system"), coding.get("code"), coding.get("display")
+        if (
+            (system is not None and type(system) is not str)
+            or (code is not None and type(code) is not str)
+            or (display is not None and type(display) is not str)
+        ):
+            return None
+        parts.append((system, code, display))
+    return (text, tuple(parts))
 
 
 def reference_of(element: object, where: str) -> str | None:

@@ -21,7 +21,8 @@ Kesimpta's 50 mg/mL when matched by code); one pen/syringe of Kesimpta = 20 mg.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from fhir_mappings.dates import first_date, parse_clinical_date
@@ -31,11 +32,13 @@ from fhir_mappings.fhirjson import (
     as_object,
     as_text,
     codings,
+    concept_key,
     concept_words,
     matches,
     reference_of,
     reference_target,
 )
+from fhir_mappings.memo import NotJson, json_key
 from fhir_mappings.quantity import QuantityValue, read_quantity
 from fhir_mappings.records import ClinicalDate, Dose, MedicationOrder, SourceRef
 from fhir_mappings.site import Mappings
@@ -75,14 +78,28 @@ class MedicationFacts(NamedTuple):
         """The same facts plus what a reference's display text says."""
         if not words:
             return self
+        named, arzerra_named, arzerra_strength = _word_facts(words)
         return self._replace(
-            named=self.named or any(name in words for name in _NAMES),
-            arzerra_named=self.arzerra_named or "arzerra" in words,
-            arzerra_strength=self.arzerra_strength or bool(_ARZERRA_STRENGTH.search(words)),
+            named=self.named or named,
+            arzerra_named=self.arzerra_named or arzerra_named,
+            arzerra_strength=self.arzerra_strength or arzerra_strength,
         )
 
 
 _NAMES = ("kesimpta", "ofatumumab", "arzerra")
+
+
+@lru_cache(maxsize=4096)
+def _word_facts(words: str) -> tuple[bool, bool, bool]:
+    """(names ofatumumab, names Arzerra, gives an Arzerra strength) for lower-cased words.
+
+    Cached by the words: a pure function, and every dose repeats the same few texts.
+    """
+    return (
+        any(name in words for name in _NAMES),
+        "arzerra" in words,
+        bool(_ARZERRA_STRENGTH.search(words)),
+    )
 _NOTHING = MedicationFacts(None, None, False, False, False, None)
 
 
@@ -123,7 +140,71 @@ def _facts(
 def medication_facts(
     medication: Mapping[str, Any], where: str, mappings: Mappings
 ) -> MedicationFacts:
-    """The facts of a Medication resource (contained or not); `Malformed` on bad types."""
+    """The facts of a Medication resource (contained or not); `Malformed` on bad types.
+
+    Remembered per mappings by the elements they are read from (code, ingredient, form):
+    a contained Medication is repeated in every dose that carries one.
+    """
+    key = _medication_key(medication)
+    if key is None:
+        return _medication_facts(medication, where, mappings)
+    memo = mappings.memo("medication-facts")
+    found: MedicationFacts | None = memo.get(key)
+    if found is None:
+        found = memo.keep(key, _medication_facts(medication, where, mappings))
+    return found
+
+
+def _medication_key(medication: Mapping[str, Any]) -> Hashable | None:
+    """Everything `_medication_facts` reads (code, form, each ingredient's concept and
+    strength), as a key; None when any of it is not plain JSON of the expected shape."""
+    ingredients = medication.get("ingredient")
+    if ingredients is None:
+        ingredients = []
+    elif type(ingredients) is not list:
+        return None
+    items = []
+    for ingredient in ingredients:
+        item = _ingredient_key(ingredient)
+        if item is None:
+            return None
+        items.append(item)
+    form = medication.get("form")
+    keys = (concept_key(medication.get("code")), concept_key(form), tuple(items))
+    if keys[0] is None or keys[1] is None or (form is not None and type(form) is not dict):
+        return None
+    return keys
+
+
+#: An ingredient that is absent (None) and skipped, and an itemCodeableConcept not given.
+_SKIPPED = ("skipped",)
+_ABSENT = ("absent",)
+
+
+def _ingredient_key(ingredient: object) -> Hashable | None:
+    if ingredient is None:
+        return _SKIPPED
+    if type(ingredient) is not dict:
+        return None
+    concept: Hashable | None = _ABSENT
+    if "itemCodeableConcept" in ingredient:
+        concept = concept_key(ingredient["itemCodeableConcept"])
+    strength = ingredient.get("strength")
+    if strength is None:
+        ratio: Hashable | None = None
+    elif type(strength) is dict:
+        try:
+            ratio = (json_key(strength.get("numerator")), json_key(strength.get("denominator")))
+        except NotJson:
+            return None
+    else:
+        return None
+    return None if concept is None else (concept, ratio)
+
+
+def _medication_facts(
+    medication: Mapping[str, Any], where: str, mappings: Mappings
+) -> MedicationFacts:
     concepts: list[tuple[object, str]] = [(medication.get("code"), f"{where}.code")]
     words = [concept_words(medication.get("code"))]
     mg_per_ml: float | None = None
@@ -153,6 +234,7 @@ class MedicationResolver:
         self._mappings = mappings
         self._facts: dict[str, MedicationFacts | Malformed] = {}
         self._displayed: dict[tuple[str, str], MedicationFacts] = {}
+        self._by_reference: dict[tuple[str, str | None], MedicationFacts | None] = {}
 
     @property
     def used(self) -> Mapping[str, MedicationFacts | Malformed]:
@@ -162,23 +244,40 @@ class MedicationResolver:
     def facts(self, resource: Mapping[str, Any]) -> MedicationFacts | None:
         """The medication of a MedicationAdministration/Request (None when it names none)."""
         if "medicationCodeableConcept" in resource:
-            concept = resource["medicationCodeableConcept"]
-            where = "medicationCodeableConcept"
-            return _facts([(concept, where)], concept_words(concept), None, self._mappings)
+            return concept_facts(resource["medicationCodeableConcept"], self._mappings)
         element = resource.get("medicationReference")
+        # Every dose of a patient names the same Medication: remember the answer per
+        # (reference, display). Not for "#id": that depends on the resource's contained list.
+        if type(element) is dict:
+            reference, display = element.get("reference"), element.get("display")
+            if (
+                type(reference) is str
+                and not reference.startswith("#")
+                and (display is None or type(display) is str)
+            ):
+                key = (reference, display)
+                if key in self._by_reference:
+                    return self._by_reference[key]
+                found = self._reference_facts(resource, element)
+                self._by_reference[key] = found
+                return found
+        return self._reference_facts(resource, element)
+
+    def _reference_facts(
+        self, resource: Mapping[str, Any], element: object
+    ) -> MedicationFacts | None:
         reference = reference_of(element, "medicationReference")
         display = ""
         if isinstance(element, dict):
             display = (as_text(element.get("display"), "medicationReference.display") or "").lower()
-        fallback = _NOTHING.with_words(display) if display else None
         if not reference:
-            return fallback
+            return _fallback(display)
         if reference.startswith("#"):
             contained = self._contained(resource, reference[1:])
-            return contained.with_words(display) if contained else fallback
+            return contained.with_words(display) if contained else _fallback(display)
         kind, target = reference_target(reference)
         if kind not in ("", "Medication") or target not in self._medications:
-            return fallback
+            return _fallback(display)
         facts = self._facts.get(target)
         if facts is None:
             try:
@@ -208,8 +307,44 @@ class MedicationResolver:
         return None
 
 
+def _fallback(display: str) -> MedicationFacts | None:
+    """What a reference that leads to no Medication says: only its display's words."""
+    return _NOTHING.with_words(display) if display else None
+
+
+def concept_facts(concept: object, mappings: Mappings) -> MedicationFacts:
+    """The facts of a medicationCodeableConcept; remembered per mappings by `concept_key`."""
+    key = concept_key(concept)
+    if key is None:
+        return _concept_facts(concept, mappings)
+    memo = mappings.memo("medication-concept-facts")
+    found: MedicationFacts | None = memo.get(key)
+    if found is None:
+        found = memo.keep(key, _concept_facts(concept, mappings))
+    return found
+
+
+def _concept_facts(concept: object, mappings: Mappings) -> MedicationFacts:
+    where = "medicationCodeableConcept"
+    return _facts([(concept, where)], concept_words(concept), None, mappings)
+
+
 def route_of(concept: object, mappings: Mappings, where: str) -> str | None:
-    """ "subcutaneous", "intravenous" or None, from route codes, else the route's words."""
+    """ "subcutaneous", "intravenous" or None, from route codes, else the route's words.
+
+    Remembered per mappings by `concept_key` (every dose repeats the same route).
+    """
+    key = concept_key(concept)
+    if key is None:
+        return _route_of(concept, mappings, where)
+    memo = mappings.memo("route")
+    if key in memo:
+        found: str | None = memo[key]
+        return found
+    return memo.keep(key, _route_of(concept, mappings, where))  # type: ignore[no-any-return]
+
+
+def _route_of(concept: object, mappings: Mappings, where: str) -> str | None:
     for match in matches(concept, mappings, where):
         if match.valueset == "route-intravenous":
             return ROUTE_IV

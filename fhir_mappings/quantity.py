@@ -47,14 +47,13 @@ def read_quantity(element: object, where: str) -> QuantityValue | None:
     # Type checks inline: this runs for every lab value and dose (SPEC §5 throughput).
     if value is not None and type(value) is not int and type(value) is not float:
         raise Malformed(f"{where}.value is not a number")
-    for name, text in (
-        ("comparator", comparator),
-        ("unit", unit),
-        ("code", code),
-        ("system", system),
+    if (
+        type(comparator) is not str
+        or (unit is not None and type(unit) is not str)
+        or (code is not None and type(code) is not str)
+        or (system is not None and type(system) is not str)
     ):
-        if text is not None and type(text) is not str:
-            raise Malformed(f"{where}.{name} is not a string")
+        _not_a_string(where, comparator, unit, code, system)
     if value is None:
         return None
     if comparator not in _COMPARATORS:
@@ -64,3 +63,10 @@ def read_quantity(element: object, where: str) -> QuantityValue | None:
     else:
         convert_with = unit or code
     return QuantityValue(float(value), comparator, convert_with, (unit or code or "").strip())
+
+
+def _not_a_string(where: str, *texts: object) -> None:
+    """Raise for the first of comparator, unit, code, system that is not a string."""
+    for name, text in zip(("comparator", "unit", "code", "system"), texts, strict=True):
+        if text is not None and type(text) is not str:
+            raise Malformed(f"{where}.{name} is not a string")

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from fhir_mappings.memo import Memo
 from fhir_mappings.systems import SYSTEMS
 from fhir_mappings.terminology import (
     ORIGIN_SITE,
@@ -174,6 +175,7 @@ class Mappings:
                 )
         self.valuesets: Mapping[str, ValueSet] = MappingProxyType(valuesets)
         self.index = CodeIndex(valuesets.values())
+        self._memos: dict[str, Memo] = {}
 
     @property
     def settings(self) -> Mapping[str, Any]:
@@ -182,6 +184,17 @@ class Mappings:
 
     def lookup(self, system: object, code: object) -> tuple[Hit, ...]:
         return self.index.lookup(system, code)
+
+    def memo(self, name: str) -> Memo:
+        """The memo called `name` for answers worked out from these mappings (see `memo`).
+
+        It lives on this instance: a site's additions change the answers, so no other
+        instance may share them.
+        """
+        found = self._memos.get(name)
+        if found is None:
+            found = self._memos[name] = Memo()
+        return found
 
     def codes(self, *valueset_ids: str) -> tuple[Code, ...]:
         """The exact codes of these value sets, in file order (for search URLs)."""

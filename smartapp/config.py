@@ -106,6 +106,13 @@ class AppConfig:
     client_auth_method: str = "auto"
     #: Extra origins (EHR UIs) allowed in CSP frame-ancestors besides the issuers' origins.
     frame_ancestors: tuple[str, ...] = ()
+    #: Worklist with the app's own Backend Services token for this allowlisted FHIR base
+    #: (SMARTAPP_BACKEND_ISS; needs SMARTAPP_PRIVATE_KEY). See docs/worklist.md.
+    backend_iss: str | None = None
+    #: `Group` id whose members are always on the worklist (SMARTAPP_WORKLIST_GROUP).
+    worklist_group: str | None = None
+    #: Only the Group's members are on the worklist (SMARTAPP_WORKLIST_GROUP_ONLY=1).
+    worklist_group_only: bool = False
 
     def tenant(self, iss: str) -> Tenant | None:
         """The allowlisted tenant for `iss`, or None: nothing is fetched for unknown issuers."""
@@ -263,6 +270,30 @@ def load_config(
         if item.strip()
     )
 
+    backend_iss = get("SMARTAPP_BACKEND_ISS")
+    if backend_iss:
+        backend_iss = _require_url("SMARTAPP_BACKEND_ISS", backend_iss)
+        if backend_iss not in issuers and backend_iss not in tenants:
+            raise ConfigError(
+                f"SMARTAPP_BACKEND_ISS: {backend_iss} not in SMARTAPP_ISSUERS (the allowlist)"
+            )
+        if not private_key:
+            raise ConfigError("SMARTAPP_BACKEND_ISS: Backend Services need SMARTAPP_PRIVATE_KEY")
+    worklist_group = get("SMARTAPP_WORKLIST_GROUP")
+    if worklist_group:
+        from fhir_mappings.population import group_id
+
+        try:
+            worklist_group = group_id(worklist_group)
+        except ValueError as err:
+            raise ConfigError(f"SMARTAPP_WORKLIST_GROUP: {err}") from err
+    group_only_text = (get("SMARTAPP_WORKLIST_GROUP_ONLY") or "0").lower()
+    if group_only_text not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(f"SMARTAPP_WORKLIST_GROUP_ONLY: '{group_only_text}' is not 0 or 1")
+    worklist_group_only = group_only_text in ("1", "true", "yes")
+    if worklist_group_only and not worklist_group:
+        raise ConfigError("SMARTAPP_WORKLIST_GROUP_ONLY: needs SMARTAPP_WORKLIST_GROUP")
+
     mappings_path = get("SMARTAPP_MAPPINGS")
     rules = RuleSettings()
     if mappings_path:
@@ -289,6 +320,9 @@ def load_config(
         backend_scopes=get("SMARTAPP_BACKEND_SCOPES") or DEFAULT_BACKEND_SCOPES,
         client_auth_method=client_auth,
         frame_ancestors=frame_ancestors,
+        backend_iss=backend_iss,
+        worklist_group=worklist_group,
+        worklist_group_only=worklist_group_only,
     )
 
 

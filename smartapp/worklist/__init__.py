@@ -9,7 +9,7 @@ Modules, one job each:
     csvfile     CSV export with CSV-injection escaping (round-trips)
     report      JSON and text output for the CLI
     tasks       creating the selected patients' Tasks (write-back, one transaction each)
-    access      which FHIR access the web worklist uses (launch context or backend services)
+    pacing      polling `$export` at a sensible pace (HAPI's fixed Retry-After: 120)
 """
 
 from smartapp.worklist.csvfile import read_csv, write_csv

@@ -18,7 +18,10 @@ and what could not be read.
 from __future__ import annotations
 
 import logging
+import queue
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from fhir_mappings import population as fp
@@ -65,15 +68,54 @@ def _scope_gaps(
         return frozenset()
     every = fp.population_searches_for(chunk[:1], mappings)
     kept = {spec.url for spec in fp.population_searches_for(chunk[:1], mappings, readable=readable)}
-    return frozenset(
+    return _areas(
         spec.area
         for spec in every
         if spec.url not in kept and not spec.url.startswith(tuple(fp.MEMBERSHIP_ONLY_TYPES))
     )
 
 
-def read_by_search(
+def _areas(names: Iterable[str]) -> frozenset[str]:
+    """Record areas named by search areas (`labs,imaging` names two)."""
+    return frozenset(part for name in names for part in name.split(",") if part in AREAS)
+
+
+def _read_chunk(
     client: FhirClient,
+    chunk: tuple[str, ...],
+    mappings: Mappings,
+    chunk_size: int,
+    readable: frozenset[str] | None,
+) -> tuple[list[PatientData], list[str]]:
+    """One batch for one chunk: (each found patient's data, ids whose Patient is missing)."""
+    specs = fp.population_searches_for(chunk, mappings, chunk_size=chunk_size, readable=readable)
+    result = client.batch_search([(s.area, s.url) for s in specs], max_pages=MAX_PAGES)
+    gaps = _scope_gaps(chunk, mappings, readable)
+    incomplete = _areas(result.failed_areas) | gaps
+    problems = tuple(result.problems)
+    if gaps:
+        problems += (
+            "Not permitted by the granted scopes, so not read: " + ", ".join(sorted(gaps)),
+        )
+    groups = fp.PatientGroups(wanted=chunk)
+    groups.extend(r for r in result.resources if fp.search_relevant(r, mappings))
+    found: list[PatientData] = []
+    missing: list[str] = []
+    for patient_id in chunk:
+        has_patient = groups.has_patient_resource(patient_id)
+        resources = groups.pop(patient_id)
+        if not has_patient:
+            if "patient" not in incomplete:
+                missing.append(patient_id)
+                continue
+            resources.insert(0, fp.placeholder_patient(patient_id))
+        own = incomplete | (_DATA_AREAS if "patient" in incomplete else frozenset())
+        found.append(PatientData(patient_id, resources, frozenset(own), problems))
+    return found, missing
+
+
+def read_by_search(
+    clients: Sequence[FhirClient],
     patient_ids: Sequence[str],
     mappings: Mappings,
     report: ReadReport,
@@ -81,35 +123,53 @@ def read_by_search(
     chunk_size: int = fp.CHUNK,
     readable: Iterable[str] | None = None,
 ) -> Iterator[PatientData]:
-    """Each patient's data, one batch per chunk (module doc). Never raises for a failed
-    search; raises TokenExpired on 401."""
+    """Each patient's data, one batch per chunk (module doc), in `patient_ids` order.
+
+    With several clients (one per worker; `FhirClient` is not thread-safe), that many
+    chunks are read at once: the server works on them in parallel. Never raises for a
+    failed search; raises TokenExpired on 401.
+    """
+    if not clients:
+        raise ValueError("read_by_search needs at least one client")
     allowed = None if readable is None else frozenset(readable)
-    for chunk in fp.chunks(patient_ids, chunk_size):
-        specs = fp.population_searches_for(chunk, mappings, chunk_size=chunk_size, readable=allowed)
-        result = client.batch_search([(s.area, s.url) for s in specs], max_pages=MAX_PAGES)
-        gaps = _scope_gaps(chunk, mappings, allowed)
-        incomplete = frozenset(a for a in result.failed_areas if a in AREAS) | gaps
-        problems = tuple(result.problems)
-        if gaps:
-            problems += (
-                "Not permitted by the granted scopes, so not read: " + ", ".join(sorted(gaps)),
-            )
-        groups = fp.PatientGroups(wanted=chunk)
-        groups.extend(result.resources)
-        for patient_id in chunk:
-            has_patient = groups.has_patient_resource(patient_id)
-            resources = groups.pop(patient_id)
-            if not has_patient:
-                if "patient" not in incomplete:
-                    report.missing.append(patient_id)
-                    continue
-                resources.insert(0, fp.placeholder_patient(patient_id))
-            own_incomplete = incomplete | (_DATA_AREAS if "patient" in incomplete else set())
-            yield PatientData(patient_id, resources, frozenset(own_incomplete), problems)
+    todo = list(fp.chunks(patient_ids, chunk_size))
+    if len(clients) == 1 or len(todo) <= 1:
+        for chunk in todo:
+            found, missing = _read_chunk(clients[0], chunk, mappings, chunk_size, allowed)
+            report.missing.extend(missing)
+            yield from found
+        return
+    idle: queue.Queue[FhirClient] = queue.Queue()
+    for client in clients:
+        idle.put(client)
+
+    def work(chunk: tuple[str, ...]) -> tuple[list[PatientData], list[str]]:
+        client = idle.get()
+        try:
+            return _read_chunk(client, chunk, mappings, chunk_size, allowed)
+        finally:
+            idle.put(client)
+
+    window = 2 * len(clients)  # bounded read-ahead: memory stays a few chunks
+    with ThreadPoolExecutor(max_workers=len(clients), thread_name_prefix="worklist") as pool:
+        pending: deque[Future[tuple[list[PatientData], list[str]]]] = deque()
+        remaining = iter(todo)
+        for chunk in remaining:
+            pending.append(pool.submit(work, chunk))
+            if len(pending) >= window:
+                break
+        while pending:
+            found, missing = pending.popleft().result()
+            next_chunk = next(remaining, None)
+            if next_chunk is not None:
+                pending.append(pool.submit(work, next_chunk))
+            report.missing.extend(missing)
+            yield from found
 
 
 def read_by_export(
     client: FhirClient,
+    mappings: Mappings,
     report: ReadReport,
     *,
     group: str | None = None,
@@ -124,7 +184,8 @@ def read_by_export(
     groups = fp.PatientGroups()
     try:
         for resource in export:
-            groups.add(resource)
+            if fp.search_relevant(resource, mappings):
+                groups.add(resource)
     except TokenExpired:
         raise
     except FhirError as err:

@@ -1,15 +1,18 @@
-"""Finding who may be on the worklist: candidates from a few searches, in two batches.
+"""Finding who may be on the worklist: candidates from a few searches, in a few batches.
 
-1. One batch: `Patient?_has:<medication type>:patient:code=<Kesimpta>` for administrations,
-   orders and statements; `Medication?code=<Kesimpta>`; patients with the app's CarePlan;
-   the configured Group; and best-effort text searches of orders and statements.
-2. One batch: `Patient?_has:<type>:patient:medication=Medication/a,…` for the Medications
-   found in step 1 (chunks of 100 ids).
+1. Quick batch: `Patient?_has:MedicationRequest:patient:code=<Kesimpta>` (and for
+   MedicationStatement), `Medication?code=<Kesimpta>`, patients with the app's CarePlan,
+   the configured Group, best-effort text searches of orders and statements; then
+   `Patient?_has:<type>:patient:medication=Medication/a,…` for the Medications found.
+2. Administrations batch: the same two questions for MedicationAdministration. It is
+   asked separately because it is the slow one: the server joins every administration
+   (60+ per patient), where orders are one or two per patient. `smartapp.worklist.service`
+   runs it alongside the bulk read of the quick batch's patients.
 
 Only paging adds requests, so the cost grows with patients ÷ page size (500). A server
 that refuses `_has` is asked the same questions of the medication resources directly
 (`direct_population_searches`). Candidates are confirmed from their own data later
-(`smartapp.worklist.membership`); the searches only have to find a superset.
+(`smartapp.worklist.service.membership`); the searches only have to find a superset.
 
 In "group only" mode the population is the Group's members and nothing is searched.
 """
@@ -21,10 +24,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from fhir_mappings import population as fp
+from fhir_mappings.queries import SearchSpec
 from fhir_mappings.site import Mappings
-from smartapp.fhir import FhirClient
+from smartapp.fhir import BatchResult, FhirClient
 
 log = logging.getLogger("smartapp.worklist")
+
+ADMINISTRATION = "MedicationAdministration"
+#: Pages followed per population search (500 patients a page).
+MAX_PAGES = 1000
 
 
 @dataclass(frozen=True)
@@ -41,19 +49,159 @@ class Population:
     notes: tuple[str, ...] = ()
     searches: tuple[str, ...] = field(default=(), compare=False)
 
+    def merged(self, other: Population) -> Population:
+        """Both populations: candidates in order (self first), problems of both."""
+        return Population(
+            candidates=tuple(dict.fromkeys(self.candidates + other.candidates)),
+            group_members=self.group_members | other.group_members,
+            complete=self.complete and other.complete,
+            problems=tuple(dict.fromkeys(self.problems + other.problems)),
+            notes=tuple(dict.fromkeys(self.notes + other.notes)),
+            searches=self.searches + other.searches,
+        )
 
-def _problems_by_area(areas: Iterable[str], problems: Iterable[str]) -> dict[str, str]:
+
+def _problems_by_area(result: BatchResult) -> dict[str, str]:
     """{failed area: its problem sentence} (batch problems start with "<area> search")."""
-    texts = list(problems)
     found: dict[str, str] = {}
-    for area in areas:
-        text = next((t for t in texts if t.startswith(f"{area} search")), None)
+    for area in result.failed_areas:
+        text = next((t for t in result.problems if t.startswith(f"{area} search")), None)
         found[area] = text or f"{area} search failed"
     return found
 
 
 def _is_text(area: str) -> bool:
     return area.startswith(fp.PopulationSearch.TEXT + " ")
+
+
+def _run(client: FhirClient, specs: list[SearchSpec]) -> BatchResult:
+    if not specs:
+        return BatchResult([], frozenset(), (), [])
+    return client.batch_search([(spec.area, spec.url) for spec in specs], max_pages=MAX_PAGES)
+
+
+def _population(
+    results: Iterable[BatchResult], failed: dict[str, str], group: str | None, notes: list[str]
+) -> Population:
+    resources = [r for result in results for r in result.resources]
+    searches = tuple(q for result in results for q in result.queries)
+    members: set[str] = set()
+    for resource in resources:
+        if resource.get("resourceType") == "Group":
+            members.update(fp.group_members(resource))
+    candidates = fp.subjects(r for r in resources if r.get("resourceType") != "Group")
+    known = set(candidates)
+    candidates += [pid for pid in sorted(members) if pid not in known]
+    problems: list[str] = []
+    for area, text in failed.items():
+        if _is_text(area):
+            notes.append(f"Text-only ofatumumab records could not be searched here ({text}).")
+        else:
+            problems.append(text)
+    found_group = any(r.get("resourceType") == "Group" for r in resources)
+    if group and fp.PopulationSearch.GROUP not in failed and not found_group:
+        problems.append(f"The worklist Group/{group} was not found on the server.")
+    hard = sorted(area for area in failed if not _is_text(area))
+    if hard:
+        problems.insert(
+            0,
+            "The worklist may be missing patients: some searches for patients on "
+            "ofatumumab failed (" + ", ".join(hard) + ").",
+        )
+    return Population(
+        candidates=tuple(dict.fromkeys(candidates)),
+        group_members=frozenset(members),
+        complete=not hard,
+        problems=tuple(problems),
+        notes=tuple(notes),
+        searches=searches,
+    )
+
+
+class PopulationFinder:
+    """The population searches of the module doc, in two parts that may run in parallel:
+    `quick()` first, then `administrations()` (which needs `quick()`'s Medications)."""
+
+    def __init__(
+        self,
+        mappings: Mappings,
+        *,
+        group: str | None = None,
+        readable: Iterable[str] | None = None,
+        text_search: bool = True,
+    ) -> None:
+        self.mappings = mappings
+        self.group = group
+        self.readable = None if readable is None else frozenset(readable)
+        self.text_search = text_search
+        self.medications: list[str] = []
+        #: False once the server refused `_has` (the direct searches then cover everything).
+        self.has_supported = True
+
+    def quick(self, client: FhirClient) -> Population:
+        """Everything but the administrations `_has` searches (module doc, step 1)."""
+        specs = [
+            spec
+            for spec in fp.population_searches(
+                self.mappings,
+                group=self.group,
+                readable=self.readable,
+                text_search=self.text_search,
+            )
+            if spec.area != f"{fp.PopulationSearch.CODED} {ADMINISTRATION}"
+        ]
+        first = _run(client, specs)
+        failed = _problems_by_area(first)
+        results = [first]
+        notes: list[str] = []
+        if any(area.startswith(fp.PopulationSearch.CODED) for area in failed):
+            # Most likely `_has` is not supported: ask the medication resources themselves.
+            log.info("worklist: _has searches failed; trying direct population searches")
+            self.has_supported = False
+            fallback = _run(
+                client, fp.direct_population_searches(self.mappings, readable=self.readable)
+            )
+            results.append(fallback)
+            for area in [a for a in failed if a.startswith(fp.PopulationSearch.CODED)]:
+                del failed[area]
+            failed.pop(fp.PopulationSearch.CAREPLAN, None)
+            failed.update(_problems_by_area(fallback))
+            notes.append(
+                "This server did not answer `_has` searches; the population was found by "
+                "searching the medication records directly (slower on large servers)."
+            )
+        else:
+            self.medications = fp.medication_ids(first.resources)
+            second_specs = [
+                spec
+                for spec in fp.medication_population_searches(
+                    self.medications, readable=self.readable
+                )
+                if not spec.area.endswith(ADMINISTRATION)
+            ]
+            second = _run(client, second_specs)
+            results.append(second)
+            failed.update(_problems_by_area(second))
+        return _population(results, failed, self.group, notes)
+
+    def administrations(self, client: FhirClient) -> Population:
+        """Patients with Kesimpta administrations, coded or by Medication (step 2)."""
+        if not self.has_supported:
+            return Population(candidates=())
+        coded = [
+            spec
+            for spec in fp.population_searches(
+                self.mappings, readable=self.readable, text_search=False
+            )
+            if spec.area == f"{fp.PopulationSearch.CODED} {ADMINISTRATION}"
+        ]
+        by_medication = [
+            spec
+            for spec in fp.medication_population_searches(self.medications, readable=self.readable)
+            if spec.area.endswith(ADMINISTRATION)
+        ]
+        result = _run(client, coded + by_medication)
+        return _population([result], _problems_by_area(result), None, [])
 
 
 def find_population(
@@ -65,81 +213,21 @@ def find_population(
     readable: Iterable[str] | None = None,
     text_search: bool = True,
 ) -> Population:
-    """Search the server for the worklist's candidates (module doc). Never raises for a
-    failed search (the result says incomplete); raises TokenExpired on 401."""
-    readable = None if readable is None else frozenset(readable)
+    """Search the server for the worklist's candidates (module doc), one part after the
+    other. Never raises for a failed search (the result says incomplete); raises
+    TokenExpired on 401."""
     if group_only:
         if not group:
             raise ValueError("group_only needs a group")
-        return _group_population(client, group)
-    specs = fp.population_searches(
-        mappings, group=group, readable=readable, text_search=text_search
-    )
-    first = client.batch_search([(spec.area, spec.url) for spec in specs])
-    resources = list(first.resources)
-    searches = list(first.queries)
-    failed = _problems_by_area(first.failed_areas, first.problems)
-    notes: list[str] = []
-    if any(area.startswith(fp.PopulationSearch.CODED) for area in failed):
-        # Most likely `_has` is not supported: ask the medication resources themselves.
-        log.info("worklist: _has searches failed; trying direct population searches")
-        direct = fp.direct_population_searches(mappings, readable=readable)
-        fallback = client.batch_search([(spec.area, spec.url) for spec in direct])
-        searches += fallback.queries
-        resources += fallback.resources
-        for area in [a for a in failed if a.startswith(fp.PopulationSearch.CODED)]:
-            del failed[area]
-        failed.pop(fp.PopulationSearch.CAREPLAN, None)
-        failed.update(_problems_by_area(fallback.failed_areas, fallback.problems))
-        notes.append(
-            "This server did not answer `_has` searches; the population was found by "
-            "searching the medication records directly (slower on large servers)."
-        )
-    else:
-        medications = fp.medication_ids(resources)
-        if medications:
-            second_specs = fp.medication_population_searches(medications, readable=readable)
-            second = client.batch_search([(spec.area, spec.url) for spec in second_specs])
-            searches += second.queries
-            resources += second.resources
-            failed.update(_problems_by_area(second.failed_areas, second.problems))
-    problems: list[str] = []
-    for area, text in failed.items():
-        if _is_text(area):
-            notes.append(f"Text-only ofatumumab records could not be searched here ({text}).")
-        else:
-            problems.append(text)
-    hard_failures = sorted(area for area in failed if not _is_text(area))
-    members: set[str] = set()
-    for resource in resources:
-        if resource.get("resourceType") == "Group":
-            members.update(fp.group_members(resource))
-    candidates = fp.subjects(r for r in resources if r.get("resourceType") != "Group")
-    candidates += [pid for pid in sorted(members) if pid not in set(candidates)]
-    if (
-        group
-        and fp.PopulationSearch.GROUP not in failed
-        and not any(r.get("resourceType") == "Group" for r in resources)
-    ):
-        problems.append(f"The worklist Group/{group} was not found on the server.")
-    if hard_failures:
-        problems.insert(
-            0,
-            "The worklist may be missing patients: some searches for patients on "
-            "ofatumumab failed (" + ", ".join(hard_failures) + ").",
-        )
-    return Population(
-        candidates=tuple(dict.fromkeys(candidates)),
-        group_members=frozenset(members),
-        complete=not hard_failures,
-        problems=tuple(problems),
-        notes=tuple(notes),
-        searches=tuple(searches),
-    )
+        return group_population(client, group)
+    finder = PopulationFinder(mappings, group=group, readable=readable, text_search=text_search)
+    quick = finder.quick(client)
+    return quick.merged(finder.administrations(client))
 
 
-def _group_population(client: FhirClient, group: str) -> Population:
-    result = client.batch_search([(fp.PopulationSearch.GROUP, f"Group?_id={group}")])
+def group_population(client: FhirClient, group: str) -> Population:
+    """The configured Group's members (one search)."""
+    result = _run(client, [SearchSpec(fp.PopulationSearch.GROUP, f"Group?_id={group}")])
     groups = [r for r in result.resources if r.get("resourceType") == "Group"]
     problems = list(result.problems)
     if not groups and not result.failed_areas:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -24,12 +25,12 @@ from fhir_mappings import population as fp
 from fhir_mappings.read import read_patient_record
 from fhir_mappings.records import PatientRecord
 from fhir_mappings.site import Mappings
-from smartapp.fhir import FhirClient
+from smartapp.fhir import FhirClient, QueryLogEntry
 from smartapp.rules import evaluate
 from smartapp.rules.model import Summary
 from smartapp.rules.settings import RuleSettings
 from smartapp.worklist.bulk import PatientData, ReadReport, read_by_export, read_by_search
-from smartapp.worklist.population import Population, find_population
+from smartapp.worklist.population import Population, PopulationFinder, group_population
 from smartapp.worklist.rows import WorklistRow, row_for
 
 log = logging.getLogger("smartapp.worklist")
@@ -57,12 +58,18 @@ class WorklistOptions:
     text_search: bool = True
     poll_interval_s: float = 5.0
     max_wait_s: float = 1800.0
+    #: Chunks read at once (one FhirClient each); the server works on them in parallel.
+    workers: int = 2
+    #: Timeout of the extra clients' requests (a large population search takes a while).
+    timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
         if self.group_only and not self.group:
             raise ValueError("group_only needs a group")
         if self.chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -78,8 +85,9 @@ class Worklist:
     #: Problems that concern the whole list (banner), one sentence each.
     problems: tuple[str, ...]
     notes: tuple[str, ...]
+    #: HTTP requests made (every page and retry), and the requests themselves.
     requests: int
-    round_trips: int
+    request_log: tuple[QueryLogEntry, ...] = field(repr=False, compare=False)
     elapsed_s: float
     records: dict[str, PatientRecord] = field(default_factory=dict, repr=False, compare=False)
 
@@ -131,73 +139,45 @@ def evaluate_patient(
     return record, summary, row_for(record, summary, reasons)
 
 
-def _patients(
-    client: FhirClient,
-    mappings: Mappings,
-    options: WorklistOptions,
-    report: ReadReport,
+ClientFactory = Callable[[], FhirClient]
+
+
+class _Clients:
+    """The caller's client plus the extra ones the workers need (closed at the end)."""
+
+    def __init__(self, client: FhirClient, factory: ClientFactory, extra: int) -> None:
+        self.main = client
+        self.extra = [factory() for _ in range(max(0, extra))]
+        self._start = {id(c): c.round_trips for c in self.all}
+
+    @property
+    def all(self) -> list[FhirClient]:
+        return [self.main, *self.extra]
+
+    def requests(self) -> list[QueryLogEntry]:
+        return [entry for c in self.all for entry in c.requests_made[self._start[id(c)] :]]
+
+    def close(self) -> None:
+        for client in self.extra:
+            client.close()
+
+
+def _evaluate_all(
+    patients: Iterable[PatientData],
     population: Population,
-) -> Iterator[PatientData]:
-    if options.export:
-        group = options.group if options.group_only else None
-        return read_by_export(
-            client,
-            report,
-            group=group,
-            poll_interval_s=options.poll_interval_s,
-            max_wait_s=options.max_wait_s,
-        )
-    return read_by_search(
-        client,
-        list(population.candidates),
-        mappings,
-        report,
-        chunk_size=options.chunk_size,
-        readable=options.readable,
-    )
-
-
-def build_worklist(
-    client: FhirClient,
     *,
+    as_of: date,
     mappings: Mappings,
     settings: RuleSettings,
-    as_of: date,
-    options: WorklistOptions | None = None,
-    keep_records: bool = False,
-) -> Worklist:
-    """Find, read and evaluate the worklist population (module doc).
-
-    Never raises for failed searches (the result carries problems; affected patients'
-    checks say unknown). Raises TokenExpired on 401, and FhirError when an `$export`
-    cannot be run at all.
-    """
-    options = options or WorklistOptions()
-    started = time.monotonic()
-    first_request = client.round_trips
-    if options.export and not options.group_only:
-        # The Group (when configured) still adds its members; nothing else is searched.
-        population = (
-            find_population(client, mappings, group=options.group, group_only=True)
-            if options.group
-            else Population(candidates=())
-        )
-    else:
-        population = find_population(
-            client,
-            mappings,
-            group=options.group,
-            group_only=options.group_only,
-            readable=options.readable,
-            text_search=options.text_search,
-        )
-    report = ReadReport.empty()
-    rows: list[WorklistRow] = []
-    records: dict[str, PatientRecord] = {}
+    group_only: bool,
+    rows: list[WorklistRow],
+    records: dict[str, PatientRecord] | None,
+) -> int:
+    """Evaluate each patient into `rows`; the number of candidates not on the worklist."""
     excluded = 0
-    for data in _patients(client, mappings, options, report, population):
+    for data in patients:
         in_group = data.patient_id in population.group_members
-        if options.group_only and not in_group:
+        if group_only and not in_group:
             continue
         found = evaluate_patient(
             data, as_of=as_of, mappings=mappings, settings=settings, in_group=in_group
@@ -207,8 +187,65 @@ def build_worklist(
             continue
         record, _summary, row = found
         rows.append(row)
-        if keep_records:
+        if records is not None:
             records[row.patient_id] = record
+    return excluded
+
+
+def build_worklist(
+    client: FhirClient,
+    *,
+    mappings: Mappings,
+    settings: RuleSettings,
+    as_of: date,
+    options: WorklistOptions | None = None,
+    client_factory: ClientFactory | None = None,
+    keep_records: bool = False,
+) -> Worklist:
+    """Find, read and evaluate the worklist population (module doc).
+
+    With `options.workers` > 1, extra clients (from `client_factory`, default: same base
+    and token as `client`) read chunks in parallel, and the slow administrations search
+    runs alongside the bulk read. Never raises for failed searches (the result carries
+    problems; affected patients' checks say unknown). Raises TokenExpired on 401, and
+    FhirError when an `$export` cannot be run at all.
+    """
+    options = options or WorklistOptions()
+    started = time.monotonic()
+    factory = client_factory or (
+        lambda: FhirClient(client.base, token=client.token, timeout=options.timeout_s)
+    )
+    workers = 1 if options.export else options.workers
+    clients = _Clients(client, factory, workers if workers > 1 else 0)
+    report = ReadReport.empty()
+    rows: list[WorklistRow] = []
+    records: dict[str, PatientRecord] | None = {} if keep_records else None
+    evaluate_kw: dict[str, Any] = {
+        "as_of": as_of,
+        "mappings": mappings,
+        "settings": settings,
+        "group_only": options.group_only,
+        "rows": rows,
+        "records": records,
+    }
+    try:
+        if options.export:
+            population = (
+                group_population(client, options.group) if options.group else Population(())
+            )
+            exported = read_by_export(
+                client,
+                mappings,
+                report,
+                group=options.group if options.group_only else None,
+                poll_interval_s=options.poll_interval_s,
+                max_wait_s=options.max_wait_s,
+            )
+            excluded = _evaluate_all(exported, population, **evaluate_kw)
+        else:
+            population, excluded = _search_path(clients, mappings, options, report, evaluate_kw)
+    finally:
+        clients.close()
     problems = list(population.problems) + report.problems
     if report.missing:
         problems.append(
@@ -216,13 +253,13 @@ def build_worklist(
             "read (their Patient resource was not returned)."
         )
     elapsed = time.monotonic() - started
-    requests = client.round_trips - first_request
+    made = clients.requests()
     log.info(
         "worklist (%s): %d patients, %d candidates not on ofatumumab, %d requests, %.1f s",
         "export" if options.export else "search",
         len(rows),
         excluded,
-        requests,
+        len(made),
         elapsed,
     )
     return Worklist(
@@ -233,8 +270,67 @@ def build_worklist(
         excluded=excluded,
         problems=tuple(dict.fromkeys(problems)),
         notes=population.notes,
-        requests=requests,
-        round_trips=client.round_trips,
+        requests=len(made),
+        request_log=tuple(made),
         elapsed_s=elapsed,
-        records=records,
+        records=records or {},
     )
+
+
+def _search_path(
+    clients: _Clients,
+    mappings: Mappings,
+    options: WorklistOptions,
+    report: ReadReport,
+    evaluate_kw: dict[str, Any],
+) -> tuple[Population, int]:
+    """Population searches and bulk reads; the administrations search runs alongside the
+    bulk read of the patients the quick searches found (on its own client)."""
+    main = clients.main
+    if options.group_only and options.group:
+        population = group_population(main, options.group)
+        patients = read_by_search(
+            clients.all,
+            list(population.candidates),
+            mappings,
+            report,
+            chunk_size=options.chunk_size,
+            readable=options.readable,
+        )
+        return population, _evaluate_all(patients, population, **evaluate_kw)
+    finder = PopulationFinder(
+        mappings, group=options.group, readable=options.readable, text_search=options.text_search
+    )
+    quick = finder.quick(main)
+    readers = clients.all
+    done: set[str] = set()
+    excluded = 0
+    if len(readers) > 1:
+        lane, readers = readers[-1], readers[:-1]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="worklist-pop") as pool:
+            slow = pool.submit(finder.administrations, lane)
+            first = read_by_search(
+                readers,
+                list(quick.candidates),
+                mappings,
+                report,
+                chunk_size=options.chunk_size,
+                readable=options.readable,
+            )
+            excluded += _evaluate_all(first, quick, **evaluate_kw)
+            done.update(quick.candidates)
+            administrations = slow.result()
+    else:
+        administrations = finder.administrations(main)
+    population = quick.merged(administrations)
+    extra = [pid for pid in population.candidates if pid not in done]
+    patients = read_by_search(
+        readers,
+        extra,
+        mappings,
+        report,
+        chunk_size=options.chunk_size,
+        readable=options.readable,
+    )
+    excluded += _evaluate_all(patients, population, **evaluate_kw)
+    return population, excluded

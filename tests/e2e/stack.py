@@ -217,7 +217,7 @@ def seed_demo_cohort(hapi_base: str) -> DemoCohort:
         return cohort
 
 
-# -- fixtures (import them into the test module) -----------------------------------------------
+# -- fixtures (bind them in the test module, see above) ---------------------------------------
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,12 @@ opens a finding's evidence, and a screenshot is saved in tests/e2e/artifacts/. E
 on the way must be free of console errors, page errors and CSP violations.
 
 Paths covered:
+- standalone launch from launch.html's "any allowlisted server" form: the sandbox's login,
+  patient picker and consent pages;
 - EHR launch: the sandbox EHR's launcher opens the app for a patient (what launch.html's
   "local sandbox EHR" form does; that form is pinned to the demo's port 9090, see
-  `test_launch_page_offers_every_way_in`);
-- standalone launch from launch.html's "any allowlisted server" form, choosing the patient
-  on the sandbox's patient picker;
+  `test_launch_page_offers_every_way_in`), including a patient named
+  `<script>alert(1)</script>`;
 - the EHR launch inside an iframe of an EHR page on another site (the partitioned,
   SameSite=None cookie must survive), and `frame-ancestors` refusing an unknown framer.
 """
@@ -143,29 +144,15 @@ def test_launch_page_offers_every_way_in(tab: Tab, smart_stack: SmartStack) -> N
     assert tab.errors == []
 
 
-# -- EHR launch --------------------------------------------------------------------------------
-
-
-def test_ehr_launch_shows_the_patients_alerts_and_evidence(
-    tab: Tab, smart_stack: SmartStack, demo_cohort: DemoCohort
-) -> None:
-    page = tab.page
-    page.goto(smart_stack.launcher_url(demo_cohort.patient_ids["hbsag-positive"]))
-    sign_in_and_approve(page, smart_stack, login=False)
-
-    assert page.inner_text(".patient-name") == "Demo HBsAg-Positive"
-    assert "Ofatumumab safety summary" in page.title()
+def check_alerts_and_open_evidence(page: Any, *, first_check: str) -> Any:
+    """Alerts are listed worst first; the first one's evidence opens to its resources,
+    how each matched, the rule and its source. Returns the opened finding."""
     found = alerts(page)
-    assert found, "the HBsAg-positive patient has an alert"
-    assert found[0]["check"] == "hbv-serology"
-    assert found[0]["severity"] == "critical" and found[0]["status"] == "alert"
-    assert "hepatitis B" in found[0]["title"]
+    assert found, "this patient has alerts"
+    assert found[0]["check"] == first_check and found[0]["status"] == "alert"
     ranks = [SEVERITY_RANK[a["severity"]] for a in found]
     assert ranks == sorted(ranks), "critical alerts come first"
-    assert page.is_visible("#save-plan")  # full scopes: write-back offered
-    assert not page.is_visible("#read-only")
 
-    # Open the alert's evidence: the resources, how they matched, the rule and its source.
     finding = page.locator("#alerts article.finding").first
     evidence = finding.locator("details.evidence")
     assert evidence.get_attribute("open") is None
@@ -173,51 +160,80 @@ def test_ehr_launch_shows_the_patients_alerts_and_evidence(
     assert evidence.get_attribute("open") is not None
     rows = evidence.locator(".evidence-table tbody tr")
     assert rows.count() >= 1
-    first_row = rows.first.inner_text()
-    assert "Observation/" in first_row and "Positive" in first_row
+    assert rows.first.is_visible()
+    cells = rows.first.locator("td").all_inner_texts()
+    assert cells[0].startswith(("Observation/", "Condition/", "Immunization/")), cells
+    assert all(cell.strip() for cell in cells), cells  # resource, date, value, how matched
+    rule = evidence.locator("dl.rule")
+    assert rule.is_visible()
+    assert first_check in rule.inner_text()
     citation = evidence.locator(".citation")
-    assert citation.is_visible()
-    assert "Kesimpta" in citation.inner_text()
+    assert citation.is_visible() and "Kesimpta" in citation.inner_text()
+    return finding
 
+
+# -- standalone launch from launch.html --------------------------------------------------------
+
+
+def test_launch_html_standalone_launch_through_the_sandbox_shows_alerts_and_evidence(
+    tab: Tab, smart_stack: SmartStack, demo_cohort: DemoCohort
+) -> None:
+    """Issue 4 "Done means": open launch.html, launch through the sandbox EHR for a seeded
+    patient, land on the dashboard, see the alerts, open a finding's evidence, screenshot."""
+    page = tab.page
+    page.goto(f"{smart_stack.app}/launch.html")
+    page.fill("#any-iss", smart_stack.sandbox_fhir)
+    page.click("text=Sign in (standalone launch)")
+    # A standalone launch has no patient: the sandbox signs the user in, then asks for one
+    # on its patient picker, then for consent.
+    sign_in_and_approve(
+        page, smart_stack, login=True, patient_id=demo_cohort.patient_ids["hbsag-positive"]
+    )
+
+    assert page.inner_text(".patient-name") == "Demo HBsAg-Positive"
+    assert "Demo HBsAg-Positive" in page.title()
+    finding = check_alerts_and_open_evidence(page, first_check="hbv-serology")
+    assert alerts(page)[0]["severity"] == "critical"
+    assert "hepatitis B" in finding.locator(".finding-title").inner_text()
+    assert page.is_visible("#save-plan")  # full scopes: write-back offered
+    assert not page.is_visible("#read-only")
     assert fits_the_frame(page)
-    finding.scroll_into_view_if_needed()
+
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "smart-launch-dashboard.png"), full_page=True)
     assert tab.errors == []
     assert tab.dialogs == []
 
 
-def test_reload_keeps_the_session_and_several_alerts_are_ordered(
+# -- EHR launch --------------------------------------------------------------------------------
+
+
+def test_ehr_launch_from_the_sandbox_shows_several_alerts_in_order(
     tab: Tab, smart_stack: SmartStack, demo_cohort: DemoCohort
 ) -> None:
     page = tab.page
+    # What launch.html's "local sandbox EHR" form and the sandbox's patient list open.
     page.goto(smart_stack.launcher_url(demo_cohort.patient_ids["recurrent-infections"]))
-    sign_in_and_approve(page, smart_stack, login=False)
-    page.reload()
+    sign_in_and_approve(page, smart_stack, login=False)  # the EHR launch names the user
+
+    assert page.inner_text(".patient-name") == "Demo Recurrent-Infections"
+    assert {a["check"] for a in alerts(page)} >= {"ig-low", "infection-active"}
+    check_alerts_and_open_evidence(page, first_check=alerts(page)[0]["check"])
+    assert fits_the_frame(page)
+    page.screenshot(path=str(ARTIFACTS / "smart-launch-ehr.png"))
+
+    page.reload()  # the session (cookie) carries the launch context
     assert page.url == f"{smart_stack.app}/patient"
     assert page.inner_text(".patient-name") == "Demo Recurrent-Infections"
-    found = alerts(page)
-    assert {a["check"] for a in found} >= {"ig-low", "infection-active"}
-    ranks = [SEVERITY_RANK[a["severity"]] for a in found]
-    assert ranks == sorted(ranks)
     assert tab.errors == []
 
 
-# -- standalone launch from launch.html --------------------------------------------------------
-
-
-def test_standalone_launch_from_launch_html_with_the_sandbox_patient_picker(
+def test_hostile_patient_name_is_text_in_the_browser(
     tab: Tab, smart_stack: SmartStack, demo_cohort: DemoCohort
 ) -> None:
     page = tab.page
-    page.goto(f"{smart_stack.app}/launch.html")
-    page.fill("#any-iss", smart_stack.sandbox_fhir)
-    page.click("text=Sign in (standalone launch)")
-    # No patient in a standalone launch: the sandbox asks for one (its picker page). The
-    # patient with the hostile name shows it is text everywhere, in a real browser.
-    sign_in_and_approve(
-        page, smart_stack, login=True, patient_id=demo_cohort.patient_ids["escaping"]
-    )
+    page.goto(smart_stack.launcher_url(demo_cohort.patient_ids["escaping"]))
+    sign_in_and_approve(page, smart_stack, login=False)
 
     assert page.inner_text(".patient-name") == "Demo <script>alert(1)</script>"
     assert "<script>alert(1)</script>" in page.title()
