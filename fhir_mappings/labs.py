@@ -19,7 +19,15 @@ from typing import Any
 
 from fhir_mappings.dates import first_date
 from fhir_mappings.errors import Malformed
-from fhir_mappings.fhirjson import Match, as_list, as_object, codings, concept_text
+from fhir_mappings.fhirjson import (
+    Match,
+    as_list,
+    as_object,
+    codings,
+    coding_matches,
+    concept_key,
+    concept_text,
+)
 from fhir_mappings.qualitative import read_qualitative
 from fhir_mappings.quantity import QuantityValue, read_quantity
 from fhir_mappings.records import (
@@ -98,17 +106,33 @@ OBSERVATION_DATES = ("effectiveDateTime", "effectivePeriod.start", "effectiveIns
 REPORT_DATES = ("effectiveDateTime", "effectivePeriod.start", "issued")
 
 
-def _lab_matches(concept: object, mappings: Mappings, where: str) -> list[tuple[LabKind, Match]]:
+def _lab_matches(
+    concept: object, mappings: Mappings, where: str
+) -> tuple[tuple[LabKind, Match], ...]:
+    """Each lab kind a code is in, with its first match; remembered per mappings."""
+    key = concept_key(concept)
+    if key is None:
+        return _find_lab_matches(concept, mappings, where)
+    memo = mappings.memo("lab-kinds")
+    found: tuple[tuple[LabKind, Match], ...] | None = memo.get(key)
+    if found is None:
+        found = memo.keep(key, _find_lab_matches(concept, mappings, where))
+    return found
+
+
+def _find_lab_matches(
+    concept: object, mappings: Mappings, where: str
+) -> tuple[tuple[LabKind, Match], ...]:
     found: dict[LabKind, Match] = {}
     for coding in codings(concept, where):
         code = coding.get("code")
         if not code:
             continue
-        for hit in mappings.lookup(coding.get("system"), code):
-            kind = LAB_KINDS.get(hit.valueset)
+        for match in coding_matches(coding.get("system"), code, mappings):
+            kind = LAB_KINDS.get(match.valueset)
             if kind is not None and kind not in found:
-                found[kind] = Match(hit, code)
-    return list(found.items())
+                found[kind] = match
+    return tuple(found.items())
 
 
 def _status(

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from fhir_mappings.errors import Malformed
-from fhir_mappings.fhirjson import as_list, as_object, as_text, codings
+from fhir_mappings.fhirjson import ConceptKey, as_list, as_object, as_text, codings, concept_key
 from fhir_mappings.quantity import QuantityValue, read_quantity
 from fhir_mappings.records import LabKind, Qualitative
 from fhir_mappings.site import Mappings
@@ -95,9 +95,41 @@ def read_words(text: str, kind: LabKind) -> Qualitative | None:
 def _from_interpretation(
     part: Mapping[str, Any], kind: LabKind, mappings: Mappings, where: str
 ) -> Reading | None:
+    """The reading the interpretation flags give; remembered per mappings by their codings."""
+    concepts = part.get("interpretation")
+    if concepts is None:
+        return None
+    key = _interpretation_key(concepts, kind)
+    if key is None:
+        return _read_interpretation(concepts, kind, mappings, where)
+    memo = mappings.memo("qualitative-interpretation")
+    if key in memo:
+        found: Reading | None = memo[key]
+        return found
+    return memo.keep(key, _read_interpretation(concepts, kind, mappings, where))  # type: ignore[no-any-return]
+
+
+def _interpretation_key(
+    concepts: object, kind: LabKind
+) -> tuple[bool, tuple[ConceptKey, ...]] | None:
+    """What `_read_interpretation` depends on: whether H counts (hCG) and each concept."""
+    if type(concepts) is not list:
+        return None
+    keys = []
+    for concept in concepts:
+        key = concept_key(concept)
+        if key is None:
+            return None
+        keys.append(key)
+    return kind is LabKind.HCG, tuple(keys)
+
+
+def _read_interpretation(
+    concepts: object, kind: LabKind, mappings: Mappings, where: str
+) -> Reading | None:
     positive: list[str] = []
     negative: list[str] = []
-    for index, concept in enumerate(as_list(part.get("interpretation"), f"{where}interpretation")):
+    for index, concept in enumerate(as_list(concepts, f"{where}interpretation")):
         for coding in codings(concept, f"{where}interpretation[{index}]"):
             code = coding.get("code")
             if not code:
@@ -120,6 +152,19 @@ def _from_interpretation(
 
 
 def _from_concept(concept: object, kind: LabKind, mappings: Mappings, where: str) -> Reading:
+    """The reading an answer code gives; remembered per mappings by `concept_key`."""
+    key = concept_key(concept)
+    if key is None:
+        return _read_concept(concept, kind, mappings, where)
+    memo_key = (kind is LabKind.PREGNANCY_STATUS, key)
+    memo = mappings.memo("qualitative-concept")
+    found: Reading | None = memo.get(memo_key)
+    if found is None:
+        found = memo.keep(memo_key, _read_concept(concept, kind, mappings, where))
+    return found
+
+
+def _read_concept(concept: object, kind: LabKind, mappings: Mappings, where: str) -> Reading:
     positive_sets = {"qualitative-positive"}
     negative_sets = {"qualitative-negative"}
     if kind is LabKind.PREGNANCY_STATUS:

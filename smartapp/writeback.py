@@ -51,6 +51,11 @@ from fhir_mappings.write_common import local_reference
 from smartapp.fhir import FhirClient, FhirError, ServerUnavailable, TokenExpired
 from smartapp.rules.model import Summary
 
+
+class PatientUnreadable(WritebackBlocked):
+    """The read returned no usable Patient (server down or refusing): nothing to write."""
+
+
 log = logging.getLogger("smartapp.writeback")
 
 #: Statuses worth another attempt: 409 is a lost race to create an id (nothing was written);
@@ -413,7 +418,7 @@ def plan_for_patient(
     except UnusableInput as err:
         # The whole read failed (no Patient came back): there is nothing safe to write.
         problems = "; ".join(fetched.problems) or str(err)
-        raise WritebackBlocked(f"the patient's record could not be read ({problems})") from err
+        raise PatientUnreadable(f"the patient's record could not be read ({problems})") from err
     return PatientPlan(record, summary, build_writeback(summary, record, ctx))
 
 

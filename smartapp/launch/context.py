@@ -32,9 +32,6 @@ log = logging.getLogger(__name__)
 
 #: Refresh this many seconds before the access token expires.
 REFRESH_LEEWAY_S = 60
-#: A forced refresh (after a 401) is skipped when the token is younger than this: another
-#: request has just refreshed it.
-FORCED_REFRESH_MIN_AGE_S = 10
 
 LAUNCH_KEY = "launch"
 TOKEN_KEY = "token"  # noqa: S105 - a store key, not a secret
@@ -151,9 +148,10 @@ def access_token_for(context: LaunchContext, *, force_refresh: bool = False) -> 
         record = state.store.get(sid, TOKEN_KEY)
         if record is None:
             raise RelaunchRequired()
-        now = time.time()
-        fresh = now - float(record.get("obtained_at") or 0) < FORCED_REFRESH_MIN_AGE_S
-        if not _expiring(record, now) and (not force_refresh or fresh):
+        # A forced refresh (the server refused the token) always refreshes, even a young
+        # token: the server's word beats our clock. Requests that raced here refresh in turn
+        # under the lock, each with the newest refresh token, so rotation stays intact.
+        if not force_refresh and not _expiring(record, time.time()):
             return str(record["access_token"])
         tenant = state.config.tenant(context.fhir_base)
         if not record.get("refresh_token") or tenant is None:

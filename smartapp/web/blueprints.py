@@ -15,7 +15,7 @@ BLUEPRINTS: tuple[str, ...] = (
     "smartapp.web.dashboard:bp",  # /patient, /launch.html
     "smartapp.web.api:bp",  # /api/patient/<id>
     "smartapp.web.writeback_views:bp",  # /patient/plan, /patient/findings/<check>/acknowledge
-    # "smartapp.web.worklist:bp",  # /worklist
+    "smartapp.web.worklist:bp",  # /worklist, /worklist.csv, /worklist/tasks, /worklist/open/<id>
 )
 
 

@@ -73,6 +73,7 @@ from smartapp.rules.registry import CHECKS_BY_ID
 from smartapp.web.dashboard import app_mappings
 from smartapp.writeback import (
     PatientPlan,
+    PatientUnreadable,
     WriteResult,
     acknowledge,
     plan_for_patient,
@@ -465,6 +466,11 @@ def _preview_response(
 
     try:
         prepared = with_fhir(context, work)
+    except PatientUnreadable as err:
+        log.info("write-back preview: the patient could not be read")
+        return message_page(
+            502, "The patient could not be read", f"Nothing was written: {err}", retry=True
+        )
     except WritebackBlocked as err:
         return message_page(409, "The plan cannot be prepared", f"Nothing was written: {err}")
     except UnusableInput as err:

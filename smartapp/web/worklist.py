@@ -1,0 +1,503 @@
+"""`/worklist`: the care coordinator's worklist (SPEC §1, §4 Web; docs/worklist.md).
+
+Routes:
+- `GET  /worklist` — the table: patient, status (icon + word), phase, next dose due,
+  overdue / due / alert items, highest severity, open Tasks with owner and due date. The
+  filters and the sort order are URL query parameters (`smartapp.worklist.filters`), so a
+  link reproduces the view. A data panel lists the FHIR requests made.
+- `GET  /worklist.csv` — the same rows (same filters) as CSV, formula cells escaped.
+- `POST /worklist/tasks` — create the selected patients' Tasks (write-back, one
+  transaction per patient) and show what happened per patient. CSRF-checked.
+- `GET  /worklist/open/<patient_id>` — put that patient in context and open `/patient`.
+
+Who may see it (`worklist_access`):
+- a launch whose scopes reach beyond one patient: a standalone launch with `user/`
+  scopes (a coordinator), or an open server (HAPI sandbox, local HAPI);
+- otherwise, when `SMARTAPP_BACKEND_ISS` is set, the app's own Backend Services token
+  for that (allowlisted) server. That mode has no user login of its own: deploy it only
+  behind the organisation's authentication (docs/worklist.md).
+A patient-level EHR launch cannot list other patients: it gets a 403 page saying how to
+open the worklist.
+
+The evaluated worklist is kept for `CACHE_SECONDS` per session (or for the backend), so
+sorting, filtering and the CSV download do not read the server again; `fresh=1` reads
+again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from fhir_mappings import population as fp
+from fhir_mappings.write import WriteContext
+from smartapp.fhir import FhirClient, FhirError, TokenExpired
+from smartapp.launch.backend import fetch_backend_token
+from smartapp.launch.context import (
+    LAUNCH_KEY,
+    TOKEN_KEY,
+    LaunchContext,
+    current_context,
+    fhir_client_for,
+    same_launch,
+)
+from smartapp.launch.errors import LaunchError
+from smartapp.launch.scopes import GrantedScopes
+from smartapp.launch.state import launch_state
+from smartapp.launch.websession import ensure_session_id, session_id
+from smartapp.rules.registry import CHECKS_BY_ID
+from smartapp.web.dashboard import app_mappings
+from smartapp.web.writeback_views import write_context, write_refusal
+from smartapp.worklist import Worklist, WorklistFilters, WorklistOptions, build_worklist
+from smartapp.worklist.csvfile import write_csv
+from smartapp.worklist.filters import STATUSES, TASK_FILTERS
+from smartapp.worklist.report import STATUS_LABELS
+from smartapp.worklist.rows import PHASE_ORDER, WorklistRow
+from smartapp.worklist.tasks import MAX_PATIENTS, PatientTasksResult, create_tasks
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("worklist", __name__)
+
+CACHE_SECONDS = 120
+CACHE_ENTRIES = 16
+#: Requests listed in the data panel (the count covers all of them).
+PANEL_REQUESTS = 200
+BACKEND_EXTENSION = "smartapp.worklist.backend"
+CACHE_EXTENSION = "smartapp.worklist.cache"
+#: The types the worklist reads (to learn which ones the granted scopes allow).
+READ_TYPES = (*fp.EXPORT_TYPES, "Group")
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_REFRESH_LEEWAY_S = 60
+_lock = threading.Lock()
+
+T = TypeVar("T")
+
+
+# -- who is asking, and with which FHIR access ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorklistAccess:
+    #: "open" (open server), "launch" (user-level launch) or "backend" (Backend Services).
+    mode: str
+    fhir_base: str
+    label: str
+    context: LaunchContext | None
+    readable: frozenset[str] | None
+    #: Why Tasks cannot be created from here (None: they can).
+    write_refusal: str | None
+    #: The launch id the forms echo (empty in backend mode).
+    launch_id: str
+    #: For the cache: whose worklist this is.
+    cache_key: str
+
+    @property
+    def can_write(self) -> bool:
+        return self.write_refusal is None
+
+
+class WorklistUnavailable(LaunchError):
+    """No launch context that may list patients, and no backend services configured."""
+
+    status = 403
+    title = "The worklist is not available here"
+
+
+def _readable(scopes: GrantedScopes) -> frozenset[str]:
+    return frozenset(rtype for rtype in READ_TYPES if scopes.can_read(rtype))
+
+
+def _user_level(context: LaunchContext) -> bool:
+    return context.open_server or bool({"user", "system"} & context.scopes.levels)
+
+
+@dataclass
+class _BackendToken:
+    access_token: str
+    scope: GrantedScopes
+    expires_at: float
+
+
+def _backend_token(force: bool = False) -> _BackendToken:
+    """The app's Backend Services token for SMARTAPP_BACKEND_ISS, fetched with a new signed
+    assertion shortly before the cached one expires (no refresh tokens in this flow)."""
+    state = launch_state()
+    iss = state.config.backend_iss
+    if not iss:
+        raise WorklistUnavailable("Backend Services are not configured (SMARTAPP_BACKEND_ISS).")
+    with _lock:
+        cached = current_app.extensions.get(BACKEND_EXTENSION)
+        if (
+            isinstance(cached, _BackendToken)
+            and not force
+            and cached.expires_at - _REFRESH_LEEWAY_S > time.time()
+        ):
+            return cached
+        token = fetch_backend_token(state.config, state.app_key, iss=iss)
+        fresh = _BackendToken(
+            str(token["access_token"]),
+            GrantedScopes.parse(str(token.get("scope") or state.config.backend_scopes)),
+            float(token["expires_at"]),
+        )
+        current_app.extensions[BACKEND_EXTENSION] = fresh
+        return fresh
+
+
+def _backend_refusal(scopes: GrantedScopes) -> str | None:
+    if all(scopes.can_write(rtype) for rtype in ("CarePlan", "Task", "Provenance")):
+        return None
+    return (
+        "The app's backend credentials may read but not write CarePlan, Task and Provenance "
+        "(SMARTAPP_BACKEND_SCOPES), so Tasks cannot be created from this worklist."
+    )
+
+
+def worklist_access() -> WorklistAccess:
+    """The FHIR access for this request (module doc); WorklistUnavailable (403) if none."""
+    context = current_context()
+    config = launch_state().config
+    if context is not None and _user_level(context):
+        return WorklistAccess(
+            mode="open" if context.open_server else "launch",
+            fhir_base=context.fhir_base,
+            label=context.tenant_label,
+            context=context,
+            readable=None if context.open_server else _readable(context.scopes),
+            write_refusal=write_refusal(context),
+            launch_id=context.launch_id,
+            cache_key=f"session:{context.session_id}:{context.launch_id}",
+        )
+    if config.backend_iss:
+        token = _backend_token()
+        return WorklistAccess(
+            mode="backend",
+            fhir_base=config.backend_iss,
+            label=config.tenant(config.backend_iss).display_name  # type: ignore[union-attr]
+            if config.tenant(config.backend_iss)
+            else config.backend_iss,
+            context=None,
+            readable=_readable(token.scope),
+            write_refusal=_backend_refusal(token.scope),
+            launch_id="",
+            cache_key=f"backend:{config.backend_iss}",
+        )
+    if context is not None:
+        raise WorklistUnavailable(
+            "This launch is for one patient (patient-level access), so it cannot list other "
+            "patients. Open the worklist with a standalone launch that grants user-level "
+            "access (a care coordinator's login), or ask your administrator to configure "
+            "the app's Backend Services access."
+        )
+    raise WorklistUnavailable(
+        "There is no launch in this browser session. Open the app with a standalone launch "
+        "(a care coordinator's login, /launch) or against an open FHIR server first."
+    )
+
+
+def _client(access: WorklistAccess, *, force_refresh: bool = False) -> FhirClient:
+    timeout = launch_state().config.fhir_timeout_s
+    if access.mode == "backend":
+        token = _backend_token(force=force_refresh)
+        return FhirClient(access.fhir_base, token=token.access_token, timeout=timeout)
+    assert access.context is not None  # noqa: S101 - launch and open modes carry one
+    return fhir_client_for(access.context, force_refresh=force_refresh)
+
+
+def _with_fhir(access: WorklistAccess, work: Callable[[FhirClient], T]) -> T:
+    """Run `work` with a client; on a FHIR 401 once more with a refreshed token."""
+    client = _client(access)
+    try:
+        return work(client)
+    except TokenExpired:
+        log.info("FHIR token refused during the worklist; refreshing once")
+    finally:
+        client.close()
+    client = _client(access, force_refresh=True)
+    try:
+        return work(client)
+    finally:
+        client.close()
+
+
+# -- building (and briefly keeping) the worklist --------------------------------------------
+
+
+def _options(access: WorklistAccess) -> WorklistOptions:
+    config = launch_state().config
+    return WorklistOptions(
+        group=config.worklist_group,
+        group_only=config.worklist_group_only,
+        readable=access.readable,
+        timeout_s=max(config.fhir_timeout_s, 120.0),
+    )
+
+
+def _cache() -> dict[tuple[str, str], tuple[float, Worklist]]:
+    cache = current_app.extensions.setdefault(CACHE_EXTENSION, {})
+    return cache  # type: ignore[no-any-return]
+
+
+def load_worklist(access: WorklistAccess, as_of: date, *, fresh: bool = False) -> Worklist:
+    """The evaluated worklist (from the short-lived cache unless `fresh`)."""
+    key = (access.cache_key, as_of.isoformat())
+    now = time.monotonic()
+    with _lock:
+        cache = _cache()
+        for stale in [k for k, (at, _) in cache.items() if now - at > CACHE_SECONDS]:
+            del cache[stale]
+        hit = cache.get(key)
+    if hit is not None and not fresh:
+        return hit[1]
+    config = launch_state().config
+    mappings = app_mappings()
+    options = _options(access)
+
+    def work(client: FhirClient) -> Worklist:
+        return build_worklist(
+            client, mappings=mappings, settings=config.rules, as_of=as_of, options=options
+        )
+
+    worklist = _with_fhir(access, work)
+    with _lock:
+        cache = _cache()
+        cache[key] = (time.monotonic(), worklist)
+        while len(cache) > CACHE_ENTRIES:
+            del cache[min(cache, key=lambda k: cache[k][0])]
+    return worklist
+
+
+def forget_worklist(access: WorklistAccess) -> None:
+    """Drop the cached worklist of this access (after Tasks were written)."""
+    with _lock:
+        cache = _cache()
+        for key in [k for k in cache if k[0] == access.cache_key]:
+            del cache[key]
+
+
+# -- pages -------------------------------------------------------------------------------
+
+
+def _today() -> date:
+    return date.today()
+
+
+def _view(filters: WorklistFilters) -> tuple[WorklistAccess, Worklist, list[WorklistRow]]:
+    access = worklist_access()
+    as_of = filters.as_of or _today()
+    worklist = load_worklist(access, as_of, fresh=request.args.get("fresh") == "1")
+    return access, worklist, filters.apply(worklist.rows)
+
+
+def _url(endpoint: str, query: str) -> str:
+    base = url_for(endpoint)
+    return f"{base}?{query}" if query else base
+
+
+SORTABLE = (
+    ("name", "Patient"),
+    ("phase", "Phase"),
+    ("next_due", "Next dose due"),
+    ("overdue", "Overdue"),
+    ("severity", "Highest severity"),
+    ("tasks", "Open Tasks"),
+)
+
+
+@bp.get("/worklist")
+def index() -> Response:
+    filters = WorklistFilters.from_query(request.args)
+    access, worklist, rows = _view(filters)
+    query = filters.query_string()
+    html = render_template(
+        "worklist/index.html",
+        access=access,
+        worklist=worklist,
+        rows=rows,
+        filters=filters,
+        as_of=worklist.as_of,
+        permalink=_url("worklist.index", query),
+        csv_url=_url("worklist.csv_export", query),
+        return_query=query,
+        sort_links={
+            column: _url("worklist.index", filters.query_string(**_sort_change(filters, column)))
+            for column, _ in SORTABLE
+        },
+        sortable=SORTABLE,
+        statuses=STATUSES,
+        status_labels=STATUS_LABELS,
+        checks=[(check_id, check.rule.name) for check_id, check in CHECKS_BY_ID.items()],
+        phases=PHASE_ORDER,
+        task_filters=TASK_FILTERS,
+        max_patients=MAX_PATIENTS,
+        requests=worklist.request_log[:PANEL_REQUESTS],
+    )
+    return Response(html, mimetype="text/html")
+
+
+def _sort_change(filters: WorklistFilters, column: str) -> dict[str, str]:
+    direction = "desc" if filters.sort == column and filters.direction == "asc" else "asc"
+    return {"sort": column, "direction": direction}
+
+
+@bp.get("/worklist.csv")
+def csv_export() -> Response:
+    filters = WorklistFilters.from_query(request.args)
+    _access, worklist, rows = _view(filters)
+    response = Response(write_csv(rows), mimetype="text/csv")
+    filename = f"ofatumumab-worklist-{worklist.as_of.isoformat()}.csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.post("/worklist/tasks")
+def tasks() -> Response:
+    access = worklist_access()
+    filters = WorklistFilters.from_query(_parse_query(request.form.get("return", "")))
+    back = _url("worklist.index", filters.query_string())
+    if access.mode != "backend" and (
+        access.context is None or not same_launch(access.context, request.form.get("launch_id"))
+    ):
+        return _message(
+            400,
+            "This form belongs to an earlier launch",
+            "The app was launched again since this page was shown, so nothing was written. "
+            "Reload the worklist and try again.",
+            back,
+        )
+    if access.write_refusal:
+        return _message(403, "Tasks cannot be created here", access.write_refusal, back)
+    selected = list(dict.fromkeys(request.form.getlist("patient")))
+    if not selected:
+        return _message(400, "No patient selected", "Select at least one patient.", back)
+    if len(selected) > MAX_PATIENTS or not all(_FHIR_ID.match(pid) for pid in selected):
+        return _message(
+            400,
+            "The selection cannot be used",
+            f"Choose at most {MAX_PATIENTS} patients from the worklist.",
+            back,
+        )
+    as_of = filters.as_of or _today()
+    config = launch_state().config
+    mappings = app_mappings()
+
+    def work(client: FhirClient) -> list[PatientTasksResult]:
+        ctx = _write_context(client, access)
+        return create_tasks(
+            client,
+            selected,
+            ctx,
+            mappings=mappings,
+            settings=config.rules,
+            as_of=as_of,
+            readable=access.readable,
+        )
+
+    try:
+        results = _with_fhir(access, work)
+    except FhirError as err:
+        log.info("worklist task creation failed (HTTP %s)", err.status)
+        return _message(502, "Nothing could be written", f"The FHIR server failed: {err}", back)
+    forget_worklist(access)
+    log.info(
+        "worklist tasks: %d patients, %d written, %d failed",
+        len(results),
+        sum(1 for r in results if r.ok),
+        sum(1 for r in results if not r.ok),
+    )
+    html = render_template(
+        "worklist/tasks_result.html",
+        results=results,
+        back=back,
+        created=sum(r.created for r in results),
+        existed=sum(r.already_existed for r in results),
+        failed=sum(1 for r in results if not r.ok),
+    )
+    return Response(html, status=200, mimetype="text/html")
+
+
+def _write_context(client: FhirClient, access: WorklistAccess) -> WriteContext:
+    now = datetime.now(UTC)
+    if access.context is not None:
+        return write_context(client, access.context, now)
+    return WriteContext(now=now, fhir_base=access.fhir_base)
+
+
+def _parse_query(text: str) -> dict[str, list[str]]:
+    from urllib.parse import parse_qs
+
+    return parse_qs(text[:2000], keep_blank_values=False)
+
+
+def _message(status: int, title: str, message: str, back: str) -> Response:
+    html = render_template("worklist/message.html", title=title, message=message, back=back)
+    return Response(html, status=status, mimetype="text/html")
+
+
+@bp.get("/worklist/open/<patient_id>")
+def open_patient(patient_id: str) -> BaseResponse:
+    """Put the patient in context and open the dashboard (user-level and backend access
+    only: a patient-level launch stays on its own patient)."""
+    if not _FHIR_ID.match(patient_id):
+        return _message(400, "Not a patient id", "This link is broken.", url_for(".index"))
+    access = worklist_access()
+    state = launch_state()
+    if access.context is not None:
+        sid = access.context.session_id
+        record = state.store.get(sid, LAUNCH_KEY) if sid else None
+        if sid is None or record is None:
+            raise WorklistUnavailable("The launch has ended; launch the app again.")
+        record = {**record, "patient": patient_id}
+        state.store.set(sid, LAUNCH_KEY, record)
+    else:
+        _open_with_backend_token(access, patient_id)
+    return redirect(url_for("dashboard.patient"), code=303)
+
+
+def _open_with_backend_token(access: WorklistAccess, patient_id: str) -> None:
+    """Backend mode has no launch: start one in this browser session with the app's own
+    token (no refresh token: when it expires the dashboard asks to go back here)."""
+    token = _backend_token()
+    state = launch_state()
+    sid = session_id() or ensure_session_id()
+    state.store.set(
+        sid,
+        LAUNCH_KEY,
+        {
+            "launch_id": secrets.token_urlsafe(12),
+            "iss": access.fhir_base,
+            "tenant_label": access.label,
+            "open_server": False,
+            "patient": patient_id,
+            "need_patient_banner": True,
+            "fhir_user": None,
+            "scope": token.scope.raw,
+            "started_at": time.time(),
+        },
+    )
+    state.store.set(
+        sid,
+        TOKEN_KEY,
+        {
+            "access_token": token.access_token,
+            "expires_at": token.expires_at,
+            "scope": token.scope.raw,
+            "obtained_at": time.time(),
+        },
+    )
+
+
+@bp.app_template_global("worklist_status")
+def worklist_status(status: str) -> dict[str, Any]:
+    icon, word = STATUS_LABELS.get(status, ("?", status))
+    return {"icon": icon, "word": word, "key": status}
