@@ -16,8 +16,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fhir_mappings.dates import first_date
-from fhir_mappings.fhirjson import as_list, as_object, codings, concept_text, concept_words, matches
+from fhir_mappings.dates import describe, first_date
+from fhir_mappings.fhirjson import (
+    Match,
+    as_list,
+    as_object,
+    codings,
+    concept_key,
+    concept_text,
+    concept_words,
+    matches,
+)
+from fhir_mappings.memo import MISSING
 from fhir_mappings.records import AllergyRecord, ConditionKind, ConditionRecord, SourceRef
 from fhir_mappings.site import Mappings
 
@@ -47,11 +57,7 @@ def read_condition(
 ) -> ConditionRecord | None:
     """The condition record, or None when its code is in none of the condition value sets."""
     concept = resource.get("code")
-    best = None
-    for match in matches(concept, mappings, "code"):
-        rank = _PRIORITY.get(match.valueset)
-        if rank is not None and (best is None or rank < _PRIORITY[best.valueset]):
-            best = match
+    best = _condition_match(concept, mappings)
     if best is None:
         return None
     clinical = _status_codes(resource.get("clinicalStatus"), "clinicalStatus")
@@ -63,7 +69,7 @@ def read_condition(
     states = ["active" if active else "not active"]
     if refuted:
         states.append("refuted")
-    date_text = onset.describe() if onset else "no date"
+    date_text = describe(onset) if onset else "no date"
     display = f"{name} ({', '.join(states)}), onset {date_text}"
     return ConditionRecord(
         kind=_KIND[best.valueset],
@@ -73,6 +79,27 @@ def read_condition(
         display=name,
         source=SourceRef(reference, display, best.matched_by),
     )
+
+
+def _condition_match(concept: object, mappings: Mappings) -> Match | None:
+    """The match of the highest-priority condition value set; remembered per mappings."""
+    key = concept_key(concept)
+    if key is None:
+        return _best_match(concept, mappings)
+    memo = mappings.memo("condition-kind")
+    found: Match | None = memo.get(key, MISSING)
+    if found is MISSING:
+        found = memo.keep(key, _best_match(concept, mappings))
+    return found
+
+
+def _best_match(concept: object, mappings: Mappings) -> Match | None:
+    best = None
+    for match in matches(concept, mappings, "code"):
+        rank = _PRIORITY.get(match.valueset)
+        if rank is not None and (best is None or rank < _PRIORITY[best.valueset]):
+            best = match
+    return best
 
 
 def read_allergy(

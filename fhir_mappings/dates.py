@@ -25,39 +25,50 @@ _DATETIME = re.compile(
     r"(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::(?:[0-5][0-9]|60)(?:\.[0-9]+)?)?"
     r"(?:Z|[+-](?:0[0-9]|1[0-4]):[0-5][0-9])?)?)?)?"
 )
+# The usual shape, a full date-time with seconds and offset ("2024-03-01T10:30:00+01:00"):
+# `_DATETIME` accepts everything this does, as a full day; this is tried first as it is
+# cheaper to match.
+_FULL_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?"
+    r"(?:Z|[+-](?:0[0-9]|1[0-4]):[0-5][0-9])"
+)
 
 
 def parse_clinical_date(value: object, where: str) -> ClinicalDate:
     """A FHIR date/dateTime/instant as a day or a span; `Malformed` when it is not one."""
     if not isinstance(value, str):
         raise Malformed(f"{where} is not a date")
-    # Dates recur (birth dates, onsets, the same clinic day), date-times almost never: only
-    # the short ones are worth caching whole; a date-time caches just its day (`_day`).
-    parsed = _parse_cached(value) if len(value) <= 10 else _parse(value)
-    if type(parsed) is str:
+    parsed = _parse_cached(value)
+    if isinstance(parsed, str):
         raise Malformed(f"{where} {parsed}")
-    return parsed  # type: ignore[return-value]
+    return parsed
 
 
 def _parse(value: str) -> ClinicalDate | str:
     """The date, or why it is not one."""
     text = value.strip()
-    match = _DATETIME.fullmatch(text)
-    if match is None:
-        return f"'{value[:40]}' is not a FHIR date"
-    year, month, day = match.group("y", "m", "d")
-    if day is not None:
-        found = _day(text[:10])  # the match guarantees "YYYY-MM-DD" there
-        if found is None:
-            return f"'{text}' is not a real date"
-        return ClinicalDate(found, found, text, ClinicalDateKind.DAY)
+    if _FULL_DATETIME.fullmatch(text) is None:
+        match = _DATETIME.fullmatch(text)
+        if match is None:
+            return f"'{value[:40]}' is not a FHIR date"
+        year, month, day = match.group("y", "m", "d")
+        if day is None:
+            return _partial(text, year, month)
+    found = _day(text[:10])  # both patterns guarantee "YYYY-MM-DD" there
+    if found is None:
+        return f"'{text}' is not a real date"
+    return ClinicalDate(found, found, text, ClinicalDateKind.DAY)
+
+
+def _partial(text: str, year: str, month: str | None) -> ClinicalDate | str:
+    """A year ("2024") or a month ("2024-05") as the span of its days."""
     try:
+        number = int(year)
         if month is None:
-            number = int(year)
             return ClinicalDate(
                 date(number, 1, 1), date(number, 12, 31), text, ClinicalDateKind.YEAR
             )
-        number, month_number = int(year), int(month)
+        month_number = int(month)
         last = calendar.monthrange(number, month_number)[1]
         return ClinicalDate(
             date(number, month_number, 1),
@@ -69,7 +80,8 @@ def _parse(value: str) -> ClinicalDate | str:
         return f"'{text}' is not a real date"
 
 
-#: Cached: the same dates recur, and ClinicalDate is frozen.
+#: Cached: the same dates recur (a patient's labs drawn together share a date-time), and
+#: ClinicalDate is frozen. A miss still finds the day in `_day`: days recur across patients.
 _parse_cached = lru_cache(maxsize=16384)(_parse)
 
 
@@ -80,6 +92,14 @@ def _day(text: str) -> date | None:
         return date(int(text[:4]), int(text[5:7]), int(text[8:10]))
     except ValueError:
         return None
+
+
+_DAY = ClinicalDateKind.DAY  # bound once: reading it off the Enum class is slow in 3.11
+
+
+def describe(when: ClinicalDate) -> str:
+    """`when.describe()`, with the full-day case (nearly every date) answered inline."""
+    return when.earliest.isoformat() if when.precision is _DAY else when.describe()
 
 
 def first_date(
@@ -100,6 +120,10 @@ def first_date(
             value = value.get(tail)
             if value is None:
                 continue
+        if isinstance(value, str):  # the usual case: the element's name is needed only on error
+            parsed = _parse_cached(value)
+            if not isinstance(parsed, str):
+                return parsed
         return parse_clinical_date(value, f"{what}{path}")
     return None
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fhir_mappings.dates import first_date, parse_clinical_date
+from fhir_mappings.dates import describe, first_date, parse_clinical_date
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import Match, as_list, as_object, as_text, concept_text, matches
 from fhir_mappings.records import ClinicalDate, ImagingRecord, SourceRef
@@ -33,7 +33,7 @@ def _record(when: ClinicalDate | None, name: str, reference: str, matched_by: st
     if when is None:
         raise Malformed("a brain MRI with no date", area="imaging")
     return ImagingRecord(
-        when, name, SourceRef(reference, f"{name} on {when.describe()}", matched_by)
+        when, name, SourceRef(reference, f"{name} on {describe(when)}", matched_by)
     )
 
 

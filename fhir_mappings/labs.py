@@ -17,14 +17,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fhir_mappings.dates import first_date
+from fhir_mappings.dates import describe, first_date
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import (
     Match,
     as_list,
     as_object,
-    codings,
     coding_matches,
+    codings,
     concept_key,
     concept_text,
 )
@@ -153,13 +153,8 @@ def read_observation(
         (kind, match, resource, "")
         for kind, match in _lab_matches(resource.get("code"), mappings, "code")
     ]
-    for index, item in enumerate(as_list(resource.get("component"), "component")):
-        component = as_object(item, f"component[{index}]")
-        if component is None:
-            continue
-        where = f"component[{index}]"
-        for kind, match in _lab_matches(component.get("code"), mappings, f"{where}.code"):
-            found.append((kind, match, component, where))
+    if resource.get("component") is not None:
+        found.extend(_component_matches(resource["component"], mappings))
     if not found:
         return []
     status, raw_status = _status(resource, OBSERVATION_STATUS)
@@ -170,6 +165,20 @@ def read_observation(
         _result(part, kind, match, status, raw_status, when, reference, mappings, where)
         for kind, match, part, where in found
     ]
+
+
+def _component_matches(
+    components: object, mappings: Mappings
+) -> list[tuple[LabKind, Match, Mapping[str, Any], str]]:
+    found = []
+    for index, item in enumerate(as_list(components, "component")):
+        component = as_object(item, f"component[{index}]")
+        if component is None:
+            continue
+        where = f"component[{index}]"
+        for kind, match in _lab_matches(component.get("code"), mappings, f"{where}.code"):
+            found.append((kind, match, component, where))
+    return found
 
 
 def read_report_labs(
@@ -193,11 +202,17 @@ def read_report_labs(
 def _lower_limit(
     part: Mapping[str, Any], quantity: QuantityValue, target: str, where: str
 ) -> float | None:
-    for index, item in enumerate(as_list(part.get("referenceRange"), f"{where}referenceRange")):
-        reference = as_object(item, f"{where}referenceRange[{index}]")
-        if reference is None:
+    ranges = part.get("referenceRange")
+    if type(ranges) is not list:  # absent (nothing to read) or checked by as_list
+        ranges = as_list(ranges, f"{where}referenceRange")
+    for index, item in enumerate(ranges):
+        reference = (
+            item if type(item) is dict else as_object(item, f"{where}referenceRange[{index}]")
+        )
+        element = reference.get("low") if reference is not None else None
+        if element is None:
             continue
-        low = read_quantity(reference.get("low"), f"{where}referenceRange[{index}].low")
+        low = read_quantity(element, f"{where}referenceRange[{index}].low")
         if low is None:
             continue
         if not low.unit:
@@ -207,9 +222,12 @@ def _lower_limit(
 
 
 def _interpretation_codes(part: Mapping[str, Any]) -> str:
+    concepts = part.get("interpretation")
+    if not concepts:
+        return ""
     codes = [
         coding["code"]
-        for concept in part.get("interpretation") or ()
+        for concept in concepts
         if isinstance(concept, dict)
         for coding in concept.get("coding") or ()
         if isinstance(coding, dict) and isinstance(coding.get("code"), str)
@@ -298,7 +316,7 @@ def _result(
     else:
         interpretable = value is not None
     raw = _raw(part, quantity)
-    date_text = when.describe() if when else "no date"
+    date_text = describe(when) if when else "no date"
     described = _describe(kind, status, raw_status, qualitative, how, value, raw)
     matched_by = f"{match.matched_by} (component)" if where else match.matched_by
     return LabResult(

@@ -25,7 +25,7 @@ from collections.abc import Hashable, Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from fhir_mappings.dates import first_date, parse_clinical_date
+from fhir_mappings.dates import describe, first_date, parse_clinical_date
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import (
     as_list,
@@ -38,8 +38,8 @@ from fhir_mappings.fhirjson import (
     reference_of,
     reference_target,
 )
-from fhir_mappings.memo import NotJson, json_key
-from fhir_mappings.quantity import QuantityValue, read_quantity
+from fhir_mappings.memo import MISSING
+from fhir_mappings.quantity import QuantityValue, quantity_key, read_quantity
 from fhir_mappings.records import ClinicalDate, Dose, MedicationOrder, SourceRef
 from fhir_mappings.site import Mappings
 
@@ -100,6 +100,8 @@ def _word_facts(words: str) -> tuple[bool, bool, bool]:
         "arzerra" in words,
         bool(_ARZERRA_STRENGTH.search(words)),
     )
+
+
 _NOTHING = MedicationFacts(None, None, False, False, False, None)
 
 
@@ -193,9 +195,8 @@ def _ingredient_key(ingredient: object) -> Hashable | None:
     if strength is None:
         ratio: Hashable | None = None
     elif type(strength) is dict:
-        try:
-            ratio = (json_key(strength.get("numerator")), json_key(strength.get("denominator")))
-        except NotJson:
+        ratio = (quantity_key(strength.get("numerator")), quantity_key(strength.get("denominator")))
+        if ratio[0] is None or ratio[1] is None:
             return None
     else:
         return None
@@ -234,7 +235,8 @@ class MedicationResolver:
         self._mappings = mappings
         self._facts: dict[str, MedicationFacts | Malformed] = {}
         self._displayed: dict[tuple[str, str], MedicationFacts] = {}
-        self._by_reference: dict[tuple[str, str | None], MedicationFacts | None] = {}
+        #: What this patient's administrations say apart from their dates (`_administered`).
+        self.administrations: dict[Hashable, Administered | None] = {}
 
     @property
     def used(self) -> Mapping[str, MedicationFacts | Malformed]:
@@ -246,26 +248,6 @@ class MedicationResolver:
         if "medicationCodeableConcept" in resource:
             return concept_facts(resource["medicationCodeableConcept"], self._mappings)
         element = resource.get("medicationReference")
-        # Every dose of a patient names the same Medication: remember the answer per
-        # (reference, display). Not for "#id": that depends on the resource's contained list.
-        if type(element) is dict:
-            reference, display = element.get("reference"), element.get("display")
-            if (
-                type(reference) is str
-                and not reference.startswith("#")
-                and (display is None or type(display) is str)
-            ):
-                key = (reference, display)
-                if key in self._by_reference:
-                    return self._by_reference[key]
-                found = self._reference_facts(resource, element)
-                self._by_reference[key] = found
-                return found
-        return self._reference_facts(resource, element)
-
-    def _reference_facts(
-        self, resource: Mapping[str, Any], element: object
-    ) -> MedicationFacts | None:
         reference = reference_of(element, "medicationReference")
         display = ""
         if isinstance(element, dict):
@@ -338,10 +320,10 @@ def route_of(concept: object, mappings: Mappings, where: str) -> str | None:
     if key is None:
         return _route_of(concept, mappings, where)
     memo = mappings.memo("route")
-    if key in memo:
-        found: str | None = memo[key]
-        return found
-    return memo.keep(key, _route_of(concept, mappings, where))  # type: ignore[no-any-return]
+    found: str | None = memo.get(key, MISSING)
+    if found is MISSING:
+        found = memo.keep(key, _route_of(concept, mappings, where))
+    return found
 
 
 def _route_of(concept: object, mappings: Mappings, where: str) -> str | None:
@@ -425,6 +407,47 @@ def read_administration(
     status = as_text(resource.get("status"), "status")
     if status != "completed":
         return None
+    given = _administered(resource, resolver, mappings)
+    if given is None:
+        return None
+    found, amount, amount_text, route_text = given
+    if not _kesimpta(found, reference, "dose", notes):
+        return None
+    when = first_date(resource, ("effectiveDateTime", "effectivePeriod.start"), "")
+    if when is None:
+        raise Malformed("a Kesimpta administration with no effective date")
+    display = f"Kesimpta {amount_text}, {route_text}, on {describe(when)}"
+    return Dose(when, amount, SourceRef(reference, display, found.matched_by))
+
+
+class Administered(NamedTuple):
+    """What a completed MedicationAdministration says apart from its date: the product and
+    how it was matched, and the amount and route as the dose's display shows them."""
+
+    found: Classified
+    amount: float | None
+    amount_text: str
+    route_text: str
+
+
+def _administered(
+    resource: Mapping[str, Any], resolver: MedicationResolver, mappings: Mappings
+) -> Administered | None:
+    """`_read_administered`, remembered per patient (on the resolver) by everything it reads:
+    a patient's doses repeat the same medication and dosage, only the date changes."""
+    key = _administration_key(resource, mappings)
+    if key is None:
+        return _read_administered(resource, resolver, mappings)
+    given: Administered | None = resolver.administrations.get(key, MISSING)
+    if given is MISSING:
+        given = resolver.administrations[key] = _read_administered(resource, resolver, mappings)
+    return given
+
+
+def _read_administered(
+    resource: Mapping[str, Any], resolver: MedicationResolver, mappings: Mappings
+) -> Administered | None:
+    """None when the resource names no medication; `Malformed` on bad types."""
     facts = resolver.facts(resource)
     if facts is None:
         return None
@@ -432,15 +455,60 @@ def read_administration(
     route = route_of(dosage.get("route"), mappings, "dosage.route")
     dose = read_quantity(dosage.get("dose"), "dosage.dose")
     found = classify(facts, route, dose_in_mg(dose, facts, False))
-    if not _kesimpta(found, reference, "dose", notes):
-        return None
-    when = first_date(resource, ("effectiveDateTime", "effectivePeriod.start"), "")
-    if when is None:
-        raise Malformed("a Kesimpta administration with no effective date")
     amount = dose_in_mg(dose, facts, found.by_code)
     amount_text = f"{amount:g} mg" if amount is not None else "dose not recorded"
-    display = f"Kesimpta {amount_text}, {route or 'route not recorded'}, on {when.describe()}"
-    return Dose(when, amount, SourceRef(reference, display, found.matched_by))
+    return Administered(found, amount, amount_text, route or "route not recorded")
+
+
+def _administration_key(resource: Mapping[str, Any], mappings: Mappings) -> Hashable | None:
+    """Everything `_read_administered` reads, as a key (with the mappings it reads them
+    with); None when any of it is not plain JSON of the expected shape."""
+    medication = _medication_source_key(resource)
+    dosage = resource.get("dosage")
+    if medication is None or (dosage is not None and type(dosage) is not dict):
+        return None
+    if dosage is None:
+        return medication, None, mappings
+    route = concept_key(dosage.get("route"))
+    dose = quantity_key(dosage.get("dose"))
+    if route is None or dose is None:
+        return None
+    return medication, (route, dose), mappings
+
+
+def _medication_source_key(resource: Mapping[str, Any]) -> Hashable | None:
+    """What `MedicationResolver.facts` reads from the resource, as a key (None: no key).
+
+    The resolver's own Medications are fixed for the patient, so a reference is keyed by
+    its text; a contained one ("#id") by the content of the Medication it finds.
+    """
+    if "medicationCodeableConcept" in resource:
+        concept = concept_key(resource["medicationCodeableConcept"])
+        return None if concept is None else ("concept", concept)
+    element = resource.get("medicationReference")
+    if element is None:
+        return ("none",)
+    if type(element) is not dict:
+        return None
+    reference, display = element.get("reference"), element.get("display")
+    if (reference is not None and type(reference) is not str) or (
+        display is not None and type(display) is not str
+    ):
+        return None
+    if reference is None or not reference.startswith("#"):
+        return ("reference", reference, display)
+    contained = resource.get("contained")
+    if contained is not None and type(contained) is not list:
+        return None
+    for item in contained or ():
+        if (
+            isinstance(item, dict)
+            and item.get("resourceType") == "Medication"
+            and item.get("id") == reference[1:]
+        ):
+            medication = _medication_key(item)
+            return None if medication is None else ("contained", medication, display)
+    return ("contained", None, display)
 
 
 def _order_start(

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import ConceptKey, as_list, as_object, as_text, codings, concept_key
+from fhir_mappings.memo import MISSING
 from fhir_mappings.quantity import QuantityValue, read_quantity
 from fhir_mappings.records import LabKind, Qualitative
 from fhir_mappings.site import Mappings
@@ -103,10 +104,10 @@ def _from_interpretation(
     if key is None:
         return _read_interpretation(concepts, kind, mappings, where)
     memo = mappings.memo("qualitative-interpretation")
-    if key in memo:
-        found: Reading | None = memo[key]
-        return found
-    return memo.keep(key, _read_interpretation(concepts, kind, mappings, where))  # type: ignore[no-any-return]
+    found: Reading | None = memo.get(key, MISSING)
+    if found is MISSING:
+        found = memo.keep(key, _read_interpretation(concepts, kind, mappings, where))
+    return found
 
 
 def _interpretation_key(

@@ -7,6 +7,7 @@ and is shown in the raw text; the rules compare the value, which is the bound re
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import NamedTuple
 
 from fhir_mappings.errors import Malformed
@@ -63,6 +64,37 @@ def read_quantity(element: object, where: str) -> QuantityValue | None:
     else:
         convert_with = unit or code
     return QuantityValue(float(value), comparator, convert_with, (unit or code or "").strip())
+
+
+#: `quantity_key` of an absent Quantity.
+NO_QUANTITY = ("no quantity",)
+
+
+def quantity_key(element: object) -> Hashable | None:
+    """What `read_quantity` reads from a Quantity, as a key for memoising answers worked out
+    from it; None when it is not plain JSON with a number (int, or float keyed by its exact
+    hex form) and string (or absent) comparator, unit, code and system."""
+    if element is None:
+        return NO_QUANTITY
+    if type(element) is not dict:
+        return None
+    value = element.get("value")
+    if type(value) is float:
+        number: Hashable = value.hex()
+    elif type(value) is int or value is None:
+        number = value
+    else:
+        return None
+    texts = (
+        element.get("comparator"),
+        element.get("unit"),
+        element.get("code"),
+        element.get("system"),
+    )
+    for text in texts:
+        if text is not None and type(text) is not str:
+            return None
+    return number, texts
 
 
 def _not_a_string(where: str, *texts: object) -> None:

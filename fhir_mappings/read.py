@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
+from operator import attrgetter
 from typing import Any
 
 from fhir_mappings.bundle import resources_from_json
@@ -66,6 +67,7 @@ AREA_OF: dict[str, tuple[str, ...]] = {
     "CarePlan": ("tasks",),
 }
 _SUBJECT_FIELDS = ("subject", "patient", "for")
+_DOSE_DAY = attrgetter("when.earliest")
 _DATA_AREAS = frozenset(AREAS) - {"patient"}
 
 
@@ -157,6 +159,11 @@ def _choose_patient(
 
 def _subject(resource: Mapping[str, Any]) -> object:
     """The patient reference string; None when there is none; Ellipsis when malformed."""
+    element = resource.get("subject")
+    if type(element) is dict:  # the usual case, answered without the loop below
+        reference = element.get("reference")
+        if type(reference) is str:
+            return reference
     for name in _SUBJECT_FIELDS:
         element = resource.get(name)
         if element is None:
@@ -250,6 +257,46 @@ READERS: dict[str, Reader] = {
 }
 
 
+def _read_each(
+    others: list[tuple[int, Mapping[str, Any], str]],
+    patient_id: str,
+    mappings: Mappings,
+    resolver: MedicationResolver,
+    collected: _Collected,
+) -> int:
+    """Hand each resource about the patient to the reader for its type; how many were read
+    (the skipped ones are counted in `collected`)."""
+    read = 0
+    patient_reference = f"Patient/{patient_id}"
+    for position, resource, resource_type in others:
+        subject = _subject(resource)
+        if subject is ...:
+            label = _label(resource, position)
+            collected.skip(label, "its patient reference is not a Reference", resource_type)
+            continue
+        # The usual "Patient/<id>" is compared first; other spellings go to _is_patient.
+        if subject != patient_reference and (
+            not isinstance(subject, str) or not _is_patient(subject, patient_id)
+        ):
+            continue
+        reader = READERS.get(resource_type)
+        if reader is None:
+            read += 1
+            continue
+        label = _label(resource, position)
+        try:
+            reader(resource, label, mappings, resolver, collected)
+        except Malformed as err:
+            collected.skip(label, str(err), resource_type, err.area)
+            continue
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as err:
+            # A shape no reader anticipated: still a skipped resource, never a crash.
+            collected.skip(label, f"unexpected content ({type(err).__name__})", resource_type)
+            continue
+        read += 1
+    return read
+
+
 def read_patient_record(
     resources: Iterable[object],
     patient_id: str | None = None,
@@ -267,7 +314,7 @@ def read_patient_record(
     """
     collected = _Collected(problems, incomplete)
     patients: dict[str, Mapping[str, Any]] = {}
-    others: list[tuple[int, Mapping[str, Any]]] = []
+    others: list[tuple[int, Mapping[str, Any], str]] = []
     medications: dict[str, Mapping[str, Any]] = {}
     seen: set[tuple[str, str]] = set()
     junk: list[str] = []
@@ -298,7 +345,7 @@ def read_patient_record(
         elif resource_type == "OperationOutcome":
             _outcome_problem(item, collected)
         else:
-            others.append((position, item))
+            others.append((position, item, str(resource_type)))
     patient = _choose_patient(patients, patient_id, anonymous)
     chosen = str(patient["id"])
     for reason in junk:
@@ -307,27 +354,7 @@ def read_patient_record(
     info = _patient_info(patient, collected)
     collected.read += 1
     resolver = MedicationResolver(medications, mappings)
-    for position, resource in others:
-        subject = _subject(resource)
-        resource_type = str(resource["resourceType"])
-        label = _label(resource, position)
-        if subject is ...:
-            collected.skip(label, "its patient reference is not a Reference", resource_type)
-            continue
-        if not isinstance(subject, str) or not _is_patient(subject, chosen):
-            continue
-        reader = READERS.get(resource_type)
-        try:
-            if reader is not None:
-                reader(resource, label, mappings, resolver, collected)
-        except Malformed as err:
-            collected.skip(label, str(err), resource_type, err.area)
-            continue
-        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as err:
-            # A shape no reader anticipated: still a skipped resource, never a crash.
-            collected.skip(label, f"unexpected content ({type(err).__name__})", resource_type)
-            continue
-        collected.read += 1
+    collected.read += _read_each(others, chosen, mappings, resolver, collected)
     for medication_id, facts in resolver.used.items():
         if isinstance(facts, Malformed):
             collected.skip(f"Medication/{medication_id}", str(facts), "Medication")
@@ -339,7 +366,7 @@ def read_patient_record(
     return PatientRecord(
         patient=info,
         labs=tuple(collected.labs),
-        doses=tuple(sorted(collected.doses, key=lambda d: d.when.earliest)),
+        doses=tuple(sorted(collected.doses, key=_DOSE_DAY)),
         orders=tuple(collected.orders),
         vaccinations=tuple(collected.vaccinations),
         conditions=tuple(collected.conditions),

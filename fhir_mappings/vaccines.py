@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fhir_mappings.dates import parse_clinical_date
-from fhir_mappings.fhirjson import as_text, codings, concept_text
+from fhir_mappings.dates import describe, parse_clinical_date
+from fhir_mappings.fhirjson import as_text, codings, concept_key, concept_text
 from fhir_mappings.records import SourceRef, Vaccination, VaccineClass
 from fhir_mappings.site import Mappings
 from fhir_mappings.systems import system_key
@@ -30,8 +30,20 @@ _CAUTION = (VaccineClass.LIVE, VaccineClass.AMBIGUOUS, VaccineClass.NON_LIVE)
 def _classify(concept: object, mappings: Mappings) -> tuple[VaccineClass | None, str, str]:
     """The vaccine class, how it was decided and the value set's name for it.
 
-    The class is None when every CVX code says it is not a vaccine.
+    The class is None when every CVX code says it is not a vaccine. Remembered per mappings
+    by `concept_key`: the same few vaccine codes recur in every patient.
     """
+    key = concept_key(concept)
+    if key is None:
+        return _read_class(concept, mappings)
+    memo = mappings.memo("vaccine-class")
+    found: tuple[VaccineClass | None, str, str] | None = memo.get(key)
+    if found is None:
+        found = memo.keep(key, _read_class(concept, mappings))
+    return found
+
+
+def _read_class(concept: object, mappings: Mappings) -> tuple[VaccineClass | None, str, str]:
     found: dict[VaccineClass, tuple[str, str]] = {}
     not_vaccine = ""
     for coding in codings(concept, "vaccineCode"):
@@ -79,7 +91,7 @@ def read_immunization(
         concept_text(concept, code_fallback=False) or valueset_name or "vaccine (no name recorded)"
     )
     if when is not None:
-        date_text = when.describe()
+        date_text = describe(when)
     elif occurrence_text:
         date_text = f'"{occurrence_text}" (no date)'
     else:

@@ -6,6 +6,7 @@ possible, and later doses follow at the recommended intervals from it (section 2
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 
 from fhir_mappings.records import PatientRecord
 from smartapp.rules import actions
@@ -152,10 +153,11 @@ def dose_interval(
         return DOSE_INTERVAL.not_applicable("No ofatumumab dose recorded: therapy not started.")
     problems: list[str] = []
     flagged: dict[int, str] = {}
-    for index in range(len(doses) - 1):
-        earlier, later = doses[index].when, doses[index + 1].when
+    maintenance_gap = settings.min_gap_maintenance_days
+    whens = [dose.when for dose in doses]
+    for index, (earlier, later) in enumerate(pairwise(whens)):
         gap = (later.earliest - earlier.latest).days
-        minimum = _min_gap(index + 1, settings)
+        minimum = _min_gap(index + 1, settings) if index < 3 else maintenance_gap
         if gap < minimum:
             partial = (
                 " (partial date: the gap may be this short)"
@@ -169,19 +171,19 @@ def dose_interval(
             flagged.setdefault(index, "too close to the next dose")
             flagged.setdefault(index + 1, "too close to the previous dose")
     unrecorded = 0
+    labelled = settings.dose_mg
     for index, dose in enumerate(doses):
         if dose.amount_mg is None:
             unrecorded += 1
-        elif abs(dose.amount_mg - settings.dose_mg) > 1e-6:
+        elif abs(dose.amount_mg - labelled) > 1e-6:
             problems.append(
                 f"dose {index + 1} {on_day(dose.when)} was {number(dose.amount_mg)} mg, "
                 f"not {number(settings.dose_mg)} mg"
             )
             flagged.setdefault(index, "not the labelled dose")
-    evidence = [
-        dose_evidence(dose, flagged[i]) if i in flagged else schedule.dose_evidence[i]
-        for i, dose in enumerate(doses)
-    ]
+    evidence = list(schedule.dose_evidence)
+    for index, note in flagged.items():
+        evidence[index] = dose_evidence(doses[index], note)
     note = f" {unrecorded} of {len(doses)} dose(s) have no recorded amount." if unrecorded else ""
     if problems:
         return DOSE_INTERVAL.finding(

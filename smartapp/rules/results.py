@@ -35,16 +35,23 @@ PRESENCE_KINDS = frozenset({LabKind.CBC_PANEL, LabKind.WBC, LabKind.LYMPHOCYTES}
 lab_date_key: Callable[[LabResult], tuple[date, date]] = attrgetter("when.earliest", "when.latest")
 
 
+# Bound once: an Enum member read off its class costs ~0.1 µs in CPython 3.11, and these
+# run for every lab of every patient.
+_FINAL = ResultStatus.FINAL
+_PENDING = ResultStatus.PENDING
+_HCG = LabKind.HCG
+
+
 def is_usable(lab: LabResult) -> bool:
     """Final, interpretable, dated, and holding the value its kind is read by."""
-    if lab.status is not ResultStatus.FINAL or not lab.interpretable or lab.when is None:
+    if lab.status is not _FINAL or not lab.interpretable or lab.when is None:
         return False
     kind = lab.kind
     if kind in QUALITATIVE_KINDS:
         return lab.qualitative is not None
     if kind in PRESENCE_KINDS:
         return True
-    if kind is LabKind.HCG:
+    if kind is _HCG:
         return lab.qualitative is not None or lab.value is not None
     return lab.value is not None
 
@@ -83,7 +90,7 @@ def index_labs(labs: Iterable[LabResult], as_of: date) -> dict[LabKind, LabSerie
         bucket = buckets.get(lab.kind)
         if bucket is None:
             bucket = buckets[lab.kind] = ([], [], [])
-        if lab.status is ResultStatus.PENDING:
+        if lab.status is _PENDING:
             bucket[2].append(lab)
         elif is_usable(lab):
             bucket[0].append(lab)

@@ -167,7 +167,7 @@ def _stopped_order(record: PatientRecord) -> MedicationOrder | None:
 def build_schedule(record: PatientRecord, as_of: date, settings: RuleSettings) -> TreatmentSchedule:
     """Everything the checks share about the course, computed once."""
     # A dose dated after as_of had not been given as of that day (evaluating a past day).
-    doses = tuple(sorted((d for d in record.doses if d.when.earliest <= as_of), key=_dose_key))
+    doses = tuple(sorted([d for d in record.doses if d.when.earliest <= as_of], key=_dose_key))
     phase = phase_of(doses, as_of, settings)
     first = doses[0].when if doses else None
     last = doses[-1].when if doses else None
@@ -215,6 +215,6 @@ def build_schedule(record: PatientRecord, as_of: date, settings: RuleSettings) -
         vaccinations=vaccinations,
         undated_vaccinations=undated,
         start_constraints=constraints,
-        dose_evidence=tuple(dose_evidence(d) for d in doses),
+        dose_evidence=tuple(map(dose_evidence, doses)),
         labs=index_labs(record.labs, as_of),
     )

@@ -10,6 +10,7 @@ or influenza, MVA smallpox) is timed as live and always asks for review.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import date
 
@@ -313,6 +314,15 @@ def vaccine_live_on_therapy(
     )
 
 
+def _first_after(dose_days: list[date], next_due: date | None, day: date) -> date | None:
+    """The first dose day (sorted list) or scheduled next dose after `day`, if any."""
+    at = bisect_right(dose_days, day)
+    first = dose_days[at] if at < len(dose_days) else None
+    if next_due is not None and next_due > day and (first is None or next_due < first):
+        return next_due
+    return first
+
+
 def vaccine_window(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
 ) -> Finding:
@@ -333,8 +343,8 @@ def vaccine_window(
             "Therapy not started: non-live vaccines are best given at least "
             f"{settings.non_live_vaccine_before_start_days} days before the first dose."
         )
-    dose_days = [d.when.earliest for d in schedule.doses]
-    upcoming = [*dose_days, schedule.next_due] if schedule.next_due is not None else dose_days
+    dose_days = [d.when.earliest for d in schedule.doses]  # in order: doses are sorted
+    next_due = schedule.next_due
     after = settings.non_live_after_dose_days
     before = settings.non_live_before_next_dose_days
     problems: list[str] = []
@@ -351,12 +361,13 @@ def vaccine_window(
         reasons = []
         # The last dose on or before the vaccine's latest day gives the shortest gap after
         # a dose: alert if some day the date allows is within 0..13 days after it.
-        previous = max((x for x in dose_days if x <= when.latest), default=None)
+        at = bisect_right(dose_days, when.latest)
+        previous = dose_days[at - 1] if at else None
         if previous is not None and (when.earliest - previous).days < after:
             reasons.append(f"less than {after} days after the dose on {day(previous)}")
         # The first dose (or scheduled dose) after its earliest day gives the shortest gap
         # before a dose: alert if some day the date allows is 1..6 days before it.
-        following = min((x for x in upcoming if x > when.earliest), default=None)
+        following = _first_after(dose_days, next_due, when.earliest)
         if following is not None and (following - when.latest).days < before:
             label = "dose" if following in dose_days else "scheduled dose"
             reasons.append(f"less than {before} days before the {label} on {day(following)}")
