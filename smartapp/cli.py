@@ -176,8 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     seed_cmd.add_argument("--anchor", type=_parse_date, help="the day dates are relative to")
     seed_cmd.set_defaults(handler=cmd_seed)
 
+    from smartapp.worklist_cli import add_worklist_parser
     from smartapp.writeback_cli import add_writeback_parser
 
+    add_worklist_parser(sub)
     add_writeback_parser(sub)
 
     serve_cmd = sub.add_parser("serve", help="run the web app (gunicorn)")
