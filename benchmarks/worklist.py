@@ -16,6 +16,10 @@ Seeding uses transactions of plain `PUT Type/id` (several patients per transacti
 in flight) because per-patient conditional updates (`smartapp seed`) take about a second
 a patient on HAPI/H2. Use a server you can fill: the patients stay. On a shared server
 the population includes everyone else's ofatumumab patients too.
+
+HAPI's test configuration keeps its H2 database in memory, inside the JVM heap: 5,000
+generated patients (about 450,000 resources) need `HAPI_JAVA_OPTS=-Xmx12g` (with the
+default 1 GB, seeding slows to a crawl in garbage collection after ~2,000 patients).
 """
 
 from __future__ import annotations
@@ -127,7 +131,7 @@ def main() -> None:
     parser.add_argument("--per-transaction", type=int, default=10, help="patients per seed tx")
     parser.add_argument("--seed-workers", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=50, help="patients per worklist batch")
-    parser.add_argument("--workers", type=int, default=2, help="chunks read at once")
+    parser.add_argument("--workers", type=int, default=4, help="chunks read at once")
     parser.add_argument("--no-export", action="store_true", help="measure the search path only")
     parser.add_argument("--already-seeded", type=int, default=0, help="patients already loaded")
     args = parser.parse_args()

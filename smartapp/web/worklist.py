@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
+from urllib.parse import parse_qs
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
@@ -79,7 +80,8 @@ CACHE_EXTENSION = "smartapp.worklist.cache"
 READ_TYPES = (*fp.EXPORT_TYPES, "Group")
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _REFRESH_LEEWAY_S = 60
-_lock = threading.Lock()
+_token_lock = threading.Lock()
+_cache_lock = threading.Lock()
 
 T = TypeVar("T")
 
@@ -136,7 +138,7 @@ def _backend_token(force: bool = False) -> _BackendToken:
     iss = state.config.backend_iss
     if not iss:
         raise WorklistUnavailable("Backend Services are not configured (SMARTAPP_BACKEND_ISS).")
-    with _lock:
+    with _token_lock:
         cached = current_app.extensions.get(BACKEND_EXTENSION)
         if (
             isinstance(cached, _BackendToken)
@@ -180,12 +182,11 @@ def worklist_access() -> WorklistAccess:
         )
     if config.backend_iss:
         token = _backend_token()
+        tenant = config.tenant(config.backend_iss)
         return WorklistAccess(
             mode="backend",
             fhir_base=config.backend_iss,
-            label=config.tenant(config.backend_iss).display_name  # type: ignore[union-attr]
-            if config.tenant(config.backend_iss)
-            else config.backend_iss,
+            label=tenant.display_name if tenant else config.backend_iss,
             context=None,
             readable=_readable(token.scope),
             write_refusal=_backend_refusal(token.scope),
@@ -210,7 +211,8 @@ def _client(access: WorklistAccess, *, force_refresh: bool = False) -> FhirClien
     if access.mode == "backend":
         token = _backend_token(force=force_refresh)
         return FhirClient(access.fhir_base, token=token.access_token, timeout=timeout)
-    assert access.context is not None  # noqa: S101 - launch and open modes carry one
+    if access.context is None:
+        raise WorklistUnavailable("The launch has ended; launch the app again.")
     return fhir_client_for(access.context, force_refresh=force_refresh)
 
 
@@ -244,15 +246,18 @@ def _options(access: WorklistAccess) -> WorklistOptions:
 
 
 def _cache() -> dict[tuple[str, str], tuple[float, Worklist]]:
-    cache = current_app.extensions.setdefault(CACHE_EXTENSION, {})
-    return cache  # type: ignore[no-any-return]
+    """{(whose, as_of): (stored at, worklist)}, one per app (call with `_cache_lock` held)."""
+    cache: dict[tuple[str, str], tuple[float, Worklist]] = current_app.extensions.setdefault(
+        CACHE_EXTENSION, {}
+    )
+    return cache
 
 
 def load_worklist(access: WorklistAccess, as_of: date, *, fresh: bool = False) -> Worklist:
     """The evaluated worklist (from the short-lived cache unless `fresh`)."""
     key = (access.cache_key, as_of.isoformat())
     now = time.monotonic()
-    with _lock:
+    with _cache_lock:
         cache = _cache()
         for stale in [k for k, (at, _) in cache.items() if now - at > CACHE_SECONDS]:
             del cache[stale]
@@ -269,7 +274,7 @@ def load_worklist(access: WorklistAccess, as_of: date, *, fresh: bool = False) -
         )
 
     worklist = _with_fhir(access, work)
-    with _lock:
+    with _cache_lock:
         cache = _cache()
         cache[key] = (time.monotonic(), worklist)
         while len(cache) > CACHE_ENTRIES:
@@ -279,7 +284,7 @@ def load_worklist(access: WorklistAccess, as_of: date, *, fresh: bool = False) -
 
 def forget_worklist(access: WorklistAccess) -> None:
     """Drop the cached worklist of this access (after Tasks were written)."""
-    with _lock:
+    with _cache_lock:
         cache = _cache()
         for key in [k for k in cache if k[0] == access.cache_key]:
             del cache[key]
@@ -333,7 +338,6 @@ def index() -> Response:
             column: _url("worklist.index", filters.query_string(**_sort_change(filters, column)))
             for column, _ in SORTABLE
         },
-        sortable=SORTABLE,
         statuses=STATUSES,
         status_labels=STATUS_LABELS,
         checks=[(check_id, check.rule.name) for check_id, check in CHECKS_BY_ID.items()],
@@ -434,8 +438,6 @@ def _write_context(client: FhirClient, access: WorklistAccess) -> WriteContext:
 
 
 def _parse_query(text: str) -> dict[str, list[str]]:
-    from urllib.parse import parse_qs
-
     return parse_qs(text[:2000], keep_blank_values=False)
 
 
@@ -447,7 +449,15 @@ def _message(status: int, title: str, message: str, back: str) -> Response:
 @bp.get("/worklist/open/<patient_id>")
 def open_patient(patient_id: str) -> BaseResponse:
     """Put the patient in context and open the dashboard (user-level and backend access
-    only: a patient-level launch stays on its own patient)."""
+    only: a patient-level launch stays on its own patient). A GET because it is a link
+    (new tab, keyboard); another site may not switch the patient (Fetch Metadata)."""
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return _message(
+            403,
+            "Open the patient from the worklist",
+            "This link came from another site, so the patient in context was not changed.",
+            url_for(".index"),
+        )
     if not _FHIR_ID.match(patient_id):
         return _message(400, "Not a patient id", "This link is broken.", url_for(".index"))
     access = worklist_access()

@@ -59,7 +59,7 @@ class WorklistOptions:
     poll_interval_s: float = 5.0
     max_wait_s: float = 1800.0
     #: Chunks read at once (one FhirClient each); the server works on them in parallel.
-    workers: int = 2
+    workers: int = 4
     #: Timeout of the extra clients' requests (a large population search takes a while).
     timeout_s: float = 120.0
 

@@ -1,0 +1,168 @@
+"""`smartapp worklist`: every patient on ofatumumab with their findings (SPEC §4).
+
+    smartapp worklist --fhir-base URL [--format json|csv|text] [--as-of DATE] [--export]
+                      [--filter QUERY ...] [--group Group/ID [--group-only]]
+                      [--backend] [--mappings FILE] [--workers N]
+
+`--format json` (default) prints a list of `check` summaries (SPEC §4), each with an extra
+`worklist` part (status, open Tasks); `csv` the worklist CSV (formula cells escaped);
+`text` a table. `--filter` takes the web worklist's URL query (`status=overdue&check=
+ig-monitoring`, repeatable) and also sets the order (`sort=name`). `--export` reads with
+FHIR Bulk Data `$export` instead of searches. `--backend` authenticates with the app's
+Backend Services credentials (SMARTAPP_PRIVATE_KEY; the server must be allowlisted).
+
+Exit codes: 0 when the worklist was built (even with alerts; problems reading part of the
+data are warnings on stderr and the affected checks say unknown), 2 when the input,
+configuration or server makes it impossible. Wire it into `smartapp.cli.build_parser`
+with `add_worklist_parser(sub)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from datetime import date
+from typing import Any
+from urllib.parse import parse_qs
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _warn(text: str) -> None:
+    sys.stderr.write(f"smartapp: warning: {text}\n")
+
+
+def add_worklist_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add the `worklist` sub-command to `smartapp`'s sub-parsers."""
+    from smartapp.cli import _parse_date
+
+    cmd: argparse.ArgumentParser = sub.add_parser(
+        "worklist", help="every patient on ofatumumab with their findings"
+    )
+    cmd.add_argument("--fhir-base", help="FHIR server (default $SMARTAPP_FHIR_BASE)")
+    cmd.add_argument("--format", choices=("json", "csv", "text"), default="json")
+    cmd.add_argument("--as-of", type=_parse_date, help="evaluate as of this day (default today)")
+    cmd.add_argument(
+        "--export", action="store_true", help="read with Bulk Data $export instead of searches"
+    )
+    cmd.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="QUERY",
+        help="worklist filters as in the web URL, e.g. 'status=overdue&check=ig-monitoring'",
+    )
+    cmd.add_argument("--group", help="Group/<id> whose members are always on the worklist")
+    cmd.add_argument("--group-only", action="store_true", help="only the Group's members")
+    cmd.add_argument(
+        "--backend",
+        action="store_true",
+        help="use the app's Backend Services token (SMARTAPP_PRIVATE_KEY)",
+    )
+    cmd.add_argument("--mappings", help="site mappings file (default $SMARTAPP_MAPPINGS)")
+    cmd.add_argument("--workers", type=int, default=4, help="chunks of patients read at once")
+    cmd.set_defaults(handler=cmd_worklist)
+    return cmd
+
+
+def _filters(texts: list[str]) -> Any:
+    from smartapp.cli import CliError
+    from smartapp.worklist import WorklistFilters
+
+    query: dict[str, list[str]] = {}
+    for text in texts:
+        for key, values in parse_qs(text.lstrip("?"), keep_blank_values=False).items():
+            query.setdefault(key, []).extend(values)
+    filters = WorklistFilters.from_query(query)
+    if filters.errors:
+        raise CliError(
+            "--filter: " + " ".join(e.replace(" was ignored", "") for e in filters.errors)
+        )
+    return filters
+
+
+def _token(config: Any, base: str) -> str:
+    from smartapp.cli import CliError
+    from smartapp.config import ConfigError
+    from smartapp.launch.backend import fetch_backend_token
+    from smartapp.launch.errors import LaunchError
+    from smartapp.launch.keys import load_app_key
+
+    if not config.private_key_path:
+        raise CliError("--backend needs SMARTAPP_PRIVATE_KEY (the app's signing key)")
+    try:
+        key = load_app_key(config.private_key_path, kid=config.key_id)
+        token = fetch_backend_token(config, key, iss=base)
+    except ConfigError as err:
+        raise CliError(str(err)) from err
+    except LaunchError as err:
+        raise CliError(f"backend services: {err.message}") from err
+    return str(token["access_token"])
+
+
+def cmd_worklist(args: argparse.Namespace) -> int:
+    from fhir_mappings.population import group_id
+    from smartapp.cli import CliError, _context, _fhir_base
+    from smartapp.fhir import FhirClient, FhirError, TokenExpired
+    from smartapp.worklist import (
+        WorklistOptions,
+        build_worklist,
+        worklist_json,
+        worklist_text,
+        write_csv,
+    )
+    from smartapp.worklist.pacing import ExportPacer
+
+    config, mappings = _context(args)
+    base = _fhir_base(args, config)
+    filters = _filters(args.filter)
+    as_of = args.as_of or filters.as_of or date.today()
+    try:
+        group = group_id(args.group) if args.group else config.worklist_group
+    except ValueError as err:
+        raise CliError(f"--group: {err}") from err
+    group_only = args.group_only or (config.worklist_group_only and not args.group)
+    if group_only and not group:
+        raise CliError("--group-only needs --group Group/<id>")
+    if args.workers < 1:
+        raise CliError("--workers must be at least 1")
+    token = _token(config, base) if args.backend else None
+    timeout = max(config.fhir_timeout_s, 120.0)
+    options = WorklistOptions(
+        group=group,
+        group_only=group_only,
+        export=args.export,
+        workers=args.workers,
+        timeout_s=timeout,
+        poll_interval_s=2.0,
+        max_wait_s=math.inf,
+    )
+    sleep = ExportPacer(poll_s=2.0) if args.export else time.sleep
+    try:
+        with FhirClient(base, token=token, timeout=timeout, sleep=sleep) as client:
+            worklist = build_worklist(
+                client, mappings=mappings, settings=config.rules, as_of=as_of, options=options
+            )
+    except TokenExpired as err:
+        raise CliError(f"FHIR server refused the token: {err}") from err
+    except FhirError as err:
+        raise CliError(f"FHIR server error: {err}") from err
+    for problem in worklist.problems:
+        _warn(problem)
+    rows = filters.apply(worklist.rows)
+    if args.format == "json":
+        _out(json.dumps(worklist_json(rows), indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(write_csv(rows))
+    else:
+        _out(worklist_text(rows))
+        _out(
+            f"\n{len(rows)} of {len(worklist.rows)} patients shown, as of {as_of.isoformat()}; "
+            f"{worklist.requests} FHIR requests ({worklist.source}), {worklist.elapsed_s:.1f} s"
+        )
+    return 0

@@ -1,0 +1,163 @@
+"""Patients for the worklist tests: generated ones (on Kesimpta) and a few special cases."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from smartapp.demo.generator import generate_patient_resources
+
+AS_OF = date(2026, 11, 24)
+ATC = "http://www.whocc.no/atc"
+NDC = "http://hl7.org/fhir/sid/ndc"
+Resource = dict[str, Any]
+
+
+def generated(n: int, *, seed: int = 3) -> list[Resource]:
+    """`n` generated patients (every one has Kesimpta doses and an order)."""
+    return [r for i in range(n) for r in generate_patient_resources(i, AS_OF, seed=seed)]
+
+
+def patient(pid: str, name: str = "Test Person", *, family: str | None = None) -> Resource:
+    return {
+        "resourceType": "Patient",
+        "id": pid,
+        "name": [{"given": [name.split()[0]], "family": family or name.split()[-1]}],
+        "gender": "female",
+        "birthDate": "1985-04-02",
+    }
+
+
+def subject(pid: str) -> dict[str, str]:
+    return {"reference": f"Patient/{pid}"}
+
+
+def other_drug_patient(pid: str = "not-on-kesimpta") -> list[Resource]:
+    """On another drug only: found by no search, and never on the worklist."""
+    return [
+        patient(pid, "Other Drug"),
+        {
+            "resourceType": "MedicationRequest",
+            "id": f"{pid}-mrq",
+            "status": "active",
+            "intent": "order",
+            "subject": subject(pid),
+            "medicationCodeableConcept": {"coding": [{"system": ATC, "code": "L04AA27"}]},
+        },
+    ]
+
+
+def stopped_order_patient(pid: str = "stopped-before-start") -> list[Resource]:
+    """A Kesimpta order that was stopped before any dose: found, but not on the worklist."""
+    return [
+        patient(pid, "Stopped Early"),
+        {
+            "resourceType": "MedicationRequest",
+            "id": f"{pid}-mrq",
+            "status": "stopped",
+            "intent": "order",
+            "subject": subject(pid),
+            "authoredOn": "2026-06-01",
+            "medicationCodeableConcept": {"coding": [{"system": ATC, "code": "L04AG12"}]},
+        },
+    ]
+
+
+def planned_patient(pid: str = "planned-start") -> list[Resource]:
+    """Pre-treatment with an active order (NDC in 11-digit form): on the worklist."""
+    return [
+        patient(pid, "Planned Start"),
+        {
+            "resourceType": "MedicationRequest",
+            "id": f"{pid}-mrq",
+            "status": "active",
+            "intent": "order",
+            "subject": subject(pid),
+            "authoredOn": "2026-11-01",
+            "medicationCodeableConcept": {"coding": [{"system": NDC, "code": "00078100768"}]},
+            "dispenseRequest": {"validityPeriod": {"start": "2026-12-10"}},
+        },
+    ]
+
+
+def text_only_patient(pid: str = "text-only") -> list[Resource]:
+    """An order that only says "Kesimpta" in text, with a subcutaneous 20 mg dose."""
+    return [
+        patient(pid, "Text Only"),
+        {
+            "resourceType": "MedicationRequest",
+            "id": f"{pid}-mrq",
+            "status": "active",
+            "intent": "order",
+            "subject": subject(pid),
+            "authoredOn": "2026-10-01",
+            "medicationCodeableConcept": {"text": "Kesimpta pen"},
+            "dosageInstruction": [
+                {
+                    "route": {"text": "subcutaneous"},
+                    "doseAndRate": [
+                        {
+                            "doseQuantity": {
+                                "value": 20,
+                                "unit": "mg",
+                                "code": "mg",
+                                "system": "http://unitsofmeasure.org",
+                            }
+                        }
+                    ],
+                }
+            ],
+        },
+    ]
+
+
+def statement_patient(pid: str = "self-reported") -> list[Resource]:
+    """Only a Kesimpta MedicationStatement (self-injected at home): on the worklist."""
+    return [
+        patient(pid, "Home Injector"),
+        {
+            "resourceType": "MedicationStatement",
+            "id": f"{pid}-mst",
+            "status": "active",
+            "subject": subject(pid),
+            "medicationCodeableConcept": {"coding": [{"system": ATC, "code": "L04AG12"}]},
+        },
+    ]
+
+
+def group(gid: str, members: list[str], *, inactive: tuple[str, ...] = ()) -> Resource:
+    return {
+        "resourceType": "Group",
+        "id": gid,
+        "type": "person",
+        "actual": True,
+        "member": [
+            {
+                "entity": {"reference": f"Patient/{pid}"},
+                **({"inactive": True} if pid in inactive else {}),
+            }
+            for pid in members
+        ],
+    }
+
+
+def app_task(
+    pid: str, check: str, due: str, *, owner: str | None = None, status: str = "requested"
+) -> Resource:
+    task: Resource = {
+        "resourceType": "Task",
+        "id": f"task-{pid}-{check}",
+        "status": status,
+        "intent": "order",
+        "for": subject(pid),
+        "identifier": [
+            {
+                "system": "https://ofatumumab-smartapp.example.org/fhir/task",
+                "value": f"{pid}:{check}:{due}",
+            }
+        ],
+        "meta": {"versionId": "1", "lastUpdated": "2026-11-01T10:00:00Z"},
+    }
+    if owner:
+        task["owner"] = {"display": owner}
+    return task

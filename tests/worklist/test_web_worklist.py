@@ -1,0 +1,365 @@
+"""`/worklist`, `/worklist.csv`, `/worklist/tasks`, `/worklist/open/<id>` in the web app."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import responses
+from flask import Flask
+from flask.testing import FlaskClient
+from joserfc.jwk import RSAKey
+
+from smartapp.config import AppConfig
+from smartapp.launch.session_store import MemorySessionStore
+from smartapp.web import create_app
+from smartapp.worklist import WorklistFilters, read_csv
+from tests.launch.launch_fakes import (
+    ISS,
+    OPEN_ISS,
+    TOKEN_URL,
+    FakeEhr,
+    context_of,
+    form,
+    make_config,
+)
+from tests.worklist.cohort import (
+    AS_OF,
+    app_task,
+    generated,
+    other_drug_patient,
+    patient,
+    planned_patient,
+    subject,
+)
+from tests.worklist.fake_fhir import FakeFhir
+
+COORDINATOR_SCOPES = (
+    "openid fhirUser user/Patient.rs user/Observation.rs user/MedicationAdministration.rs "
+    "user/MedicationRequest.rs user/Medication.rs user/Immunization.rs user/Condition.rs "
+    "user/AllergyIntolerance.rs user/DiagnosticReport.rs user/ImagingStudy.rs "
+    "user/Procedure.rs user/CarePlan.rs user/Task.rs"
+)
+WRITE_SCOPES = " user/CarePlan.cu user/Task.cu user/Provenance.c"
+DANGEROUS = '=HYPERLINK("http://evil.example")'
+
+
+def cohort() -> list[dict[str, Any]]:
+    resources = generated(6) + planned_patient() + other_drug_patient()
+    resources += [
+        {**patient("formula"), "name": [{"text": DANGEROUS}]},
+        {
+            "resourceType": "MedicationRequest",
+            "id": "formula-mrq",
+            "status": "active",
+            "intent": "order",
+            "subject": subject("formula"),
+            "authoredOn": "2026-11-01",
+            "medicationCodeableConcept": {
+                "coding": [{"system": "http://www.whocc.no/atc", "code": "L04AG12"}]
+            },
+        },
+        app_task("gen-3-000001", "ig-monitoring", "2026-12-01", owner="Nurse Kim"),
+    ]
+    return resources
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def config() -> AppConfig:
+    return make_config()
+
+
+@pytest.fixture
+def app(config: AppConfig) -> Flask:
+    flask_app = create_app(config, store=MemorySessionStore())
+    flask_app.testing = True
+    return flask_app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(autouse=True)
+def fixed_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("smartapp.web.worklist._today", lambda: AS_OF)
+
+
+@pytest.fixture
+def open_fhir(rsps: responses.RequestsMock) -> FakeFhir:
+    return FakeFhir(cohort(), base=OPEN_ISS).install(rsps)
+
+
+def open_session(client: FlaskClient) -> None:
+    response = client.get(f"/open?iss={OPEN_ISS}")
+    assert response.status_code == 302 and response.headers["Location"] == "/worklist"
+
+
+def row_ids(html: str) -> list[str]:
+    return re.findall(r'<tr class="wl-row[^"]*" data-patient="([^"]+)"', html)
+
+
+def csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match
+    return match.group(1)
+
+
+def test_open_server_worklist_lists_the_patients_on_ofatumumab(client, open_fhir) -> None:
+    open_session(client)
+    response = client.get("/worklist")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert set(row_ids(html)) == {f"gen-3-{i:06d}" for i in range(6)} | {"planned-start", "formula"}
+    assert "not-on-kesimpta" not in html
+    # Status is an icon and a word, never colour alone.
+    assert re.search(r'class="wl-status wl-status-\w+"><svg[^>]*aria-hidden="true"', html)
+    assert "Overdue</span>" in html or "Alert</span>" in html
+    assert 'href="/worklist/open/gen-3-000001"' in html
+    assert "Nurse Kim" in html and "ig-monitoring" in html
+    assert 'id="request-count"' in html
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_fhir_text_is_escaped(client, open_fhir) -> None:
+    open_session(client)
+    html = client.get("/worklist").get_data(as_text=True)
+    assert "=HYPERLINK(&#34;http://evil.example&#34;)" in html
+    assert 'HYPERLINK("' not in html
+
+
+def test_filters_in_the_url_reproduce_the_view(app, client, open_fhir) -> None:
+    open_session(client)
+    query = "status=overdue&status=alert&phase=maintenance&sort=name&dir=desc"
+    html = client.get(f"/worklist?{query}").get_data(as_text=True)
+    shown = row_ids(html)
+    assert 'id="permalink" href="/worklist?' + query.replace("&", "&amp;") + '"' in html
+    # The same link in another browser (a new session) shows the same rows in the same order.
+    other = app.test_client()
+    open_session(other)
+    assert row_ids(other.get(f"/worklist?{query}").get_data(as_text=True)) == shown
+    # …and they are what the filters select, in their order.
+    everything = row_ids(client.get("/worklist?sort=name&dir=desc").get_data(as_text=True))
+    assert set(shown) <= set(everything) and shown == [pid for pid in everything if pid in shown]
+    assert 'value="overdue" checked' in html and 'value="maintenance" selected' in html
+
+
+def test_sorting_and_filtering_do_not_read_the_server_again(client, open_fhir) -> None:
+    open_session(client)
+    client.get("/worklist")
+    before = len(open_fhir.requests)
+    client.get("/worklist?sort=name")
+    client.get("/worklist.csv?status=overdue")
+    assert len(open_fhir.requests) == before
+    client.get("/worklist?fresh=1")
+    assert len(open_fhir.requests) > before
+
+
+def test_csv_export_uses_the_same_filters_and_escapes_formulas(client, open_fhir) -> None:
+    open_session(client)
+    response = client.get("/worklist.csv?q=hyperlink")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert (
+        'filename="ofatumumab-worklist-2026-11-24.csv"' in response.headers["Content-Disposition"]
+    )
+    text = response.get_data(as_text=True)
+    assert "'" + DANGEROUS.replace('"', '""') in text
+    rows = read_csv(text)
+    assert [row["patient_id"] for row in rows] == ["formula"]
+    assert rows[0]["name"] == DANGEROUS
+
+
+def test_csv_rows_match_the_page(client, open_fhir) -> None:
+    open_session(client)
+    html = client.get("/worklist?status=overdue").get_data(as_text=True)
+    rows = read_csv(client.get("/worklist.csv?status=overdue").get_data(as_text=True))
+    assert [row["patient_id"] for row in rows] == row_ids(html)
+
+
+def test_no_launch_gets_a_clear_403(client) -> None:
+    response = client.get("/worklist")
+    assert response.status_code == 403
+    assert "no launch in this browser session" in response.get_data(as_text=True)
+
+
+def test_a_patient_level_launch_cannot_list_patients(client, rsps) -> None:
+    FakeEhr(rsps).install().sign_in(client)
+    response = client.get("/worklist")
+    assert response.status_code == 403
+    assert "patient-level access" in response.get_data(as_text=True)
+    assert client.get("/worklist/open/someone-else").status_code == 403
+
+
+def coordinator(client: FlaskClient, rsps: responses.RequestsMock, scopes: str) -> FakeEhr:
+    ehr = FakeEhr(rsps, granted_scope=scopes, patient=None).install()
+    response = ehr.sign_in(client, launch=None)
+    assert response.headers["Location"] == "/worklist"
+    return ehr
+
+
+def test_a_coordinators_standalone_launch_reads_with_its_token(client, rsps) -> None:
+    fhir = FakeFhir(cohort(), base=ISS).install(rsps)
+    coordinator(client, rsps, COORDINATOR_SCOPES)
+    html = client.get("/worklist").get_data(as_text=True)
+    assert len(row_ids(html)) == 8
+    batch_calls = [c for c in rsps.calls if c.request.url == ISS and c.request.method == "POST"]
+    assert batch_calls and all(
+        c.request.headers["Authorization"].startswith("Bearer ") for c in batch_calls
+    )
+    # No write scopes: read-only, no selection boxes, and it says why.
+    assert 'name="patient"' not in html
+    assert "read-only" in html
+    assert fhir.count("POST") >= 4
+
+
+def test_a_read_only_launch_cannot_create_tasks(client, rsps) -> None:
+    FakeFhir(cohort(), base=ISS).install(rsps)
+    coordinator(client, rsps, COORDINATOR_SCOPES)
+    html = client.get("/worklist").get_data(as_text=True)
+    response = client.post(
+        "/worklist/tasks",
+        data={"csrf_token": csrf(html), "launch_id": _launch_id(html), "patient": "gen-3-000001"},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert response.status_code == 403
+
+
+def _launch_id(html: str) -> str:
+    match = re.search(r'name="launch_id" value="([^"]*)"', html)
+    assert match
+    return match.group(1)
+
+
+def test_creating_tasks_needs_the_csrf_token(client, open_fhir) -> None:
+    open_session(client)
+    html = client.get("/worklist").get_data(as_text=True)
+    response = client.post(
+        "/worklist/tasks",
+        data={"launch_id": _launch_id(html), "patient": "gen-3-000001"},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert response.status_code == 400
+    assert not open_fhir.transactions
+
+
+def test_creating_tasks_for_selected_patients(client, open_fhir) -> None:
+    open_session(client)
+    html = client.get("/worklist?status=overdue").get_data(as_text=True)
+    selected = row_ids(client.get("/worklist?sort=name").get_data(as_text=True))[:2]
+    form_data = {
+        "csrf_token": csrf(html),
+        "launch_id": _launch_id(html),
+        "patient": selected,
+        "return": "status=overdue",
+    }
+    headers = {"Sec-Fetch-Site": "same-origin"}
+    response = client.post("/worklist/tasks", data=form_data, headers=headers)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert len(open_fhir.transactions) == 2  # one atomic transaction per patient
+    created = int(re.search(r"(\d+) Tasks? created", page).group(1))  # type: ignore[union-attr]
+    assert created >= 2
+    assert 'href="/worklist?status=overdue"' in page
+    # The new Tasks now show on the worklist (the cache was dropped) and are not duplicated.
+    html = client.get("/worklist?tasks=open").get_data(as_text=True)
+    assert set(selected) <= set(row_ids(html))
+    again = client.post(
+        "/worklist/tasks", data={**form_data, "csrf_token": csrf(html)}, headers=headers
+    ).get_data(as_text=True)
+    assert re.search(r"0 Tasks created, \d+ already existed", again)
+
+
+def test_a_form_from_an_earlier_launch_writes_nothing(client, open_fhir) -> None:
+    open_session(client)
+    html = client.get("/worklist").get_data(as_text=True)
+    open_session(client)  # launched again: a new launch id
+    response = client.post(
+        "/worklist/tasks",
+        data={"csrf_token": csrf(html), "launch_id": _launch_id(html), "patient": "gen-3-000001"},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert response.status_code == 400
+    assert not open_fhir.transactions
+
+
+def test_a_bad_selection_is_refused(client, open_fhir) -> None:
+    open_session(client)
+    html = client.get("/worklist").get_data(as_text=True)
+    base = {"csrf_token": csrf(html), "launch_id": _launch_id(html)}
+    headers = {"Sec-Fetch-Site": "same-origin"}
+    assert client.post("/worklist/tasks", data=base, headers=headers).status_code == 400
+    bad = {**base, "patient": "a,b"}
+    assert client.post("/worklist/tasks", data=bad, headers=headers).status_code == 400
+
+
+def test_opening_a_patient_puts_them_in_context(app, client, open_fhir) -> None:
+    open_session(client)
+    response = client.get("/worklist/open/gen-3-000002")
+    assert response.status_code == 303 and response.headers["Location"] == "/patient"
+    context = context_of(app, client, "__Host-smartapp")
+    assert context is not None and context.patient == "gen-3-000002"
+    assert client.get("/worklist/open/bad%2Cid").status_code == 400
+
+
+def test_another_site_cannot_switch_the_patient(app, client, open_fhir) -> None:
+    open_session(client)
+    cross = client.get("/worklist/open/gen-3-000002", headers={"Sec-Fetch-Site": "cross-site"})
+    assert cross.status_code == 403
+    context = context_of(app, client, "__Host-smartapp")
+    assert context is not None and context.patient is None
+    typed = client.get("/worklist/open/gen-3-000002", headers={"Sec-Fetch-Site": "none"})
+    assert typed.status_code == 303
+
+
+@pytest.fixture
+def backend_key(tmp_path: Path) -> str:
+    path = tmp_path / "app.pem"
+    path.write_bytes(RSAKey.generate_key(2048).as_pem(private=True))
+    return str(path)
+
+
+def test_backend_services_mode(backend_key: str, rsps) -> None:
+    ehr = FakeEhr(rsps, granted_scope="system/*.rs").install()
+    fhir = FakeFhir(cohort(), base=ISS).install(rsps)
+    config = replace(make_config(), backend_iss=ISS, private_key_path=backend_key)
+    flask_app = create_app(config, store=MemorySessionStore())
+    browser = flask_app.test_client()
+    html = browser.get("/worklist").get_data(as_text=True)
+    assert len(row_ids(html)) == 8
+    assert "App&#39;s backend access" in html or "App's backend access" in html
+    assert "read-only" in html  # system/*.rs: no write scopes
+    token_calls = [
+        r for r in ehr.token_requests if form(r).get("grant_type") == "client_credentials"
+    ]
+    assert len(token_calls) == 1
+    sent = form(token_calls[0])
+    assert sent["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    browser.get("/worklist?fresh=1")  # the token is reused until it nears expiry
+    assert (
+        len([r for r in ehr.token_requests if form(r).get("grant_type") == "client_credentials"])
+        == 1
+    )
+    assert fhir.count("POST") >= 8
+    # Opening a patient starts a session with the app's token for the dashboard.
+    assert browser.get("/worklist/open/gen-3-000003").status_code == 303
+    context = context_of(flask_app, browser)
+    assert context is not None and context.patient == "gen-3-000003"
+    assert not context.open_server and context.fhir_base == ISS
+    assert TOKEN_URL
+
+
+def test_filters_parse_like_the_page() -> None:
+    filters = WorklistFilters.from_query({"status": "overdue", "check": "ig-monitoring"})
+    assert filters.query_string() == "status=overdue&check=ig-monitoring"
