@@ -34,26 +34,10 @@ from smartapp.demo.fhir_builders import (
     When,
     birth_date_for_age,
 )
+from smartapp.rules import CHECKS
 
-#: The check ids of SPEC §3, in the spec's order.
-CHECK_IDS: tuple[str, ...] = (
-    "hbv-screening",
-    "hbv-serology",
-    "ig-baseline",
-    "ig-monitoring",
-    "ig-low",
-    "cbc-baseline",
-    "dose-schedule",
-    "dose-interval",
-    "vaccine-before-start",
-    "vaccine-live-on-therapy",
-    "vaccine-window",
-    "infection-active",
-    "hypersensitivity",
-    "pml",
-    "pregnancy",
-    "mri-monitoring",
-)
+#: The check ids of SPEC §3, in the spec's order (the rules registry is the one list).
+CHECK_IDS: tuple[str, ...] = tuple(check.id for check in CHECKS)
 
 
 @dataclass(frozen=True)
