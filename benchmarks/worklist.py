@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fhir_mappings.site import load_mappings
 from smartapp.demo.generator import generate_patient_resources
-from smartapp.fhir import FhirClient
+from smartapp.fhir import FhirClient, FhirError
 from smartapp.rules.settings import RuleSettings
 from smartapp.worklist import WorklistOptions, build_worklist
 from smartapp.worklist.pacing import ExportPacer
@@ -91,8 +91,10 @@ def seed_range(base: str, start: int, stop: int, *, per_tx: int, workers: int) -
     return time.monotonic() - began
 
 
-def measure(base: str, *, export: bool, chunk: int, workers: int) -> dict[str, Any]:
-    pacer = ExportPacer(poll_s=2.0)
+def measure(
+    base: str, *, export: bool, chunk: int, workers: int, deadline_s: float = 1800.0
+) -> dict[str, Any]:
+    pacer = ExportPacer(poll_s=2.0, deadline_s=deadline_s)
     options = WorklistOptions(
         export=export,
         chunk_size=chunk,
@@ -103,13 +105,25 @@ def measure(base: str, *, export: bool, chunk: int, workers: int) -> dict[str, A
     )
     with FhirClient(base, timeout=300, sleep=pacer if export else time.sleep) as client:
         began = time.monotonic()
-        worklist = build_worklist(
-            client,
-            mappings=load_mappings(None),
-            settings=RuleSettings(),
-            as_of=ANCHOR,
-            options=options,
-        )
+        try:
+            worklist = build_worklist(
+                client,
+                mappings=load_mappings(None),
+                settings=RuleSettings(),
+                as_of=ANCHOR,
+                options=options,
+            )
+        except FhirError as err:  # e.g. an export the server did not finish in time
+            wall = time.monotonic() - began
+            made = len(client.requests_made)
+            return {
+                "rows": None,
+                "requests": made,
+                "posts": 0,
+                "pages": 0,
+                "wall": wall,
+                "problems": (str(err),),
+            }
         wall = time.monotonic() - began
         entries = list(worklist.request_log)
     pages = sum(1 for e in entries if e.method == "GET" and "_getpages" in e.url)
@@ -134,6 +148,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="chunks read at once")
     parser.add_argument("--no-export", action="store_true", help="measure the search path only")
     parser.add_argument("--already-seeded", type=int, default=0, help="patients already loaded")
+    parser.add_argument(
+        "--export-deadline", type=float, default=1800.0, help="seconds to wait for an export"
+    )
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))
 
@@ -180,6 +197,8 @@ def main() -> None:
         exp_req = str(export["requests"]) if export else "-"
         exp_wall = f"{export['wall']:.1f}" if export else "-"
         exp_rows = str(export["rows"]) if export else "-"
+        if export and export["rows"] is None:
+            exp_wall = f"not finished ({export['wall']:.0f})"
         print(
             f"| {size} | {seeded} | {search['requests']} ({search['posts']} + "
             f"{search['pages']}) | {search['wall']:.1f} | {exp_req} | {exp_wall} "
