@@ -30,9 +30,10 @@ import resource
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,20 @@ def measure(
     }
 
 
+def _measure_here(base: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    result = measure(base, **kwargs)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["peak_mb"] = usage.ru_maxrss / 1024
+    result["cpu_s"] = usage.ru_utime + usage.ru_stime
+    return result
+
+
+def measure_isolated(base: str, **kwargs: Any) -> dict[str, Any]:
+    """`measure` in a fresh process, so its peak RSS and CPU time are that path's alone."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(_measure_here, base, kwargs).result()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fhir-base", help="an existing server (default: start hapi/run)")
@@ -162,7 +177,7 @@ def main() -> None:
             with local_hapi() as base:
                 yield base
 
-    results = []
+    results: list[tuple[int, int, float, dict[str, Any], dict[str, Any] | None]] = []
     with server() as base:
         loaded = args.already_seeded
         for size in sizes:
@@ -174,10 +189,18 @@ def main() -> None:
                 )
                 print(f"  {size - loaded} patients in {seed_s:.0f} s", flush=True)
                 loaded = size
-            search = measure(base, export=False, chunk=args.chunk, workers=args.workers)
+            search = measure_isolated(base, export=False, chunk=args.chunk, workers=args.workers)
             print(f"  search: {search}", flush=True)
             export = (
-                None if args.no_export else measure(base, export=True, chunk=args.chunk, workers=1)
+                None
+                if args.no_export
+                else measure_isolated(
+                    base,
+                    export=True,
+                    chunk=args.chunk,
+                    workers=1,
+                    deadline_s=args.export_deadline,
+                )
             )
             if export is not None:
                 print(f"  export: {export}", flush=True)
@@ -185,32 +208,41 @@ def main() -> None:
                 (size, size - (results[-1][0] if results else 0), seed_s, search, export)
             )
 
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print()
     print(
-        "| patients | seeded (s) | search: requests (POST + pages) | search: wall (s) "
-        "| export: requests | export: wall (s) | rows search/export |"
+        "| patients | seeded | search: requests (POSTs + pages) | search: wall | search: "
+        "client CPU, peak RSS | export: requests | export: wall | export: client CPU, peak RSS |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, added, seed_s, search, export in results:
-        seeded = f"{added} in {seed_s:.0f}" if seed_s else "-"
-        exp_req = str(export["requests"]) if export else "-"
-        exp_wall = f"{export['wall']:.1f}" if export else "-"
-        exp_rows = str(export["rows"]) if export else "-"
-        if export and export["rows"] is None:
-            exp_wall = f"not finished ({export['wall']:.0f})"
-        print(
-            f"| {size} | {seeded} | {search['requests']} ({search['posts']} + "
-            f"{search['pages']}) | {search['wall']:.1f} | {exp_req} | {exp_wall} "
-            f"| {search['rows']}/{exp_rows} |"
-        )
-    print(f"\npeak RSS of this process: {peak_mb:.0f} MB")
+        seeded = f"{added} in {seed_s:.0f} s" if seed_s else "-"
+        cells = [
+            str(size),
+            seeded,
+            f"{search['requests']} ({search['posts']} + {search['pages']})",
+            f"{search['wall']:.1f} s",
+            _client_cost(search),
+        ]
+        if export is None:
+            cells += ["-", "-", "-"]
+        elif export["rows"] is None:
+            cells += [str(export["requests"]), f"not finished ({export['wall']:.0f} s)", "-"]
+        else:
+            cells += [str(export["requests"]), f"{export['wall']:.1f} s", _client_cost(export)]
+        print("| " + " | ".join(cells) + " |")
+        for path, measured in (("search", search), ("export", export)):
+            if measured is not None and measured["rows"] not in (None, size):
+                print(f"  ! {path} listed {measured['rows']} of {size} patients")
     if len(results) > 1:
         (n0, _, _, s0, _), (n1, _, _, s1, _) = results[0], results[-1]
         print(
-            f"search requests per 100 patients: {100 * s0['requests'] / n0:.1f} at {n0}, "
+            f"\nsearch requests per 100 patients: {100 * s0['requests'] / n0:.1f} at {n0}, "
             f"{100 * s1['requests'] / n1:.1f} at {n1}"
         )
+
+
+def _client_cost(measured: dict[str, Any]) -> str:
+    return f"{measured['cpu_s']:.0f} s, {measured['peak_mb']:.0f} MB"
 
 
 if __name__ == "__main__":

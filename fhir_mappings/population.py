@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from fhir_mappings.canonical import CAREPLAN_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM
@@ -56,6 +56,8 @@ __all__ = [
     "MEMBERSHIP_ONLY_TYPES",
     "PAGE",
     "REPORT_AREAS",
+    "BucketStore",
+    "MemoryBuckets",
     "PatientGroups",
     "PopulationSearch",
     "app_careplan_subject",
@@ -564,18 +566,57 @@ def export_url(group: str | None = None, types: Sequence[str] = EXPORT_TYPES) ->
     return f"$export{query}"
 
 
+class BucketStore(Protocol):
+    """Where `PatientGroups` keeps each patient's resources until they are taken.
+
+    `MemoryBuckets` (the default) holds them in dicts; a caller filing a whole server's
+    export can pass one that keeps them elsewhere (the worklist spools them to disk).
+    """
+
+    def append(self, patient_id: str, resource: dict[str, Any]) -> None: ...
+
+    def take(self, patient_id: str) -> list[dict[str, Any]]:
+        """The patient's resources in arrival order, forgotten by the store."""
+        ...
+
+    def peek(self, patient_id: str) -> list[dict[str, Any]]:
+        """The patient's resources in arrival order, kept."""
+        ...
+
+
+class MemoryBuckets:
+    """A `BucketStore` in memory: enough for a chunk of patients."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, list[dict[str, Any]]] = {}
+
+    def append(self, patient_id: str, resource: dict[str, Any]) -> None:
+        self._buckets.setdefault(patient_id, []).append(resource)
+
+    def take(self, patient_id: str) -> list[dict[str, Any]]:
+        return self._buckets.pop(patient_id, [])
+
+    def peek(self, patient_id: str) -> list[dict[str, Any]]:
+        return list(self._buckets.get(patient_id, ()))
+
+
 class PatientGroups:
     """Resources sorted into one bucket per patient as they arrive, Medications kept once.
 
     `add` files a resource under the patient it belongs to (`patient_of`); Medications go
     to a shared table and each patient later gets only the ones its resources reference
     (`resources_for`), so a cohort sharing a few product Medications does not copy them.
-    With `wanted`, resources of other patients are dropped on arrival.
+    With `wanted`, resources of other patients are dropped on arrival. The buckets live in
+    `store` (default: in memory); the bookkeeping (order, references) stays here.
     """
 
-    def __init__(self, wanted: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, wanted: Iterable[str] | None = None, store: BucketStore | None = None
+    ) -> None:
         self._wanted = None if wanted is None else frozenset(wanted)
-        self._buckets: dict[str, list[dict[str, Any]]] = {}
+        self._store: BucketStore = store if store is not None else MemoryBuckets()
+        self._order: dict[str, None] = {}
+        self._with_patient: set[str] = set()
         self._medications: dict[str, dict[str, Any]] = {}
         self._references: dict[str, set[str]] = {}
         self.unassigned = 0
@@ -593,7 +634,10 @@ class PatientGroups:
             return None
         if self._wanted is not None and pid not in self._wanted:
             return None
-        self._buckets.setdefault(pid, []).append(resource)
+        self._store.append(pid, resource)
+        self._order[pid] = None
+        if resource.get("resourceType") == "Patient":
+            self._with_patient.add(pid)
         target = _medication_reference(resource)
         if target is not None:
             self._references.setdefault(pid, set()).add(target)
@@ -609,24 +653,26 @@ class PatientGroups:
 
     def patient_ids(self) -> list[str]:
         """Patients with at least one resource, in first-seen order."""
-        return list(self._buckets)
+        return list(self._order)
 
-    def resources_for(self, patient_id: str) -> list[dict[str, Any]]:
-        """The patient's resources plus the Medications they reference."""
-        own = self._buckets.get(patient_id, [])
-        meds = [
+    def _medications_for(self, patient_id: str) -> list[dict[str, Any]]:
+        return [
             self._medications[target]
             for target in sorted(self._references.get(patient_id, ()))
             if target in self._medications
         ]
-        return own + meds
+
+    def resources_for(self, patient_id: str) -> list[dict[str, Any]]:
+        """The patient's resources plus the Medications they reference."""
+        return self._store.peek(patient_id) + self._medications_for(patient_id)
 
     def has_patient_resource(self, patient_id: str) -> bool:
-        return any(r.get("resourceType") == "Patient" for r in self._buckets.get(patient_id, ()))
+        return patient_id in self._with_patient
 
     def pop(self, patient_id: str) -> list[dict[str, Any]]:
         """`resources_for`, then forget the patient (frees memory while streaming)."""
-        resources = self.resources_for(patient_id)
-        self._buckets.pop(patient_id, None)
+        resources = self._store.take(patient_id) + self._medications_for(patient_id)
+        self._order.pop(patient_id, None)
+        self._with_patient.discard(patient_id)
         self._references.pop(patient_id, None)
         return resources

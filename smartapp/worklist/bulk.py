@@ -7,7 +7,8 @@ requests per patient. A failed search marks its area incomplete for the chunk's 
 only, so only their affected checks say unknown.
 
 Export path (`read_by_export`): FHIR Bulk Data `$export` (kick-off, poll, NDJSON files),
-streamed resource by resource into per-patient buckets; nothing else is held. The export
+streamed resource by resource into per-patient buckets that wait on disk (`spool.py`)
+until the last file is read, then evaluated one patient at a time. The export
 is all-or-nothing per type: any problem the server reports marks every patient's data
 incomplete, because it cannot be told whose resources are missing.
 
@@ -28,6 +29,7 @@ from fhir_mappings import population as fp
 from fhir_mappings.records import AREAS
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, FhirError, TokenExpired
+from smartapp.worklist.spool import DiskBuckets
 
 log = logging.getLogger("smartapp.worklist")
 
@@ -175,36 +177,43 @@ def read_by_export(
     group: str | None = None,
     poll_interval_s: float = 5.0,
     max_wait_s: float = 1800.0,
+    spool_dir: str | None = None,
 ) -> Iterator[PatientData]:
     """Every exported patient's data (module doc): `Group/<id>/$export` when `group` is
-    given, else system-level `$export`. Raises FhirError when the export cannot be run."""
+    given, else system-level `$export`. Raises FhirError when the export cannot be run.
+    Resources wait on disk (`spool_dir`, default the temporary directory) until the last
+    file is read; the spool file is gone when the generator finishes or is closed."""
     export = client.bulk_export(
         fp.export_url(group), poll_interval_s=poll_interval_s, max_wait_s=max_wait_s
     )
-    groups = fp.PatientGroups()
-    try:
-        for resource in export:
-            if fp.search_relevant(resource, mappings):
-                groups.add(resource)
-    except TokenExpired:
-        raise
-    except FhirError as err:
-        export.close()
-        raise FhirError(f"The bulk export failed: {err}", status=err.status) from err
-    report.export_manifest = export.manifest
-    problems = tuple(export.problems)
-    report.problems.extend(problems)
-    incomplete = _DATA_AREAS if problems else frozenset()
-    log.info(
-        "worklist export: %d patients, %d shared Medications, %d resources without a patient",
-        len(groups.patient_ids()),
-        len(groups.medications),
-        groups.unassigned,
-    )
-    for patient_id in groups.patient_ids():
-        has_patient = groups.has_patient_resource(patient_id)
-        resources = groups.pop(patient_id)
-        if not has_patient:
-            report.missing.append(patient_id)
-            continue
-        yield PatientData(patient_id, resources, frozenset(incomplete), problems)
+    # A system-level export is the whole server: buckets go to disk, not memory (spool.py).
+    with DiskBuckets(spool_dir) as store:
+        groups = fp.PatientGroups(store=store)
+        try:
+            for resource in export:
+                if fp.search_relevant(resource, mappings):
+                    groups.add(resource)
+        except TokenExpired:
+            raise
+        except FhirError as err:
+            export.close()
+            raise FhirError(f"The bulk export failed: {err}", status=err.status) from err
+        report.export_manifest = export.manifest
+        problems = tuple(export.problems)
+        report.problems.extend(problems)
+        incomplete = _DATA_AREAS if problems else frozenset()
+        log.info(
+            "worklist export: %d patients, %d resources spooled, %d shared Medications, "
+            "%d resources without a patient",
+            len(groups.patient_ids()),
+            store.count,
+            len(groups.medications),
+            groups.unassigned,
+        )
+        for patient_id in groups.patient_ids():
+            has_patient = groups.has_patient_resource(patient_id)
+            resources = groups.pop(patient_id)
+            if not has_patient:
+                report.missing.append(patient_id)
+                continue
+            yield PatientData(patient_id, resources, frozenset(incomplete), problems)

@@ -1,0 +1,105 @@
+"""Exported resources parked on disk by patient, so a whole server's export fits any memory.
+
+A system-level `$export` arrives one resource type at a time (all Patients, then all
+Observations, …), so no patient can be evaluated until every file has been read. Held as
+Python dicts, 5,000 generated patients (~450,000 resources) took 2.7 GB; about 6.6 KB
+per resource, against ~1.1 KB as JSON text (benchmarks/results/worklist.md). `DiskBuckets`
+keeps each resource as compact JSON in a private SQLite file instead and hands a
+patient's resources back in arrival order, one patient at a time.
+
+The file is scratch: created with mode 0600 in the temporary directory (`TMPDIR`, or the
+`directory` given), written without journal or fsync, and deleted on `close()`. JSON
+rather than pickle, so what is read back can only ever be data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from types import TracebackType
+from typing import Any
+
+#: Rows written per `executemany`: large enough to amortise the call, small enough to
+#: keep the pending list a few MB.
+_BATCH = 2_000
+
+
+class DiskBuckets:
+    """A `fhir_mappings.population.BucketStore` in a temporary SQLite file.
+
+    Use from one thread at a time (the worklist reads an export on a single thread).
+    """
+
+    def __init__(self, directory: str | None = None) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="smartapp-export-", suffix=".sqlite", dir=directory)
+        os.close(fd)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # Scratch data, rebuilt by the next export: no journal, no fsync.
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE bucket (patient TEXT NOT NULL, body TEXT NOT NULL)")
+        self._pending: list[tuple[str, str]] = []
+        self._indexed = False
+        self.count = 0
+
+    def append(self, patient_id: str, resource: dict[str, Any]) -> None:
+        if self._indexed:
+            # Rows after the index exists are still found; only the bulk load skips it.
+            self._db.execute("INSERT INTO bucket VALUES (?, ?)", (patient_id, _dumps(resource)))
+        else:
+            self._pending.append((patient_id, _dumps(resource)))
+            if len(self._pending) >= _BATCH:
+                self._flush()
+        self.count += 1
+
+    def take(self, patient_id: str) -> list[dict[str, Any]]:
+        found = self.peek(patient_id)
+        self._db.execute("DELETE FROM bucket WHERE patient = ?", (patient_id,))
+        return found
+
+    def peek(self, patient_id: str) -> list[dict[str, Any]]:
+        self._ready()
+        rows = self._db.execute(
+            "SELECT body FROM bucket WHERE patient = ? ORDER BY rowid", (patient_id,)
+        )
+        return [json.loads(body) for (body,) in rows]
+
+    def close(self) -> None:
+        """Drop the file. Safe to call twice."""
+        self._db.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self) -> DiskBuckets:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT INTO bucket VALUES (?, ?)", self._pending)
+            self._db.execute("COMMIT")
+            self._pending.clear()
+
+    def _ready(self) -> None:
+        """Before the first read: write what is pending and index by patient (building the
+        index once after the load is several times faster than maintaining it per insert)."""
+        if not self._indexed:
+            self._flush()
+            self._db.execute("CREATE INDEX bucket_patient ON bucket (patient)")
+            self._indexed = True
+
+
+def _dumps(resource: dict[str, Any]) -> str:
+    return json.dumps(resource, separators=(",", ":"), ensure_ascii=False)
