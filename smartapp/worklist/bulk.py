@@ -29,7 +29,8 @@ from fhir_mappings import population as fp
 from fhir_mappings.records import AREAS
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, FhirError, TokenExpired
-from smartapp.worklist.spool import DiskBuckets
+from smartapp.fhir.bulk import BulkExport
+from smartapp.worklist.spool import DiskBuckets, SpoolError
 
 log = logging.getLogger("smartapp.worklist")
 
@@ -186,6 +187,16 @@ def read_by_export(
     export = client.bulk_export(
         fp.export_url(group), poll_interval_s=poll_interval_s, max_wait_s=max_wait_s
     )
+    try:
+        yield from _spool_and_split(export, mappings, report, spool_dir)
+    except SpoolError as err:
+        export.close()
+        raise FhirError(f"The bulk export could not be read: {err}") from err
+
+
+def _spool_and_split(
+    export: BulkExport, mappings: Mappings, report: ReadReport, spool_dir: str | None
+) -> Iterator[PatientData]:
     # A system-level export is the whole server: buckets go to disk, not memory (spool.py).
     with DiskBuckets(spool_dir) as store:
         groups = fp.PatientGroups(store=store)

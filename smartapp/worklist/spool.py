@@ -18,12 +18,29 @@ import json
 import os
 import sqlite3
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
 #: Rows written per `executemany`: large enough to amortise the call, small enough to
 #: keep the pending list a few MB.
 _BATCH = 2_000
+
+
+class SpoolError(Exception):
+    """The spool file could not be created or written (no space, no such directory, …)."""
+
+
+@contextmanager
+def _disk_errors(directory: str) -> Iterator[None]:
+    try:
+        yield
+    except (OSError, sqlite3.Error) as err:
+        raise SpoolError(
+            f"Could not keep the exported records on disk in {directory} ({err}); "
+            "free space there or point TMPDIR at a larger disk."
+        ) from err
 
 
 class DiskBuckets:
@@ -33,17 +50,28 @@ class DiskBuckets:
     """
 
     def __init__(self, directory: str | None = None) -> None:
-        fd, self.path = tempfile.mkstemp(prefix="smartapp-export-", suffix=".sqlite", dir=directory)
-        os.close(fd)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        # Scratch data, rebuilt by the next export: no journal, no fsync.
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("CREATE TABLE bucket (patient TEXT NOT NULL, body TEXT NOT NULL)")
-        # Indexing after the load measured only ~15% faster (200,000 rows): not worth a mode.
-        self._db.execute("CREATE INDEX bucket_patient ON bucket (patient)")
+        self.directory = directory or tempfile.gettempdir()
         self._pending: list[tuple[str, str]] = []
         self.count = 0
+        self.path = ""
+        with _disk_errors(self.directory):
+            fd, self.path = tempfile.mkstemp(
+                prefix="smartapp-export-", suffix=".sqlite", dir=self.directory
+            )
+            os.close(fd)
+        try:
+            with _disk_errors(self.directory):
+                self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                # Scratch data, rebuilt by the next export: no journal, no fsync.
+                self._db.execute("PRAGMA journal_mode=OFF")
+                self._db.execute("PRAGMA synchronous=OFF")
+                self._db.execute("CREATE TABLE bucket (patient TEXT NOT NULL, body TEXT NOT NULL)")
+                # Indexing after the load measured only ~15% faster (200,000 rows): not
+                # worth a second mode.
+                self._db.execute("CREATE INDEX bucket_patient ON bucket (patient)")
+        except SpoolError:
+            self.close()
+            raise
 
     def append(self, patient_id: str, resource: dict[str, Any]) -> None:
         self._pending.append((patient_id, _dumps(resource)))
@@ -53,23 +81,28 @@ class DiskBuckets:
 
     def take(self, patient_id: str) -> list[dict[str, Any]]:
         found = self.peek(patient_id)
-        self._db.execute("DELETE FROM bucket WHERE patient = ?", (patient_id,))
+        with _disk_errors(self.directory):
+            self._db.execute("DELETE FROM bucket WHERE patient = ?", (patient_id,))
         return found
 
     def peek(self, patient_id: str) -> list[dict[str, Any]]:
         self._flush()
-        rows = self._db.execute(
-            "SELECT body FROM bucket WHERE patient = ? ORDER BY rowid", (patient_id,)
-        )
+        with _disk_errors(self.directory):
+            rows = self._db.execute(
+                "SELECT body FROM bucket WHERE patient = ? ORDER BY rowid", (patient_id,)
+            ).fetchall()
         return [json.loads(body) for (body,) in rows]
 
     def close(self) -> None:
-        """Drop the file. Safe to call twice."""
-        self._db.close()
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+        """Drop the file. Safe to call twice, and after a failed start."""
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+        if self.path:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
 
     def __enter__(self) -> DiskBuckets:
         return self
@@ -84,9 +117,10 @@ class DiskBuckets:
 
     def _flush(self) -> None:
         if self._pending:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT INTO bucket VALUES (?, ?)", self._pending)
-            self._db.execute("COMMIT")
+            with _disk_errors(self.directory):
+                self._db.execute("BEGIN")
+                self._db.executemany("INSERT INTO bucket VALUES (?, ?)", self._pending)
+                self._db.execute("COMMIT")
             self._pending.clear()
 
 

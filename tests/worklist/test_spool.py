@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from fhir_mappings import population as fp
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, FhirError
 from smartapp.worklist.bulk import ReadReport, read_by_export
-from smartapp.worklist.spool import DiskBuckets
+from smartapp.worklist.spool import DiskBuckets, SpoolError
 from tests.worklist.cohort import generated
 from tests.worklist.fake_fhir import FakeFhir
 
@@ -107,9 +108,9 @@ def test_a_patient_seen_only_through_other_resources_has_no_patient_resource() -
 # -- the export path leaves no spool behind -------------------------------------------------
 
 
-def export(client: FhirClient, mappings: Mappings, tmp_path: Path):
+def export(client: FhirClient, mappings: Mappings, spool_dir: Path):
     return read_by_export(
-        client, mappings, ReadReport.empty(), poll_interval_s=0, spool_dir=str(tmp_path)
+        client, mappings, ReadReport.empty(), poll_interval_s=0, spool_dir=str(spool_dir)
     )
 
 
@@ -144,3 +145,52 @@ def test_a_failed_export_removes_the_spool(rsps, mappings: Mappings, tmp_path: P
         list(export(client, mappings, tmp_path))
     assert "bulk export failed" in str(err.value)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- a disk that cannot take the export gives one clear message -----------------------------
+
+
+def test_a_missing_spool_directory_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir"
+    with pytest.raises(SpoolError) as err:
+        DiskBuckets(str(missing))
+    assert str(missing) in str(err.value)
+    assert "TMPDIR" in str(err.value)
+
+
+def test_a_write_that_fails_is_a_clear_error_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    buckets = DiskBuckets(str(tmp_path))
+    # What SQLite raises when the disk fills up mid-export.
+    full = sqlite3.OperationalError("database or disk is full")
+    monkeypatch.setattr(buckets, "_db", FailingConnection(buckets._db, full))
+    with pytest.raises(SpoolError) as err:
+        for n in range(3_000):  # more than one write batch
+            buckets.append("a", obs("a", n))
+    assert "database or disk is full" in str(err.value)
+    buckets.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_export_path_turns_a_disk_problem_into_a_fhir_error(
+    rsps, mappings: Mappings, tmp_path: Path
+) -> None:
+    server = FakeFhir(generated(2), export_polls=0).install(rsps)
+    with FhirClient(server.base, sleep=lambda _s: None) as client, pytest.raises(FhirError) as err:
+        list(export(client, mappings, tmp_path / "gone"))
+    assert "could not keep the exported records on disk" in str(err.value).lower()
+
+
+class FailingConnection:
+    """A sqlite3 connection whose bulk insert fails, everything else passed through."""
+
+    def __init__(self, real: sqlite3.Connection, error: Exception) -> None:
+        self._real = real
+        self._error = error
+
+    def executemany(self, *_args: object) -> None:
+        raise self._error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
