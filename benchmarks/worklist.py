@@ -17,9 +17,18 @@ in flight) because per-patient conditional updates (`smartapp seed`) take about 
 a patient on HAPI/H2. Use a server you can fill: the patients stay. On a shared server
 the population includes everyone else's ofatumumab patients too.
 
+Each measurement runs in a fresh process, so the client CPU time and peak RSS it reports
+are that path's own.
+
 HAPI's test configuration keeps its H2 database in memory, inside the JVM heap: 5,000
 generated patients (about 450,000 resources) need `HAPI_JAVA_OPTS=-Xmx12g` (with the
-default 1 GB, seeding slows to a crawl in garbage collection after ~2,000 patients).
+default 1 GB, seeding slows to a crawl in garbage collection after ~2,000 patients), and
+H2 slows down as it fills (benchmarks/results/worklist.md). For 5,000, run HAPI on
+PostgreSQL and point the benchmark at it:
+
+    HAPI_JAVA_OPTS="-Xmx6g -XX:+UseParallelGC" \
+        hapi/run --port 8090 --postgres jdbc:postgresql://localhost:5432/hapi &
+    python benchmarks/worklist.py --fhir-base http://localhost:8090/fhir
 """
 
 from __future__ import annotations
