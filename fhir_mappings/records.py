@@ -215,6 +215,9 @@ class AppTask:
     #: the note's author and the day. Closures the app made itself leave these None.
     acknowledged_by: str | None = None
     acknowledged_on: str | None = None
+    #: `Type/id` of the records the Task cites (reasonReference, input valueReference):
+    #: for a finding without a due date, what a closed Task has already dealt with.
+    evidence: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,20 @@ where due is an ISO date or empty/"none". Other Tasks are not the app's and give
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
 from fhir_mappings.canonical import TASK_IDENTIFIER_SYSTEM
-from fhir_mappings.fhirjson import as_list, as_object, as_text, concept_text, reference_of
+from fhir_mappings.errors import Malformed
+from fhir_mappings.fhirjson import (
+    as_list,
+    as_object,
+    as_text,
+    concept_text,
+    reference_of,
+    reference_target,
+)
 from fhir_mappings.records import AppTask, SourceRef
 
 
@@ -48,6 +56,7 @@ def read_task(resource: Mapping[str, Any], reference: str) -> AppTask | None:
     last_modified = as_text(meta.get("lastUpdated"), "meta.lastUpdated")
     version_id = as_text(meta.get("versionId"), "meta.versionId")
     acknowledged_by, acknowledged_on = _acknowledgement(resource)
+    evidence = _cited(resource)
     display = f"Task {check or '(no check)'} due {due.isoformat() if due else 'none'}: {status}"
     return AppTask(
         identifier=value,
@@ -61,6 +70,7 @@ def read_task(resource: Mapping[str, Any], reference: str) -> AppTask | None:
         version_id=version_id,
         acknowledged_by=acknowledged_by,
         acknowledged_on=acknowledged_on,
+        evidence=evidence,
     )
 
 
@@ -84,3 +94,43 @@ def _acknowledgement(resource: Mapping[str, Any]) -> tuple[str | None, str | Non
         time = as_text(note.get("time"), f"note[{index}].time")
         found = (author or "clinician", time[:10] if time else None)
     return found
+
+
+def evidence_key(reference: str | None) -> str | None:
+    """`Type/id` of a literal reference (relative, absolute or versioned), else None."""
+    if not reference:
+        return None
+    rtype, rid = reference_target(reference)
+    return f"{rtype}/{rid}" if rtype and rid else None
+
+
+def evidence_keys(references: Iterable[str | None]) -> frozenset[str]:
+    return frozenset(key for key in map(evidence_key, references) if key is not None)
+
+
+def covers(task: AppTask, due: date | None, evidence: Iterable[str | None]) -> bool:
+    """Whether `task` (same check) already stands for a finding due `due` citing `evidence`.
+
+    A dated finding is the same finding while its due date is (SPEC §3: "not tasked again
+    until its due date changes"). An alert has no due date, so its identifier ends in
+    `none` for ever; it is the same alert only while it cites nothing the Task does not:
+    a new infection, a new positive test, reopens it.
+    """
+    if task.due != due:
+        return False
+    if due is not None:
+        return True
+    return evidence_keys(evidence) <= task.evidence
+
+
+def _cited(resource: Mapping[str, Any]) -> frozenset[str]:
+    """What the Task cites. Unreadable citations count as none: the Task then covers no
+    evidence, so an alert shows as not dealt with rather than the Task being lost."""
+    try:
+        references = [reference_of(resource.get("reasonReference"), "reasonReference")]
+        for index, item in enumerate(as_list(resource.get("input"), "input")):
+            element = as_object(item, f"input[{index}]") or {}
+            references.append(reference_of(element.get("valueReference"), f"input[{index}]"))
+    except Malformed:
+        return frozenset()
+    return evidence_keys(references)

@@ -9,6 +9,8 @@ What a write-back contains:
 - one new Task per actionable finding (due/overdue/alert with an action) whose Task
   (identifier `{canonical}/task|{patient}:{check}:{due}`) does not exist yet, and that is
   not acknowledged for that due date;
+- reopening of a closed alert Task (no due date, identifier `…:none`) whose alert now cites
+  evidence the Task does not (a new infection, a new positive result; write_tasks);
 - completion of the app's open Tasks whose finding is now ok, cancellation of those whose
   finding no longer applies, or whose due date moved on (superseded), or that duplicate
   another open Task with the same identifier (FHIRPath Patch with If-Match; see write_tasks);
@@ -48,6 +50,7 @@ from datetime import date
 from typing import Any, Literal
 
 from fhir_mappings.records import AppTask, PatientRecord
+from fhir_mappings.tasks import covers
 from fhir_mappings.write_careplan import build_careplan, is_taskable
 from fhir_mappings.write_common import (
     WriteContext,
@@ -60,7 +63,14 @@ from fhir_mappings.write_common import (
     validated,
 )
 from fhir_mappings.write_provenance import build_provenance
-from fhir_mappings.write_tasks import acknowledgement_note, build_task, is_open, status_patch
+from fhir_mappings.write_tasks import (
+    acknowledgement_note,
+    build_task,
+    is_open,
+    reopen_patch,
+    status_patch,
+    uncited,
+)
 from smartapp.rules.model import Finding, Status, Summary
 
 __all__ = [
@@ -259,18 +269,33 @@ class _Builder:
         *,
         note: str | None = None,
         note_by: str | None = None,
+        cite: list[dict[str, str]] | None = None,
     ) -> None:
+        status = "completed" if action == "complete" else "cancelled"
+        patch = status_patch(status, reason, self.ctx, note=note, note_by=note_by, cite=cite)
+        self._patch(task, patch, PlanItem(action, "Task", reason, task.due, check=task.check))
+
+    def reopen_task(self, task: AppTask, finding: Finding, cite: list[dict[str, str]]) -> None:
+        """Reopen a closed alert Task whose alert now cites evidence it does not (module
+        write_tasks): the identifier ends in `none`, so there can be no second Task."""
+        shown = ", ".join(ref.get("display") or ref["reference"] for ref in cite)
+        note = f"Reopened: the alert now also rests on {shown}"
+        label = f"Reopen: {finding.title} (new evidence: {shown})"
+        item = PlanItem("update", "Task", label, None, check=finding.check)
+        self._patch(task, reopen_patch(self.ctx, note, cite), item)
+
+    def _patch(self, task: AppTask, patch: dict[str, Any], item: PlanItem) -> None:
         parts = reference_parts(task.source.reference)
         if parts is None or parts[0] != "Task":
             return  # not a server Task (e.g. read from a file): nothing to change
         reference = f"Task/{parts[1]}"
-        status = "completed" if action == "complete" else "cancelled"
-        patch = status_patch(status, reason, self.ctx, note=note, note_by=note_by)
         request = {"method": "PATCH", "url": reference}
         match = if_match(task_version(task))
         if match:
             request["ifMatch"] = match
-        item = PlanItem(action, "Task", reason, task.due, check=task.check, reference=reference)
+        item = PlanItem(
+            item.action, item.resource_type, item.description, item.due, item.check, reference
+        )
         self.add(item, patch, request, full_url=None, target=reference)
         self.updates_existing = True
 
@@ -336,6 +361,22 @@ def _close_reason(task: AppTask, finding: Finding | None) -> tuple[str, str] | N
     return None
 
 
+def _closed_alert_task_to_reopen(
+    tasks: Sequence[AppTask], value: str, finding: Finding
+) -> AppTask | None:
+    """For an alert (no due date) whose Tasks are all closed: the latest of them, when it
+    does not cite all of the alert's evidence. None otherwise (dated findings, an open Task,
+    or a closed one that already stands for this evidence)."""
+    if finding.due is not None:
+        return None
+    same = [task for task in tasks if task.identifier == value]
+    if not same or any(is_open(task) for task in same):
+        return None
+    latest = max(same, key=lambda task: task.last_modified or "")
+    references = [item.reference for item in finding.evidence]
+    return None if covers(latest, None, references) else latest
+
+
 def build_writeback(summary: Summary, record: PatientRecord, ctx: WriteContext) -> WritePlan:
     """The write-back for one evaluated patient: CarePlan, new Tasks, closed Tasks,
     Provenance, as one transaction Bundle with its preview. Pure: reads nothing.
@@ -353,7 +394,12 @@ def build_writeback(summary: Summary, record: PatientRecord, ctx: WriteContext) 
             continue
         value = task_identifier_value(patient_id, finding.check, finding.due)
         if value in known:
-            continue  # exists (open, or closed by a person): never re-created or reopened
+            # Exists: never re-created, and reopened only for an alert with new evidence.
+            stale = _closed_alert_task_to_reopen(record.tasks, value, finding)
+            cite = uncited(finding, stale, ctx.fhir_base) if stale is not None else []
+            if stale is not None and cite:
+                builder.reopen_task(stale, finding, cite)
+            continue
         known.add(value)
         builder.new_task(finding, summary, careplan_reference)
 
@@ -398,17 +444,34 @@ def build_acknowledgement(
     patient_id = summary.patient.id if summary else record.patient.id
     note = acknowledgement_note(by, ctx.now.date(), reason)
     builder = _Builder(ctx)
+    finding = _findings_by_check(summary).get(check) if summary else None
+    value = (
+        task_identifier_value(patient_id, check, finding.due)
+        if finding is not None and is_taskable(finding)
+        else None
+    )
     for task in record.tasks:
         if task.check == check and is_open(task):
-            builder.close_task(task, "cancel", reason, note=note, note_by=by)
-    finding = _findings_by_check(summary).get(check) if summary else None
-    if summary is not None and finding is not None and is_taskable(finding):
-        value = task_identifier_value(patient_id, check, finding.due)
+            # The Task of the finding on screen also cites its evidence now, so the
+            # acknowledgement covers exactly what the clinician saw (tasks.covers).
+            cite = (
+                uncited(finding, task, ctx.fhir_base)
+                if finding is not None and task.identifier == value
+                else None
+            )
+            builder.close_task(task, "cancel", reason, note=note, note_by=by, cite=cite)
+    if summary is not None and finding is not None and value is not None:
+        stale = _closed_alert_task_to_reopen(record.tasks, value, finding)
+        cite = uncited(finding, stale, ctx.fhir_base) if stale is not None else []
         if all(task.identifier != value for task in record.tasks):
             careplan_reference = builder.put_careplan(summary, record)
             builder.new_task(
                 finding, summary, careplan_reference, closed=("cancelled", reason, note, by)
             )
+        elif stale is not None and cite:
+            # An alert with new evidence whose Task is closed: acknowledge it again, citing
+            # the new evidence (no reopen in between: the clinician has just dealt with it).
+            builder.close_task(stale, "cancel", reason, note=note, note_by=by, cite=cite)
     if not builder.entries:
         raise WritebackBlocked(f"there is no open task for '{check}' to acknowledge")
     return builder.finish(patient_id, reason=f"Acknowledged: {reason}")

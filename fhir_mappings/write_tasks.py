@@ -3,9 +3,14 @@
 A new Task is built whole (SPEC §4). A Task that already exists is changed with a FHIRPath
 Patch (a `Parameters` resource, R4 "fhirpatch"), never a PUT: the app only knows a summary
 of it (`AppTask`), and a PUT would erase whatever the clinician added (owner, notes,
-business status). A patch touches status, statusReason, lastModified and appends a note,
-and carries `If-Match` with the version we read, so a change made since fails the whole
-transaction instead of being overwritten.
+business status). A patch touches status, statusReason, lastModified, appends a note and
+cited evidence (`Task.input`; never removes any), and carries `If-Match` with the version we
+read, so a change made since fails the whole transaction instead of being overwritten.
+
+An alert has no due date, so its Task identifier ends in `none` for good. A closed alert
+Task stands for the evidence it cites (`fhir_mappings.tasks.covers`); when the alert cites
+more (a new infection, a new positive result), the same Task is reopened with a note and the
+new evidence (`reopen_patch`), because SPEC §4's identifier leaves no room for a second one.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from fhir_mappings.records import AppTask
+from fhir_mappings.tasks import evidence_key
 from fhir_mappings.write_common import (
     OPEN_TASK_STATUSES,
     PRIORITY,
@@ -27,6 +33,15 @@ from smartapp.rules.model import Finding, Summary
 
 #: Task.input type for the evidence after the first (Task.reasonReference is 0..1 in R4).
 EVIDENCE_INPUT_TYPE = {"text": "Supporting evidence"}
+
+
+def uncited(finding: Finding, task: AppTask, fhir_base: str | None) -> list[dict[str, str]]:
+    """The finding's evidence that `task` does not cite yet."""
+    return [
+        ref
+        for ref in _evidence_references(finding, fhir_base)
+        if evidence_key(ref["reference"]) not in task.evidence
+    ]
 
 
 def _evidence_references(finding: Finding, fhir_base: str | None) -> list[dict[str, str]]:
@@ -132,17 +147,60 @@ def status_patch(
     *,
     note: str | None = None,
     note_by: str | None = None,
+    cite: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """A FHIRPath Patch closing a Task: status, statusReason text, lastModified (+ a note)."""
+    """A FHIRPath Patch closing a Task: status, statusReason text, lastModified (+ a note,
+    + evidence it should now cite, so an acknowledgement covers what the clinician saw)."""
     operations = [_operation("replace", "Task.status", valueCode=status)]
     operations += _set("statusReason", "valueCodeableConcept", {"text": reason})
     operations += _set("lastModified", "valueDateTime", ctx.instant)
-    if note is not None:
-        annotation: dict[str, Any] = {"time": ctx.instant, "text": note}
-        if note_by:
-            annotation["authorString"] = note_by
-        operations.append(_operation("add", "Task", name="note", valueAnnotation=annotation))
+    operations += _note(ctx, note, note_by)
+    operations += _citations(cite or [])
     return validated({"resourceType": "Parameters", "parameter": operations})
+
+
+def reopen_patch(ctx: WriteContext, note: str, cite: list[dict[str, str]]) -> dict[str, Any]:
+    """A FHIRPath Patch reopening a closed alert Task for new evidence: status requested,
+    no statusReason, lastModified, a note saying why, and the new evidence cited. The
+    earlier notes (the acknowledgement) stay, and so does the Task's history."""
+    operations = [_operation("replace", "Task.status", valueCode="requested")]
+    operations.append(_operation("delete", "Task.statusReason"))
+    operations += _set("lastModified", "valueDateTime", ctx.instant)
+    operations += _note(ctx, note, None)
+    operations += _citations(cite)
+    return validated({"resourceType": "Parameters", "parameter": operations})
+
+
+def _note(ctx: WriteContext, text: str | None, by: str | None) -> list[dict[str, Any]]:
+    if text is None:
+        return []
+    annotation: dict[str, Any] = {"time": ctx.instant, "text": text}
+    if by:
+        annotation["authorString"] = by
+    return [_operation("add", "Task", name="note", valueAnnotation=annotation)]
+
+
+def _citations(refs: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """`add` operations appending one evidence `Task.input` each (a BackboneElement is
+    given as parts named after its elements; checked against HAPI 8)."""
+    return [
+        {
+            "name": "operation",
+            "part": [
+                {"name": "type", "valueCode": "add"},
+                {"name": "path", "valueString": "Task"},
+                {"name": "name", "valueString": "input"},
+                {
+                    "name": "value",
+                    "part": [
+                        {"name": "type", "valueCodeableConcept": dict(EVIDENCE_INPUT_TYPE)},
+                        {"name": "value", "valueReference": ref},
+                    ],
+                },
+            ],
+        }
+        for ref in refs
+    ]
 
 
 def acknowledgement_note(by: str, on: date, reason: str) -> str:

@@ -2,7 +2,10 @@
 
 A clinician acknowledges a finding by closing its Task with a reason. The finding keeps its
 status and shows "acknowledged by ... on ...: reason"; the write-back does not task it
-again while the finding's due date is the one the Task was closed for.
+again while the finding's due date is the one the Task was closed for. An alert has no due
+date: the acknowledgement covers the evidence the Task cites, and an alert citing anything
+more (a new infection, a new positive result) is not acknowledged
+(`fhir_mappings.tasks.covers`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from fhir_mappings.records import AppTask
+from fhir_mappings.tasks import covers
 from smartapp.rules.model import Acknowledgement
 
 #: Task statuses that close a Task; with a `statusReason` they acknowledge the finding.
@@ -21,12 +25,14 @@ UNKNOWN_ACTOR = "clinician"
 
 
 def find_acknowledgement(
-    tasks: Iterable[AppTask], check: str, due: date | None
+    tasks: Iterable[AppTask], check: str, due: date | None, evidence: Iterable[str] = ()
 ) -> Acknowledgement | None:
-    """The latest closed-with-a-reason Task for `check` whose due date equals `due`."""
+    """The latest closed-with-a-reason Task for `check` that covers the finding: the same
+    due date, and for a finding without one, every record in `evidence` cited."""
+    cited = tuple(evidence)
     best: AppTask | None = None
     for task in tasks:
-        if task.check != check or task.due != due:
+        if task.check != check or not covers(task, due, cited):
             continue
         if task.status not in CLOSED_STATUSES or not (task.status_reason or "").strip():
             continue

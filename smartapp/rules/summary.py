@@ -38,7 +38,12 @@ def evaluate(record: PatientRecord, as_of: date, settings: RuleSettings) -> Summ
         for index, finding in enumerate(findings):
             if finding.status not in ACTIONABLE:
                 continue
-            ack = find_acknowledgement(record.tasks, finding.check, finding.due)
+            ack = find_acknowledgement(
+                record.tasks,
+                finding.check,
+                finding.due,
+                (item.reference for item in finding.evidence),
+            )
             if ack is not None:
                 findings[index] = replace(finding, acknowledgement=ack)
     findings.sort(key=finding_order)

@@ -178,3 +178,29 @@ def test_a_task_closed_without_an_acknowledgement_note_is_not_acknowledged() -> 
     )
     (found,) = read(resource).tasks
     assert found.acknowledged_by is None and found.acknowledged_on is None
+
+
+def test_app_task_evidence_is_what_it_cites_in_any_reference_form() -> None:
+    resource = task(
+        "p1:infection-active:none",
+        reasonReference={"reference": "https://ehr.example.org/fhir/Condition/c1"},
+        input=[
+            {
+                "type": {"text": "Supporting evidence"},
+                "valueReference": {"reference": "Condition/c2/_history/4"},
+            },
+            {
+                "type": {"text": "Supporting evidence"},
+                "valueReference": {"reference": "urn:uuid:abc"},
+            },
+            {"type": {"text": "Note"}, "valueString": "not a reference"},
+        ],
+    )
+    (found,) = read(resource).tasks
+    assert found.evidence == frozenset({"Condition/c1", "Condition/c2"})
+
+
+def test_unreadable_task_citations_count_as_none_and_keep_the_task() -> None:
+    (found,) = read(task("p1:infection-active:none", input="not a list of inputs")).tasks
+    assert found.check == "infection-active"
+    assert found.evidence == frozenset()

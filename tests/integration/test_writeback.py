@@ -498,3 +498,70 @@ def test_app_confirm_path_with_a_user_the_server_does_not_hold(
     )
     assert not stale.ok
     assert stale.changed
+
+
+def infection(pid: str, name: str, onset: int) -> dict[str, Any]:
+    resource = ms_condition(pid)
+    resource["id"] = f"{pid}-{name}"
+    resource["code"] = {
+        "coding": [
+            {
+                "system": "http://snomed.info/sct",
+                "code": "40733004",
+                "display": "Infectious disease",
+            }
+        ],
+        "text": name,
+    }
+    resource["onsetDateTime"] = day(onset)
+    return resource
+
+
+def test_a_new_infection_is_not_hidden_by_the_acknowledgement_of_an_earlier_one(
+    client: FhirClient, pid: str
+) -> None:
+    on_therapy(client, pid)
+    seed(client, infection(pid, "uti", -20))
+    record, summary = evaluate(client, pid)
+    assert write_plan(client, build_writeback(summary, record, ctx(fhir_base=client.base))).ok
+    record, summary = evaluate(client, pid)
+    reason = "Treated by GP; dose given after antibiotics"
+    result = acknowledge(
+        client, record, "infection-active", reason, "Dr Who", datetime.now(UTC), summary=summary
+    )
+    assert result.ok, result.message
+    record, summary = evaluate(client, pid)
+    alert = next(f for f in summary.findings if f.check == "infection-active")
+    assert alert.acknowledgement is not None
+
+    # A second, different infection: the same check, the same `…:none` Task identifier.
+    seed(client, infection(pid, "pneumonia", -2))
+    record, summary = evaluate(client, pid)
+    alert = next(f for f in summary.findings if f.check == "infection-active")
+    assert alert.status is Status.ALERT
+    assert alert.acknowledgement is None  # March's acknowledgement does not cover it
+
+    plan = build_writeback(summary, record, ctx(fhir_base=client.base))
+    assert [i.action for i in plan.preview if i.check == "infection-active"] == ["update"]
+    assert write_plan(client, plan).ok  # HAPI applies the reopen patch
+    (task,) = [
+        t for t in app_tasks(client, pid) if ":infection-active:" in t["identifier"][0]["value"]
+    ]
+    assert task["status"] == "requested"
+    assert "statusReason" not in task
+    cited = {i["valueReference"]["reference"] for i in task.get("input", [])}
+    cited.add(task["reasonReference"]["reference"])
+    assert f"Condition/{pid}-pneumonia" in cited and f"Condition/{pid}-uti" in cited
+    assert task["note"][0]["text"].startswith("Acknowledged by Dr Who")  # history kept
+    assert task["note"][-1]["text"].startswith("Reopened: the alert now also rests on")
+
+    # Acknowledged again, it stays acknowledged, and a further write-back changes nothing.
+    record, summary = evaluate(client, pid)
+    assert acknowledge(
+        client, record, "infection-active", reason, "Dr Who", datetime.now(UTC), summary=summary
+    ).ok
+    record, summary = evaluate(client, pid)
+    alert = next(f for f in summary.findings if f.check == "infection-active")
+    assert alert.acknowledgement is not None
+    again = build_writeback(summary, record, ctx(fhir_base=client.base))
+    assert not [i for i in again.preview if i.check == "infection-active"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import calendar
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from fhir_mappings.records import (
     Vaccination,
     VaccineClass,
 )
+from fhir_mappings.tasks import evidence_keys
 from smartapp.rules import evaluate
 from smartapp.rules.model import Finding, Summary
 from smartapp.rules.settings import RuleSettings
@@ -181,6 +182,7 @@ def task(
     modified: str | None = "2025-06-10T09:00:00Z",
     acknowledged_by: str | None = "Dr Rivera",
     acknowledged_on: str | None = None,
+    cites: Iterable[LabResult | ConditionRecord | SourceRef] = (),
 ) -> AppTask:
     return AppTask(
         identifier=f"p1:{check}:{due}",
@@ -193,6 +195,10 @@ def task(
         source=source("Task", check),
         acknowledged_by=acknowledged_by,
         acknowledged_on=acknowledged_on,
+        # Normalised as fhir_mappings.tasks.read_task does.
+        evidence=evidence_keys(
+            (item if isinstance(item, SourceRef) else item.source).reference for item in cites
+        ),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fhir_mappings.records import AREAS
+from fhir_mappings.records import AREAS, SourceRef
 from smartapp.rules import ACTIONS, CHECKS, find_acknowledgement
 from smartapp.rules.model import Severity, Status
 
@@ -14,6 +14,7 @@ from .builders import (
     d,
     dose,
     hbsag,
+    infection,
     mri,
     record,
     summary,
@@ -113,8 +114,47 @@ def test_acknowledgement_lapses_when_the_due_date_changes() -> None:
 
 
 def test_alerts_without_a_due_date_match_tasks_without_one() -> None:
-    rec = record(hbsag(-5, "positive"), task("hbv-serology", None, status="completed"))
+    positive = hbsag(-5, "positive")
+    rec = record(positive, task("hbv-serology", None, status="completed", cites=[positive]))
     assert check("hbv-serology", rec).acknowledgement is not None
+
+
+def test_an_alert_acknowledgement_covers_only_the_evidence_it_cites() -> None:
+    # March: an infection is acknowledged. November: a different infection is active. The
+    # November alert must not show March's acknowledgement (its Task id ends in `none` too).
+    march, november = infection(-240), infection(-3)
+    acknowledged = task("infection-active", None, cites=[march])
+    assert check("infection-active", record(march, acknowledged)).acknowledgement is not None
+    later = check("infection-active", record(march, november, acknowledged))
+    assert later.status is Status.ALERT
+    assert later.acknowledgement is None
+
+
+def test_a_task_citing_more_than_the_alert_still_covers_it() -> None:
+    old, current = infection(-240, active=False), infection(-3)
+    acknowledged = task("infection-active", None, cites=[old, current])
+    assert check("infection-active", record(current, acknowledged)).acknowledgement is not None
+
+
+def test_a_task_citing_nothing_covers_no_alert_evidence() -> None:
+    # Safe default for Tasks written elsewhere or unreadable citations: shown as not dealt with.
+    rec = record(infection(-3), task("infection-active", None))
+    assert check("infection-active", rec).acknowledgement is None
+
+
+def test_citations_match_whatever_the_reference_form() -> None:
+    current = infection(-3)
+    ref = current.source.reference
+    forms = [f"https://ehr.example.org/fhir/{ref}", f"{ref}/_history/3"]
+    for form in forms:
+        t = task("infection-active", None, cites=[SourceRef(form, "x", "code")])
+        assert check("infection-active", record(current, t)).acknowledgement is not None, form
+
+
+def test_dated_findings_ignore_citations() -> None:
+    # Their identity is the due date (SPEC §3): a new lab does not undo the acknowledgement.
+    rec = record(course(-60, 4), task("hbv-screening", d(-60), cites=[]))
+    assert check("hbv-screening", rec).acknowledgement is not None
 
 
 def test_task_without_a_reason_or_still_open_is_not_an_acknowledgement() -> None:

@@ -126,6 +126,8 @@ def app_task(
     patient_id: str = PATIENT,
     version: str | None = None,
     modified: str | None = "2025-06-01T09:00:00Z",
+    cites: Iterable[str] = (),
+    acknowledged_by: str | None = None,
 ) -> AppTask:
     reference = f"Task/{task_id}" + (f"/_history/{version}" if version else "")
     return AppTask(
@@ -137,6 +139,8 @@ def app_task(
         status_reason=reason,
         last_modified=modified,
         source=SourceRef(reference, f"Task {check}", "identifier"),
+        acknowledged_by=acknowledged_by,
+        evidence=frozenset(cites),
     )
 
 
