@@ -425,6 +425,7 @@ def tasks() -> Response:
         back=back,
         created=sum(r.created for r in results),
         existed=sum(r.already_existed for r in results),
+        reopened=sum(r.reopened for r in results),
         failed=sum(1 for r in results if not r.ok),
     )
     return Response(html, status=200, mimetype="text/html")

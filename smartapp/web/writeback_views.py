@@ -150,6 +150,8 @@ class PreviewPage:
     tasks_completed: int
     tasks_cancelled: int
     incomplete: tuple[str, ...]
+    #: Closed alert Tasks reopened because their alert rests on new evidence.
+    tasks_reopened: int = 0
     #: Why the preview is shown again (the record changed since the user reviewed it).
     notice: str | None = None
     #: Random id of this rendered form: the same form posted twice is one confirmation.
@@ -157,7 +159,9 @@ class PreviewPage:
 
     @property
     def task_changes(self) -> int:
-        return self.tasks_created + self.tasks_completed + self.tasks_cancelled
+        return (
+            self.tasks_created + self.tasks_completed + self.tasks_cancelled + self.tasks_reopened
+        )
 
 
 def preview_row(item: PlanItem) -> PreviewRow:
@@ -190,6 +194,7 @@ def preview_page(
         tasks_created=plan.count("create"),
         tasks_completed=plan.count("complete"),
         tasks_cancelled=plan.count("cancel"),
+        tasks_reopened=plan.count("update"),
         incomplete=tuple(sorted(summary.data.incomplete)),
         notice=notice,
         confirm_id=secrets.token_urlsafe(12),

@@ -46,6 +46,8 @@ class PatientTasksResult:
     #: Open Tasks completed (finding now ok) or cancelled (superseded, no longer applies).
     closed: int = 0
     message: str = ""
+    #: Closed alert Tasks reopened because the alert rests on new evidence.
+    reopened: int = 0
 
 
 def _already_existed(summary: Summary, record: PatientRecord) -> int:
@@ -135,12 +137,15 @@ def _write_one(
     created = len(result.with_outcome("created"))
     existed += len(result.with_outcome("already existed"))
     closed = len(result.with_outcome("completed")) + len(result.with_outcome("cancelled"))
+    # A reopened alert Task had an existing identifier, so `_already_existed` counted it.
+    reopened = len(result.with_outcome("updated"))
     return PatientTasksResult(
         patient_id,
         name,
         True,
         created=created,
-        already_existed=existed,
+        already_existed=max(0, existed - reopened),
         closed=closed,
         message=result.message,
+        reopened=reopened,
     )

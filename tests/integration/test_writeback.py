@@ -30,6 +30,7 @@ from smartapp import patient_service
 from smartapp.fhir import FhirClient
 from smartapp.rules.model import Status, Summary
 from smartapp.rules.settings import RuleSettings
+from smartapp.worklist.tasks import create_tasks
 from smartapp.writeback import acknowledge, plan_for_patient, write_plan, writeback_patient
 
 pytestmark = pytest.mark.integration
@@ -543,7 +544,18 @@ def test_a_new_infection_is_not_hidden_by_the_acknowledgement_of_an_earlier_one(
 
     plan = build_writeback(summary, record, ctx(fhir_base=client.base))
     assert [i.action for i in plan.preview if i.check == "infection-active"] == ["update"]
-    assert write_plan(client, plan).ok  # HAPI applies the reopen patch
+    # Written the coordinator's way (worklist "create Tasks"): HAPI applies the reopen patch.
+    (result,) = create_tasks(
+        client,
+        [pid],
+        ctx(fhir_base=client.base),
+        mappings=load_mappings(None),
+        settings=RuleSettings(),
+        as_of=TODAY,
+    )
+    assert result.ok, result.message
+    assert result.reopened == 1
+    assert "1 task(s) updated" in result.message
     (task,) = [
         t for t in app_tasks(client, pid) if ":infection-active:" in t["identifier"][0]["value"]
     ]

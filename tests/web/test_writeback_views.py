@@ -715,3 +715,32 @@ def test_human_name_prefers_official_text_then_parts():
     assert writeback_views.human_name([{}]) is None
     assert writeback_views.human_name("Dr X") is None
     assert writeback_views.human_name(None) is None
+
+
+def test_a_reopened_alert_task_is_counted_in_the_preview_summary(client):
+    from flask import render_template
+
+    from tests.writeback.factories import summary as make_summary
+
+    plan = WritePlan(
+        "p1",
+        {"resourceType": "Bundle", "type": "transaction", "entry": []},
+        (
+            PlanItem("update", "CarePlan", "Save the plan", None),
+            PlanItem(
+                "update",
+                "Task",
+                "Reopen: Active infection (new evidence: pneumonia)",
+                None,
+                check="infection-active",
+                reference="Task/t1",
+            ),
+            PlanItem("create", "Provenance", "Record who saved this", None),
+        ),
+    )
+    view = writeback_views.preview_page(plan, make_summary(), "launch-1")
+    assert (view.tasks_reopened, view.task_changes) == (1, 1)
+    with client.application.test_request_context("/patient/plan"):
+        html = render_template("writeback/preview.html", preview=view)
+    assert "1 alert Task reopened for new evidence" in html
+    assert "no Task to create, complete or cancel" not in html

@@ -363,3 +363,22 @@ def test_backend_services_mode(backend_key: str, rsps) -> None:
 def test_filters_parse_like_the_page() -> None:
     filters = WorklistFilters.from_query({"status": "overdue", "check": "ig-monitoring"})
     assert filters.query_string() == "status=overdue&check=ig-monitoring"
+
+
+def test_the_tasks_result_says_when_alert_tasks_were_reopened(client) -> None:
+    from flask import render_template
+
+    from smartapp.worklist.tasks import PatientTasksResult
+
+    results = [PatientTasksResult("p1", "Test Patient", True, reopened=1, message="ok")]
+    with client.application.test_request_context("/worklist/tasks"):
+        html = render_template(
+            "worklist/tasks_result.html",
+            results=results,
+            back="/worklist",
+            created=0,
+            existed=0,
+            reopened=1,
+            failed=0,
+        )
+    assert "1 alert Task reopened for new evidence" in html
