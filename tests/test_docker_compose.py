@@ -6,21 +6,29 @@ installed by scripts/test) validates the file without one.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def compose_config(path: Path) -> subprocess.CompletedProcess[str]:
+def compose_config(*paths: Path, **env: str) -> subprocess.CompletedProcess[str]:
     tool = shutil.which("docker-compose")
     if tool is None:
         pytest.fail("docker-compose is not installed (scripts/test installs it)")
+    files = [arg for path in paths for arg in ("-f", str(path))]
     return subprocess.run(
-        [tool, "-f", str(path), "config"], capture_output=True, text=True, check=False, cwd=REPO
+        [tool, *files, "config"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+        env={**os.environ, **env},
     )
 
 
@@ -49,3 +57,28 @@ def test_image_serves_with_the_validating_command_and_without_access_logs() -> N
     assert "access-logfile" not in dockerfile
     assert "USER smartapp" in dockerfile
     assert "launch.html" in dockerfile
+
+
+def test_the_postgres_override_puts_hapi_on_a_healthy_database() -> None:
+    done = compose_config(
+        REPO / "docker-compose.yml",
+        REPO / "docker-compose.postgres.yml",
+        HAPI_DB_PASSWORD="from-the-environment",
+    )
+    assert done.returncode == 0, done.stderr
+    config = yaml.safe_load(done.stdout)
+    db, fhir = config["services"]["db"], config["services"]["fhir"]
+    assert db["image"].startswith("postgres:15")
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    assert any(v.startswith("hapi-db:/var/lib/postgresql/data") for v in db["volumes"])
+    env = fhir["environment"]
+    assert env["spring.datasource.url"] == "jdbc:postgresql://db:5432/hapi"
+    assert env["spring.datasource.driverClassName"] == "org.postgresql.Driver"
+    assert env["spring.jpa.properties.hibernate.dialect"].endswith("HapiFhirPostgresDialect")
+    # One password, from the environment, for both sides.
+    assert env["spring.datasource.password"] == "from-the-environment"
+    assert db["environment"]["POSTGRES_PASSWORD"] == "from-the-environment"
+    assert fhir["depends_on"]["db"]["condition"] == "service_healthy"
+    # The base file's settings are kept, and the app still waits for a healthy FHIR server.
+    assert env["hapi.fhir.reuse_cached_search_results_millis"] == "-1"
+    assert config["services"]["app"]["depends_on"]["fhir"]["condition"] == "service_healthy"
