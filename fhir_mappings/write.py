@@ -373,8 +373,7 @@ def _closed_alert_task_to_reopen(
     if not same or any(is_open(task) for task in same):
         return None
     latest = max(same, key=lambda task: task.last_modified or "")
-    references = [item.reference for item in finding.evidence]
-    return None if covers(latest, None, references) else latest
+    return None if covers(latest, None, finding.ground_references()) else latest
 
 
 def build_writeback(summary: Summary, record: PatientRecord, ctx: WriteContext) -> WritePlan:

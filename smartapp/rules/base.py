@@ -46,6 +46,7 @@ class Rule:
         due: date | None = None,
         evidence: Iterable[Evidence] = (),
         action: Action | None = None,
+        grounds: Iterable[Evidence] | None = None,
     ) -> Finding:
         if action is not None and status not in ACTIONABLE:
             raise ValueError(f"{self.id}: a {status.value} finding carries no action")
@@ -59,6 +60,7 @@ class Rule:
             evidence=tuple(evidence),
             action=action,
             citation=self.citation,
+            grounds=None if grounds is None else tuple(item.reference for item in grounds),
         )
 
     def not_applicable(self, detail: str, evidence: Iterable[Evidence] = ()) -> Finding:

@@ -193,6 +193,9 @@ def dose_interval(
             "Check the dose record: " + "; ".join(problems) + "." + note,
             evidence=evidence,
             action=actions.REVIEW_DOSE_RECORD,
+            # Every dose is shown; only the flagged ones make the alert, so next month's
+            # dose does not undo an acknowledgement.
+            grounds=[evidence[index] for index in sorted(flagged)],
         )
     return DOSE_INTERVAL.finding(
         Status.OK,

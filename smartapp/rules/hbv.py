@@ -143,6 +143,9 @@ def hbv_serology(
             f"Active hepatitis B ({'; '.join(reasons)}): ofatumumab is contraindicated. "
             "Do not start or give a dose; refer to a liver disease expert."
         )
+        grounds = [condition_evidence(c) for c in conditions]
+        if latest_hbsag is not None and latest_hbsag.qualitative is Qualitative.POSITIVE:
+            grounds.append(lab_evidence(latest_hbsag))
         return HBV_SEROLOGY.finding(
             Status.ALERT,
             Severity.CRITICAL,
@@ -150,6 +153,7 @@ def hbv_serology(
             detail,
             evidence=evidence,
             action=actions.REVIEW_HBV_SEROLOGY,
+            grounds=grounds,
         )
 
     hbsag_value, hbsag_problem = _state(hbsag, "HBsAg")
@@ -177,6 +181,9 @@ def hbv_serology(
             detail,
             evidence=evidence,
             action=actions.REVIEW_HBV_SEROLOGY,
+            # The positive anti-HBc: new HBsAg or HBV DNA monitoring results are what the
+            # acknowledgement arranged ("HBV DNA monitoring by hepatology"), not new alerts.
+            grounds=[lab_evidence(latest_anti_hbc)],
         )
 
     anti_hbc_value, anti_hbc_problem = _state(anti_hbc, "anti-HBc")

@@ -17,6 +17,7 @@ from smartapp.rules.dates import plus_days
 from smartapp.rules.evidence import (
     condition_evidence,
     day,
+    lab_evidence,
     lab_phrase,
     number,
     on_day,
@@ -202,6 +203,7 @@ def ig_low(
     }
     evidence: list[Evidence] = []
     low: list[str] = []
+    low_results: list[Evidence] = []
     normal: list[str] = []
     problems: list[str] = []
     never_done = False
@@ -216,6 +218,7 @@ def ig_low(
             text = f"{lab_phrase(latest)} (lower limit {number(limit)} mg/dL, {source})"
             if latest.value < limit:
                 low.append(text)
+                low_results.append(lab_evidence(latest))
                 igg_low = igg_low or kind is LabKind.IGG
                 continue
             normal.append(text)
@@ -242,6 +245,7 @@ def ig_low(
                 f"{settings.infection_lookback_days} days."
             )
             evidence.extend(condition_evidence(c) for c in infections)
+            low_results.extend(condition_evidence(c) for c in infections)
         if schedule.started:
             detail += (
                 " Consider whether to continue ofatumumab, especially with serious, "
@@ -256,6 +260,9 @@ def ig_low(
             detail,
             evidence=evidence,
             action=actions.REVIEW_LOW_IMMUNOGLOBULINS,
+            # Each new low result (or infection making it severe) is worth a new review; a
+            # normal result of the other immunoglobulin is not.
+            grounds=low_results,
         )
     if not problems:
         return IG_LOW.finding(

@@ -73,6 +73,17 @@ class Finding:
     action: Action | None
     citation: str
     acknowledgement: Acknowledgement | None = None
+    #: For an alert (no due date): the records it rests on, when fewer than `evidence`
+    #: (which also shows context, such as every dose or the latest negative test). An
+    #: acknowledgement covers an alert while its Task cites all of these; None = all of
+    #: `evidence` (`fhir_mappings.tasks.covers`).
+    grounds: tuple[str, ...] | None = None
+
+    def ground_references(self) -> tuple[str, ...]:
+        """What an acknowledgement of this finding must cite to cover it."""
+        if self.grounds is not None:
+            return self.grounds
+        return tuple(item.reference for item in self.evidence)
 
 
 @dataclass(frozen=True)

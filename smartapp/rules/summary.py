@@ -42,7 +42,7 @@ def evaluate(record: PatientRecord, as_of: date, settings: RuleSettings) -> Summ
                 record.tasks,
                 finding.check,
                 finding.due,
-                (item.reference for item in finding.evidence),
+                finding.ground_references(),
             )
             if ack is not None:
                 findings[index] = replace(finding, acknowledgement=ack)

@@ -182,7 +182,7 @@ def task(
     modified: str | None = "2025-06-10T09:00:00Z",
     acknowledged_by: str | None = "Dr Rivera",
     acknowledged_on: str | None = None,
-    cites: Iterable[LabResult | ConditionRecord | SourceRef] = (),
+    cites: Iterable[LabResult | ConditionRecord | Dose | SourceRef] = (),
 ) -> AppTask:
     return AppTask(
         identifier=f"p1:{check}:{due}",
