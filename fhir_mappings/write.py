@@ -50,7 +50,7 @@ from datetime import date
 from typing import Any, Literal
 
 from fhir_mappings.records import AppTask, PatientRecord
-from fhir_mappings.tasks import covers
+from fhir_mappings.tasks import covers, evidence_key, evidence_keys
 from fhir_mappings.write_careplan import build_careplan, is_taskable
 from fhir_mappings.write_common import (
     WriteContext,
@@ -376,6 +376,21 @@ def _closed_alert_task_to_reopen(
     return None if covers(latest, None, finding.ground_references()) else latest
 
 
+def _new_citations(
+    finding: Finding, task: AppTask | None, ctx: WriteContext
+) -> list[dict[str, str]]:
+    """What to cite when reopening or re-acknowledging `task` for `finding`: its uncited
+    evidence, or nothing when none of the missing grounds can be cited (a record on another
+    server), since the Task could then never cover the alert and would reopen for good."""
+    if task is None:
+        return []
+    cite = uncited(finding, task, ctx.fhir_base)
+    missing = evidence_keys(finding.ground_references()) - task.evidence
+    if not any(evidence_key(ref["reference"]) in missing for ref in cite):
+        return []
+    return cite
+
+
 def build_writeback(summary: Summary, record: PatientRecord, ctx: WriteContext) -> WritePlan:
     """The write-back for one evaluated patient: CarePlan, new Tasks, closed Tasks,
     Provenance, as one transaction Bundle with its preview. Pure: reads nothing.
@@ -395,7 +410,7 @@ def build_writeback(summary: Summary, record: PatientRecord, ctx: WriteContext) 
         if value in known:
             # Exists: never re-created, and reopened only for an alert with new evidence.
             stale = _closed_alert_task_to_reopen(record.tasks, value, finding)
-            cite = uncited(finding, stale, ctx.fhir_base) if stale is not None else []
+            cite = _new_citations(finding, stale, ctx)
             if stale is not None and cite:
                 builder.reopen_task(stale, finding, cite)
             continue
@@ -461,7 +476,7 @@ def build_acknowledgement(
             builder.close_task(task, "cancel", reason, note=note, note_by=by, cite=cite)
     if summary is not None and finding is not None and value is not None:
         stale = _closed_alert_task_to_reopen(record.tasks, value, finding)
-        cite = uncited(finding, stale, ctx.fhir_base) if stale is not None else []
+        cite = _new_citations(finding, stale, ctx)
         if all(task.identifier != value for task in record.tasks):
             careplan_reference = builder.put_careplan(summary, record)
             builder.new_task(

@@ -8,6 +8,7 @@ it again cites what the clinician saw.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -168,3 +169,21 @@ def test_acknowledging_new_evidence_on_a_closed_alert_task_closes_it_again_citin
     assert any(
         op[1] == "Task.note" and "Acknowledged by Dr Who" in op[2]["text"] for op in operations
     )
+
+
+def test_new_context_without_a_citable_new_ground_does_not_reopen() -> None:
+    # The ground is on another server (cannot be cited); the local record is context only.
+    alert = replace(
+        infection_alert("https://other-ehr.example.org/fhir/Condition/x", NOVEMBER),
+        grounds=("https://other-ehr.example.org/fhir/Condition/x",),
+    )
+    plan = build_writeback(summary(alert), record(tasks=[acknowledged_task(MARCH)]), context())
+    assert task_entries(plan) == []
+
+
+def test_a_new_ground_reopens_and_the_context_is_cited_with_it() -> None:
+    alert = replace(infection_alert(MARCH, NOVEMBER), grounds=(NOVEMBER,))
+    plan = build_writeback(summary(alert), record(tasks=[acknowledged_task()]), context())
+    (entry,) = task_entries(plan)
+    cited = [op[2]["value"]["reference"] for op in patch_ops(entry) if op[1] == "Task.input"]
+    assert cited == [MARCH, NOVEMBER]
