@@ -113,6 +113,9 @@ class AppConfig:
     worklist_group: str | None = None
     #: Only the Group's members are on the worklist (SMARTAPP_WORKLIST_GROUP_ONLY=1).
     worklist_group_only: bool = False
+    #: Origin of the local sandbox EHR that launch.html's sandbox form points at
+    #: (SMARTAPP_SANDBOX_EHR; scripts/demo sets it). None: the page's own default.
+    sandbox_ehr: str | None = None
 
     def tenant(self, iss: str) -> Tenant | None:
         """The allowlisted tenant for `iss`, or None: nothing is fetched for unknown issuers."""
@@ -294,6 +297,9 @@ def load_config(
     if worklist_group_only and not worklist_group:
         raise ConfigError("SMARTAPP_WORKLIST_GROUP_ONLY: needs SMARTAPP_WORKLIST_GROUP")
 
+    sandbox_text = get("SMARTAPP_SANDBOX_EHR")
+    sandbox_ehr = _require_origin("SMARTAPP_SANDBOX_EHR", sandbox_text) if sandbox_text else None
+
     mappings_path = get("SMARTAPP_MAPPINGS")
     rules = RuleSettings()
     if mappings_path:
@@ -323,6 +329,7 @@ def load_config(
         backend_iss=backend_iss,
         worklist_group=worklist_group,
         worklist_group_only=worklist_group_only,
+        sandbox_ehr=sandbox_ehr,
     )
 
 

@@ -259,17 +259,23 @@ def patient() -> Response:
 
 #: The local open server launch.html offers when opened as a file.
 LAUNCH_PAGE_DEFAULT_FHIR = "http://127.0.0.1:8080/fhir"
+LAUNCH_PAGE_DEFAULT_EHR = "http://127.0.0.1:9090"
 
 
-def launch_page_html(app_origin: str, local_fhir: str | None = None) -> str:
+def launch_page_html(
+    app_origin: str, local_fhir: str | None = None, sandbox_ehr: str | None = None
+) -> str:
     """launch.html with its forms pointed at `app_origin` and its CSS at /static/; the local
-    open server field defaults to `local_fhir` (the configured default server) when given."""
+    open server field defaults to `local_fhir` (the configured default server), and the
+    sandbox EHR form and link point at `sandbox_ehr`, when given."""
     page = next((path for path in LAUNCH_PAGES if path.is_file()), LAUNCH_PAGES[0])
     text = page.read_text(encoding="utf-8")
     origin = str(escape(app_origin.rstrip("/")))
     text = text.replace(LAUNCH_PAGE_DEFAULT_APP, origin)
     if local_fhir:
         text = text.replace(LAUNCH_PAGE_DEFAULT_FHIR, str(escape(local_fhir)))
+    if sandbox_ehr:
+        text = text.replace(LAUNCH_PAGE_DEFAULT_EHR, str(escape(sandbox_ehr.rstrip("/"))))
     text = text.replace(f'href="{LAUNCH_PAGE_FILE_CSS}', 'href="/static/')
     # The note for readers of the file copy does not apply when the app serves the page.
     start, end = "<!-- file-only -->", "<!-- /file-only -->"
@@ -285,7 +291,7 @@ def launch_page() -> Response:
     origin = config.public_url or request.url_root
     local = config.fhir_base if config.fhir_base in config.open_servers else None
     try:
-        html = launch_page_html(origin, local)
+        html = launch_page_html(origin, local, config.sandbox_ehr)
     except OSError:
         return _page("dashboard/no_launch_page.html", 404)
     response = Response(html, mimetype="text/html")

@@ -84,3 +84,12 @@ def test_tenants_file_adds_auth_method_and_frame_ancestors(tmp_path):
     path.write_text(json.dumps([{"iss": "https://x.example/fhir", "auth_method": "magic"}]))
     with pytest.raises(ConfigError, match="auth_method"):
         load_config({"SMARTAPP_TENANTS": str(path)})
+
+
+def test_sandbox_ehr_is_an_origin():
+    assert load_config({}).sandbox_ehr is None
+    assert load_config({"SMARTAPP_SANDBOX_EHR": "http://127.0.0.1:9191"}).sandbox_ehr == (
+        "http://127.0.0.1:9191"
+    )
+    with pytest.raises(ConfigError, match="SMARTAPP_SANDBOX_EHR"):
+        load_config({"SMARTAPP_SANDBOX_EHR": "http://127.0.0.1:9191/fhir"})

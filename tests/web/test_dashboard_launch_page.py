@@ -105,3 +105,24 @@ def test_served_page_defaults_the_local_server_to_the_configured_open_base():
     html = launch_page_html("http://app.example:8000", "http://fhir:8080/fhir")
     assert 'value="http://fhir:8080/fhir"' in html
     assert "127.0.0.1:8080" not in html
+
+
+def test_served_page_points_the_sandbox_form_at_the_configured_ehr():
+    from smartapp.web.dashboard import launch_page_html
+
+    html = launch_page_html("http://app.example:8000", None, "http://127.0.0.1:9191")
+    sandbox_form = forms(html)[0][0]
+    assert sandbox_form["action"] == "http://127.0.0.1:9191/launcher"
+    assert 'href="http://127.0.0.1:9191/?app=http://app.example:8000/launch"' in html
+    assert "127.0.0.1:9090" not in html
+
+
+def test_the_sandbox_ehr_setting_reaches_the_served_page(config, store):
+    from dataclasses import replace
+
+    from smartapp.web import create_app
+
+    app = create_app(replace(config, sandbox_ehr="http://localhost:7777"), store=store)
+    html = app.test_client().get("/launch.html").get_data(as_text=True)
+    assert 'action="http://localhost:7777/launcher"' in html
+    assert "127.0.0.1:9090" not in html
