@@ -120,7 +120,12 @@ def covers(task: AppTask, due: date | None, evidence: Iterable[str | None]) -> b
         return False
     if due is not None:
         return True
-    return evidence_keys(evidence) <= task.evidence
+    return not uncited_keys(task, evidence)
+
+
+def uncited_keys(task: AppTask, evidence: Iterable[str | None]) -> frozenset[str]:
+    """`Type/id` of the records in `evidence` that `task` does not cite."""
+    return evidence_keys(evidence) - task.evidence
 
 
 def _cited(resource: Mapping[str, Any]) -> frozenset[str]:

@@ -50,7 +50,7 @@ from datetime import date
 from typing import Any, Literal
 
 from fhir_mappings.records import AppTask, PatientRecord
-from fhir_mappings.tasks import covers, evidence_key, evidence_keys
+from fhir_mappings.tasks import evidence_key, uncited_keys
 from fhir_mappings.write_careplan import build_careplan, is_taskable
 from fhir_mappings.write_common import (
     WriteContext,
@@ -361,34 +361,27 @@ def _close_reason(task: AppTask, finding: Finding | None) -> tuple[str, str] | N
     return None
 
 
-def _closed_alert_task_to_reopen(
-    tasks: Sequence[AppTask], value: str, finding: Finding
-) -> AppTask | None:
-    """For an alert (no due date) whose Tasks are all closed: the latest of them, when it
-    does not cite all of the alert's evidence. None otherwise (dated findings, an open Task,
-    or a closed one that already stands for this evidence)."""
+def _alert_task_to_reopen(
+    tasks: Sequence[AppTask], value: str, finding: Finding, ctx: WriteContext
+) -> tuple[AppTask, list[dict[str, str]]] | None:
+    """For an alert (no due date) whose Tasks with identifier `value` are all closed: the
+    latest of them and the evidence to cite, when it does not cite all the alert rests on.
+
+    None for dated findings, an open Task, a closed one that already covers the alert, or
+    when none of the missing grounds can be cited (a record on another server): the Task
+    could then never cover the alert and would be reopened for good.
+    """
     if finding.due is not None:
         return None
     same = [task for task in tasks if task.identifier == value]
     if not same or any(is_open(task) for task in same):
         return None
     latest = max(same, key=lambda task: task.last_modified or "")
-    return None if covers(latest, None, finding.ground_references()) else latest
-
-
-def _new_citations(
-    finding: Finding, task: AppTask | None, ctx: WriteContext
-) -> list[dict[str, str]]:
-    """What to cite when reopening or re-acknowledging `task` for `finding`: its uncited
-    evidence, or nothing when none of the missing grounds can be cited (a record on another
-    server), since the Task could then never cover the alert and would reopen for good."""
-    if task is None:
-        return []
-    cite = uncited(finding, task, ctx.fhir_base)
-    missing = evidence_keys(finding.ground_references()) - task.evidence
+    missing = uncited_keys(latest, finding.ground_references())  # empty: `covers` holds
+    cite = uncited(finding, latest, ctx.fhir_base)
     if not any(evidence_key(ref["reference"]) in missing for ref in cite):
-        return []
-    return cite
+        return None
+    return latest, cite
 
 
 def build_writeback(summary: Summary, record: PatientRecord, ctx: WriteContext) -> WritePlan:
@@ -409,10 +402,10 @@ def build_writeback(summary: Summary, record: PatientRecord, ctx: WriteContext) 
         value = task_identifier_value(patient_id, finding.check, finding.due)
         if value in known:
             # Exists: never re-created, and reopened only for an alert with new evidence.
-            stale = _closed_alert_task_to_reopen(record.tasks, value, finding)
-            cite = _new_citations(finding, stale, ctx)
-            if stale is not None and cite:
-                builder.reopen_task(stale, finding, cite)
+            stale = _alert_task_to_reopen(record.tasks, value, finding, ctx)
+            if stale is not None:
+                task, cite = stale
+                builder.reopen_task(task, finding, cite)
             continue
         known.add(value)
         builder.new_task(finding, summary, careplan_reference)
@@ -475,17 +468,17 @@ def build_acknowledgement(
             )
             builder.close_task(task, "cancel", reason, note=note, note_by=by, cite=cite)
     if summary is not None and finding is not None and value is not None:
-        stale = _closed_alert_task_to_reopen(record.tasks, value, finding)
-        cite = _new_citations(finding, stale, ctx)
+        stale = _alert_task_to_reopen(record.tasks, value, finding, ctx)
         if all(task.identifier != value for task in record.tasks):
             careplan_reference = builder.put_careplan(summary, record)
             builder.new_task(
                 finding, summary, careplan_reference, closed=("cancelled", reason, note, by)
             )
-        elif stale is not None and cite:
+        elif stale is not None:
             # An alert with new evidence whose Task is closed: acknowledge it again, citing
             # the new evidence (no reopen in between: the clinician has just dealt with it).
-            builder.close_task(stale, "cancel", reason, note=note, note_by=by, cite=cite)
+            task, cite = stale
+            builder.close_task(task, "cancel", reason, note=note, note_by=by, cite=cite)
     if not builder.entries:
         raise WritebackBlocked(f"there is no open task for '{check}' to acknowledge")
     return builder.finish(patient_id, reason=f"Acknowledged: {reason}")

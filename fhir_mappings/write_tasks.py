@@ -183,24 +183,16 @@ def _note(ctx: WriteContext, text: str | None, by: str | None) -> list[dict[str,
 def _citations(refs: list[dict[str, str]]) -> list[dict[str, Any]]:
     """`add` operations appending one evidence `Task.input` each (a BackboneElement is
     given as parts named after its elements; checked against HAPI 8)."""
-    return [
-        {
-            "name": "operation",
-            "part": [
-                {"name": "type", "valueCode": "add"},
-                {"name": "path", "valueString": "Task"},
-                {"name": "name", "valueString": "input"},
-                {
-                    "name": "value",
-                    "part": [
-                        {"name": "type", "valueCodeableConcept": dict(EVIDENCE_INPUT_TYPE)},
-                        {"name": "value", "valueReference": ref},
-                    ],
-                },
-            ],
-        }
-        for ref in refs
-    ]
+    operations = []
+    for ref in refs:
+        operation = _operation("add", "Task", name="input")
+        value = [
+            {"name": "type", "valueCodeableConcept": dict(EVIDENCE_INPUT_TYPE)},
+            {"name": "value", "valueReference": ref},
+        ]
+        operation["part"].append({"name": "value", "part": value})
+        operations.append(operation)
+    return operations
 
 
 def acknowledgement_note(by: str, on: date, reason: str) -> str:

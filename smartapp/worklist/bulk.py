@@ -26,7 +26,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from fhir_mappings import population as fp
-from fhir_mappings.records import AREAS
+from fhir_mappings.read import read_patient_record
+from fhir_mappings.records import AREAS, PatientRecord
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, FhirError, TokenExpired
 from smartapp.fhir.bulk import BulkExport
@@ -47,6 +48,19 @@ class PatientData:
     resources: list[dict[str, object]]
     incomplete: frozenset[str] = frozenset()
     problems: tuple[str, ...] = ()
+
+
+def patient_record(data: PatientData, mappings: Mappings) -> PatientRecord:
+    """The patient's record as the rules read it: membership-only types left out, and the
+    areas that could not be read marked incomplete."""
+    readable = [r for r in data.resources if r.get("resourceType") not in fp.MEMBERSHIP_ONLY_TYPES]
+    return read_patient_record(
+        readable,
+        data.patient_id,
+        mappings=mappings,
+        incomplete=data.incomplete,
+        problems=data.problems,
+    )
 
 
 @dataclass

@@ -22,14 +22,19 @@ from datetime import date
 from typing import Any
 
 from fhir_mappings import population as fp
-from fhir_mappings.read import read_patient_record
 from fhir_mappings.records import PatientRecord
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, QueryLogEntry
 from smartapp.rules import evaluate
 from smartapp.rules.model import Summary
 from smartapp.rules.settings import RuleSettings
-from smartapp.worklist.bulk import PatientData, ReadReport, read_by_export, read_by_search
+from smartapp.worklist.bulk import (
+    PatientData,
+    ReadReport,
+    patient_record,
+    read_by_export,
+    read_by_search,
+)
 from smartapp.worklist.population import Population, PopulationFinder, group_population
 from smartapp.worklist.rows import WorklistRow, row_for
 
@@ -124,14 +129,7 @@ def evaluate_patient(
     in_group: bool,
 ) -> tuple[PatientRecord, Summary, WorklistRow] | None:
     """Record, summary and row of one patient, or None when not on the worklist."""
-    readable = [r for r in data.resources if r.get("resourceType") not in fp.MEMBERSHIP_ONLY_TYPES]
-    record = read_patient_record(
-        readable,
-        data.patient_id,
-        mappings=mappings,
-        incomplete=data.incomplete,
-        problems=data.problems,
-    )
+    record = patient_record(data, mappings)
     reasons = membership(record, data.resources, mappings, in_group=in_group)
     if not reasons:
         return None

@@ -20,6 +20,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -99,10 +100,7 @@ class DiskBuckets:
         if db is not None:
             db.close()
         if self.path:
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
+            Path(self.path).unlink(missing_ok=True)
 
     def __enter__(self) -> DiskBuckets:
         return self

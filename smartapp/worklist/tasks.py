@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fhir_mappings import population as fp
-from fhir_mappings.read import read_patient_record
 from fhir_mappings.records import PatientRecord
 from fhir_mappings.site import Mappings
 from fhir_mappings.write import WritebackBlocked, WriteContext, WritePlan, build_writeback
@@ -26,7 +24,7 @@ from smartapp.fhir import FhirClient, FhirError, TokenExpired
 from smartapp.rules import evaluate
 from smartapp.rules.model import Summary
 from smartapp.rules.settings import RuleSettings
-from smartapp.worklist.bulk import ReadReport, read_by_search
+from smartapp.worklist.bulk import ReadReport, patient_record, read_by_search
 from smartapp.writeback import plan_for_patient, write_plan
 
 #: At most this many patients per action (a page of the worklist; keeps a request bounded).
@@ -82,16 +80,7 @@ def create_tasks(
     report = ReadReport.empty()
     results: dict[str, PatientTasksResult] = {}
     for data in read_by_search([client], wanted, mappings, report, readable=readable):
-        resources = [
-            r for r in data.resources if r.get("resourceType") not in fp.MEMBERSHIP_ONLY_TYPES
-        ]
-        record = read_patient_record(
-            resources,
-            data.patient_id,
-            mappings=mappings,
-            incomplete=data.incomplete,
-            problems=data.problems,
-        )
+        record = patient_record(data, mappings)
         summary = evaluate(record, as_of, settings)
         results[data.patient_id] = _write_one(
             client, record, summary, ctx, mappings=mappings, settings=settings, as_of=as_of
