@@ -17,6 +17,7 @@ from tests.writeback.factories import (
     app_task,
     context,
     finding,
+    patch_ops,
     r4_roundtrip,
     record,
     resources,
@@ -31,24 +32,12 @@ def hbv_alert(due: date | None = DUE) -> Any:
     return finding("hbv-serology", Status.ALERT, action_code="review-hbv-serology", due=due)
 
 
-def ops(entry: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    out = []
-    for param in entry["resource"]["parameter"]:
-        parts = {p["name"]: p for p in param["part"]}
-        path = parts["path"]["valueString"]
-        if "name" in parts:
-            path += "." + parts["name"]["valueString"]
-        value = next((v for k, v in parts.get("value", {}).items() if k.startswith("value")), None)
-        out.append((parts["type"]["valueCode"], path, value))
-    return out
-
-
 def test_open_task_is_cancelled_with_the_reason_and_a_note() -> None:
     task = app_task("hbv-serology", DUE, task_id="t-hbv", version="2")
     plan = build_acknowledgement(record(tasks=[task]), "hbv-serology", REASON, "Dr Who", context())
     patch, provenance = plan.bundle["entry"]
     assert patch["request"] == {"method": "PATCH", "url": "Task/t-hbv", "ifMatch": 'W/"2"'}
-    assert ops(patch) == [
+    assert patch_ops(patch) == [
         ("replace", "Task.status", "cancelled"),
         ("delete", "Task.statusReason", None),
         ("add", "Task.statusReason", {"text": REASON}),
@@ -164,4 +153,4 @@ def test_reason_whitespace_is_normalised() -> None:
     plan = build_acknowledgement(
         record(tasks=[task]), "hbv-serology", "  arranged\n by   hepatology ", "Dr Who", context()
     )
-    assert ops(plan.bundle["entry"][0])[2][2] == {"text": "arranged by hepatology"}
+    assert patch_ops(plan.bundle["entry"][0])[2][2] == {"text": "arranged by hepatology"}

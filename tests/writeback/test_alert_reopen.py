@@ -19,6 +19,7 @@ from tests.writeback.factories import (
     context,
     evidence,
     finding,
+    patch_ops,
     record,
     summary,
 )
@@ -50,25 +51,6 @@ def acknowledged_task(*cites: str, status: str = "cancelled") -> Any:
         cites=cites,
         acknowledged_by="Dr Rivera",
     )
-
-
-def patch_ops(entry: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    out = []
-    for param in entry["resource"]["parameter"]:
-        parts = {p["name"]: p for p in param["part"]}
-        path = parts["path"]["valueString"]
-        if "name" in parts:
-            path += "." + parts["name"]["valueString"]
-        value = parts.get("value")
-        if value is not None and "part" in value:
-            value = {
-                p["name"]: next(v for k, v in p.items() if k.startswith("value"))
-                for p in value["part"]
-            }
-        elif value is not None:
-            value = next(v for k, v in value.items() if k.startswith("value"))
-        out.append((parts["type"]["valueCode"], path, value))
-    return out
 
 
 def task_entries(plan: Any) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from tests.writeback.factories import (
     entries,
     finding,
     ok,
+    patch_ops,
     r4_roundtrip,
     record,
     resources,
@@ -37,22 +38,6 @@ def cbc_due(due: date | None = DUE) -> Any:
 
 def patches(bundle: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in bundle["entry"] if e["request"]["method"] == "PATCH"]
-
-
-def patch_ops(entry: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    """(type, path or path.name, value) of each FHIRPath Patch operation."""
-    ops = []
-    for param in entry["resource"]["parameter"]:
-        parts = {p["name"]: p for p in param["part"]}
-        kind = parts["type"]["valueCode"]
-        path = parts["path"]["valueString"]
-        if "name" in parts:
-            path = f"{path}.{parts['name']['valueString']}"
-        value = None
-        if "value" in parts:
-            value = next(v for k, v in parts["value"].items() if k.startswith("value"))
-        ops.append((kind, path, value))
-    return ops
 
 
 # -- which Tasks are created --------------------------------------------------------------
