@@ -116,13 +116,39 @@ class LabResult:
     source: SourceRef
 
 
+class DoseKind(str, Enum):
+    """Where a counted dose comes from (SPEC §2 "Therapy recorded outside the clinic")."""
+
+    #: A completed MedicationAdministration: an injection someone recorded.
+    ADMINISTRATION = "administration"
+    #: A pen from a MedicationDispense placed on a due date of the schedule (presumed
+    #: injected at home); built by the rules, never read from FHIR directly.
+    PEN = "dispensed pen"
+
+
 @dataclass(frozen=True)
 class Dose:
-    """A counted ofatumumab (Kesimpta) administration: status completed, Arzerra excluded."""
+    """A counted ofatumumab (Kesimpta) dose: a completed administration (Arzerra excluded),
+    or, in the rules' course, a dispensed pen placed on a due date (`DoseKind.PEN`)."""
 
     when: ClinicalDate
     #: Recorded dose in mg; None when the administration records no convertible dose.
     amount_mg: float | None
+    source: SourceRef
+    kind: DoseKind = DoseKind.ADMINISTRATION
+
+
+@dataclass(frozen=True)
+class Dispense:
+    """A completed Kesimpta MedicationDispense: pens handed to the patient on a day.
+
+    `when` is whenHandedOver, else whenPrepared. `pens` is whole pens (quantity in pens or
+    "each", mL / 0.4, or one when no quantity is recorded); `quantity` says how it was read.
+    """
+
+    when: ClinicalDate
+    pens: int
+    quantity: str
     source: SourceRef
 
 
@@ -134,6 +160,24 @@ class MedicationOrder:
     intent: str
     start: ClinicalDate | None
     source: SourceRef
+    #: dispenseRequest.validityPeriod.end: the stop date of a stopped order.
+    end: ClinicalDate | None = None
+    #: authoredOn: when the order was written (which order is the newest).
+    authored: ClinicalDate | None = None
+
+
+@dataclass(frozen=True)
+class TherapyStatement:
+    """A Kesimpta MedicationStatement (the patient's own report of therapy), not
+    entered-in-error. `start` is effectiveDateTime / effectivePeriod.start, else
+    dateAsserted (`start_asserted` says which); `end` is effectivePeriod.end."""
+
+    status: str
+    start: ClinicalDate | None
+    end: ClinicalDate | None
+    asserted: ClinicalDate | None
+    source: SourceRef
+    start_asserted: bool = False
 
 
 class VaccineClass(str, Enum):
@@ -262,6 +306,8 @@ class PatientRecord:
     labs: tuple[LabResult, ...] = ()
     doses: tuple[Dose, ...] = ()
     orders: tuple[MedicationOrder, ...] = ()
+    dispenses: tuple[Dispense, ...] = ()
+    statements: tuple[TherapyStatement, ...] = ()
     vaccinations: tuple[Vaccination, ...] = ()
     conditions: tuple[ConditionRecord, ...] = ()
     allergies: tuple[AllergyRecord, ...] = ()

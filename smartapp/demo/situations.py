@@ -577,7 +577,7 @@ def _nonlive_outside_window(b: PatientBuilder) -> None:
     gender="female",
     age=34,
     expect={"vaccine-live-on-therapy": "ok"},
-    phase="interrupted",
+    phase="discontinued",
 )
 def _live_after_recovery(b: PatientBuilder) -> None:
     """Stopped 250 days ago; CD19 B cells back to 110 cells/uL (lower limit 40) 40 days ago;

@@ -14,6 +14,7 @@ from fhir_mappings.records import (
     ClinicalDate,
     ClinicalDateKind,
     ConditionRecord,
+    Dispense,
     Dose,
     ImagingRecord,
     LabKind,
@@ -21,11 +22,13 @@ from fhir_mappings.records import (
     MedicationOrder,
     Qualitative,
     ResultStatus,
+    TherapyStatement,
     Vaccination,
     VaccineClass,
 )
 from smartapp.rules.model import Evidence
 from smartapp.rules.results import LabSeries, is_usable
+from smartapp.rules.therapy import Discontinuation
 
 LAB_LABELS: dict[LabKind, str] = {
     LabKind.HBSAG: "HBsAg",
@@ -209,3 +212,33 @@ def order_evidence(order: MedicationOrder, note: str = "") -> Evidence:
     return Evidence(
         order.source.reference, date_text(order.start), display, order.source.matched_by
     )
+
+
+def statement_evidence(statement: TherapyStatement, note: str = "") -> Evidence:
+    """A MedicationStatement: the patient's report, with its status and period."""
+    source = statement.source
+    start = statement.start
+    when = date_text(start)
+    if start is not None and statement.start_asserted:
+        note = _with("start taken from when it was asserted", note)
+    display = _with(source.display, note)
+    return Evidence(source.reference, when, display, source.matched_by)
+
+
+def dispense_evidence(dispense: Dispense, note: str = "") -> Evidence:
+    source = dispense.source
+    return Evidence(
+        source.reference, date_text(dispense.when), _with(source.display, note), source.matched_by
+    )
+
+
+def discontinuation_evidence(discontinued: Discontinuation) -> Evidence:
+    """The order or statement that discontinued therapy, dated by its stop date."""
+    record, stop = discontinued.record, discontinued.stop
+    if isinstance(record, TherapyStatement):
+        item = statement_evidence(record, "discontinued therapy")
+    else:
+        item = order_evidence(record, "discontinued therapy")
+    if stop is not None:
+        return Evidence(item.reference, date_text(stop), item.display, item.matched_by)
+    return item

@@ -27,7 +27,8 @@ def mri_monitoring(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
 ) -> Finding:
     """On therapy a brain MRI is due 365 days after the first dose, then 365 days after the
-    last MRI; an MRI before the first dose is a baseline only. SPEC §3 mri-monitoring.
+    last MRI; an MRI before the first dose is a baseline only. SPEC §3 mri-monitoring;
+    not_applicable once therapy is discontinued (SPEC §3 phase).
 
     A partial MRI date counts from its earliest day (and is on therapy only if that day is).
     ok (info, `due` = next MRI) more than 30 days ahead; due (low) within 30 days; overdue
@@ -37,6 +38,11 @@ def mri_monitoring(
     if first is None:
         return MRI_MONITORING.not_applicable(
             "Therapy not started: the yearly MRI counts from the first dose."
+        )
+    if schedule.discontinued is not None:
+        return MRI_MONITORING.not_applicable(
+            f"Therapy discontinued ({schedule.discontinued.describe()}): yearly MRI "
+            "monitoring on ofatumumab no longer applies."
         )
     latest_on = None
     latest_before = None

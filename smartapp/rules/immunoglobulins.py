@@ -113,7 +113,8 @@ def ig_monitoring(
     from the first dose. Partial dates count from their earliest day (the test may be that
     old). ok (info, `due` = next test) more than 30 days ahead; due (low) within 30 days;
     overdue (moderate) after. not_applicable before the first dose, and once more than
-    280 days have passed since the last dose of an interrupted course (B-cell repletion).
+    280 days have passed since the last dose of an interrupted or discontinued course
+    (B-cell repletion presumed; USPI 5.3 "after discontinuation until B-cell repletion").
     """
     first, last = schedule.first, schedule.last
     if first is None or last is None:
@@ -121,7 +122,7 @@ def ig_monitoring(
             "Therapy not started: immunoglobulins before the first dose are the ig-baseline check."
         )
     repleted = plus_days(last.latest, settings.b_cell_repletion_days)
-    if schedule.phase is Phase.INTERRUPTED and as_of > repleted:
+    if schedule.phase in (Phase.INTERRUPTED, Phase.DISCONTINUED) and as_of > repleted:
         return IG_MONITORING.not_applicable(
             f"Last dose {on_day(last)}, more than {settings.b_cell_repletion_days} days ago: "
             "B cells are expected to have recovered, so monitoring after discontinuation ends.",

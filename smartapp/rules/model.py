@@ -36,6 +36,8 @@ class Phase(str, Enum):
     LOADING = "loading"
     MAINTENANCE = "maintenance"
     INTERRUPTED = "interrupted"
+    #: SPEC §2 "Discontinued": the newest order or statement stopped, nothing given after.
+    DISCONTINUED = "discontinued"
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,14 @@ class Finding:
         return tuple(item.reference for item in self.evidence)
 
 
+class NextDueBasis(str, Enum):
+    """Where the next due date comes from (the write-back words its activity by it)."""
+
+    SCHEDULE = "schedule"  # the last dose + the labelled interval
+    PEN_IN_HAND = "pen in hand"  # the next dispensed pen not yet due
+    SUPPLY_END = "dispensed supply"  # the last dispensed pen was presumed injected
+
+
 @dataclass(frozen=True)
 class Schedule:
     first_dose: date | None
@@ -94,6 +104,11 @@ class Schedule:
     next_due: date | None
     vaccine_window: tuple[date, date] | None
     earliest_start: date | None
+    #: How `next_due` was found; None when there is none.
+    next_due_basis: NextDueBasis | None = None
+    #: Dispensed pens not yet due (supply in hand) and the day that supply runs out.
+    pens_in_hand: int = 0
+    supply_until: date | None = None
 
 
 @dataclass(frozen=True)

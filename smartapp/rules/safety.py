@@ -77,11 +77,12 @@ def infection_active(
             Status.OK, Severity.INFO, "No active infection", "No active infection recorded."
         )
     names = "; ".join(c.display for c in active)
-    advice = (
-        "Delay the next dose until the infection has resolved."
-        if schedule.started
-        else "Treat it before starting ofatumumab."
-    )
+    if schedule.discontinued is not None:
+        advice = "Therapy is discontinued: treat it before any restart of ofatumumab."
+    elif schedule.started:
+        advice = "Delay the next dose until the infection has resolved."
+    else:
+        advice = "Treat it before starting ofatumumab."
     return INFECTION_ACTIVE.finding(
         Status.ALERT,
         Severity.HIGH,

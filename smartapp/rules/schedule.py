@@ -1,7 +1,8 @@
 """The course of ofatumumab as of a day: counted doses, phase, next dose, vaccine timing.
 
 Computed once per evaluation and handed to every check, so no check sorts doses,
-vaccinations or lab results again.
+vaccinations or lab results again. What counts as a dose, the phase and discontinuation
+come from the one definition of therapy (`smartapp.rules.therapy`).
 
 Partial dates (SPEC §2 "Dates"): the schedule places a dose on the earliest day its date
 allows (`ClinicalDate.earliest`), which makes the next dose fall due no later than it
@@ -31,6 +32,12 @@ from smartapp.rules.evidence import dose_evidence
 from smartapp.rules.model import Evidence, Phase, Schedule
 from smartapp.rules.results import LabSeries, index_labs, series_of
 from smartapp.rules.settings import RuleSettings
+from smartapp.rules.therapy import (
+    Discontinuation,
+    Therapy,
+    planned_starts,
+    therapy_of,
+)
 
 #: Vaccine classes timed as live: an ambiguous CVX is never silently non-live.
 LIVE_LIKE = frozenset({VaccineClass.LIVE, VaccineClass.AMBIGUOUS})
@@ -47,10 +54,13 @@ class StartConstraint(NamedTuple):
 @dataclass(frozen=True)
 class TreatmentSchedule:
     as_of: date
-    #: Counted doses dated on or before as_of, oldest first.
+    #: The course (`therapy.Therapy`): one counted dose per day on or before as_of,
+    #: administrations and placed pens, oldest first.
     doses: tuple[Dose, ...]
     phase: Phase
+    #: First evidence of therapy (dose, placed pen or statement start): the "first dose".
     first: ClinicalDate | None
+    #: The last day therapy is known: last dose or pen, as_of under an active statement.
     last: ClinicalDate | None
     next_due: date | None
     vaccine_window: tuple[date, date] | None
@@ -62,9 +72,6 @@ class TreatmentSchedule:
     reference_date: date
     reference_latest: date
     reference_order: MedicationOrder | None
-    #: After the first dose: the ofatumumab order was stopped, completed or cancelled and no
-    #: other order is active (therapy discontinued), so no next dose is scheduled.
-    stopped_order: MedicationOrder | None
     #: Vaccinations with a usable date on or before as_of (oldest first), and those without.
     vaccinations: tuple[Vaccination, ...]
     undated_vaccinations: tuple[Vaccination, ...]
@@ -73,47 +80,39 @@ class TreatmentSchedule:
     dose_evidence: tuple[Evidence, ...]
     #: Lab results by kind, dated on or before as_of (see `results`), sorted once.
     labs: Mapping[LabKind, LabSeries]
+    #: Everything the one definition of therapy worked out (`smartapp.rules.therapy`).
+    therapy: Therapy
 
     def lab_series(self, *kinds: LabKind) -> LabSeries:
         return series_of(self.labs, *kinds)
 
     @property
     def started(self) -> bool:
-        return bool(self.doses)
+        return self.first is not None
+
+    @property
+    def discontinued(self) -> Discontinuation | None:
+        return self.therapy.discontinued
 
     def model(self) -> Schedule:
+        therapy = self.therapy
         return Schedule(
             first_dose=self.first.earliest if self.first else None,
-            last_dose=self.last.earliest if self.last else None,
+            last_dose=therapy.last_dose.earliest if therapy.last_dose else None,
             doses=len(self.doses),
             next_due=self.next_due,
             vaccine_window=self.vaccine_window,
             earliest_start=self.earliest_start,
+            next_due_basis=therapy.next_due_basis,
+            pens_in_hand=len(therapy.supply),
+            supply_until=therapy.supply_until,
         )
 
 
-_dose_key: Callable[[Dose], tuple[date, date]] = attrgetter("when.earliest", "when.latest")
 #: Only dated vaccinations are sorted.
 _vaccine_key: Callable[[Vaccination], tuple[date, date]] = attrgetter(
     "when.earliest", "when.latest"
 )
-
-
-def next_interval_days(count: int, settings: RuleSettings) -> int:
-    """Days from the `count`-th dose to the next (USPI 2.2: weeks 0, 1, 2, then every 4
-    weeks from week 4)."""
-    if count < 3:
-        return settings.loading_interval_days
-    if count == 3:
-        return settings.first_maintenance_after_third_days
-    return settings.maintenance_interval_days
-
-
-def next_dose_due(doses: tuple[Dose, ...], settings: RuleSettings) -> date | None:
-    """The next dose counts from the day the last one was given (a late dose resets)."""
-    if not doses:
-        return None
-    return plus_days(doses[-1].when.earliest, next_interval_days(len(doses), settings))
 
 
 def days_before_start(vaccine: Vaccination, settings: RuleSettings) -> int:
@@ -123,71 +122,43 @@ def days_before_start(vaccine: Vaccination, settings: RuleSettings) -> int:
     return settings.non_live_vaccine_before_start_days
 
 
-def phase_of(doses: tuple[Dose, ...], as_of: date, settings: RuleSettings) -> Phase:
-    count = len(doses)
-    if count == 0:
-        return Phase.PRE_TREATMENT
-    if count < 3:
-        return Phase.LOADING
-    if (as_of - doses[-1].when.earliest).days > settings.interrupted_after_days:
-        return Phase.INTERRUPTED
-    return Phase.MAINTENANCE
-
-
 def _reference(record: PatientRecord, as_of: date) -> tuple[date, date, MedicationOrder | None]:
+    """as_of, or a later planned start (an active order's, an intended statement's)."""
     earliest, latest, chosen = as_of, as_of, None
-    for order in record.orders:
-        if order.status != "active" or order.start is None:
-            continue
-        if order.start.latest > latest:
-            latest = order.start.latest
+    for start, order in planned_starts(record):
+        if start.latest > latest:
+            latest = start.latest
             chosen = order
-        if order.start.earliest > earliest:
-            earliest = order.start.earliest
+        if start.earliest > earliest:
+            earliest = start.earliest
             chosen = order
     return earliest, latest, chosen
 
 
-#: Order statuses that mean the prescriber ended the course, and those that keep it going.
-ENDED_ORDER_STATUSES = frozenset({"stopped", "completed", "cancelled"})
-LIVE_ORDER_STATUSES = frozenset({"active", "on-hold", "draft"})
-
-
-def _stopped_order(record: PatientRecord) -> MedicationOrder | None:
-    """The ended order when every ofatumumab order has ended (SPEC is silent on
-    discontinuation; a clinician who stopped the order is not asked for the next dose)."""
-    if any(order.status in LIVE_ORDER_STATUSES for order in record.orders):
-        return None
-    ended = [order for order in record.orders if order.status in ENDED_ORDER_STATUSES]
-    if not ended:
-        return None
-    return max(ended, key=lambda order: order.start.latest if order.start else date.min)
-
-
 def build_schedule(record: PatientRecord, as_of: date, settings: RuleSettings) -> TreatmentSchedule:
     """Everything the checks share about the course, computed once."""
-    # A dose dated after as_of had not been given as of that day (evaluating a past day).
-    doses = tuple(sorted([d for d in record.doses if d.when.earliest <= as_of], key=_dose_key))
-    phase = phase_of(doses, as_of, settings)
-    first = doses[0].when if doses else None
-    last = doses[-1].when if doses else None
-    stopped = _stopped_order(record) if doses else None
-    next_due = None if stopped else next_dose_due(doses, settings)
+    therapy = therapy_of(record, as_of, settings)
+    doses, phase = therapy.course, therapy.phase
+    last_dose, next_due = therapy.last_dose, therapy.next_due
 
     dated = [v for v in record.vaccinations if v.when is not None and v.when.earliest <= as_of]
     vaccinations = tuple(sorted(dated, key=_vaccine_key))
     undated = tuple(v for v in record.vaccinations if v.when is None)
 
     window: tuple[date, date] | None = None
-    if last is not None and next_due is not None and phase in (Phase.LOADING, Phase.MAINTENANCE):
-        start = plus_days(last.latest, settings.non_live_after_dose_days)
+    if (
+        last_dose is not None
+        and next_due is not None
+        and phase in (Phase.LOADING, Phase.MAINTENANCE)
+    ):
+        start = plus_days(last_dose.latest, settings.non_live_after_dose_days)
         end = plus_days(next_due, -settings.non_live_before_next_dose_days)
         if start <= end:
             window = (start, end)
 
     constraints: tuple[StartConstraint, ...] = ()
     earliest_start: date | None = None
-    if not doses:
+    if not therapy.started:
         items = []
         for vaccine in vaccinations:
             if vaccine.when is None:  # pragma: no cover - dated by construction
@@ -203,18 +174,18 @@ def build_schedule(record: PatientRecord, as_of: date, settings: RuleSettings) -
         as_of=as_of,
         doses=doses,
         phase=phase,
-        first=first,
-        last=last,
+        first=therapy.first,
+        last=therapy.last,
         next_due=next_due,
         vaccine_window=window,
         earliest_start=earliest_start,
         reference_date=reference_date,
         reference_latest=reference_latest,
         reference_order=reference_order,
-        stopped_order=stopped,
         vaccinations=vaccinations,
         undated_vaccinations=undated,
         start_constraints=constraints,
         dose_evidence=tuple(map(dose_evidence, doses)),
         labs=index_labs(record.labs, as_of),
+        therapy=therapy,
     )

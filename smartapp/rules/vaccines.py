@@ -335,13 +335,19 @@ def vaccine_window(
     Partial dates alert when any day they allow is too close. Only vaccines given within
     `vaccine_window_lookback_days` (365) of as_of are judged: SPEC is silent, and an alert
     about a years-old flu shot would stay on the screen forever with nothing to do.
-    ok (info, with the window); not_applicable pre-treatment.
+    ok (info, with the window); not_applicable pre-treatment and once therapy is
+    discontinued (SPEC §3 phase).
     """
     first = schedule.first
     if first is None:
         return VACCINE_WINDOW.not_applicable(
             "Therapy not started: non-live vaccines are best given at least "
             f"{settings.non_live_vaccine_before_start_days} days before the first dose."
+        )
+    if schedule.discontinued is not None:
+        return VACCINE_WINDOW.not_applicable(
+            f"Therapy discontinued ({schedule.discontinued.describe()}): no dosing cycle to "
+            "time non-live vaccines around."
         )
     dose_days = [d.when.earliest for d in schedule.doses]  # in order: doses are sorted
     next_due = schedule.next_due

@@ -85,6 +85,7 @@ PHASE_WORDS: dict[Phase, str] = {
     Phase.LOADING: "Loading doses (weeks 0, 1, 2)",
     Phase.MAINTENANCE: "Maintenance (every 4 weeks)",
     Phase.INTERRUPTED: "Interrupted (no dose for more than 12 weeks)",
+    Phase.DISCONTINUED: "Discontinued (therapy stopped; precautions continue)",
 }
 
 VACCINE_LOOKS: dict[VaccineClass, StatusLook] = {

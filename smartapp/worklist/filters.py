@@ -5,7 +5,7 @@ Query parameters (all optional; repeat a parameter or separate values by commas 
     status   overdue | due | alert | unknown | ok   patients with a finding in that status
     check    a check id (ig-monitoring, dose-schedule, …)  restricts `status` to these checks;
              alone: patients whose check needs attention (alert/overdue/due/unknown)
-    phase    pre-treatment | loading | maintenance | interrupted
+    phase    pre-treatment | loading | maintenance | interrupted | discontinued
     owner    text in an open Task's owner; `unassigned` = an open Task without owner
     tasks    open | none                            patients with / without open app Tasks
     q        text in the patient's name or id

@@ -12,12 +12,12 @@ from datetime import date
 
 from fhir_mappings.records import PatientRecord
 from fhir_mappings.write_common import OPEN_TASK_STATUSES
-from smartapp.rules.model import Finding, Severity, Status, Summary
+from smartapp.rules.model import Finding, Phase, Severity, Status, Summary
 
 #: Statuses that need a coordinator's attention, worst first (a row's `status`).
 ATTENTION: tuple[Status, ...] = (Status.ALERT, Status.OVERDUE, Status.DUE, Status.UNKNOWN)
 #: Phases in course order (for sorting).
-PHASE_ORDER = ("pre-treatment", "loading", "maintenance", "interrupted")
+PHASE_ORDER = tuple(phase.value for phase in Phase)
 SEVERITY_ORDER = tuple(severity.value for severity in Severity)
 
 

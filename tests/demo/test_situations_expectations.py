@@ -91,4 +91,4 @@ def test_generated_patients_are_fully_readable_and_evaluated() -> None:
         assert record.doses, "every generated patient is on ofatumumab"
         summary = evaluate(record, anchor, RuleSettings())
         assert {f.check for f in summary.findings} == set(CHECK_IDS)
-        assert summary.phase.value in ("loading", "maintenance", "interrupted")
+        assert summary.phase.value in ("loading", "maintenance", "interrupted", "discontinued")

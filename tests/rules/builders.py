@@ -17,6 +17,7 @@ from fhir_mappings.records import (
     ConditionKind,
     ConditionRecord,
     DataQuality,
+    Dispense,
     Dose,
     ImagingRecord,
     LabKind,
@@ -27,6 +28,7 @@ from fhir_mappings.records import (
     Qualitative,
     ResultStatus,
     SourceRef,
+    TherapyStatement,
     Vaccination,
     VaccineClass,
 )
@@ -136,8 +138,35 @@ def course(first: int, count: int) -> list[Dose]:
     return [dose(day) for day in days[:count]]
 
 
-def order(start: When, status: str = "active") -> MedicationOrder:
-    return MedicationOrder(status, "order", when(start), source("MedicationRequest", "Kesimpta"))
+def order(
+    start: When, status: str = "active", *, end: When = None, authored: When = None
+) -> MedicationOrder:
+    return MedicationOrder(
+        status,
+        "order",
+        when(start),
+        source("MedicationRequest", "Kesimpta"),
+        end=when(end),
+        authored=when(authored),
+    )
+
+
+def dispense(day: When, pens: int = 1) -> Dispense:
+    clinical = when(day)
+    assert clinical is not None
+    return Dispense(clinical, pens, f"{pens} pen(s)", source("MedicationDispense", "Kesimpta"))
+
+
+def statement(
+    start: When, status: str = "active", *, end: When = None, asserted: When = None
+) -> TherapyStatement:
+    return TherapyStatement(
+        status,
+        when(start),
+        when(end),
+        when(asserted),
+        source("MedicationStatement", f"Kesimpta statement ({status})"),
+    )
 
 
 def vaccine(
@@ -206,6 +235,8 @@ Item = (
     LabResult
     | Dose
     | MedicationOrder
+    | Dispense
+    | TherapyStatement
     | Vaccination
     | ConditionRecord
     | AllergyRecord
@@ -235,6 +266,8 @@ def record(
         labs=tuple(i for i in flat if isinstance(i, LabResult)),
         doses=tuple(i for i in flat if isinstance(i, Dose)),
         orders=tuple(i for i in flat if isinstance(i, MedicationOrder)),
+        dispenses=tuple(i for i in flat if isinstance(i, Dispense)),
+        statements=tuple(i for i in flat if isinstance(i, TherapyStatement)),
         vaccinations=tuple(i for i in flat if isinstance(i, Vaccination)),
         conditions=tuple(i for i in flat if isinstance(i, ConditionRecord)),
         allergies=tuple(i for i in flat if isinstance(i, AllergyRecord)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from smartapp.rules import evaluate
 from smartapp.rules.model import Finding, Severity, Status
 
-from .builders import AS_OF, SETTINGS, check, course, d, dose, order, record, vaccine
+from .builders import AS_OF, SETTINGS, check, course, d, dispense, dose, order, record, vaccine
 
 
 def schedule_finding(days_until_due: int) -> Finding:
@@ -160,3 +160,53 @@ def test_an_active_order_beside_a_stopped_one_keeps_the_schedule() -> None:
 def test_stopped_therapy_still_alerts_on_a_live_vaccine_before_b_cell_repletion() -> None:
     rec = record(course(-300, 10), order(-300, status="stopped"), vaccine(-10, "live"))
     assert check("vaccine-live-on-therapy", rec).status is Status.ALERT
+
+
+# --- home therapy: pens, statements, same-day records (SPEC §2, §3) --------------------------
+
+
+def test_two_administration_records_on_one_day_are_a_duplicate_alert() -> None:
+    rec = record(course(-100, 5), dose(-44))
+    f = check("dose-interval", rec)
+    assert f.status is Status.ALERT
+    assert "2 administration records on" in f.detail
+    assert f.grounds is not None and len(f.grounds) == 2
+    # ...but they are one dose for the schedule.
+    assert evaluate(rec, AS_OF, SETTINGS).schedule.doses == 5
+
+
+def test_a_dispense_and_an_administration_on_one_day_are_mentioned_not_alerted() -> None:
+    f = check("dose-interval", record(course(-100, 5), dispense(-44)))
+    assert f.status is Status.OK
+    assert "counted as one dose" in f.detail
+
+
+def test_dose_interval_judges_administrations_only() -> None:
+    # Pens placed on due dates between two administrations are not judged.
+    f = check("dose-interval", record(dispense(-30, pens=2), dose(-28)))
+    assert f.status is Status.OK
+    assert check("dose-interval", record(dispense(-60, pens=3))).status is Status.NOT_APPLICABLE
+
+
+def test_next_dose_on_the_next_pen_in_hand_says_by_dispensed_supply() -> None:
+    f = check("dose-schedule", record(dispense(-10, pens=3)))
+    assert f.status is Status.DUE  # the third pen falls due in 4 days
+    assert f.due == d(4)
+    assert "by dispensed supply" in f.detail
+    assert "in hand" in f.evidence[-1].display
+
+
+def test_refill_due_when_the_last_pen_was_presumed_injected() -> None:
+    f = check("dose-schedule", record(dispense(-100, pens=3), dispense(-72), dispense(-44)))
+    assert f.status is Status.OVERDUE
+    assert f.due == d(-16)
+    assert "refill or confirm injection" in f.title
+    assert "refill due" in f.detail
+
+
+def test_a_discontinued_course_schedules_no_dose() -> None:
+    rec = record(course(-300, 8), order(-300, status="stopped", end=-100))
+    f = check("dose-schedule", rec)
+    assert f.status is Status.NOT_APPLICABLE
+    assert "discontinued" in f.detail
+    assert evaluate(rec, AS_OF, SETTINGS).phase.value == "discontinued"

@@ -91,8 +91,10 @@ def test_84_days_without_a_dose_is_still_maintenance_85_is_interrupted() -> None
     assert schedule_of(course(-85 - 56, 5)).phase is Phase.INTERRUPTED
 
 
-def test_loading_that_stalls_stays_loading() -> None:
-    assert schedule_of(dose(-200)).phase is Phase.LOADING
+def test_loading_that_stalls_is_interrupted_after_84_days() -> None:
+    # SPEC v2 §3: "loading or maintenance with more than 84 days without a dose".
+    assert schedule_of(dose(-84)).phase is Phase.LOADING
+    assert schedule_of(dose(-85)).phase is Phase.INTERRUPTED
 
 
 def test_doses_dated_after_as_of_are_not_counted() -> None:
