@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -57,7 +57,18 @@ def _parse(value: str) -> ClinicalDate | str:
     found = _day(text[:10])  # both patterns guarantee "YYYY-MM-DD" there
     if found is None:
         return f"'{text}' is not a real date"
-    return ClinicalDate(found, found, text, ClinicalDateKind.DAY)
+    return ClinicalDate(found, found, text, ClinicalDateKind.DAY, _moment(text))
+
+
+def _moment(text: str) -> datetime | None:
+    """The moment of a date-time ("2024-03-01T10:30:00+01:00"), for ordering results on the
+    same day; None for a plain date, or a time Python cannot represent (a leap second)."""
+    if len(text) <= 10:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _partial(text: str, year: str, month: str | None) -> ClinicalDate | str:

@@ -161,8 +161,9 @@ def read_observation(
     if status is None:
         return []
     when = first_date(resource, OBSERVATION_DATES, "")
+    issued = first_date(resource, ("issued",), "")
     return [
-        _result(part, kind, match, status, raw_status, when, reference, mappings, where)
+        _result(part, kind, match, status, raw_status, (when, issued), reference, mappings, where)
         for kind, match, part, where in found
     ]
 
@@ -193,15 +194,18 @@ def read_report_labs(
     if status is None:
         return []
     when = first_date(resource, REPORT_DATES, "")
+    issued = first_date(resource, ("issued",), "")
     return [
-        _result(resource, kind, match, status, raw_status, when, reference, mappings, "")
+        _result(resource, kind, match, status, raw_status, (when, issued), reference, mappings, "")
         for kind, match in panels
     ]
 
 
 def _lower_limit(
     part: Mapping[str, Any], quantity: QuantityValue, target: str, where: str
-) -> float | None:
+) -> tuple[float | None, bool]:
+    """The first referenceRange.low in `target` units, and whether it had no unit (then it
+    is read in the value's unit, and the rules check that reading is plausible)."""
     ranges = part.get("referenceRange")
     if type(ranges) is not list:  # absent (nothing to read) or checked by as_list
         ranges = as_list(ranges, f"{where}referenceRange")
@@ -216,9 +220,9 @@ def _lower_limit(
         if low is None:
             continue
         if not low.unit:
-            low = low._replace(unit=quantity.unit)
-        return low.to(target)
-    return None
+            return low._replace(unit=quantity.unit).to(target), True
+        return low.to(target), False
+    return None, False
 
 
 def _interpretation_codes(part: Mapping[str, Any]) -> str:
@@ -286,22 +290,25 @@ def _result(
     match: Match,
     status: ResultStatus,
     raw_status: str,
-    when: ClinicalDate | None,
+    dates: tuple[ClinicalDate | None, ClinicalDate | None],
     reference: str,
     mappings: Mappings,
     where: str,
 ) -> LabResult:
+    when, issued = dates
     prefix = f"{where}." if where else ""
     quantity = read_quantity(part.get("valueQuantity"), f"{prefix}valueQuantity")
     value: float | None = None
     lower: float | None = None
+    unitless = False
     unit: str | None = None
     canonical = CANONICAL_UNITS.get(kind)
-    if canonical is not None and quantity is not None:
+    # "ad" ("sufficient to achieve") says nothing about a measured amount.
+    if canonical is not None and quantity is not None and quantity.comparator != "ad":
         value = quantity.to(canonical)
         if value is not None:
             unit = canonical
-            lower = _lower_limit(part, quantity, canonical, prefix)
+            lower, unitless = _lower_limit(part, quantity, canonical, prefix)
     qualitative: Qualitative | None = None
     how = ""
     if kind in QUALITATIVE or kind in EITHER:
@@ -330,4 +337,7 @@ def _result(
         raw=raw,
         interpretable=interpretable,
         source=SourceRef(reference, f"{LABELS[kind]}: {described} on {date_text}", matched_by),
+        comparator=quantity.comparator if value is not None and quantity is not None else "",
+        lower_limit_unitless=unitless,
+        issued=issued,
     )

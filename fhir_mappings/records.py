@@ -8,7 +8,7 @@ its evidence. Quantities are already converted to canonical units (see `CANONICA
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import Enum
 
 
@@ -32,10 +32,31 @@ class ClinicalDate:
     latest: date
     text: str
     precision: ClinicalDateKind = ClinicalDateKind.DAY
+    #: The moment a date-time gives (aware when it carries an offset, naive when not): on
+    #: the same day, two results are ordered by it when both have one (SPEC §2 "Which
+    #: result is the latest"). None for a plain date or a partial date.
+    moment: datetime | None = None
 
     @property
     def partial(self) -> bool:
         return self.precision is not ClinicalDateKind.DAY
+
+    def certainly_before(self, other: ClinicalDate) -> bool:
+        """True when every day this date allows is before every day `other` allows, or both
+        are the same day with times that order them (SPEC §2 "Which result is the latest").
+
+        False when the order cannot be told: the same day without times on both, or a
+        partial date whose span contains the other's days. Times are compared as instants;
+        a time without an offset is compared only with another time without one.
+        """
+        if self.latest < other.earliest:
+            return True
+        if self.earliest != other.latest or self.latest != other.earliest:
+            return False  # overlapping spans (or `other` is the earlier one)
+        mine, theirs = self.moment, other.moment
+        if mine is None or theirs is None or (mine.tzinfo is None) != (theirs.tzinfo is None):
+            return False
+        return mine < theirs
 
     def describe(self) -> str:
         """The date as a clinician reads it, flagging partial dates."""
@@ -114,6 +135,17 @@ class LabResult:
     #: False when the value could not be read as this kind needs (rules then say unknown).
     interpretable: bool
     source: SourceRef
+    #: "<", "<=", ">" or ">=" when `value` is known only as a bound (SPEC §2 "Comparators");
+    #: "" for an exact value.
+    comparator: str = ""
+    #: True when `lower_limit` came from a referenceRange.low without a unit, read in the
+    #: value's unit: the rules accept it only when plausible (SPEC §2 "Quantitative results").
+    lower_limit_unitless: bool = False
+    #: `issued`: the day to use when the effective date is after the as-of date (SPEC §2).
+    issued: ClinicalDate | None = None
+    #: Set by the rules, never by the reader: why a result that would have been used could
+    #: not be (a date after the as-of date). Such a result is shown and never used.
+    unused_because: str | None = None
 
 
 class DoseKind(str, Enum):

@@ -59,6 +59,9 @@ def _action(code: str) -> Action:
 
 GIVE_DOSE = _action("give-dose")
 BOOK_MRI = _action("book-mri")
+#: A test already done and awaiting its result (SPEC §2 "Pending results"): planned as in
+#: progress, never a Task (nothing new to order).
+AWAIT_PENDING = _action("await-pending-result")
 
 #: Monitoring checks that are `ok` but carry their next due date: planned, with this action.
 _PLANNED_MONITORING: dict[str, Action] = {
@@ -68,8 +71,13 @@ _PLANNED_MONITORING: dict[str, Action] = {
 
 
 def is_taskable(finding: Finding) -> bool:
-    """Due, overdue or alert with an action: the write-back makes a Task for it (SPEC §4)."""
-    return finding.status in ACTIONABLE_STATUSES and finding.action is not None
+    """Due, overdue or alert with an action: the write-back makes a Task for it (SPEC §4);
+    waiting for a pending result is not a Task (SPEC §2: no new order Task)."""
+    return (
+        finding.status in ACTIONABLE_STATUSES
+        and finding.action is not None
+        and finding.action.code != AWAIT_PENDING.code
+    )
 
 
 def activity_kind(action: Action) -> str:
@@ -129,6 +137,13 @@ def _finding_activity(finding: Finding) -> dict[str, Any] | None:
         if ack is not None:
             detail["status"] = "cancelled"
             detail["statusReason"] = {"text": f"Acknowledged by {ack.by} on {ack.on}: {ack.reason}"}
+    elif action is not None and action.code == AWAIT_PENDING.code:
+        detail = {
+            "kind": "ServiceRequest",
+            "code": action_concept(action),
+            "status": "in-progress",
+            "description": f"{finding.title}. {finding.detail}",
+        }
     elif finding.status is Status.OK and finding.due and finding.check in _PLANNED_MONITORING:
         action = _PLANNED_MONITORING[finding.check]
         detail = {

@@ -676,7 +676,7 @@ def _mri_overdue(b: PatientBuilder) -> None:
     expect={
         "hbv-screening": "ok",
         "hbv-serology": "ok",
-        "ig-low": "ok",
+        "ig-low": "unknown",
         "ig-monitoring": "ok",
         "dose-schedule": "overdue",
         "dose-interval": "ok",
@@ -690,7 +690,8 @@ def _messy(b: PatientBuilder) -> None:
     """Real-world mess the reader must survive: a partial MS onset (year only) and IgM date
     (year-month); an entered-in-error positive HBsAg (ignored); an uninterpretable HBsAg
     ("see comment", older than the valid negative one); anti-HBc with only an interpretation
-    code; a preliminary low IgG (pending, not used); a final IgG in g/dL and IgM in mg/L;
+    code; a preliminary low IgG newer than the final one (never a value: ig-low says unknown,
+    "result pending since …"); a final IgG in g/dL and IgM in mg/L;
     a CBC with only `issued`; an 11-digit NDC; an entered-in-error Kesimpta administration
     and an IV Arzerra infusion (neither counts); a not-done flu shot; an immunization with
     only occurrenceString; the last Kesimpta dose at 23:30 -05:00, which is the next day in

@@ -27,6 +27,9 @@ BOOK_MRI = Action("book-mri", "Book a brain MRI")
 WAIT_FOR_VACCINE_INTERVAL = Action(
     "wait-for-vaccine-interval", "Wait for the vaccine interval before starting ofatumumab"
 )
+#: A due or overdue test has a registered/preliminary result: wait for it, order nothing
+#: (SPEC §2 "Pending results"). Not a Task of its own (`TASKED` excludes it).
+AWAIT_PENDING_RESULT = Action("await-pending-result", "Await the pending result")
 
 ACTIONS: tuple[Action, ...] = (
     ORDER_HBV_SCREENING,
@@ -44,4 +47,8 @@ ACTIONS: tuple[Action, ...] = (
     REVIEW_PREGNANCY,
     BOOK_MRI,
     WAIT_FOR_VACCINE_INTERVAL,
+    AWAIT_PENDING_RESULT,
 )
+
+#: Actions the write-back turns into a Task: every one but waiting for a pending result.
+UNTASKED = frozenset({AWAIT_PENDING_RESULT.code})

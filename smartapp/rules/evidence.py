@@ -120,7 +120,7 @@ def value_text(lab: LabResult) -> str:
         return _QUALITATIVE_TEXT[qualitative]
     if lab.value is not None:
         unit = UNIT_TEXT.get(lab.unit or "", lab.unit or "")
-        return f"{number(lab.value)} {unit}".strip()
+        return f"{lab.comparator}{number(lab.value)} {unit}".strip()
     return f"'{lab.raw}'"
 
 
@@ -138,7 +138,9 @@ def _with(text: str, note: str) -> str:
 def lab_evidence(lab: LabResult, note: str = "") -> Evidence:
     # The date and the match are their own Evidence fields: the display is what was recorded.
     text = f"{LAB_LABELS[lab.kind]}: {lab.raw}"
-    if lab.status is _PENDING:
+    if lab.unused_because is not None:
+        text += f"; {lab.unused_because}"
+    elif lab.status is _PENDING:
         text += "; pending, not used"
     elif lab.when is None:
         text += "; no date recorded, not used"
@@ -153,6 +155,15 @@ def lab_evidence(lab: LabResult, note: str = "") -> Evidence:
         text = f"{text}; {note}"
     source = lab.source
     return Evidence(source.reference, date_text(lab.when), text, source.matched_by)
+
+
+def pending_text(label: str, pending: tuple[LabResult, ...]) -> str:
+    """'IgG result pending since 2025-06-10' (the oldest of those waiting; SPEC §2)."""
+    dated = [lab.when for lab in pending if lab.when is not None]
+    if not dated:
+        return f"{label} result pending (no date recorded)"
+    oldest = min(dated, key=lambda when: (when.earliest, when.latest))
+    return f"{label} result pending since {date_text(oldest)}"
 
 
 def series_evidence(series: LabSeries) -> list[Evidence]:

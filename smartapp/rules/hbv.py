@@ -36,7 +36,7 @@ from smartapp.rules.labs import (
     baseline_window,
 )
 from smartapp.rules.model import Finding, Severity, Status
-from smartapp.rules.results import LabSeries, lab_date_key
+from smartapp.rules.results import LabSeries
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
 
@@ -62,8 +62,7 @@ def anti_hbc_series(schedule: TreatmentSchedule) -> LabSeries:
     positive_igm = [lab for lab in igm.usable if lab.qualitative is Qualitative.POSITIVE]
     if not positive_igm:
         return total
-    usable = tuple(sorted([*total.usable, *positive_igm], key=lab_date_key))
-    return LabSeries(usable, total.unusable, total.pending)
+    return LabSeries.of([*total.usable, *positive_igm], total.unusable, total.pending)
 
 
 def hbv_screening(

@@ -21,6 +21,7 @@ from smartapp.rules.evidence import (
     lab_phrase,
     number,
     on_day,
+    pending_text,
     series_evidence,
 )
 from smartapp.rules.labs import (
@@ -30,6 +31,7 @@ from smartapp.rules.labs import (
     baseline_window,
 )
 from smartapp.rules.model import Evidence, Finding, Phase, Severity, Status
+from smartapp.rules.results import below, lower_limit
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
 
@@ -136,9 +138,12 @@ def ig_monitoring(
     )
     evidence: list[Evidence] = []
     bases: list[tuple[date, str]] = []
+    waiting: list[str] = []
     for kind, label in ((LabKind.IGG, "IgG"), (LabKind.IGM, "IgM")):
         series = schedule.lab_series(kind)
         evidence.extend(series_evidence(series))
+        if series.pending_since_latest():
+            waiting.append(pending_text(label, series.pending_since_latest()))
         latest = series.latest
         if latest is not None and latest.when is not None:
             bases.append((latest.when.earliest, f"last {label} {on_day(latest.when)}"))
@@ -156,26 +161,29 @@ def ig_monitoring(
         )
     evidence.extend(condition_evidence(c) for c in infections)
     basis = "; ".join(text for _, text in bases)
+    # Timing uses usable results only; a pending one means the test is done: await it.
+    action = actions.AWAIT_PENDING_RESULT if waiting else actions.ORDER_IMMUNOGLOBULINS
+    wait_text = f" {'; '.join(waiting)}: await it." if waiting else ""
     if as_of > due:
         return IG_MONITORING.finding(
             Status.OVERDUE,
             Severity.MODERATE,
             "IgG/IgM overdue",
             f"IgG and IgM are repeated {why} ({basis}): due on {day(due)}, "
-            f"{(as_of - due).days} days ago.",
+            f"{(as_of - due).days} days ago.{wait_text}",
             due=due,
             evidence=evidence,
-            action=actions.ORDER_IMMUNOGLOBULINS,
+            action=action,
         )
     if (due - as_of).days <= settings.monitoring_due_window_days:
         return IG_MONITORING.finding(
             Status.DUE,
             Severity.LOW,
             "IgG/IgM due",
-            f"IgG and IgM are repeated {why} ({basis}): due on {day(due)}.",
+            f"IgG and IgM are repeated {why} ({basis}): due on {day(due)}.{wait_text}",
             due=due,
             evidence=evidence,
-            action=actions.ORDER_IMMUNOGLOBULINS,
+            action=action,
         )
     return IG_MONITORING.finding(
         Status.OK,
@@ -190,13 +198,18 @@ def ig_monitoring(
 def ig_low(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
 ) -> Finding:
-    """Latest IgG or IgM below its lower limit (the result's own reference range, else the
-    setting: IgG 700, IgM 40 mg/dL). USPI 2.1 (if low, consult immunology experts), 5.3.
+    """Latest IgG or IgM below its lower limit -> alert. USPI 2.1 (if low, consult immunology
+    experts), 5.3; SPEC §2 "Quantitative results", "Comparators", "Pending results"; §3 ig-low.
 
-    alert moderate; high when IgG is low and at least 2 infections began in 365 days.
-    A value exactly at the limit is not low. ok (info) when both latest values are at or
-    above their limits and no newer result is unreadable; unknown (moderate) when a value
-    is missing, pending, or could not be converted (action: order, when never done).
+    The limit is the result's own referenceRange.low, else the setting (IgG 700, IgM 40
+    mg/dL); a low without a unit is read in the value's unit only when it lies between a
+    quarter and four times the default, else the default is used and the evidence says why.
+    A value exactly at the limit is not low. A value known only as a bound decides only when
+    the bound settles it (`<0.3 g/L` is below 40 mg/dL; `<0.5 g/L` is not known to be).
+    alert moderate; high when IgG is low and at least 2 infections began in 365 days; an
+    alert names any newer pending result. ok (info) when both latest values are at or above
+    their limits, with no newer unreadable or pending result; unknown (moderate) otherwise
+    (action: order, when a test was never done).
     """
     defaults = {
         LabKind.IGG: settings.igg_lower_limit_mg_dl,
@@ -207,39 +220,50 @@ def ig_low(
     low_results: list[Evidence] = []
     normal: list[str] = []
     problems: list[str] = []
+    pending_notes: list[str] = []
     never_done = False
     igg_low = False
     for kind, label in ((LabKind.IGG, "IgG"), (LabKind.IGM, "IgM")):
         series = schedule.lab_series(kind)
-        evidence.extend(series_evidence(series))
         latest = series.latest
+        waiting = series.pending_since_latest()
+        if waiting:
+            pending_notes.append(pending_text(label, waiting))
         if latest is not None and latest.value is not None:
-            limit = latest.lower_limit if latest.lower_limit is not None else defaults[kind]
-            source = "the laboratory's range" if latest.lower_limit is not None else "default"
-            text = f"{lab_phrase(latest)} (lower limit {number(limit)} mg/dL, {source})"
-            if latest.value < limit:
+            limit = lower_limit(latest, defaults[kind], "mg/dL")
+            evidence.append(lab_evidence(latest, limit.note))
+            evidence.extend(lab_evidence(lab) for lab in series.unreadable_since_latest())
+            evidence.extend(lab_evidence(lab) for lab in series.pending)
+            text = f"{lab_phrase(latest)} (lower limit {number(limit.value)} mg/dL, {limit.source})"
+            verdict = below(latest.value, latest.comparator, limit.value)
+            if verdict:
                 low.append(text)
                 low_results.append(lab_evidence(latest))
                 igg_low = igg_low or kind is LabKind.IGG
                 continue
-            normal.append(text)
+            if verdict is None:
+                problems.append(
+                    f"the latest {label} is known only as a bound: {text}; it may or may not be "
+                    "below the limit"
+                )
+            else:
+                normal.append(text)
+        else:
+            evidence.extend(series_evidence(series))
         unreadable = series.unreadable_since_latest()
         if unreadable:
             raw = ", ".join(f"'{lab.raw}'" for lab in unreadable)
-            problems.append(f"the latest {label} could not be converted or read ({raw})")
-        elif latest is None:
-            if series.pending:
-                problems.append(f"{label} result pending")
-            else:
-                problems.append(f"no {label} result")
-                never_done = never_done or not series.unusable
+            problems.append(f"the latest {label} could not be converted or used ({raw})")
+        elif latest is None and not waiting:
+            problems.append(f"no {label} result")
+            never_done = never_done or not series.unusable
 
     if low:
         infections = recent_infections(record, as_of, settings)
         severe = igg_low and len(infections) >= settings.frequent_infections_count
         detail = "Below the lower limit: " + "; ".join(low) + "."
-        if problems:
-            detail += " Also: " + "; ".join(problems) + "."
+        if problems or pending_notes:
+            detail += " Also: " + "; ".join([*problems, *pending_notes]) + "."
         if severe:
             detail += (
                 f" With {len(infections)} infections in the last "
@@ -265,6 +289,7 @@ def ig_low(
             # normal result of the other immunoglobulin is not.
             grounds=low_results,
         )
+    problems.extend(pending_notes)
     if not problems:
         return IG_LOW.finding(
             Status.OK,

@@ -18,6 +18,7 @@ from smartapp.rules.evidence import (
     lab_evidence,
     lab_phrase,
     on_day,
+    pending_text,
     sentence,
 )
 from smartapp.rules.model import Action, Evidence, Finding, Severity, Status
@@ -73,8 +74,11 @@ class ItemState(IntEnum):
 
     FOUND = 0
     LATE = 1
+    #: Only results that could not be interpreted (or used): review them.
     UNRESOLVED = 2
-    MISSING = 3
+    #: Not satisfied, but a result is pending: await it (SPEC §2 "Pending results").
+    PENDING = 3
+    MISSING = 4
 
 
 class BaselineItem(NamedTuple):
@@ -95,7 +99,9 @@ class BaselineItem(NamedTuple):
             return ItemState.FOUND
         if self.late is not None:
             return ItemState.LATE
-        if self.pending or self.unreadable:
+        if self.pending:
+            return ItemState.PENDING
+        if self.unreadable:
             return ItemState.UNRESOLVED
         return ItemState.MISSING
 
@@ -116,6 +122,9 @@ class BaselineItem(NamedTuple):
                     note = f"{counted_as(when, used, 'could fall outside the window')}; {note}"
                 items.append(lab_evidence(self.outside, note))
         return items
+
+    def pending_text(self) -> str:
+        return pending_text(self.label, self.pending)
 
     def missing_text(self) -> str:
         if self.outside is not None and self.outside.when is not None:
@@ -150,7 +159,10 @@ def baseline_item(label: str, series: LabSeries, window: BaselineWindow) -> Base
         label=label,
         found=found,
         late=late,
-        pending=tuple(lab for lab in series.pending if _could_be_inside(lab, window)),
+        # A pending result after the first dose would make a late baseline: await it too.
+        pending=tuple(
+            lab for lab in series.pending if lab.when is None or lab.when.latest >= window.lower
+        ),
         unreadable=tuple(lab for lab in series.unusable if _could_be_inside(lab, window)),
         outside=outside,
     )
@@ -180,8 +192,10 @@ def baseline_finding(
     Any of `alternatives` (each a list of tests all required) satisfies the requirement.
     A test found only after the first dose is a late baseline: the requirement can no
     longer be met as written and there is nothing left to order, so it reads ok and says
-    "late". A test that exists only as pending or uninterpretable results is unknown
-    (wait for it / review the raw value), not due: the order would duplicate it.
+    "late". Timing uses usable results only (SPEC §2 "Pending results"): a test with only a
+    pending result is still due or overdue, and when every missing test has a pending
+    result the action is to await it (no new order). A test that exists only as results
+    that could not be interpreted is unknown (review the raw value), not due.
     """
     scored = [(max(item.state for item in alt), alt) for alt in alternatives]
     state, chosen = min(scored, key=lambda pair: pair[0])
@@ -213,11 +227,7 @@ def baseline_finding(
     if state is ItemState.UNRESOLVED:
         parts = []
         for item in chosen:
-            if item.state is not ItemState.UNRESOLVED:
-                continue
-            if item.pending:
-                parts.append(f"{item.label} result pending")
-            else:
+            if item.state is ItemState.UNRESOLVED:
                 raw = ", ".join(f"'{lab.raw}'" for lab in item.unreadable)
                 parts.append(f"{item.label} result could not be interpreted ({raw}): review it")
         found = _phrases(item.found or item.late for item in chosen)
@@ -233,12 +243,29 @@ def baseline_finding(
         )
 
     missing = ", ".join(item.missing_text() for item in chosen if item.state is ItemState.MISSING)
+    waiting = "; ".join(item.pending_text() for item in chosen if item.state is ItemState.PENDING)
+    unreadable = [
+        f"{item.label} could not be interpreted ("
+        + ", ".join(f"'{lab.raw}'" for lab in item.unreadable)
+        + ")"
+        for item in chosen
+        if item.state is ItemState.UNRESOLVED
+    ]
     found = _phrases(item.found or item.late for item in chosen)
-    found_text = f" Found: {found}." if found else ""
+    notes = ""
+    if missing:
+        notes += f" Missing: {missing}."
+    if waiting:
+        notes += f" {sentence(waiting)}: await it."
+    if unreadable:
+        notes += f" Also: {'; '.join(unreadable)}."
+    if found:
+        notes += f" Found: {found}."
+    chosen_action = actions.AWAIT_PENDING_RESULT if state is ItemState.PENDING else action
     if window.started and schedule.first is not None:
         detail = (
             f"Therapy started {on_day(schedule.first)} without {what} within the {n} days "
-            f"before. Missing: {missing}.{found_text}"
+            f"before.{notes}"
         )
         return rule.finding(
             Status.OVERDUE,
@@ -247,12 +274,9 @@ def baseline_finding(
             detail,
             due=schedule.first.earliest,
             evidence=evidence,
-            action=action,
+            action=chosen_action,
         )
-    detail = (
-        f"{sentence(what)} needed within {n} days before {window.anchor}. "
-        f"Missing: {missing}.{found_text}"
-    )
+    detail = f"{sentence(what)} needed within {n} days before {window.anchor}.{notes}"
     return rule.finding(
         Status.DUE,
         severities.due,
@@ -260,7 +284,7 @@ def baseline_finding(
         detail,
         due=schedule.reference_date,
         evidence=evidence,
-        action=action,
+        action=chosen_action,
     )
 
 

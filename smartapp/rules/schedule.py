@@ -30,7 +30,7 @@ from fhir_mappings.records import (
 from smartapp.rules.dates import plus_days
 from smartapp.rules.evidence import dose_evidence
 from smartapp.rules.model import Evidence, Phase, Schedule
-from smartapp.rules.results import LabSeries, index_labs, series_of
+from smartapp.rules.results import DataProblem, LabSeries, index_labs, series_of
 from smartapp.rules.settings import RuleSettings
 from smartapp.rules.therapy import (
     Discontinuation,
@@ -78,10 +78,12 @@ class TreatmentSchedule:
     #: Pre-treatment only: every dated vaccination's start interval.
     start_constraints: tuple[StartConstraint, ...]
     dose_evidence: tuple[Evidence, ...]
-    #: Lab results by kind, dated on or before as_of (see `results`), sorted once.
+    #: Lab results by kind, placed on or before as_of (see `results`), sorted once.
     labs: Mapping[LabKind, LabSeries]
     #: Everything the one definition of therapy worked out (`smartapp.rules.therapy`).
     therapy: Therapy
+    #: Results the rules could not use because of their date (SPEC §2), for `data.problems`.
+    lab_problems: tuple[DataProblem, ...] = ()
 
     def lab_series(self, *kinds: LabKind) -> LabSeries:
         return series_of(self.labs, *kinds)
@@ -170,6 +172,7 @@ def build_schedule(record: PatientRecord, as_of: date, settings: RuleSettings) -
         earliest_start = max([as_of, *(c.safe_from for c in constraints)])
 
     reference_date, reference_latest, reference_order = _reference(record, as_of)
+    labs, lab_problems = index_labs(record.labs, as_of)
     return TreatmentSchedule(
         as_of=as_of,
         doses=doses,
@@ -186,6 +189,7 @@ def build_schedule(record: PatientRecord, as_of: date, settings: RuleSettings) -
         undated_vaccinations=undated,
         start_constraints=constraints,
         dose_evidence=tuple(map(dose_evidence, doses)),
-        labs=index_labs(record.labs, as_of),
+        labs=labs,
         therapy=therapy,
+        lab_problems=lab_problems,
     )

@@ -47,11 +47,16 @@ def evaluate(record: PatientRecord, as_of: date, settings: RuleSettings) -> Summ
             if ack is not None:
                 findings[index] = replace(finding, acknowledgement=ack)
     findings.sort(key=finding_order)
+    data = record.data
+    if schedule.lab_problems:
+        data = replace(
+            data, problems=(*data.problems, *(p.sentence() for p in schedule.lab_problems))
+        )
     return Summary(
         patient=record.patient,
         as_of=as_of,
         phase=schedule.phase,
         schedule=schedule.model(),
         findings=tuple(findings),
-        data=record.data,
+        data=data,
     )

@@ -32,6 +32,7 @@ from fhir_mappings.records import (
 from smartapp.fhir.querylog import QueryLogEntry
 from smartapp.rules.model import Finding, Phase, Severity, Status, Summary
 from smartapp.rules.registry import CHECKS_BY_ID
+from smartapp.rules.results import lower_limit
 from smartapp.rules.settings import RuleSettings
 from smartapp.web.charts import (
     Sample,
@@ -595,13 +596,16 @@ def _trend(
     rows = []
     samples = []
     for lab in results:
-        own_limit = lab.lower_limit
-        used_limit = own_limit if own_limit is not None else limit
+        chosen = lower_limit(lab, limit, "mg/dL")
+        own_limit = chosen.value if chosen.source != "default" else None
+        used_limit = chosen.value
         limit_text = (
             f"{number(own_limit)} (laboratory)"
             if own_limit is not None
             else f"{number(limit)} (default)"
         )
+        if chosen.note:
+            limit_text += f"; {chosen.note}"
         usable = (
             lab.status is ResultStatus.FINAL
             and lab.interpretable

@@ -99,7 +99,7 @@ def test_action_codesystem_is_valid_fhir_and_matches_the_rules_actions() -> None
     assert document["url"] == ACTION_SYSTEM
     assert ACTION_SYSTEM.startswith(CANONICAL)
     assert dict(action_displays()) == {action.code: action.display for action in ACTIONS}
-    assert document["count"] == len(document["concept"]) == 15
+    assert document["count"] == len(document["concept"]) == 16
 
 
 def test_identifier_systems_hang_off_the_canonical_base() -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from fhir_mappings.dates import parse_clinical_date
 from fhir_mappings.records import (
     AllergyRecord,
     AppTask,
@@ -54,6 +55,8 @@ def when(value: When) -> ClinicalDate | None:
     if isinstance(value, int):
         day = d(value)
         return ClinicalDate(day, day, day.isoformat())
+    if "T" in value:  # a date-time: its day and its moment, as the reader parses it
+        return parse_clinical_date(value, "test")
     parts = [int(p) for p in value.split("-")]
     if len(parts) == 3:
         day = date(*parts)
@@ -82,10 +85,18 @@ def lab(
     pending: bool = False,
     interpretable: bool = True,
     raw: str | None = None,
+    comparator: str = "",
+    issued: When = None,
+    unitless_limit: bool = False,
+    ref: str | None = None,
 ) -> LabResult:
     qual = Qualitative(qualitative) if isinstance(qualitative, str) else qualitative
     if raw is None:
-        raw = qual.value if qual else (f"{value:g}" if value is not None else "see comment")
+        raw = (
+            qual.value
+            if qual
+            else (f"{comparator}{value:g}" if value is not None else "see comment")
+        )
     return LabResult(
         kind=kind,
         when=when(day),
@@ -96,7 +107,10 @@ def lab(
         lower_limit=lower_limit,
         raw=raw,
         interpretable=interpretable,
-        source=source("Observation", kind.value),
+        source=SourceRef(ref, kind.value, "code") if ref else source("Observation", kind.value),
+        comparator=comparator,
+        lower_limit_unitless=unitless_limit,
+        issued=when(issued),
     )
 
 

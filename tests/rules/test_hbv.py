@@ -83,11 +83,25 @@ def test_hbv_screening_after_the_first_dose_reads_ok_as_a_late_baseline() -> Non
     assert any("late baseline" in e.display for e in f.evidence)
 
 
-def test_hbv_screening_with_only_a_pending_result_is_unknown_not_ok() -> None:
+def test_hbv_screening_with_a_pending_result_is_due_and_awaits_it_not_ok() -> None:
     f = screening(hbsag(-5), lab(LabKind.ANTI_HBC_TOTAL, -5, pending=True, raw="pending"))
-    assert f.status is Status.UNKNOWN
-    assert f.action is None
+    assert f.status is Status.DUE
+    assert f.action is not None and f.action.code == "await-pending-result"
+    assert "Anti-HBc (total) result pending since 2025-06-10: await it" in f.detail
     assert any("pending" in e.display for e in f.evidence)
+
+
+def test_hbv_screening_started_with_a_pending_result_is_overdue_and_awaits_it() -> None:
+    f = screening(course(-60, 4), hbsag(-5, pending=True), anti_hbc(-5, pending=True))
+    assert f.status is Status.OVERDUE
+    assert f.action is not None and f.action.code == "await-pending-result"
+
+
+def test_hbv_screening_orders_what_is_missing_even_when_another_test_is_pending() -> None:
+    f = screening(hbsag(-5, pending=True))
+    assert f.status is Status.DUE
+    assert f.action is not None and f.action.code == "order-hbv-screening"
+    assert "Missing: anti-HBc (total)" in f.detail and "HBsAg result pending since" in f.detail
 
 
 def test_hbv_screening_with_an_uninterpretable_result_is_unknown_not_ok() -> None:

@@ -48,9 +48,10 @@ def test_ig_baseline_started_and_missing_is_overdue() -> None:
     assert f.due == d(-30)
 
 
-def test_ig_baseline_pending_is_unknown_not_ok() -> None:
+def test_ig_baseline_pending_is_due_awaiting_the_result_not_ok() -> None:
     f = check("ig-baseline", record(igg(-3, pending=True), igm(-3)))
-    assert f.status is Status.UNKNOWN
+    assert f.status is Status.DUE
+    assert f.action is not None and f.action.code == "await-pending-result"
 
 
 def test_ig_baseline_unconvertible_value_is_unknown_not_ok() -> None:
@@ -197,13 +198,115 @@ def test_low_value_alerts_even_when_the_other_is_missing() -> None:
     assert check("ig-low", record(igg(-5, 400))).status is Status.ALERT
 
 
-def test_pending_igg_is_shown_but_not_used() -> None:
+def test_a_newer_pending_igg_turns_ok_into_unknown_and_is_never_a_value() -> None:
     rec = record(igg(-50, 900), igm(-50), igg(-1, 300, pending=True))
     f = check("ig-low", rec)
-    assert f.status is Status.OK
+    assert f.status is Status.UNKNOWN and f.action is None
+    assert "IgG result pending since 2025-06-14" in f.detail
     assert any("pending" in e.display for e in f.evidence)
+
+
+def test_an_older_pending_igg_does_not_block_ok() -> None:
+    rec = record(igg(-5, 900), igm(-5), igg(-50, 300, pending=True))
+    assert check("ig-low", rec).status is Status.OK
+
+
+def test_a_pending_igg_on_the_same_day_as_the_latest_may_be_newer() -> None:
+    rec = record(igg(-5, 900), igm(-5), igg(-5, 300, pending=True))
+    assert check("ig-low", rec).status is Status.UNKNOWN
+
+
+def test_a_pending_result_never_creates_a_low_alert_and_an_alert_names_it() -> None:
+    only_pending = check("ig-low", record(igg(-1, 100, pending=True), igm(-1, 10, pending=True)))
+    assert only_pending.status is Status.UNKNOWN
+    alert = check("ig-low", record(igg(-30, 500), igm(-30), igg(-1, 900, pending=True)))
+    assert alert.status is Status.ALERT
+    assert "IgG result pending since 2025-06-14" in alert.detail
+
+
+# --- comparators (SPEC §2) ---------------------------------------------------------------
+
+
+def test_a_bound_below_the_limit_is_low() -> None:
+    # <0.3 g/L = <30 mg/dL, under the IgM default 40 mg/dL.
+    f = check("ig-low", record(igg(-5), igm(-5, 30.0, comparator="<")))
+    assert f.status is Status.ALERT
+    assert "<30 mg/dL" in f.detail
+
+
+def test_a_bound_that_does_not_settle_the_comparison_is_unknown_as_written() -> None:
+    # <0.5 g/L = <50 mg/dL: may be 45 (not low) or 30 (low).
+    f = check("ig-low", record(igg(-5), igm(-5, 50.0, comparator="<")))
+    assert f.status is Status.UNKNOWN
+    assert "<50 mg/dL" in f.detail and "bound" in f.detail
+
+
+def test_bounds_at_the_exact_limit() -> None:
+    at = {
+        c: check("ig-low", record(igg(-5), igm(-5, 40.0, comparator=c))).status
+        for c in ("<", "<=", ">", ">=", "")
+    }
+    assert at == {
+        "<": Status.ALERT,  # below 40
+        "<=": Status.UNKNOWN,  # may be exactly 40, which is not low
+        ">": Status.OK,
+        ">=": Status.OK,
+        "": Status.OK,  # exactly at the limit is not low
+    }
+    assert check("ig-low", record(igg(-5), igm(-5, 39.0, comparator=">"))).status is (
+        Status.UNKNOWN
+    )
+    assert check("ig-low", record(igg(-5), igm(-5, 40.5, comparator="<="))).status is (
+        Status.UNKNOWN
+    )
+
+
+# --- unit-less reference ranges (SPEC §2) ------------------------------------------------
+
+
+def test_a_plausible_unitless_lower_limit_is_used() -> None:
+    # IgG default 700 mg/dL: 600 read in the value's unit lies within 175..2800.
+    f = check("ig-low", record(igg(-5, 650.0, lower_limit=600.0, unitless_limit=True), igm(-5)))
+    assert f.status is Status.OK
+    assert "600 mg/dL" in f.detail
+
+
+def test_an_implausible_unitless_lower_limit_falls_back_to_the_default_and_says_why() -> None:
+    # A low of 7 (meant as 7 g/L) read as 7 mg/dL is implausible: the default 700 is used.
+    f = check("ig-low", record(igg(-5, 650.0, lower_limit=7.0, unitless_limit=True), igm(-5)))
+    assert f.status is Status.ALERT
+    assert "700 mg/dL, default" in f.detail
+    assert any("has no unit" in e.display for e in f.evidence)
+
+
+def test_unitless_lower_limit_plausibility_boundaries() -> None:
+    def status(limit: float) -> Status:
+        rec = record(igg(-5, 1000.0), igm(-5, 30.0, lower_limit=limit, unitless_limit=True))
+        return check("ig-low", rec).status
+
+    # IgM default 40: accepted from 10 to 160 inclusive; outside, the default 40 applies.
+    assert status(10.0) is Status.OK  # 30 >= 10: not low
+    assert status(9.99) is Status.ALERT  # default 40: 30 is low
+    assert status(160.0) is Status.ALERT  # 30 < 160: low by the laboratory's limit
+    assert status(160.01) is Status.ALERT  # default 40: low
+    assert (
+        check(
+            "ig-low", record(igg(-5), igm(-5, 45.0, lower_limit=160.01, unitless_limit=True))
+        ).status
+        is Status.OK
+    )  # default 40: 45 is not low
 
 
 def test_pregnancy_condition_is_not_counted_as_an_infection() -> None:
     rec = record(igg(-5, 600), igm(-5), condition(ConditionKind.PREGNANCY), infection(-30))
     assert check("ig-low", rec).severity is Severity.MODERATE
+
+
+def test_ig_monitoring_overdue_with_a_pending_result_awaits_it_instead_of_ordering() -> None:
+    rec = record(course(-800, 30), igg(-400), igm(-400), igg(-2, pending=True))
+    f = check("ig-monitoring", rec)
+    assert f.status is Status.OVERDUE
+    assert f.action is not None and f.action.code == "await-pending-result"
+    assert "IgG result pending since 2025-06-13: await it" in f.detail
+    without = check("ig-monitoring", record(course(-800, 30), igg(-400), igm(-400)))
+    assert without.action is not None and without.action.code == "order-immunoglobulins"

@@ -41,9 +41,10 @@ def test_cbc_due_date_is_the_planned_start() -> None:
     assert check("cbc-baseline", record(order(12))).due == d(12)
 
 
-def test_pending_cbc_is_unknown_not_ok() -> None:
+def test_pending_cbc_is_due_awaiting_the_result_not_ok() -> None:
     f = check("cbc-baseline", record(cbc(-2, pending=True)))
-    assert f.status is Status.UNKNOWN and f.action is None
+    assert f.status is Status.DUE
+    assert f.action is not None and f.action.code == "await-pending-result"
 
 
 def test_uninterpretable_cbc_never_satisfies_the_requirement() -> None:
@@ -57,5 +58,7 @@ def test_undated_result_is_never_used() -> None:
     assert any("no date" in e.display for e in f.evidence) or f.evidence[0].date is None
 
 
-def test_results_dated_after_as_of_are_ignored() -> None:
-    assert check("cbc-baseline", record(cbc(3))).status is Status.DUE
+def test_results_dated_after_as_of_are_never_used_and_say_why() -> None:
+    f = check("cbc-baseline", record(cbc(3)))
+    assert f.status is Status.UNKNOWN
+    assert "after the as-of date" in f.evidence[0].display

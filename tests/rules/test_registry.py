@@ -37,6 +37,7 @@ ACTION_CODES = {
     "review-pregnancy",
     "book-mri",
     "wait-for-vaccine-interval",
+    "await-pending-result",
 }
 
 

@@ -12,7 +12,7 @@ from fhir_mappings.records import PatientRecord
 from fhir_mappings.terminology import action_codesystem
 from fhir_mappings.write import WriteContext, WritePlan, build_writeback
 from fhir_mappings.write_common import task_id
-from smartapp.rules.actions import ACTIONS
+from smartapp.rules.actions import ACTIONS, UNTASKED
 from smartapp.rules.model import Finding, Severity, Status
 from tests.writeback.factories import (
     ACTION_CASES,
@@ -40,7 +40,7 @@ def only_task(
 
 def test_every_action_code_is_covered_and_in_the_codesystem() -> None:
     codes = {concept["code"] for concept in action_codesystem()["concept"]}
-    assert {case[1] for case in ACTION_CASES} == codes
+    assert {case[1] for case in ACTION_CASES} == codes - UNTASKED
     assert {a.code for a in ACTIONS} <= codes
     assert action_codesystem()["url"] == ACTION_SYSTEM
 
@@ -220,3 +220,21 @@ def test_one_task_per_finding_for_several_findings() -> None:
     assert len(tasks) == len(ACTION_CASES)
     assert len({t["id"] for t in tasks}) == len(tasks)
     assert len({t["identifier"][0]["value"] for t in tasks}) == len(tasks)
+
+
+def test_awaiting_a_pending_result_is_planned_in_progress_but_never_a_task() -> None:
+    due = date(2025, 6, 20)
+    f = finding(
+        "ig-baseline",
+        Status.DUE,
+        Severity.MODERATE,
+        action_code="await-pending-result",
+        due=due,
+        evidence_refs=[evidence("Observation/obs-1", display="IgG pending")],
+    )
+    plan = build_writeback(summary(f), record(), context())
+    assert resources(plan.bundle, "Task") == []
+    (careplan,) = resources(plan.bundle, "CarePlan")
+    activities = [a["detail"] for a in careplan.get("activity", [])]
+    waiting = [a for a in activities if a["code"]["coding"][0]["code"] == "await-pending-result"]
+    assert len(waiting) == 1 and waiting[0]["status"] == "in-progress"
