@@ -24,7 +24,8 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
 
-# `smartapp serve` validates the configuration first (one clear line naming a bad setting), then
-# runs gunicorn with one worker and threads: sessions are kept in memory (see README). No
-# access log: request URLs carry patient ids, and no PHI is logged at INFO.
+# `smartapp serve` validates the configuration and the database's schema first (one clear line
+# naming a bad setting), then runs gunicorn. Sessions live in the app's database
+# (SMARTAPP_DATABASE_URL; docs/store.md), so workers and replicas share them. No access log:
+# request URLs carry patient ids, and no PHI is logged at INFO.
 CMD ["smartapp", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -176,11 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     seed_cmd.add_argument("--anchor", type=_parse_date, help="the day dates are relative to")
     seed_cmd.set_defaults(handler=cmd_seed)
 
+    from smartapp.db_cli import add_db_parser
     from smartapp.worklist_cli import add_worklist_parser
     from smartapp.writeback_cli import add_writeback_parser
 
     add_worklist_parser(sub)
     add_writeback_parser(sub)
+    add_db_parser(sub)
 
     serve_cmd = sub.add_parser("serve", help="run the web app (gunicorn)")
     serve_cmd.add_argument("--port", type=int, default=8000)
@@ -207,4 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m smartapp.cli`: run the importable module, so the sub-commands' CliError
+    # (imported from `smartapp.cli`) is the class `main` catches, not a `__main__` copy.
+    from smartapp.cli import main as _main
+
+    sys.exit(_main())

@@ -116,6 +116,12 @@ class AppConfig:
     #: Origin of the local sandbox EHR that launch.html's sandbox form points at
     #: (SMARTAPP_SANDBOX_EHR; scripts/demo sets it). None: the page's own default.
     sandbox_ehr: str | None = None
+    #: The app's own database (SMARTAPP_DATABASE_URL; default a SQLite file in
+    #: SMARTAPP_DATA_DIR). None: a private in-memory database (unit tests only).
+    database_url: str | None = None
+    #: Fernet keys encrypting session values at rest, newest first (SMARTAPP_TOKEN_KEY).
+    #: Empty: one key derived from SMARTAPP_SECRET_KEY (docs/store.md).
+    token_keys: tuple[str, ...] = field(default=(), repr=False)
 
     def tenant(self, iss: str) -> Tenant | None:
         """The allowlisted tenant for `iss`, or None: nothing is fetched for unknown issuers."""
@@ -300,6 +306,9 @@ def load_config(
     sandbox_text = get("SMARTAPP_SANDBOX_EHR")
     sandbox_ehr = _require_origin("SMARTAPP_SANDBOX_EHR", sandbox_text) if sandbox_text else None
 
+    database_url = _database_url(get("SMARTAPP_DATABASE_URL"), get("SMARTAPP_DATA_DIR"), env)
+    token_keys = _token_keys(get("SMARTAPP_TOKEN_KEY"))
+
     mappings_path = get("SMARTAPP_MAPPINGS")
     rules = RuleSettings()
     if mappings_path:
@@ -330,7 +339,44 @@ def load_config(
         worklist_group=worklist_group,
         worklist_group_only=worklist_group_only,
         sandbox_ehr=sandbox_ehr,
+        database_url=database_url,
+        token_keys=token_keys,
     )
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the default SQLite database lives: $XDG_DATA_HOME/smartapp, else
+    ~/.local/share/smartapp."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "smartapp"
+
+
+def _database_url(url: str | None, data_dir: str | None, env: Mapping[str, str]) -> str:
+    from smartapp.store.database import normalise_url
+
+    if url is None:
+        folder = Path(data_dir).expanduser() if data_dir else default_data_dir(env)
+        return f"sqlite:///{folder.resolve() / 'smartapp.db'}"
+    try:
+        return normalise_url(url)
+    except ValueError as err:
+        raise ConfigError(f"SMARTAPP_DATABASE_URL: {err}") from err
+
+
+def _token_keys(text: str | None) -> tuple[str, ...]:
+    from smartapp.store.cipher import CipherKeyError, check_key
+
+    keys = tuple(item.strip() for item in (text or "").split(",") if item.strip())
+    for number, key in enumerate(keys, start=1):
+        try:
+            check_key(key)
+        except CipherKeyError as err:
+            raise ConfigError(
+                f"SMARTAPP_TOKEN_KEY: key {number} is not a Fernet key ({err}); make one with "
+                "`smartapp db new-key`"
+            ) from err
+    return keys
 
 
 def _rules_from_mappings(path: str) -> RuleSettings:

@@ -24,14 +24,18 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 
 def serve(*, port: int, host: str = "127.0.0.1", workers: int = 1) -> None:
-    """Validate the configuration first (one clear line on error), then serve.
-
-    One worker with threads by default: the session store is in memory (see README).
+    """Validate the configuration and the database first (one clear line on error), then
+    serve. Sessions live in the app's database, so any number of workers (and replicas on
+    one database) serve one user's session alike.
     """
     from smartapp.web import create_app
+    from smartapp.web.database import current_database_of
 
     config = load_config(require_secret=True)
     app = create_app(config)
+    database = current_database_of(app)
+    # The schema check above opened connections; no worker may inherit them.
+    database.close()
     _Gunicorn(
         app,
         {
@@ -40,5 +44,6 @@ def serve(*, port: int, host: str = "127.0.0.1", workers: int = 1) -> None:
             "threads": 8,
             "loglevel": config.log_level.lower(),
             "accesslog": None,  # access logs carry patient ids in URLs: PHI stays out of INFO logs
+            "post_fork": lambda _server, _worker: database.after_fork(),
         },
     ).run()

@@ -17,3 +17,12 @@ def hapi_base() -> Iterator[str]:
     """The FHIR base URL of a real HAPI FHIR JPA server (hapi/run), shared by the session."""
     with hapi_server(LOG_DIR) as base:
         yield base
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """A real PostgreSQL server (tests/support/postgres.py), started once per session."""
+    from tests.support.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url

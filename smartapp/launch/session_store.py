@@ -4,9 +4,10 @@ The browser cookie carries only a signed session id (see `smartapp.web.session`)
 the id_token, the launch context, PKCE verifiers and `state` values are kept in this store
 and never leave the server.
 
-`SessionStore` is the interface; `MemorySessionStore` is good for ONE process (the dev
-server, tests, gunicorn with `--workers 1 --threads N`). Several gunicorn workers need a
-shared implementation (Redis, a database). The interface is shaped for that:
+`SessionStore` is the interface. The app uses `smartapp.store.sessions.DatabaseSessionStore`
+(the app's database, shared by every process and kept across restarts);
+`MemorySessionStore` is for unit tests (ONE process, lost on restart). The interface is
+shaped for a shared store:
 
 - values are JSON-serialisable dicts, stored under a few named keys per session
   (`"session"` for Flask's session dict, `"launch"`, `"token"`), so writers of different
@@ -14,6 +15,8 @@ shared implementation (Redis, a database). The interface is shaped for that:
 - pending authorizations are single-use records taken atomically (Redis `GETDEL`);
 - `lock(sid)` serialises token refreshes across requests (a Redis lock);
 - `rotate(sid)` moves a session to a fresh id (Redis `RENAME`), against session fixation.
+
+A shared store that does not answer raises `SessionStoreUnavailable`.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ DEFAULT_SESSION_TTL_S = 8 * 3600
 PENDING_TTL_S = 10 * 60
 #: At most this many launches may be pending in one session (several EHR tabs).
 MAX_PENDING = 8
+
+
+class SessionStoreUnavailable(RuntimeError):
+    """A shared store (the database) did not answer; `str(err)` is one sentence."""
 
 
 def new_session_id() -> str:

@@ -16,7 +16,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from itsdangerous import BadSignature, Signer
 from werkzeug.datastructures import CallbackDict
 
-from smartapp.launch.session_store import SessionStore
+from smartapp.launch.session_store import SessionStore, SessionStoreUnavailable
 
 _FLASK_KEY = "session"
 
@@ -37,6 +37,8 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.send_cookie = False
         #: The session ended: the cookie is deleted.
         self.ended = False
+        #: Why the store could not be read (the request gets a "database unavailable" page).
+        self.unavailable: SessionStoreUnavailable | None = None
 
 
 class ServerSessionInterface(SessionInterface):
@@ -58,13 +60,21 @@ class ServerSessionInterface(SessionInterface):
                 sid = self._signer(app).unsign(cookie).decode("ascii")
             except (BadSignature, UnicodeDecodeError):
                 sid = None
-            if sid and self.store.exists(sid):
-                return ServerSession(self.store.get(sid, _FLASK_KEY), sid=sid)
+            try:
+                if sid and self.store.exists(sid):
+                    return ServerSession(self.store.get(sid, _FLASK_KEY), sid=sid)
+            except SessionStoreUnavailable as err:
+                # Raised here, Flask would show its bare 500 page: the view raises it instead.
+                failed = ServerSession()
+                failed.unavailable = err
+                return failed
         return ServerSession()
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not isinstance(session, ServerSession):  # pragma: no cover - null session
             return
+        if session.unavailable is not None:
+            return  # nothing was read, so nothing may be written (the cookie stays)
         name = self.get_cookie_name(app)
         if session.accessed:
             response.vary.add("Cookie")
@@ -104,6 +114,13 @@ def _current() -> ServerSession:
     if not isinstance(current, ServerSession):
         raise RuntimeError("the server-side session interface is not installed")
     return current
+
+
+def raise_if_unavailable() -> None:
+    """Raise the store's error when this request's session could not be read."""
+    current = session._get_current_object()  # type: ignore[attr-defined]
+    if isinstance(current, ServerSession) and current.unavailable is not None:
+        raise current.unavailable
 
 
 def _store() -> SessionStore:

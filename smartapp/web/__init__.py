@@ -9,9 +9,12 @@ from flask import Flask
 
 from smartapp.config import AppConfig, ConfigError, load_config
 from smartapp.launch.keys import AppKey, load_app_key
-from smartapp.launch.session_store import MemorySessionStore, SessionStore
+from smartapp.launch.session_store import SessionStore
 from smartapp.launch.state import LaunchState, init_launch_state
+from smartapp.store import Database, StoreError
+from smartapp.store.startup import open_database, session_store
 from smartapp.web.blueprints import load_blueprints
+from smartapp.web.database import init_database
 from smartapp.web.errors import register_error_handlers
 from smartapp.web.security import install_security
 
@@ -53,8 +56,17 @@ def _app_key(config: AppConfig) -> AppKey | None:
     return key
 
 
-def create_app(config: AppConfig | None = None, *, store: SessionStore | None = None) -> Flask:
-    """Build the web app. Raises ConfigError (one clear line) on a bad setting."""
+def create_app(
+    config: AppConfig | None = None,
+    *,
+    store: SessionStore | None = None,
+    database: Database | None = None,
+) -> Flask:
+    """Build the web app. Raises ConfigError (one clear line) on a bad setting, or when the
+    database cannot be reached or its schema is behind (`smartapp db upgrade`).
+
+    Sessions live in the database (`config.database_url`; in memory when it is None, for
+    unit tests); `store` replaces them (tests)."""
     if config is None:
         config = load_config(require_secret=True)
     if not config.secret_key:
@@ -65,8 +77,15 @@ def create_app(config: AppConfig | None = None, *, store: SessionStore | None = 
     # Forms and JSON posts are small; CDS Hooks prefetch is the largest expected body.
     app.config["MAX_CONTENT_LENGTH"] = 8 * 1024 * 1024
     app.jinja_env.autoescape = True
-    store = store or MemorySessionStore()
-    init_launch_state(app, LaunchState(config=config, store=store, app_key=_app_key(config)))
+    app_key = _app_key(config)
+    if database is None:
+        try:
+            database = open_database(config)
+        except StoreError as err:
+            raise ConfigError(f"SMARTAPP_DATABASE_URL: {err}") from err
+    store = store or session_store(config, database)
+    init_launch_state(app, LaunchState(config=config, store=store, app_key=app_key))
+    init_database(app, database)
     install_security(app, config, store)
     register_error_handlers(app)
     for blueprint in load_blueprints():

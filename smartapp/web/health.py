@@ -1,4 +1,8 @@
-"""`/healthz`: liveness for load balancers and compose. No PHI, no secrets, no outbound call."""
+"""`/healthz`: health for load balancers and compose. No PHI, no secrets, no FHIR call.
+
+200 `{"status": "ok", …}` when the app and its database answer; 503 `{"status": "degraded",
+"reason": …}` when the database does not (sessions and the stored worklist need it).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 from flask import Blueprint, Response, jsonify
 
 from smartapp.launch.state import launch_state
+from smartapp.web.database import current_database
 
 bp = Blueprint("health", __name__)
 
@@ -33,12 +38,15 @@ def app_version() -> str:
 @bp.get("/healthz")
 def healthz() -> Response:
     config = launch_state().config
-    response = jsonify(
-        {
-            "status": "ok",
-            "version": app_version(),
-            "fhir_base_configured": bool(config.fhir_base),
-        }
-    )
+    body: dict[str, object] = {
+        "status": "ok",
+        "version": app_version(),
+        "fhir_base_configured": bool(config.fhir_base),
+    }
+    problem = current_database().ping()
+    if problem is not None:
+        body.update(status="degraded", reason=f"the app's database does not answer: {problem}")
+    response = jsonify(body)
+    response.status_code = 200 if problem is None else 503
     response.headers["Cache-Control"] = "no-store"
     return response

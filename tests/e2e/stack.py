@@ -24,6 +24,7 @@ before and after each test that uses it.
 from __future__ import annotations
 
 import secrets
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -91,6 +92,12 @@ class SmartStack:
 
 
 @contextmanager
+def _scratch() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="smartapp-stack-") as folder:
+        yield folder
+
+
+@contextmanager
 def start_stack(hapi_base: str, log_dir: Path = ARTIFACTS) -> Iterator[SmartStack]:
     """Start the sandbox EHR and the app in front of `hapi_base`; stop both on exit."""
     ports: set[int] = set()
@@ -145,6 +152,9 @@ def start_stack(hapi_base: str, log_dir: Path = ARTIFACTS) -> Iterator[SmartStac
                     "SMARTAPP_PRIVATE_KEY": "",
                     "SMARTAPP_MAPPINGS": "",
                     "SMARTAPP_FRAME_ANCESTORS": f"http://localhost:{ehr_ui_port}",
+                    # A database of its own (created at start-up): nothing left from before.
+                    "SMARTAPP_DATABASE_URL": f"sqlite:///{stack.enter_context(_scratch())}/app.db",
+                    "SMARTAPP_TOKEN_KEY": "",
                 },
             )
         )

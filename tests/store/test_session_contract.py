@@ -1,24 +1,55 @@
-"""The in-memory session store: TTL, single-use pending states, rotation, locking."""
+"""The session store contract, for every implementation: the database store on SQLite and
+PostgreSQL, and the in-memory one the unit tests use. TTL, single-use pending states,
+rotation, locking, JSON-only values.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-from smartapp.launch.session_store import MAX_PENDING, MemorySessionStore
+import pytest
+
+from smartapp.launch.session_store import MAX_PENDING, MemorySessionStore, SessionStore
+from smartapp.store import Database
+from smartapp.store.cipher import TokenCipher, new_key
+from smartapp.store.migrate import upgrade
+from smartapp.store.sessions import DatabaseSessionStore
+from tests.store.conftest import BACKENDS, empty_database_url
+
+MakeStore = Callable[..., SessionStore]
 
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = 1_000_000.0
 
     def __call__(self) -> float:
         return self.now
 
 
-def test_values_are_copies_and_sessions_expire_when_idle():
+@pytest.fixture(params=("memory", *BACKENDS))
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> MakeStore:
+    """`make_store(**kwargs)`: a new store of the parametrised kind (same database each call)."""
+    if request.param == "memory":
+        return MemorySessionStore
+    db = Database(empty_database_url(request.param, tmp_path, request))
+    upgrade(db)
+    request.addfinalizer(db.close)
+    cipher = TokenCipher([new_key()])
+
+    def make(**kwargs: Any) -> SessionStore:
+        return DatabaseSessionStore(db, cipher, **kwargs)
+
+    return make
+
+
+def test_values_are_copies_and_sessions_expire_when_idle(make_store: MakeStore):
     clock = Clock()
-    store = MemorySessionStore(ttl_s=100, clock=clock)
+    store = make_store(ttl_s=100, clock=clock)
     sid = store.create()
     value = {"a": [1]}
     store.set(sid, "k", value)
@@ -33,15 +64,15 @@ def test_values_are_copies_and_sessions_expire_when_idle():
     assert store.get(sid, "k") is None
 
 
-def test_session_ids_are_long_and_unique():
-    store = MemorySessionStore()
+def test_session_ids_are_long_and_unique(make_store: MakeStore):
+    store = make_store()
     ids = {store.create() for _ in range(100)}
     assert len(ids) == 100
     assert all(len(sid) >= 43 for sid in ids)
 
 
-def test_pending_state_is_single_use_and_bound_to_its_session():
-    store = MemorySessionStore()
+def test_pending_state_is_single_use_and_bound_to_its_session(make_store: MakeStore):
+    store = make_store()
     sid, other = store.create(), store.create()
     store.add_pending(sid, "state-1", {"v": 1}, ttl_s=600)
     assert store.take_pending(other, "state-1") is None
@@ -50,17 +81,17 @@ def test_pending_state_is_single_use_and_bound_to_its_session():
     assert store.take_pending(sid, "state-1") is None
 
 
-def test_pending_state_expires():
+def test_pending_state_expires(make_store: MakeStore):
     clock = Clock()
-    store = MemorySessionStore(clock=clock)
+    store = make_store(clock=clock)
     sid = store.create()
     store.add_pending(sid, "s", {"v": 1}, ttl_s=600)
     clock.now += 601
     assert store.take_pending(sid, "s") is None
 
 
-def test_pending_states_are_bounded():
-    store = MemorySessionStore()
+def test_pending_states_are_bounded(make_store: MakeStore):
+    store = make_store()
     sid = store.create()
     for n in range(MAX_PENDING + 3):
         store.add_pending(sid, f"s{n}", {"n": n}, ttl_s=600)
@@ -68,8 +99,8 @@ def test_pending_states_are_bounded():
     assert store.take_pending(sid, f"s{MAX_PENDING + 2}") == {"n": MAX_PENDING + 2}
 
 
-def test_rotate_moves_everything_and_kills_the_old_id():
-    store = MemorySessionStore()
+def test_rotate_moves_everything_and_kills_the_old_id(make_store: MakeStore):
+    store = make_store()
     sid = store.create()
     store.set(sid, "k", {"v": 1})
     store.add_pending(sid, "s", {"p": 1}, ttl_s=600)
@@ -81,8 +112,8 @@ def test_rotate_moves_everything_and_kills_the_old_id():
     assert store.rotate("unknown") is None
 
 
-def test_delete_and_discard():
-    store = MemorySessionStore()
+def test_delete_and_discard(make_store: MakeStore):
+    store = make_store()
     sid = store.create()
     store.set(sid, "a", {"x": 1})
     store.set(sid, "b", {"x": 2})
@@ -94,8 +125,8 @@ def test_delete_and_discard():
     assert store.get(sid, "a") is None
 
 
-def test_lock_serialises_per_session():
-    store = MemorySessionStore()
+def test_lock_serialises_per_session(make_store: MakeStore):
+    store = make_store()
     sid = store.create()
     inside = 0
     overlaps = 0
@@ -119,10 +150,8 @@ def test_lock_serialises_per_session():
     assert overlaps == 1
 
 
-def test_values_must_be_json_serialisable():
-    import pytest
-
-    store = MemorySessionStore()
+def test_values_must_be_json_serialisable(make_store: MakeStore):
+    store = make_store()
     sid = store.create()
     with pytest.raises(TypeError):
         store.set(sid, "k", {"when": object()})

@@ -1,0 +1,82 @@
+"""The store's tables (SQLAlchemy Core). Changes go through a migration in `migrations/`.
+
+Times are seconds since the epoch (wall clock, shared by every process on every machine).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: One row per browser session. The session id itself is never stored, only its SHA-256:
+#: a copy of the database does not hand out live session cookies.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("sid_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+
+#: The session's values by name ("session", "launch", "token"), each encrypted (Fernet).
+session_values = Table(
+    "session_values",
+    metadata,
+    Column(
+        "session_pk",
+        Integer,
+        ForeignKey("sessions.pk", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(32), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+#: Pending authorizations (OAuth `state` → PKCE verifier, nonce…), single use, encrypted.
+session_pending = Table(
+    "session_pending",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "session_pk",
+        Integer,
+        ForeignKey("sessions.pk", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("state_hash", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("record", Text, nullable=False),
+    UniqueConstraint("session_pk", "state_hash", name="uq_session_pending_state"),
+)
+
+#: Named leases: at most one holder across every process (token refresh, worklist refresh).
+#: A holder that dies stops renewing; its lease lapses at `expires_at`.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+Index("ix_session_pending_expires_at", session_pending.c.expires_at)
