@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from fhir_mappings.population import EXPORT_TYPES
+from smartapp.quirks import QuirksError, TenantQuirks
 from smartapp.rules.settings import RuleSettings
 
 DEFAULT_SCOPES = (
@@ -26,13 +28,10 @@ DEFAULT_SCOPES = (
     "patient/Task.rs patient/Task.cu patient/Provenance.c"
 )
 
-#: Backend Services (system-level, no user) scopes for the coordinator worklist.
-DEFAULT_BACKEND_SCOPES = (
-    "system/Patient.rs system/Observation.rs system/MedicationAdministration.rs "
-    "system/MedicationRequest.rs system/Medication.rs system/Immunization.rs "
-    "system/Condition.rs system/AllergyIntolerance.rs system/DiagnosticReport.rs "
-    "system/ImagingStudy.rs system/Procedure.rs system/CarePlan.rs system/Task.rs"
-)
+#: Backend Services (system-level, no user) scopes for the coordinator worklist: read
+#: access to exactly the types it reads (its `$export` types and the Group), no writes.
+#: Narrowed at run time to the types the server has (smartapp.launch.backend).
+DEFAULT_BACKEND_SCOPES = " ".join(f"system/{rtype}.rs" for rtype in (*EXPORT_TYPES, "Group"))
 
 #: How the app authenticates at a token endpoint (SMARTAPP_CLIENT_AUTH, tenant `auth_method`).
 #: `auto`: client_secret_basic when a client secret is set, else a public client (`none`).
@@ -71,6 +70,12 @@ class Tenant:
     auth_method: str | None = None
     #: Extra origins allowed to frame the app (the EHR's UI when it differs from `iss`).
     frame_ancestors: tuple[str, ...] = ()
+    #: What this server needs beyond the standards (smartapp.quirks).
+    quirks: TenantQuirks = field(default_factory=TenantQuirks)
+    #: Origins besides the FHIR server's that may serve Bulk Data files (signed URLs, no
+    #: token), and origins trusted with the access token for them.
+    bulk_file_origins: tuple[str, ...] = ()
+    bulk_token_origins: tuple[str, ...] = ()
 
     @property
     def display_name(self) -> str:
@@ -182,6 +187,9 @@ def _load_tenants(path: str) -> dict[str, Tenant]:
         "label",
         "auth_method",
         "frame_ancestors",
+        "quirks",
+        "bulk_file_origins",
+        "bulk_token_origins",
     }
     for item in raw:
         if not isinstance(item, dict) or "iss" not in item:
@@ -196,6 +204,10 @@ def _load_tenants(path: str) -> dict[str, Tenant]:
         ancestors = item.get("frame_ancestors") or []
         if not isinstance(ancestors, list):
             raise ConfigError("SMARTAPP_TENANTS: 'frame_ancestors' must be a list of origins")
+        try:
+            quirks = TenantQuirks.parse(item.get("quirks"))
+        except QuirksError as err:
+            raise ConfigError(f"SMARTAPP_TENANTS {iss}: {err}") from err
         tenants[iss] = Tenant(
             iss=iss,
             client_id=item.get("client_id"),
@@ -208,8 +220,18 @@ def _load_tenants(path: str) -> dict[str, Tenant]:
                 _require_origin("SMARTAPP_TENANTS frame_ancestors", str(origin))
                 for origin in ancestors
             ),
+            quirks=quirks,
+            bulk_file_origins=_origins(item, "bulk_file_origins"),
+            bulk_token_origins=_origins(item, "bulk_token_origins"),
         )
     return tenants
+
+
+def _origins(item: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    values = item.get(key) or []
+    if not isinstance(values, list):
+        raise ConfigError(f"SMARTAPP_TENANTS: '{key}' must be a list of origins")
+    return tuple(_require_origin(f"SMARTAPP_TENANTS {key}", str(value)) for value in values)
 
 
 def load_config(

@@ -11,10 +11,16 @@ ig-monitoring`, repeatable) and also sets the order (`sort=name`). `--export` re
 FHIR Bulk Data `$export` instead of searches. `--backend` authenticates with the app's
 Backend Services credentials (SMARTAPP_PRIVATE_KEY; the server must be allowlisted).
 
-Exit codes: 0 when the worklist was built (even with alerts; problems reading part of the
-data are warnings on stderr and the affected checks say unknown), 2 when the input,
-configuration or server makes it impossible. Wire it into `smartapp.cli.build_parser`
-with `add_worklist_parser(sub)`.
+Exit codes (docs/worklist.md "Exit codes"):
+- 0: the worklist was built, even with alerts; problems reading part of a patient's data
+  are warnings on stderr and the affected checks say unknown;
+- 3: the worklist was printed but may be missing patients (some population searches
+  failed; stderr says which);
+- 2: nothing usable: bad input or configuration, the server refused, the export failed, or
+  no population search worked (one line on stderr, nothing on stdout: an empty list
+  would look like "no patients on ofatumumab").
+With `--export`, the export's progress goes to stderr. Wire it into
+`smartapp.cli.build_parser` with `add_worklist_parser(sub)`.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qs
 
+#: The worklist was printed but the population may be incomplete (module doc).
+EXIT_INCOMPLETE = 3
+
 
 def _out(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -35,6 +44,15 @@ def _out(text: str) -> None:
 
 def _warn(text: str) -> None:
     sys.stderr.write(f"smartapp: warning: {text}\n")
+
+
+def _note(text: str) -> None:
+    sys.stderr.write(f"smartapp: note: {text}\n")
+
+
+def _progress(text: str) -> None:
+    sys.stderr.write(f"smartapp: {text}\n")
+    sys.stderr.flush()
 
 
 def add_worklist_parser(sub: Any) -> argparse.ArgumentParser:
@@ -133,6 +151,7 @@ def cmd_worklist(args: argparse.Namespace) -> int:
         raise CliError("--workers must be at least 1")
     token = _token(config, base) if args.backend else None
     timeout = max(config.fhir_timeout_s, 120.0)
+    tenant = config.tenant(base)
     options = WorklistOptions(
         group=group,
         group_only=group_only,
@@ -141,6 +160,9 @@ def cmd_worklist(args: argparse.Namespace) -> int:
         timeout_s=timeout,
         poll_interval_s=2.0,
         max_wait_s=math.inf,
+        file_origins=tenant.bulk_file_origins if tenant else (),
+        token_origins=tenant.bulk_token_origins if tenant else (),
+        on_progress=_progress,
     )
     sleep = ExportPacer(poll_s=2.0) if args.export else time.sleep
     try:
@@ -152,8 +174,13 @@ def cmd_worklist(args: argparse.Namespace) -> int:
         raise CliError(f"FHIR server refused the token: {err}") from err
     except FhirError as err:
         raise CliError(f"FHIR server error: {err}") from err
+    if worklist.population_unreadable:
+        reasons = "; ".join(worklist.problems[1:3] or worklist.problems[:1])
+        raise CliError(f"the worklist population could not be read: {reasons}")
     for problem in worklist.problems:
         _warn(problem)
+    for note in worklist.notes:
+        _note(note)
     rows = filters.apply(worklist.rows)
     if args.format == "json":
         _out(json.dumps(worklist_json(rows), indent=2))
@@ -165,4 +192,6 @@ def cmd_worklist(args: argparse.Namespace) -> int:
             f"\n{len(rows)} of {len(worklist.rows)} patients shown, as of {as_of.isoformat()}; "
             f"{worklist.requests} FHIR requests ({worklist.source}), {worklist.elapsed_s:.1f} s"
         )
+    if not worklist.population.complete:
+        return EXIT_INCOMPLETE
     return 0

@@ -21,14 +21,14 @@ from typing import Any
 import requests
 
 from smartapp.fhir.batch import batch_search
-from smartapp.fhir.bulk import BulkExport
+from smartapp.fhir.bulk import BulkExport, ExportRequest
 from smartapp.fhir.errors import FhirError, ServerUnavailable
 from smartapp.fhir.querylog import QueryLog, QueryLogEntry
 from smartapp.fhir.results import BatchResult, Resource, SearchResult
 from smartapp.fhir.retry import RetryPolicy
 from smartapp.fhir.search import ResourceCollector, follow_pages, label_for
 from smartapp.fhir.transport import READ_HEADERS, WRITE_HEADERS, Reply, Transport
-from smartapp.fhir.urls import ServerBase
+from smartapp.fhir.urls import FileAccess, ServerBase, origin_of
 
 log = logging.getLogger("smartapp.fhir")
 
@@ -167,19 +167,37 @@ class FhirClient:
 
     def bulk_export(
         self,
-        kind_url: str,
+        kind_url: str | ExportRequest,
         *,
         poll_interval_s: float = 5.0,
         max_wait_s: float = 600.0,
+        file_origins: Sequence[str] = (),
+        token_origins: Sequence[str] = (),
+        check_types: bool = True,
+        on_progress: Callable[[str], None] | None = None,
     ) -> BulkExport:
         """Bulk Data `$export` (e.g. `Group/1/$export?_type=Patient,Observation`).
 
         Returns an iterator of resources, streamed from the NDJSON outputs; it starts
-        work on the first `next()`. Raises FhirError if the export cannot be started,
-        fails, or is not ready after `max_wait_s` seconds of waiting between polls.
+        work on the first `next()` (smartapp.fhir.bulk says what it copes with). Files
+        are read from the server's origin, or from `file_origins` / `token_origins`
+        (`https://host[:port]`; the token may go only to the latter). Raises FhirError if
+        the export cannot be started, fails, or waiting (polls, retries) took more than
+        `max_wait_s` seconds.
         """
+        files = FileAccess(
+            self._server,
+            origins=frozenset(_origins(file_origins)),
+            token_origins=frozenset(_origins(token_origins)),
+        )
         return BulkExport(
-            self._transport, kind_url, poll_interval_s=poll_interval_s, max_wait_s=max_wait_s
+            self._transport,
+            kind_url,
+            poll_interval_s=poll_interval_s,
+            max_wait_s=max_wait_s,
+            files=files,
+            check_types=check_types,
+            on_progress=on_progress,
         )
 
     # -- writes (never retried automatically) ------------------------------------------
@@ -232,6 +250,16 @@ class FhirClient:
                 f"{err}; the write may or may not have been applied — retrying is safe",
                 status=err.status,
             ) from err
+
+
+def _origins(values: Sequence[str]) -> list[str]:
+    found = []
+    for value in values:
+        origin = origin_of(value)
+        if origin is None:
+            raise ValueError(f"not an http(s) origin: {value!r}")
+        found.append(origin)
+    return found
 
 
 def _resource_or_raise(reply: Reply, what: str) -> Resource:

@@ -3,7 +3,10 @@
 Every request of the package goes through `Transport.send`, which is where the rules
 live that must never be skipped: the URL is on the tenant's base (else nothing is sent),
 the bearer token is attached only there, every call has a timeout, redirects are
-followed by hand and only on the same server, and only reads are retried.
+followed by hand and only on the same server, and only reads are retried. Bulk Data
+output files are the one exception, and only through an explicit `FileAccess`: they may
+live on the server's origin or an allowlisted one, and the token goes with them only
+where that policy and the caller (the manifest's `requiresAccessToken`) both allow.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import requests
 from smartapp.fhir.errors import FhirError, OffServerError, ServerUnavailable, error_from_response
 from smartapp.fhir.querylog import QueryLog, QueryLogEntry
 from smartapp.fhir.retry import RetryPolicy
-from smartapp.fhir.urls import ServerBase
+from smartapp.fhir.urls import FileAccess, ServerBase
 
 log = logging.getLogger("smartapp.fhir")
 
@@ -114,13 +117,23 @@ class Transport:
     def resolve(self, ref: str) -> str:
         return self.base.resolve(ref)
 
-    def _headers(self, url: str, headers: Mapping[str, str]) -> dict[str, str]:
+    def _headers(
+        self, url: str, headers: Mapping[str, str], files: FileAccess | None, token: bool
+    ) -> dict[str, str]:
         merged = {"User-Agent": USER_AGENT, **headers}
         # resolve()/normalise() already guarantee this; checked again because a token
         # leaking to another server is the one mistake that must not happen.
-        if self.token and self.base.normalise(url) == url:
+        on_base = self.base.normalise(url) == url
+        allowed = on_base or (files is not None and files.may_send_token(url))
+        if self.token and token and allowed:
             merged["Authorization"] = f"Bearer {self.token}"
         return merged
+
+    def _allowed(self, url: str, files: FileAccess | None) -> str | None:
+        """`url` normalised when it may be requested, else None."""
+        if files is not None:
+            return files.normalise(url)
+        return self.base.normalise(url)
 
     def send(
         self,
@@ -132,13 +145,16 @@ class Transport:
         retry: bool,
         body: Any = None,
         stream: bool = False,
+        files: FileAccess | None = None,
+        token: bool = True,
     ) -> Reply:
         """Send until a final answer: retries (when `retry`) and same-server redirects.
 
         Returns the last response whatever its status. Raises ServerUnavailable when no
-        response came back, OffServerError for a URL or redirect off the base.
+        response came back, OffServerError for a URL or redirect off the base (or, with
+        `files`, off the origins it allows). `token=False` never sends the token.
         """
-        if self.base.normalise(url) != url:
+        if self._allowed(url, files) != url:
             raise OffServerError(
                 f"{what} refused: {urlsplit(url).hostname or 'that URL'} is not the FHIR server"
             )
@@ -152,7 +168,7 @@ class Transport:
                 response = self.session.request(
                     method,
                     url,
-                    headers=self._headers(url, headers),
+                    headers=self._headers(url, headers, files, token),
                     data=data,
                     timeout=self.timeout,
                     allow_redirects=False,
@@ -198,7 +214,7 @@ class Transport:
 
             if status in _REDIRECTS and method == "GET" and "Location" in response.headers:
                 response.close()
-                target = self.base.normalise(urljoin(url, response.headers["Location"]))
+                target = self._allowed(urljoin(url, response.headers["Location"]), files)
                 if target is None:
                     raise OffServerError(
                         f"{what} refused: the FHIR server redirected to another server; "

@@ -2,7 +2,9 @@
 
 The bearer token must only travel to the tenant's own base (SMART App Launch:
 "don't follow references to other servers while sending the token"), so every URL the
-client requests goes through `ServerBase.resolve` first.
+client requests goes through `ServerBase.resolve` first. The one exception is Bulk Data
+output files (`FileAccess`): servers put them outside the FHIR base path (the SMART
+reference server), on their own origin, or on a storage origin (signed URLs).
 """
 
 from __future__ import annotations
@@ -110,7 +112,73 @@ class ServerBase:
         return absolute
 
     def relative(self, url: str) -> str:
-        """`url` relative to this base (for logs and the data panel); unchanged if off-base."""
+        """`url` relative to this base (for logs and the data panel). Off the base, the
+        query is dropped: a signed file URL carries its credential there."""
         if url.startswith(self.url):
             return url[len(self.url) :].lstrip("/")
-        return url
+        return url.split("?", 1)[0]
+
+    @property
+    def origin(self) -> str:
+        """`scheme://host[:port]` of the base."""
+        return self.url[: len(self.url) - len(self.path)] if self.path else self.url
+
+
+def origin_of(url: str) -> str | None:
+    """The normalised origin of an absolute http(s) URL (default port left out), or None."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
+        return None
+    host = parts.hostname.lower()
+    netloc = f"[{host}]" if ":" in host else host
+    explicit = _explicit_port(scheme, port)
+    return f"{scheme}://{netloc}" + (f":{explicit}" if explicit is not None else "")
+
+
+@dataclass(frozen=True)
+class FileAccess:
+    """Where Bulk Data output files may be read from, and where the token may go with them.
+
+    A file URL is accepted on the FHIR server's own origin (any path: the SMART reference
+    server serves files beside its base) or on an origin the tenant allowlists. The token
+    goes only to the server's origin and to allowlisted origins the tenant trusts with it
+    (`token_origins`); the export manifest's `requiresAccessToken` decides whether it is
+    sent at all (`smartapp.fhir.bulk`).
+    """
+
+    server: ServerBase
+    origins: frozenset[str] = frozenset()
+    token_origins: frozenset[str] = frozenset()
+
+    def normalise(self, url: str) -> str | None:
+        """`url` when a file may be read from it (scheme rewritten to the base's on the
+        server's own host, as for next links), else None."""
+        origin = origin_of(url)
+        if origin is None or _DOT_SEGMENT.search(unquote(urlsplit(url.strip()).path)):
+            return None
+        on_base = self.server.normalise(url)
+        if on_base is not None:
+            return on_base
+        same_host = ServerBase.parse(origin).host == self.server.host
+        if same_host and _explicit_port(*_scheme_port(url)) == self.server.port:
+            parts = urlsplit(url.strip())
+            query = f"?{parts.query}" if parts.query else ""
+            return f"{self.server.origin}{parts.path}{query}"
+        if origin in self.origins or origin in self.token_origins:
+            return url.strip().split("#", 1)[0]
+        return None
+
+    def may_send_token(self, url: str) -> bool:
+        """Whether the bearer token may accompany a request to `url` (already normalised)."""
+        origin = origin_of(url)
+        return origin is not None and (origin == self.server.origin or origin in self.token_origins)
+
+
+def _scheme_port(url: str) -> tuple[str, int | None]:
+    parts = urlsplit(url.strip())
+    return parts.scheme.lower(), parts.port

@@ -4,27 +4,48 @@ For the coordinator worklist when no user is present (and the organisation appro
 Every token request carries a new assertion (fresh `jti`, exp ≤ 300 s, `kid`, RS384 or
 ES384); no refresh tokens are expected, so a new token is fetched when the old one nears
 expiry (`BackendTokenProvider`).
+
+Discovery is checked for what `client_credentials` needs, not for PKCE
+(`discovery.parse_backend_configuration`). The scopes asked for (`scope`, else
+SMARTAPP_BACKEND_SCOPES: read scopes for exactly the types the worklist reads) are narrowed
+to the types the server's CapabilityStatement lists, and written in v1 syntax when the
+server speaks only v1 (or the tenant's `scope_version` says so): a server that lacks a
+type may refuse the whole request (the SMART reference Bulk Data server answers
+`invalid_scope`). A refusal with `invalid_scope` whose description names scopes or types
+is asked again without them, at most three times; the granted `scope` is what counts.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 import requests
 from authlib.integrations.base_client import OAuthError
 
 from smartapp.config import AppConfig, Tenant, normalise_base
-from smartapp.launch.discovery import AUTH_TIMEOUT_S, discover
-from smartapp.launch.errors import IssuerNotAllowed, LaunchError, TokenError
+from smartapp.fhir.bulk import server_types
+from smartapp.launch.discovery import (
+    AUTH_TIMEOUT_S,
+    SmartConfiguration,
+    discover_backend,
+    fetch_json,
+)
+from smartapp.launch.errors import DiscoveryError, IssuerNotAllowed, LaunchError, TokenError
 from smartapp.launch.keys import AppKey
+from smartapp.launch.oauth_errors import explain, log_refusal
+from smartapp.launch.scopes import parse_resource_scope, to_v1
 from smartapp.launch.tokens import oauth_session
 
 log = logging.getLogger(__name__)
 
 REFRESH_LEEWAY_S = 60
+#: Refusals naming scopes that are asked again without them (each drops at least one).
+_MAX_SCOPE_RETRIES = 3
 
 
 def backend_tenant(config: AppConfig, iss: str | None = None) -> Tenant:
@@ -39,10 +60,12 @@ def backend_tenant(config: AppConfig, iss: str | None = None) -> Tenant:
     if tenant is None:
         raise IssuerNotAllowed(f"This FHIR server is not allowed: {base}")
     client_id = config.backend_client_id or tenant.client_id or config.client_id
-    return Tenant(
-        iss=tenant.iss,
+    return replace(
+        tenant,
         client_id=client_id,
-        label=tenant.label,
+        client_secret=None,
+        scopes=None,
+        open_server=False,
         auth_method="private_key_jwt",
     )
 
@@ -54,38 +77,122 @@ def fetch_backend_token(
     iss: str | None = None,
     scope: str | None = None,
     token_endpoint: str | None = None,
+    smart: SmartConfiguration | None = None,
     timeout: float = AUTH_TIMEOUT_S,
 ) -> dict[str, Any]:
-    """A system-level token dict (`access_token`, `expires_at`, `scope`, …)."""
+    """A system-level token dict (`access_token`, `expires_at`, `scope`, …) (module doc).
+
+    Discovery is fetched unless `smart` (or a bare `token_endpoint`) is given.
+    """
     if app_key is None:
         raise LaunchError("Backend Services need SMARTAPP_PRIVATE_KEY.", status=500)
     tenant = backend_tenant(config, iss)
+    if smart is None and token_endpoint is None:
+        smart = discover_backend(tenant.iss, alg=app_key.alg, timeout=timeout)
     if token_endpoint is None:
-        token_endpoint = discover(tenant.iss, need_authorize=False, timeout=timeout).token_endpoint
-    session = oauth_session(tenant, app_key)
-    try:
-        with session:
-            token = session.fetch_token(
-                token_endpoint,
-                grant_type="client_credentials",
-                scope=scope or config.backend_scopes,
-                timeout=timeout,
-                allow_redirects=False,
+        assert smart is not None  # noqa: S101 - set just above
+        token_endpoint = smart.token_endpoint
+    wanted = backend_scopes(scope or config.backend_scopes, tenant, smart, timeout=timeout)
+    for _ in range(_MAX_SCOPE_RETRIES + 1):
+        try:
+            token = _client_credentials(tenant, app_key, token_endpoint, wanted, timeout)
+        except OAuthError as err:
+            log_refusal(log, "backend token", tenant.display_name, err.error, err.description)
+            narrower = (
+                without_named(wanted, err.description) if err.error == "invalid_scope" else ""
             )
-    except OAuthError as err:
-        log.warning("backend token refused for tenant %s: %s", tenant.display_name, err.error)
-        raise TokenError("The FHIR server refused the app's backend credentials.") from err
-    except (requests.RequestException, ValueError) as err:
-        log.warning("backend token request failed: %s", type(err).__name__)
-        raise TokenError("The FHIR server's token service could not be reached.") from err
+            if narrower and narrower != wanted:
+                log.info("backend token: asking again without the refused scopes")
+                wanted = narrower
+                continue
+            raise TokenError(
+                "The FHIR server refused the app's backend credentials. " + explain(err.error)
+            ) from err
+        break
     result = dict(token)
     if not result.get("access_token"):
         raise TokenError("The FHIR server's token response has no access token.")
     if not isinstance(result.get("expires_at"), int | float):
         expires_in = result.get("expires_in")
         result["expires_at"] = time.time() + float(expires_in or 300)
+    if not isinstance(result.get("scope"), str):
+        result["scope"] = wanted  # RFC 6749 §5.1: absent means as requested
     log.info("backend token obtained for tenant %s", tenant.display_name)
     return result
+
+
+def _client_credentials(
+    tenant: Tenant, app_key: AppKey, token_endpoint: str, scope: str, timeout: float
+) -> dict[str, Any]:
+    session = oauth_session(tenant, app_key)
+    try:
+        with session:
+            token = session.fetch_token(
+                token_endpoint,
+                grant_type="client_credentials",
+                scope=scope,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+    except (requests.RequestException, ValueError) as err:
+        log.warning("backend token request failed: %s", type(err).__name__)
+        raise TokenError("The FHIR server's token service could not be reached.") from err
+    return dict(token)
+
+
+def backend_scopes(
+    requested: str,
+    tenant: Tenant,
+    smart: SmartConfiguration | None,
+    *,
+    timeout: float = AUTH_TIMEOUT_S,
+) -> str:
+    """`requested` narrowed to the server's types, in the scope syntax it speaks."""
+    offered = _server_types(tenant.iss, timeout)
+    kept = [item for item in requested.split() if _offered(item, offered)]
+    dropped = len(requested.split()) - len(kept)
+    if dropped:
+        log.info(
+            "backend scopes: %d left out (types the server's CapabilityStatement lacks)", dropped
+        )
+    text = " ".join(kept)
+    version = tenant.quirks.scope_version
+    if version == "v1" or (version == "auto" and smart is not None and smart.uses_v1_scopes_only):
+        text = to_v1(text)
+    return text
+
+
+def without_named(scope: str, description: object) -> str:
+    """`scope` without the scopes (or the types' scopes) a refusal's description names."""
+    text = description if isinstance(description, str) else ""
+    if not text:
+        return scope
+    kept = []
+    for item in scope.split():
+        parsed = parse_resource_scope(item)
+        named = item in text or (
+            parsed is not None
+            and parsed.resource_type != "*"
+            and re.search(rf"(?<![A-Za-z]){re.escape(parsed.resource_type)}(?![A-Za-z])", text)
+        )
+        if not named:
+            kept.append(item)
+    return " ".join(kept)
+
+
+def _offered(item: str, offered: frozenset[str]) -> bool:
+    parsed = parse_resource_scope(item)
+    return parsed is None or not offered or parsed.resource_type in ("*", *offered)
+
+
+def _server_types(iss: str, timeout: float) -> frozenset[str]:
+    """The types the server's (public) CapabilityStatement lists; empty when unknown."""
+    try:
+        return server_types(
+            fetch_json(f"{iss}/metadata", what="CapabilityStatement", timeout=timeout)
+        )
+    except DiscoveryError:
+        return frozenset()
 
 
 class BackendTokenProvider:
@@ -103,7 +210,7 @@ class BackendTokenProvider:
         self._key = app_key
         self._iss = iss
         self._scope = scope
-        self._token_endpoint: str | None = None
+        self._smart: SmartConfiguration | None = None
         self._token: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
@@ -111,15 +218,12 @@ class BackendTokenProvider:
         with self._lock:
             token = self._token
             if token is None or float(token["expires_at"]) - REFRESH_LEEWAY_S <= time.time():
-                if self._token_endpoint is None:
+                if self._smart is None:
                     base = backend_tenant(self._config, self._iss).iss
-                    self._token_endpoint = discover(base, need_authorize=False).token_endpoint
+                    alg = self._key.alg if self._key is not None else None
+                    self._smart = discover_backend(base, alg=alg)
                 token = fetch_backend_token(
-                    self._config,
-                    self._key,
-                    iss=self._iss,
-                    scope=self._scope,
-                    token_endpoint=self._token_endpoint,
+                    self._config, self._key, iss=self._iss, scope=self._scope, smart=self._smart
                 )
                 self._token = token
             return str(token["access_token"])

@@ -3,6 +3,13 @@
 Only ever called for an `iss` already on the allowlist. HTTPS is required for the
 document and every endpoint it names, except on loopback hosts (local sandbox EHR).
 Redirects are not followed: a redirect could point anywhere.
+
+What is checked depends on the flow. A user launch needs PKCE S256
+(`code_challenge_methods_supported`; a tenant may assume it when the field is missing,
+`assume_pkce`). Backend Services (`client_credentials`) has no PKCE: it needs the token
+endpoint and, where the document lists them, `client_credentials`, `private_key_jwt` and
+the app's signing algorithm (SMART "Backend Services"; the SMART reference Bulk Data
+server lists no PKCE methods and no grant types at all).
 """
 
 from __future__ import annotations
@@ -63,6 +70,9 @@ class SmartConfiguration:
     code_challenge_methods: frozenset[str] = frozenset()
     token_endpoint_auth_methods: frozenset[str] = frozenset()
     grant_types: frozenset[str] = frozenset()
+    scopes_supported: frozenset[str] = frozenset()
+    #: PKCE is used although discovery did not list it (tenant quirk `assume_pkce`).
+    pkce_assumed: bool = False
 
     def supports(self, capability: str) -> bool:
         return capability in self.capabilities
@@ -99,16 +109,50 @@ def _strings(value: object) -> frozenset[str]:
     return frozenset(item for item in value if isinstance(item, str))
 
 
-def parse_smart_configuration(doc: object, *, need_authorize: bool) -> SmartConfiguration:
-    """Validate a discovery document; raise DiscoveryError with a clear reason."""
+def parse_smart_configuration(
+    doc: object, *, need_authorize: bool, assume_pkce: bool = False
+) -> SmartConfiguration:
+    """Validate a discovery document for a user launch; raise DiscoveryError with a clear
+    reason. `assume_pkce`: a document without `code_challenge_methods_supported` is taken
+    to support S256 (one that lists methods without S256 is still refused)."""
     if not isinstance(doc, dict):
         raise DiscoveryError("The EHR's SMART configuration is not a JSON object.")
     methods = _strings(doc.get("code_challenge_methods_supported"))
-    if "S256" not in methods:
+    assumed = assume_pkce and "code_challenge_methods_supported" not in doc
+    if "S256" not in methods and not assumed:
         raise DiscoveryError(
             "The EHR does not support PKCE with S256, which SMART App Launch 2 requires; "
             "the app will not launch against it."
         )
+    return _parsed(doc, need_authorize=need_authorize, pkce_assumed=assumed)
+
+
+def parse_backend_configuration(doc: object, *, alg: str | None = None) -> SmartConfiguration:
+    """Validate a discovery document for Backend Services (module doc)."""
+    if not isinstance(doc, dict):
+        raise DiscoveryError("The FHIR server's SMART configuration is not a JSON object.")
+    grants = _strings(doc.get("grant_types_supported"))
+    if "grant_types_supported" in doc and "client_credentials" not in grants:
+        raise DiscoveryError(
+            "The FHIR server does not offer the client_credentials grant that Backend Services use."
+        )
+    methods = _strings(doc.get("token_endpoint_auth_methods_supported"))
+    if "token_endpoint_auth_methods_supported" in doc and "private_key_jwt" not in methods:
+        raise DiscoveryError(
+            "The FHIR server does not accept private_key_jwt client authentication, which "
+            "Backend Services use."
+        )
+    algs = _strings(doc.get("token_endpoint_auth_signing_alg_values_supported"))
+    if alg and "token_endpoint_auth_signing_alg_values_supported" in doc and alg not in algs:
+        raise DiscoveryError(
+            f"The FHIR server does not accept {alg} signatures; it lists "
+            f"{', '.join(sorted(algs)) or 'none'}. Use a key of an algorithm it accepts."
+        )
+    return _parsed(doc, need_authorize=False, pkce_assumed=False)
+
+
+def _parsed(doc: dict[str, Any], *, need_authorize: bool, pkce_assumed: bool) -> SmartConfiguration:
+    methods = _strings(doc.get("code_challenge_methods_supported"))
     token_endpoint = require_secure(doc.get("token_endpoint"), "token endpoint")
     authorize = doc.get("authorization_endpoint")
     if need_authorize or authorize is not None:
@@ -126,6 +170,8 @@ def parse_smart_configuration(doc: object, *, need_authorize: bool) -> SmartConf
         code_challenge_methods=methods,
         token_endpoint_auth_methods=_strings(doc.get("token_endpoint_auth_methods_supported")),
         grant_types=_strings(doc.get("grant_types_supported")),
+        scopes_supported=_strings(doc.get("scopes_supported")),
+        pkce_assumed=pkce_assumed,
     )
 
 
@@ -147,10 +193,7 @@ def fetch_json(url: str, *, what: str, timeout: float = AUTH_TIMEOUT_S) -> objec
         raise DiscoveryError(f"The EHR's {what} is not JSON.") from err
 
 
-def discover(
-    iss: str, *, need_authorize: bool = True, timeout: float = AUTH_TIMEOUT_S
-) -> SmartConfiguration:
-    """Fetch and validate the SMART configuration of an allowlisted FHIR base."""
+def _document(iss: str, timeout: float) -> object:
     url = f"{iss.rstrip('/')}/.well-known/smart-configuration"
     try:
         require_secure(url, "SMART configuration")
@@ -158,5 +201,23 @@ def discover(
         raise DiscoveryError(
             "The FHIR server does not use HTTPS; only loopback servers may use plain http."
         ) from err
-    doc = fetch_json(url, what="SMART configuration", timeout=timeout)
-    return parse_smart_configuration(doc, need_authorize=need_authorize)
+    return fetch_json(url, what="SMART configuration", timeout=timeout)
+
+
+def discover(
+    iss: str,
+    *,
+    need_authorize: bool = True,
+    assume_pkce: bool = False,
+    timeout: float = AUTH_TIMEOUT_S,
+) -> SmartConfiguration:
+    """Fetch and validate the SMART configuration of an allowlisted FHIR base (user launch)."""
+    doc = _document(iss, timeout)
+    return parse_smart_configuration(doc, need_authorize=need_authorize, assume_pkce=assume_pkce)
+
+
+def discover_backend(
+    iss: str, *, alg: str | None = None, timeout: float = AUTH_TIMEOUT_S
+) -> SmartConfiguration:
+    """Fetch and validate the SMART configuration for Backend Services (module doc)."""
+    return parse_backend_configuration(_document(iss, timeout), alg=alg)

@@ -116,6 +116,13 @@ class WorklistUnavailable(LaunchError):
     title = "The worklist is not available here"
 
 
+class WorklistUnreadable(LaunchError):
+    """Every population search failed: an empty table would claim "no patients"."""
+
+    status = 502
+    title = "The worklist could not be read"
+
+
 def _readable(scopes: GrantedScopes) -> frozenset[str]:
     return frozenset(rtype for rtype in READ_TYPES if scopes.can_read(rtype))
 
@@ -274,6 +281,14 @@ def load_worklist(access: WorklistAccess, as_of: date, *, fresh: bool = False) -
         )
 
     worklist = _with_fhir(access, work)
+    if worklist.population_unreadable:
+        log.info("worklist population unreadable: %d problem(s)", len(worklist.problems))
+        said = " ".join(worklist.problems[1:3] or worklist.problems[:1])
+        raise WorklistUnreadable(
+            "None of the searches for patients on ofatumumab worked, so the app cannot "
+            f"show the worklist (an empty list would be wrong). The FHIR server said: {said} "
+            "Try again in a few minutes; if it keeps happening, tell your administrator."
+        )
     with _cache_lock:
         cache = _cache()
         cache[key] = (time.monotonic(), worklist)

@@ -10,7 +10,10 @@ Export path (`read_by_export`): FHIR Bulk Data `$export` (kick-off, poll, NDJSON
 streamed resource by resource into per-patient buckets that wait on disk (`spool.py`)
 until the last file is read, then evaluated one patient at a time. The export
 is all-or-nothing per type: any problem the server reports marks every patient's data
-incomplete, because it cannot be told whose resources are missing.
+incomplete, because it cannot be told whose resources are missing. A type the server
+does not have (not in its CapabilityStatement, or refused at kick-off) marks the record
+areas it feeds incomplete for everyone, as a scope gap does on the search path: the app
+cannot tell "none recorded" from "not offered here".
 
 Both yield `PatientData`: one patient's resources (with the Medications they reference)
 and what could not be read.
@@ -21,12 +24,12 @@ from __future__ import annotations
 import logging
 import queue
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fhir_mappings import population as fp
-from fhir_mappings.read import read_patient_record
+from fhir_mappings.read import AREA_OF, read_patient_record
 from fhir_mappings.records import AREAS, PatientRecord
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, FhirError, TokenExpired
@@ -71,6 +74,10 @@ class ReadReport:
     #: Candidates whose Patient resource was not returned although the search worked.
     missing: list[str]
     export_manifest: dict[str, object] | None = None
+    #: Worth knowing, nothing lost (e.g. an expired export file read again).
+    notes: list[str] = field(default_factory=list)
+    #: `transactionTime` of the export the data came from (the first, after a restart).
+    export_transaction_time: str | None = None
 
     @classmethod
     def empty(cls) -> ReadReport:
@@ -193,13 +200,22 @@ def read_by_export(
     poll_interval_s: float = 5.0,
     max_wait_s: float = 1800.0,
     spool_dir: str | None = None,
+    file_origins: Sequence[str] = (),
+    token_origins: Sequence[str] = (),
+    on_progress: Callable[[str], None] | None = None,
 ) -> Iterator[PatientData]:
     """Every exported patient's data (module doc): `Group/<id>/$export` when `group` is
     given, else system-level `$export`. Raises FhirError when the export cannot be run.
     Resources wait on disk (`spool_dir`, default the temporary directory) until the last
-    file is read; the spool file is gone when the generator finishes or is closed."""
+    file is read; the spool file is gone when the generator finishes or is closed.
+    `file_origins`/`token_origins`: where the tenant lets output files live (FileAccess)."""
     export = client.bulk_export(
-        fp.export_url(group), poll_interval_s=poll_interval_s, max_wait_s=max_wait_s
+        fp.export_url(group),
+        poll_interval_s=poll_interval_s,
+        max_wait_s=max_wait_s,
+        file_origins=file_origins,
+        token_origins=token_origins,
+        on_progress=on_progress,
     )
     try:
         yield from _spool_and_split(export, mappings, report, spool_dir)
@@ -224,9 +240,14 @@ def _spool_and_split(
             export.close()
             raise FhirError(f"The bulk export failed: {err}", status=err.status) from err
         report.export_manifest = export.manifest
-        problems = tuple(export.problems)
+        report.export_transaction_time = export.transaction_time
+        report.notes.extend(export.notes)
+        gaps, gap_text = unsupported_type_gaps(export.unsupported_types)
+        problems = tuple(export.problems) + ((gap_text,) if gap_text and gaps else ())
+        if gap_text and not gaps:
+            report.notes.append(gap_text)
         report.problems.extend(problems)
-        incomplete = _DATA_AREAS if problems else frozenset()
+        incomplete = _DATA_AREAS if export.problems else gaps
         log.info(
             "worklist export: %d patients, %d resources spooled, %d shared Medications, "
             "%d resources without a patient",
@@ -242,3 +263,18 @@ def _spool_and_split(
                 report.missing.append(patient_id)
                 continue
             yield PatientData(patient_id, resources, frozenset(incomplete), problems)
+
+
+def unsupported_type_gaps(types: Sequence[str]) -> tuple[frozenset[str], str | None]:
+    """The record areas that types the server does not have would feed, and the sentence
+    saying so (module doc); (empty, None) when every type was exported."""
+    if not types:
+        return frozenset(), None
+    areas = frozenset(area for rtype in types for area in AREA_OF.get(rtype, ())) & _DATA_AREAS
+    named = ", ".join(types)
+    if not areas:
+        return areas, f"This server does not offer {named}; it was not read."
+    return areas, (
+        f"This server does not offer {named}, so the {', '.join(sorted(areas))} part of "
+        "every record could not be read; the checks that need it say unknown."
+    )

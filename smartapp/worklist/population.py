@@ -66,7 +66,8 @@ def _problems_by_area(result: BatchResult) -> dict[str, str]:
     found: dict[str, str] = {}
     for area in result.failed_areas:
         text = next((t for t in result.problems if t.startswith(f"{area} search")), None)
-        found[area] = text or f"{area} search failed"
+        # A failed batch POST has one problem for all its areas: the reason is there.
+        found[area] = text or (result.problems[0] if result.problems else f"{area} search failed")
     return found
 
 
@@ -112,7 +113,7 @@ def _population(
         candidates=tuple(dict.fromkeys(candidates)),
         group_members=frozenset(members),
         complete=not hard,
-        problems=tuple(problems),
+        problems=tuple(dict.fromkeys(problems)),
         notes=tuple(notes),
         searches=searches,
     )

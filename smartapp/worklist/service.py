@@ -67,6 +67,12 @@ class WorklistOptions:
     workers: int = 4
     #: Timeout of the extra clients' requests (a large population search takes a while).
     timeout_s: float = 120.0
+    #: Origins (besides the FHIR server's) that may serve `$export` files, and those of
+    #: them the token may be sent to (tenant `bulk_file_origins` / `bulk_token_origins`).
+    file_origins: tuple[str, ...] = ()
+    token_origins: tuple[str, ...] = ()
+    #: Told each `$export` status ("export 40% complete; waited 12 s so far").
+    on_progress: Callable[[str], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.group_only and not self.group:
@@ -99,6 +105,12 @@ class Worklist:
     @property
     def complete(self) -> bool:
         return self.population.complete and not self.problems
+
+    @property
+    def population_unreadable(self) -> bool:
+        """No patient could be found because the population searches failed: an empty
+        list would be a lie (the CLI exits 2, the web page shows an error)."""
+        return not self.population.complete and not self.population.candidates and not self.rows
 
 
 def membership(
@@ -238,6 +250,9 @@ def build_worklist(
                 group=options.group if options.group_only else None,
                 poll_interval_s=options.poll_interval_s,
                 max_wait_s=options.max_wait_s,
+                file_origins=options.file_origins,
+                token_origins=options.token_origins,
+                on_progress=options.on_progress,
             )
             excluded = _evaluate_all(exported, population, **evaluate_kw)
         else:
@@ -267,7 +282,7 @@ def build_worklist(
         population=population,
         excluded=excluded,
         problems=tuple(dict.fromkeys(problems)),
-        notes=population.notes,
+        notes=tuple(dict.fromkeys(population.notes + tuple(report.notes))),
         requests=len(made),
         request_log=tuple(made),
         elapsed_s=elapsed,

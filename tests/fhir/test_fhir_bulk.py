@@ -1,4 +1,7 @@
-"""Bulk Data $export: kick-off, polling with Retry-After, manifest, streamed NDJSON."""
+"""Bulk Data $export: kick-off, polling with Retry-After, manifest, streamed NDJSON.
+
+The servers' habits each test imitates are named in smartapp/fhir/bulk.py's module doc.
+"""
 
 from __future__ import annotations
 
@@ -40,10 +43,19 @@ def manifest(*outputs: tuple[str, str], errors: tuple[tuple[str, str], ...] = ()
     }
 
 
+def capability(*types: str) -> dict[str, Any]:
+    return {
+        "resourceType": "CapabilityStatement",
+        "rest": [{"mode": "server", "resource": [{"type": t} for t in types]}],
+    }
+
+
 def start(http: responses.RequestsMock, *polls: dict[str, Any]) -> None:
+    http.get(f"{BASE}/metadata", json=capability("Patient", "Observation", "Group"))
     http.get(KICK_OFF_URL, status=202, headers={"Content-Location": STATUS_URL})
     for poll in polls:
         http.get(STATUS_URL, **poll)
+    http.delete(STATUS_URL, status=202)
 
 
 def test_kick_off_poll_and_download_raw_ndjson_and_binary_json(
@@ -83,20 +95,23 @@ def test_kick_off_poll_and_download_raw_ndjson_and_binary_json(
     assert export.manifest is not None and len(export.manifest["output"]) == 2
     assert export.problems == []
 
-    kick = http.calls[0].request
+    kick = http.calls[1].request
     assert kick.headers["Prefer"] == "respond-async"
     assert kick.headers["Accept"] == "application/fhir+json"
-    download = http.calls[3].request
+    download = http.calls[4].request
     assert download.url == f"{BASE}/Binary/b1"
     assert download.headers["Accept"] == "application/fhir+ndjson"
     assert download.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert request_kwargs(http.calls[3])["stream"] is True
-    assert [(e.url, e.status, e.entries) for e in client.requests_made] == [
-        (KICK_OFF, 202, None),
-        ("$export-poll-status?_jobId=job-1", 202, None),
-        ("$export-poll-status?_jobId=job-1", 200, None),
-        ("Binary/b1", 200, 2),
-        ("Binary/b2", 200, 3),
+    assert request_kwargs(http.calls[4])["stream"] is True
+    assert [(e.method, e.url, e.status, e.entries) for e in client.requests_made] == [
+        ("GET", "metadata", 200, None),
+        ("GET", KICK_OFF, 202, None),
+        ("GET", "$export-poll-status?_jobId=job-1", 202, None),
+        ("GET", "$export-poll-status?_jobId=job-1", 200, None),
+        ("GET", "Binary/b1", 200, 2),
+        ("GET", "Binary/b2", 200, 3),
+        # The IG's delete request: the server may now remove the files.
+        ("DELETE", "$export-poll-status?_jobId=job-1", 202, None),
     ]
 
 
@@ -194,7 +209,7 @@ def test_error_files_become_problems(client: FhirClient, http: responses.Request
     ]
 
 
-def test_output_on_another_server_is_refused_before_any_download(
+def test_output_on_another_server_is_refused_before_any_download_or_token(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
     foreign = http.get("https://bucket.example.com/export/b1.ndjson", body=ndjson(obs(1)))
@@ -208,7 +223,7 @@ def test_output_on_another_server_is_refused_before_any_download(
         },
     )
     local = http.get(f"{BASE}/Binary/b1", body=ndjson(resource("Patient", "p1")))
-    with pytest.raises(OffServerError, match="no token was sent"):
+    with pytest.raises(OffServerError, match=r"bucket\.example\.com.*no token was sent"):
         list(client.bulk_export(KICK_OFF))
     assert foreign.call_count == 0
     assert local.call_count == 0
@@ -228,7 +243,8 @@ def test_polling_without_retry_after_uses_the_interval_and_gives_up_after_max_wa
 def test_kick_off_refused_raises_with_the_outcome(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
-    http.get(KICK_OFF_URL, status=400, json=outcome("Unknown resource type 'Foo'", code="invalid"))
+    http.get(f"{BASE}/metadata", status=404)
+    http.get(KICK_OFF_URL, status=400, json=outcome("Unknown parameter '_foo'", code="invalid"))
     with pytest.raises(
         FhirError, match="Bulk export kick-off failed: HTTP 400 Bad Request: error invalid"
     ):
@@ -238,6 +254,7 @@ def test_kick_off_refused_raises_with_the_outcome(
 def test_kick_off_without_async_answer_is_an_error(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
+    http.get(f"{BASE}/metadata", status=404)
     http.get(KICK_OFF_URL, json={"resourceType": "Bundle"})
     with pytest.raises(FhirError, match="expected HTTP 202"):
         list(client.bulk_export(KICK_OFF))
@@ -249,3 +266,270 @@ def test_failed_export_job_raises(client: FhirClient, http: responses.RequestsMo
         FhirError, match="Bulk export failed: HTTP 404 Not Found: error exception: job failed"
     ):
         list(client.bulk_export(KICK_OFF))
+
+
+# -- what real servers do (Bulk Data IG 2.0; the SMART reference server; HAPI) --------------
+
+ALL = "Group/g1/$export?_type=Patient,Observation,MedicationAdministration"
+
+
+def status_then_manifest(http: responses.RequestsMock, *files: tuple[str, str]) -> None:
+    http.get(STATUS_URL, json=manifest(*files))
+    http.delete(STATUS_URL, status=202)
+
+
+def test_types_the_capability_statement_lacks_are_not_asked_for(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    http.get(f"{BASE}/metadata", json=capability("Patient", "Observation"))
+    kick = http.get(
+        f"{BASE}/Group/g1/$export?_type=Patient,Observation",
+        status=202,
+        headers={"Content-Location": STATUS_URL},
+    )
+    status_then_manifest(http, ("Patient", f"{BASE}/Binary/b1"))
+    http.get(f"{BASE}/Binary/b1", body=ndjson(resource("Patient", "p1")))
+    export = client.bulk_export(ALL)
+    assert [r["id"] for r in export] == ["p1"]
+    assert kick.call_count == 1
+    assert export.unsupported_types == ["MedicationAdministration"]
+
+
+def test_a_kick_off_refused_for_a_named_type_is_sent_again_without_it(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    # The SMART reference server: no CapabilityStatement types checked here (404), and a
+    # 400 whose diagnostics name the one type it lacks.
+    http.get(f"{BASE}/metadata", status=404)
+    refused = http.get(
+        f"{BASE}/{ALL}",
+        status=400,
+        json=outcome(
+            'The requested resource type "MedicationAdministration" is not available on this server'
+        ),
+    )
+    accepted = http.get(
+        f"{BASE}/Group/g1/$export?_type=Patient,Observation",
+        status=202,
+        headers={"Content-Location": STATUS_URL},
+    )
+    status_then_manifest(http, ("Patient", f"{BASE}/Binary/b1"))
+    http.get(f"{BASE}/Binary/b1", body=ndjson(resource("Patient", "p1")))
+    export = client.bulk_export(ALL)
+    assert [r["id"] for r in export] == ["p1"]
+    assert (refused.call_count, accepted.call_count) == (1, 1)
+    assert export.unsupported_types == ["MedicationAdministration"]
+
+
+def test_a_refusal_naming_no_requested_type_is_final(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    http.get(f"{BASE}/metadata", status=404)
+    http.get(f"{BASE}/{ALL}", status=400, json=outcome("Unknown parameter _foo"))
+    with pytest.raises(FhirError, match="HTTP 400 Bad Request: error processing: Unknown"):
+        list(client.bulk_export(ALL))
+
+
+def test_files_outside_the_base_path_on_the_same_origin_are_read_with_the_token(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    # The reference server's files: https://host/<other segment>/fhir/bulkfiles/1.Patient.ndjson
+    file_url = "https://ehr.example.org/eyJpZCI6MX0/fhir/bulkfiles/1.Patient.ndjson"
+    start(http, {"json": manifest(("Patient", file_url))})
+    download = http.get(file_url, body=ndjson(resource("Patient", "p1")))
+    assert [r["id"] for r in client.bulk_export(KICK_OFF)] == ["p1"]
+    assert download.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert "eyJpZCI6MX0/fhir/bulkfiles/1.Patient.ndjson" in client.requests_made[-2].url
+
+
+def test_signed_files_on_an_allowlisted_origin_get_no_token_and_no_logged_signature(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    signed = "https://files.example.net/job/1.ndjson?X-Signature=secret-sig"
+    start(
+        http,
+        {"json": {**manifest(("Patient", signed)), "requiresAccessToken": False}},
+    )
+    download = http.get(signed, body=ndjson(resource("Patient", "p1")))
+    export = client.bulk_export(KICK_OFF, file_origins=["https://files.example.net"])
+    assert [r["id"] for r in export] == ["p1"]
+    assert "Authorization" not in download.calls[0].request.headers
+    assert all("secret-sig" not in entry.url for entry in client.requests_made)
+
+
+def test_the_token_goes_to_an_allowlisted_origin_only_when_trusted_with_it(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    url = "https://files.example.net/job/1.ndjson"
+    start(http, {"json": manifest(("Patient", url))})  # requiresAccessToken: true
+    download = http.get(url, body=ndjson(resource("Patient", "p1")))
+    with pytest.raises(OffServerError, match=r"need the access token.*bulk_token_origins"):
+        list(client.bulk_export(KICK_OFF, file_origins=["https://files.example.net"]))
+    assert download.call_count == 0
+
+    trusted = client.bulk_export(KICK_OFF, token_origins=["https://files.example.net"])
+    start(http, {"json": manifest(("Patient", url))})
+    assert [r["id"] for r in trusted] == ["p1"]
+    assert download.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_a_redirect_to_an_unlisted_origin_is_not_followed(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    start(http, {"json": manifest(("Patient", f"{BASE}/Binary/b1"))})
+    http.get(f"{BASE}/Binary/b1", status=302, headers={"Location": "https://evil.example/x"})
+    evil = http.get("https://evil.example/x", body=ndjson(resource("Patient", "p1")))
+    with pytest.raises(OffServerError, match="redirected to another server"):
+        list(client.bulk_export(KICK_OFF))
+    assert evil.call_count == 0
+
+
+def test_transient_outcomes_and_429_are_waited_out_beyond_the_usual_retries(
+    client: FhirClient, http: responses.RequestsMock, sleeps: list[float]
+) -> None:
+    transient = outcome("An unknown error occurred. Please try again.", code="transient")
+    start(
+        http,
+        *[{"status": 500, "json": transient}] * 5,
+        {"status": 429, "headers": {"Retry-After": "7"}},
+        {"status": 503},
+        {"json": manifest(("Patient", f"{BASE}/Binary/b1"))},
+    )
+    http.get(f"{BASE}/Binary/b1", body=ndjson(resource("Patient", "p1")))
+    export = client.bulk_export(KICK_OFF, max_wait_s=600)
+    assert [r["id"] for r in export] == ["p1"]
+    assert sleeps == [0.5, 1.0, 2.0, 4.0, 8.0, 7.0, 8.0]  # backoff, then Retry-After
+
+
+def test_transient_errors_stop_at_the_overall_deadline(
+    client: FhirClient, http: responses.RequestsMock, sleeps: list[float]
+) -> None:
+    transient = outcome("try later", code="transient")
+    start(http, {"status": 500, "json": transient, "headers": {"Retry-After": "30"}})
+    with pytest.raises(FhirError, match=r"try later.*still failing after waiting 100 s"):
+        list(client.bulk_export(KICK_OFF, max_wait_s=100))
+    assert sleeps == [30, 30, 30, 10]
+
+
+def test_a_plain_server_error_is_retried_a_few_times_then_final(
+    client: FhirClient, http: responses.RequestsMock, sleeps: list[float]
+) -> None:
+    start(http, {"status": 500, "json": outcome("NullPointerException", code="exception")})
+    with pytest.raises(FhirError, match=r"HTTP 500.*NullPointerException"):
+        list(client.bulk_export(KICK_OFF, max_wait_s=600))
+    assert sleeps == [0.5, 1.0, 2.0]
+
+
+def test_a_busy_kick_off_waits_for_retry_after(
+    client: FhirClient, http: responses.RequestsMock, sleeps: list[float]
+) -> None:
+    http.get(f"{BASE}/metadata", json=capability("Patient", "Observation"))
+    http.get(KICK_OFF_URL, status=429, headers={"Retry-After": "60"})
+    http.get(KICK_OFF_URL, status=202, headers={"Content-Location": STATUS_URL})
+    status_then_manifest(http, ("Patient", f"{BASE}/Binary/b1"))
+    http.get(f"{BASE}/Binary/b1", body=ndjson(resource("Patient", "p1")))
+    assert [r["id"] for r in client.bulk_export(KICK_OFF)] == ["p1"]
+    assert sleeps == [60.0]
+
+
+def test_an_expired_file_starts_one_new_export_of_what_was_not_read(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    http.get(f"{BASE}/metadata", json=capability("Patient", "Observation"))
+    first = http.get(KICK_OFF_URL, status=202, headers={"Content-Location": STATUS_URL})
+    http.get(
+        STATUS_URL,
+        json=manifest(
+            ("Patient", f"{BASE}/Binary/p"),
+            ("Observation", f"{BASE}/Binary/o1"),
+            ("Observation", f"{BASE}/Binary/o2"),
+        ),
+    )
+    second_status = f"{BASE}/$export-poll-status?_jobId=job-2"
+    again = http.get(
+        f"{BASE}/Group/g1/$export?_type=Observation",
+        status=202,
+        headers={"Content-Location": second_status},
+    )
+    http.get(second_status, json=manifest(("Observation", f"{BASE}/Binary/o3")))
+    deletes = [http.delete(STATUS_URL, status=202), http.delete(second_status, status=202)]
+    http.get(f"{BASE}/Binary/p", body=ndjson(resource("Patient", "p1")))
+    http.get(f"{BASE}/Binary/o1", body=ndjson(obs(1), obs(2)))
+    http.get(f"{BASE}/Binary/o2", status=410, json=outcome("file expired"))
+    # The new export holds every Observation again: those already read are not repeated.
+    http.get(f"{BASE}/Binary/o3", body=ndjson(obs(1), obs(2), obs(3)))
+
+    export = client.bulk_export(KICK_OFF)
+    assert [r["id"] for r in export] == ["p1", "obs-1", "obs-2", "obs-3"]
+    assert (first.call_count, again.call_count) == (1, 1)
+    assert [d.call_count for d in deletes] == [1, 1]
+    assert export.exports == 2
+    assert export.transaction_time == "2026-11-03T10:00:00Z"
+    assert export.notes == [
+        "The export's Observation file had expired (HTTP 410); a new export was started "
+        "for the rest."
+    ]
+
+
+def test_files_expiring_again_after_the_new_export_is_an_error(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    start(http, {"json": manifest(("Patient", f"{BASE}/Binary/p"))})
+    http.get(f"{BASE}/Binary/p", status=404)
+    with pytest.raises(FhirError, match="Patient file was gone \\(HTTP 404\\) again"):
+        list(client.bulk_export(KICK_OFF))
+
+
+def test_warnings_in_error_files_are_notes_not_problems(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    start(
+        http,
+        {
+            "json": manifest(
+                ("Patient", f"{BASE}/Binary/b1"), errors=(("OperationOutcome", f"{BASE}/e1"),)
+            )
+        },
+    )
+    http.get(f"{BASE}/Binary/b1", body=ndjson(resource("Patient", "p1")))
+    http.get(
+        f"{BASE}/e1",
+        body=ndjson(
+            outcome("_typeFilter ignored", severity="warning"),
+            outcome("Observation/9 could not be exported"),
+        ),
+    )
+    export = client.bulk_export(KICK_OFF)
+    list(export)
+    assert export.problems == [
+        "The server reported 1 export error(s): "
+        "error processing: Observation/9 could not be exported"
+    ]
+    assert export.notes == [
+        "The server noted about the export: warning processing: _typeFilter ignored"
+    ]
+
+
+def test_progress_is_reported_at_each_status_check(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    start(
+        http,
+        {"status": 202, "headers": {"X-Progress": "10% complete", "Retry-After": "2"}},
+        {"status": 202, "headers": {"X-Progress": "90% complete", "Retry-After": "2"}},
+        {"json": manifest()},
+    )
+    seen: list[str] = []
+    assert list(client.bulk_export(KICK_OFF, on_progress=seen.append)) == []
+    assert seen == [
+        "export 10% complete; waited 0 s so far",
+        "export 90% complete; waited 2 s so far",
+    ]
+
+
+def test_other_kick_off_parameters_are_kept_on_a_restart() -> None:
+    from smartapp.fhir.bulk import ExportRequest
+
+    request = ExportRequest.parse("$export?_type=Patient,Observation&_since=2026-01-01T00:00:00Z")
+    assert request.types == ("Patient", "Observation")
+    assert request.url(["Observation"]) == "$export?_type=Observation&_since=2026-01-01T00:00:00Z"

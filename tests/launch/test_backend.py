@@ -196,3 +196,108 @@ def test_user_launch_with_private_key_jwt_client_auth(rsa_pem, rsps):
     sent, token = decode(ehr.token_requests[0], load_app_key(rsa_pem).key)
     assert sent["grant_type"] == "authorization_code" and sent["code_verifier"]
     assert token.claims["aud"] == TOKEN_URL and token.header["kid"]
+
+
+# -- what real servers publish and refuse (smartapp/launch/backend.py module doc) ----------
+
+
+def reference_discovery() -> dict:
+    """The SMART reference Bulk Data server's document: no PKCE, no grant types."""
+    return {
+        "token_endpoint": TOKEN_URL,
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
+        "scopes_supported": ["system/*.rs", "system/Patient.rs"],
+        "capabilities": ["permission-v2", "permission-v1", "client-confidential-asymmetric"],
+    }
+
+
+def capability(*types: str) -> dict:
+    return {
+        "resourceType": "CapabilityStatement",
+        "rest": [{"mode": "server", "resource": [{"type": t} for t in types]}],
+    }
+
+
+def test_backend_discovery_needs_no_pkce_and_scopes_follow_the_server_types(rsa_pem, rsps):
+    rsps.add(responses.GET, DISCOVERY_URL, json=reference_discovery())
+    rsps.add(
+        responses.GET,
+        "https://ehr.example.org/fhir/metadata",
+        json=capability("Patient", "Observation", "MedicationRequest", "Group"),
+    )
+    sent_scopes: list[str] = []
+
+    def answer(request):
+        sent_scopes.append(form(request)["scope"])
+        body = {"access_token": "t", "token_type": "Bearer", "expires_in": 300}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    rsps.add_callback(responses.POST, TOKEN_URL, callback=answer)
+    token = fetch_backend_token(make_config(), load_app_key(rsa_pem))
+    assert sent_scopes == [
+        "system/Patient.rs system/Observation.rs system/MedicationRequest.rs system/Group.rs"
+    ]
+    assert token["scope"] == sent_scopes[0]  # no `scope` in the answer: as requested
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"grant_types_supported": ["authorization_code"]}, "client_credentials"),
+        ({"token_endpoint_auth_methods_supported": ["client_secret_basic"]}, "private_key_jwt"),
+        ({"token_endpoint_auth_signing_alg_values_supported": ["RS256"]}, "RS384"),
+    ],
+)
+def test_backend_discovery_is_checked_for_what_client_credentials_needs(
+    rsa_pem, rsps, change, message
+):
+    from smartapp.launch.errors import DiscoveryError
+
+    rsps.add(responses.GET, DISCOVERY_URL, json={**reference_discovery(), **change})
+    token = rsps.add(responses.POST, TOKEN_URL, json={"access_token": "t"})
+    with pytest.raises(DiscoveryError, match=message):
+        fetch_backend_token(make_config(), load_app_key(rsa_pem))
+    assert token.call_count == 0
+
+
+def test_an_invalid_scope_naming_a_type_is_asked_again_without_it(rsa_pem, rsps, caplog):
+    from smartapp.launch.errors import TokenError
+
+    rsps.add(responses.GET, DISCOVERY_URL, json=reference_discovery())
+    sent_scopes: list[str] = []
+
+    def answer(request):
+        scope = form(request)["scope"]
+        sent_scopes.append(scope)
+        if "Task" in scope:
+            body = {
+                "error": "invalid_scope",
+                "error_description": 'Resources of type "Task" do not exist on this server '
+                '(requested by scope "system/Task.rs")',
+            }
+            return 400, {"Content-Type": "application/json"}, json.dumps(body)
+        body = {"access_token": "t", "token_type": "Bearer", "scope": scope}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    rsps.add_callback(responses.POST, TOKEN_URL, callback=answer)
+    token = fetch_backend_token(
+        make_config(), load_app_key(rsa_pem), scope="system/Patient.rs system/Task.rs"
+    )
+    assert sent_scopes == ["system/Patient.rs system/Task.rs", "system/Patient.rs"]
+    assert token["scope"] == "system/Patient.rs"
+    assert "invalid_scope" in caplog.text and "do not exist" in caplog.text
+
+    with pytest.raises(TokenError, match=r"\(EHR code: invalid_scope\)"):
+        fetch_backend_token(make_config(), load_app_key(rsa_pem), scope="system/Task.rs")
+
+
+def test_a_v1_only_server_gets_v1_backend_scopes(rsa_pem, rsps):
+    rsps.add(
+        responses.GET,
+        DISCOVERY_URL,
+        json={**reference_discovery(), "capabilities": ["permission-v1"]},
+    )
+    token = rsps.add(responses.POST, TOKEN_URL, json={"access_token": "t", "token_type": "Bearer"})
+    fetch_backend_token(make_config(), load_app_key(rsa_pem), scope="system/Patient.rs")
+    assert form(token.calls[0].request)["scope"] == "system/Patient.read"

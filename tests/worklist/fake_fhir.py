@@ -27,6 +27,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import responses
 
+from fhir_mappings.population import EXPORT_TYPES
+
 BASE = "https://fhir.example.org/r4"
 Resource = dict[str, Any]
 _MED_TYPES = ("MedicationAdministration", "MedicationRequest", "MedicationStatement")
@@ -95,6 +97,10 @@ class FakeFhir:
             responses.GET, re.compile(rf"{base}/\$export-poll-status.*"), callback=self._poll
         )
         rsps.add_callback(responses.GET, re.compile(rf"{base}/Binary/.*"), callback=self._binary)
+        rsps.add_callback(responses.GET, f"{self.base}/metadata", callback=self._metadata)
+        rsps.add_callback(
+            responses.DELETE, re.compile(rf"{base}/\$export-poll-status.*"), callback=self._delete
+        )
         rsps.add_callback(
             responses.GET, re.compile(rf"{base}/[A-Z][A-Za-z]+\?.*"), callback=self._get
         )
@@ -319,6 +325,19 @@ class FakeFhir:
             "error": [],
         }
         return 200, {"Content-Type": "application/json"}, json.dumps(manifest)
+
+    def _metadata(self, request: Any) -> tuple[int, dict[str, str], str]:
+        self.requests.append(("GET", "metadata"))
+        types = sorted({r["resourceType"] for r in self.resources} | set(EXPORT_TYPES))
+        capability = {
+            "resourceType": "CapabilityStatement",
+            "rest": [{"mode": "server", "resource": [{"type": t} for t in types]}],
+        }
+        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(capability)
+
+    def _delete(self, request: Any) -> tuple[int, dict[str, str], str]:
+        self.requests.append(("DELETE", self._relative(request.url)))
+        return 202, {}, ""
 
     def _binary(self, request: Any) -> tuple[int, dict[str, str], str]:
         self.requests.append(("GET", self._relative(request.url)))

@@ -298,10 +298,11 @@ def test_export_gives_the_same_rows_as_the_search(rsps, mappings, settings) -> N
     key = lambda w: sorted((r.patient_id, str(summary_json(r.summary))) for r in w.rows)  # noqa: E731
     assert key(exported) == key(searched)
     assert exported.excluded == 2  # the stopped order and the other drug
-    # Kick-off, two "in progress" polls and the manifest, then one file per type.
+    # CapabilityStatement, kick-off, two "in progress" polls and the manifest, one file
+    # per type, and the delete request that lets the server drop the files.
     types = len({r["resourceType"] for r in resources})
-    assert len(server.requests) - before == 1 + 3 + types
-    assert exported.requests == 1 + 3 + types
+    assert len(server.requests) - before == 1 + 1 + 3 + types + 1
+    assert exported.requests == 1 + 1 + 3 + types + 1
 
 
 def test_export_of_a_group(rsps, mappings, settings) -> None:

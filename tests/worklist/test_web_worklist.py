@@ -132,6 +132,20 @@ def test_open_server_worklist_lists_the_patients_on_ofatumumab(client, open_fhir
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_a_population_that_cannot_be_read_is_an_error_page_not_an_empty_list(
+    client, rsps, monkeypatch
+) -> None:
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+    rsps.add(responses.POST, OPEN_ISS, status=503)
+    open_session(client)
+    response = client.get("/worklist")
+    assert response.status_code == 502
+    html = response.get_data(as_text=True)
+    assert "The worklist could not be read" in html
+    assert "HTTP 503" in html
+    assert 'class="wl-row' not in html
+
+
 def test_fhir_text_is_escaped(client, open_fhir) -> None:
     open_session(client)
     html = client.get("/worklist").get_data(as_text=True)

@@ -95,13 +95,36 @@ def test_unusable_filters_and_options_are_one_line_errors() -> None:
         cmd_worklist(parse("--fhir-base", BASE, "--backend"))
 
 
-def test_a_server_that_is_down_is_a_warning_not_a_crash(rsps, capsys) -> None:
+def test_a_server_that_is_down_is_one_line_and_exit_2_never_an_empty_list(
+    rsps, capsys, monkeypatch
+) -> None:
     rsps.add(responses.POST, BASE, status=503)
+    monkeypatch.setattr("time.sleep", lambda _s: None)
     args = parse("--fhir-base", BASE, "--workers", "1")
-    assert cmd_worklist(args) == 0
+    with pytest.raises(CliError, match=r"population could not be read: .*HTTP 503"):
+        cmd_worklist(args)
+    assert capsys.readouterr().out == ""
+
+
+def test_a_partly_failed_population_is_printed_and_exits_3(rsps, capsys) -> None:
+    def fail(url: str) -> int | None:
+        return 500 if url.startswith("Medication?") else None
+
+    FakeFhir(generated(2), fail=fail).install(rsps)
+    args = parse("--fhir-base", BASE, "--workers", "1")
+    assert cmd_worklist(args) == 3
     captured = capsys.readouterr()
-    assert json.loads(captured.out) == []
+    # The patient whose Kesimpta is coded on the administration itself is still found.
+    assert [doc["patient"]["id"] for doc in json.loads(captured.out)] == ["gen-3-000000"]
     assert "may be missing patients" in captured.err
+
+
+def test_export_progress_goes_to_stderr(rsps, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(ExportPacer, "__call__", lambda self, seconds: None)
+    FakeFhir(generated(2), export_polls=2).install(rsps)
+    assert cmd_worklist(parse("--fhir-base", BASE, "--export")) == 0
+    err = capsys.readouterr().err
+    assert err.count("smartapp: export in progress; waited") == 2
 
 
 # -- settings -----------------------------------------------------------------------------------
