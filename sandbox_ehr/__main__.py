@@ -29,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
         "--redirect-uri", action="append", help="redirect URI of the default clients (repeatable)"
     )
     p.add_argument("--app-launch-url", default=DEFAULT_APP_LAUNCH_URL)
+    p.add_argument(
+        "--login-redirect-uri",
+        action="append",
+        help="redirect URI of the sign-in client smartapp-login (repeatable; default "
+        "{origin of --app-launch-url}/login/callback)",
+    )
     p.add_argument("--clients", help="JSON file {'clients': [...]} of extra client registrations")
     p.add_argument("--client-jwks-uri", help="JWKS URL of smartapp-asymmetric and smartapp-backend")
     p.add_argument("--client-jwks", help="JWKS file of smartapp-asymmetric and smartapp-backend")
@@ -58,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         fhir_upstream=args.fhir_upstream,
         app_redirect_uris=tuple(args.redirect_uri or DEFAULT_REDIRECT_URIS),
         app_launch_url=args.app_launch_url,
+        login_redirect_uris=tuple(args.login_redirect_uri or ()),
         clients_file=args.clients,
         client_jwks=client_jwks,
         client_jwks_uri=args.client_jwks_uri,

@@ -20,19 +20,26 @@ from joserfc.jwk import KeySet
 from sandbox_ehr.config import SandboxConfig
 from sandbox_ehr.scopes import join_scope, parse_resource_scope, split_scope
 
-ClientType = Literal["public", "confidential-symmetric", "confidential-asymmetric", "backend"]
+ClientType = Literal[
+    "public", "confidential-symmetric", "confidential-asymmetric", "backend", "login"
+]
 CLIENT_TYPES: tuple[ClientType, ...] = (
     "public",
     "confidential-symmetric",
     "confidential-asymmetric",
     "backend",
+    "login",
 )
 AUTH_METHODS: dict[ClientType, str] = {
     "public": "none",
     "confidential-symmetric": "client_secret_basic",
     "confidential-asymmetric": "private_key_jwt",
     "backend": "private_key_jwt",
+    #: A plain OpenID Connect sign-in (the sandbox as the organisation's identity provider).
+    "login": "client_secret_basic",
 }
+#: What a sign-in client may be granted: identity only, never FHIR access or launch context.
+LOGIN_SCOPES = ("openid", "profile", "email", "groups")
 JWKS_CACHE_SECONDS = 300
 
 
@@ -53,8 +60,8 @@ class ClientRegistration:
             raise ValueError("client_id is required")
         if self.client_type not in CLIENT_TYPES:
             raise ValueError(f"{self.client_id}: client_type must be one of {CLIENT_TYPES}")
-        if self.client_type == "confidential-symmetric" and not self.client_secret:
-            raise ValueError(f"{self.client_id}: a confidential-symmetric client needs a secret")
+        if self.client_type in ("confidential-symmetric", "login") and not self.client_secret:
+            raise ValueError(f"{self.client_id}: a {self.client_type} client needs a secret")
         if self.client_type != "backend" and not self.redirect_uris:
             raise ValueError(f"{self.client_id}: redirect_uris are required")
 
@@ -66,7 +73,14 @@ class ClientRegistration:
     def grant_types(self) -> frozenset[str]:
         if self.client_type == "backend":
             return frozenset({"client_credentials"})
+        if self.client_type == "login":
+            return frozenset({"authorization_code"})
         return frozenset({"authorization_code", "refresh_token"})
+
+    @property
+    def is_login(self) -> bool:
+        """A sign-in client: OpenID Connect only, no SMART `aud`, launch or FHIR scopes."""
+        return self.client_type == "login"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClientRegistration:
@@ -103,6 +117,8 @@ def default_registrations(config: SandboxConfig) -> list[ClientRegistration]:
         app = urlsplit(config.app_launch_url)
         jwks_uri = f"{app.scheme}://{app.netloc}/.well-known/jwks.json"
     redirects = tuple(config.app_redirect_uris)
+    app = urlsplit(config.app_launch_url)
+    login_redirects = config.login_redirect_uris or (f"{app.scheme}://{app.netloc}/login/callback",)
     return [
         ClientRegistration("smartapp-demo", "public", redirects, name="Ofatumumab app (public)"),
         ClientRegistration(
@@ -127,6 +143,14 @@ def default_registrations(config: SandboxConfig) -> list[ClientRegistration]:
             jwks_uri=jwks_uri,
             allowed_scopes=("system/*",),
             name="Ofatumumab worklist (backend services)",
+        ),
+        ClientRegistration(
+            "smartapp-login",
+            "login",
+            tuple(login_redirects),
+            client_secret=config.login_client_secret,
+            allowed_scopes=LOGIN_SCOPES,
+            name="Ofatumumab app (sign-in for the population worklist)",
         ),
     ]
 

@@ -32,6 +32,12 @@ class SandboxUser:
     id: str
     name: str
     resource_type: str = "Practitioner"
+    #: Groups named in the `groups` claim of a sign-in client's id_token (the app's login).
+    groups: tuple[str, ...] = ()
+
+    @property
+    def email(self) -> str:
+        return f"{self.id}@sandbox.example"
 
     @property
     def reference(self) -> str:
@@ -39,8 +45,10 @@ class SandboxUser:
 
 
 DEFAULT_USERS = (
-    SandboxUser("sandbox-neurologist", "Nora Neuro, MD (neurologist)"),
-    SandboxUser("sandbox-coordinator", "Casey Coord, RN (care coordinator)"),
+    SandboxUser("sandbox-neurologist", "Nora Neuro, MD (neurologist)", groups=("neurology",)),
+    SandboxUser(
+        "sandbox-coordinator", "Casey Coord, RN (care coordinator)", groups=("ms-coordinators",)
+    ),
 )
 
 
@@ -54,6 +62,11 @@ class SandboxConfig:
     app_redirect_uris: tuple[str, ...] = DEFAULT_REDIRECT_URIS
     #: The app's launch URL: default target of the launcher and index page links.
     app_launch_url: str = DEFAULT_APP_LAUNCH_URL
+    #: Redirect URIs of the sign-in client `smartapp-login` (the app's own OpenID Connect
+    #: login); empty: `{origin of app_launch_url}/login/callback`.
+    login_redirect_uris: tuple[str, ...] = ()
+    #: Secret of the sign-in client `smartapp-login`.
+    login_client_secret: str = "sandbox-login-secret"  # noqa: S105 - a published test secret
     #: Extra origins the launcher may redirect to (besides the registered redirect URIs' origins).
     launch_origins: tuple[str, ...] = ()
     #: Register the four default clients (see clients.default_registrations).

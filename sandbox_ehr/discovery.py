@@ -62,6 +62,7 @@ def smart_configuration(st: SandboxState) -> dict[str, Any]:
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
         "capabilities": CAPABILITIES,
+        "authorization_response_iss_parameter_supported": True,
     }
 
 
@@ -74,8 +75,21 @@ def openid_configuration(st: SandboxState) -> dict[str, Any]:
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": ["openid", "fhirUser", "profile"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nonce", "fhirUser", "name"],
+        "scopes_supported": ["openid", "fhirUser", "profile", "email", "groups"],
+        "claims_supported": [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "nonce",
+            "fhirUser",
+            "name",
+            "preferred_username",
+            "email",
+            "groups",
+        ],
+        "authorization_response_iss_parameter_supported": True,
         "grant_types_supported": GRANT_TYPES,
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "code_challenge_methods_supported": ["S256"],

@@ -124,8 +124,11 @@ class SmartAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         request = self.request
         data = request.payload.data
         aud = data.get("aud")
-        if not aud or not _same_base(aud, st.fhir_base):
+        sign_in_only = request.client.registration.is_login
+        if (aud or not sign_in_only) and not (aud and _same_base(aud, st.fhir_base)):
             raise InvalidRequestError("aud must be the FHIR base URL of this server.")
+        if sign_in_only and data.get("launch"):
+            raise InvalidRequestError("A sign-in client cannot take part in a launch.")
         launch = None
         if data.get("launch"):
             launch = st.store.get_launch(data["launch"], st.now())

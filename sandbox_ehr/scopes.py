@@ -19,6 +19,8 @@ CONTEXT_SCOPES = frozenset(
         "openid",
         "fhirUser",
         "profile",
+        "email",
+        "groups",
         "launch",
         "launch/patient",
         "launch/encounter",

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidScopeError
+from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask
 
 from sandbox_ehr.clients import SandboxClient
+from sandbox_ehr.config import SandboxUser
 from sandbox_ehr.grants import (
     SmartAuthorizationCodeGrant,
     SmartClientAssertion,
@@ -27,6 +29,16 @@ if TYPE_CHECKING:
     from sandbox_ehr.state import SandboxState
 
 
+class _IssuerParameter(IssuerParameter):  # type: ignore[misc]
+    """RFC 9207: every authorization response names this server (`iss`)."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+
+    def get_issuer(self) -> str:
+        return self.state.issuer
+
+
 class SandboxAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, app: Flask, state: SandboxState) -> None:
         super().__init__()
@@ -37,6 +49,7 @@ class SandboxAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.register_grant(SmartAuthorizationCodeGrant, [SmartCodeChallenge(required=True)])
         self.register_grant(SmartRefreshTokenGrant)
         self.register_grant(SmartClientCredentialsGrant)
+        self.register_extension(_IssuerParameter(state))
 
     def query_client(self, client_id: str) -> SandboxClient | None:
         return self.state.clients.get(client_id)
@@ -118,6 +131,10 @@ class SandboxAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             token["patient"] = context.patient
         if user is None:
             return
+        client = st.clients.get(context.client_id)
+        if client is not None and client.registration.is_login:
+            token["id_token"] = self._sign_in_id_token(user, context.client_id, scopes, nonce)
+            return
         token["need_patient_banner"] = context.need_patient_banner
         if "fhirUser" in scopes:
             token["fhirUser"] = f"{st.fhir_base}/{user.reference}"
@@ -136,3 +153,27 @@ class SandboxAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             if "profile" in scopes:
                 claims["name"] = user.name
             token["id_token"] = st.signing_key.sign(claims)
+
+    def _sign_in_id_token(
+        self, user: SandboxUser, client_id: str, scopes: list[str], nonce: str | None
+    ) -> str:
+        """The id_token of a plain OpenID Connect sign-in: who, and in which groups (the
+        way an organisation's identity provider tells the app who signed in)."""
+        now = self.state.now()
+        claims: dict[str, Any] = {
+            "iss": self.state.issuer,
+            "sub": user.id,
+            "aud": client_id,
+            "iat": int(now),
+            "exp": int(now) + self.state.config.id_token_lifetime,
+            "groups": list(user.groups),
+        }
+        if nonce:
+            claims["nonce"] = nonce
+        if "profile" in scopes:
+            claims["name"] = user.name
+            claims["preferred_username"] = user.id
+        if "email" in scopes:
+            claims["email"] = user.email
+            claims["email_verified"] = True
+        return self.state.signing_key.sign(claims)

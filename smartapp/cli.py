@@ -146,7 +146,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from smartapp.serve import serve
 
     try:
-        serve(port=args.port, host=args.host, workers=args.workers)
+        serve(port=args.port, host=args.host, workers=args.workers, threads=args.threads)
     except ConfigError as err:
         raise CliError(str(err)) from err
     return EXIT_OK
@@ -187,7 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd = sub.add_parser("serve", help="run the web app (gunicorn)")
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--host", default="127.0.0.1")
-    serve_cmd.add_argument("--workers", type=int, default=1)
+    serve_cmd.add_argument(
+        "--workers", type=int, help="gunicorn worker processes (default $SMARTAPP_WORKERS or 1)"
+    )
+    serve_cmd.add_argument(
+        "--threads", type=int, help="threads per worker (default $SMARTAPP_THREADS or 8)"
+    )
     serve_cmd.set_defaults(handler=cmd_serve)
     return parser
 

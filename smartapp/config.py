@@ -6,9 +6,11 @@ A missing or invalid setting raises `ConfigError`, whose message names the varia
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +50,23 @@ class ConfigError(ValueError):
     """A setting is missing or invalid; `str(err)` is one line naming the variable."""
 
 
+#: What a per-issuer callback id may look like (it is a path segment of the redirect URI).
+CALLBACK_ID = re.compile(r"^[a-z0-9][a-z0-9.\-]{0,79}$")
+_NOT_ID = re.compile(r"[^a-z0-9.]+")
+
+
+def default_callback_id(iss: str) -> str:
+    """The redirect URI segment of an issuer: its host, port and path, lower-case, with
+    every run of other characters as one '-' (`https://ehr.example.org/fhir/r4` →
+    `ehr.example.org-fhir-r4`). Long bases are cut and end in a short hash."""
+    parts = urlsplit(normalise_base(iss))
+    text = _NOT_ID.sub("-", f"{parts.netloc}{parts.path}".lower()).strip("-.") or "ehr"
+    if len(text) > 60:
+        digest = hashlib.sha256(normalise_base(iss).encode()).hexdigest()[:8]
+        text = f"{text[:51].rstrip('-.')}-{digest}"
+    return text
+
+
 def normalise_base(url: str) -> str:
     """A FHIR base as compared in allowlists: scheme and host lower-cased, no trailing slash."""
     parts = urlsplit(url.strip())
@@ -76,11 +95,37 @@ class Tenant:
     #: token), and origins trusted with the access token for them.
     bulk_file_origins: tuple[str, ...] = ()
     bulk_token_origins: tuple[str, ...] = ()
+    #: The last path segment of this EHR's redirect URI (`{public URL}/callback/{id}`): one
+    #: redirect URI per issuer, so an answer from one EHR cannot complete another's launch.
+    callback_id: str = ""
+    #: Origins besides the FHIR server's own where this EHR's token endpoint may live
+    #: (e.g. a separate authorization host); anything else is refused (OAuth mix-up).
+    auth_origins: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.callback_id:
+            object.__setattr__(self, "callback_id", default_callback_id(self.iss))
 
     @property
     def display_name(self) -> str:
         """A name for logs and pages: the label, else the host (never a patient detail)."""
         return self.label or urlsplit(self.iss).netloc or self.iss
+
+
+@dataclass(frozen=True)
+class LoginSettings:
+    """The app's own OpenID Connect login (population mode, SMARTAPP_LOGIN_*)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    scopes: str = "openid profile email"
+    #: Values of `user_claim` allowed in (any user of the identity provider is NOT enough).
+    allowed_users: frozenset[str] = frozenset()
+    #: Groups (values of `groups_claim`) whose members are allowed in.
+    allowed_groups: frozenset[str] = frozenset()
+    user_claim: str = "sub"
+    groups_claim: str = "groups"
 
 
 @dataclass(frozen=True)
@@ -127,6 +172,18 @@ class AppConfig:
     #: Fernet keys encrypting session values at rest, newest first (SMARTAPP_TOKEN_KEY).
     #: Empty: one key derived from SMARTAPP_SECRET_KEY (docs/store.md).
     token_keys: tuple[str, ...] = field(default=(), repr=False)
+    #: The app's own login for population mode (SMARTAPP_LOGIN_ISSUER …); None: no login,
+    #: so Backend Services mode serves the worklist to no one.
+    login: LoginSettings | None = None
+    #: Seconds one view or command may spend on FHIR reads, retries and paging included.
+    fhir_deadline_s: float = 30.0
+    #: Largest FHIR response body read (bytes); a larger one is not read.
+    fhir_max_bytes: int = 50 * 1024 * 1024
+    #: Seconds the web worklist may spend reading the population.
+    worklist_deadline_s: float = 300.0
+    #: `smartapp serve`: gunicorn worker processes and threads per worker.
+    workers: int = 1
+    threads: int = 8
 
     def tenant(self, iss: str) -> Tenant | None:
         """The allowlisted tenant for `iss`, or None: nothing is fetched for unknown issuers."""
@@ -190,6 +247,8 @@ def _load_tenants(path: str) -> dict[str, Tenant]:
         "quirks",
         "bulk_file_origins",
         "bulk_token_origins",
+        "callback_id",
+        "auth_origins",
     }
     for item in raw:
         if not isinstance(item, dict) or "iss" not in item:
@@ -208,6 +267,12 @@ def _load_tenants(path: str) -> dict[str, Tenant]:
             quirks = TenantQuirks.parse(item.get("quirks"))
         except QuirksError as err:
             raise ConfigError(f"SMARTAPP_TENANTS {iss}: {err}") from err
+        callback_id = str(item.get("callback_id") or "")
+        if callback_id and not CALLBACK_ID.match(callback_id):
+            raise ConfigError(
+                f"SMARTAPP_TENANTS callback_id: '{callback_id}' must be lower-case letters, "
+                "digits, '.' and '-'"
+            )
         tenants[iss] = Tenant(
             iss=iss,
             client_id=item.get("client_id"),
@@ -223,6 +288,8 @@ def _load_tenants(path: str) -> dict[str, Tenant]:
             quirks=quirks,
             bulk_file_origins=_origins(item, "bulk_file_origins"),
             bulk_token_origins=_origins(item, "bulk_token_origins"),
+            callback_id=callback_id,
+            auth_origins=_origins(item, "auth_origins"),
         )
     return tenants
 
@@ -234,10 +301,93 @@ def _origins(item: Mapping[str, Any], key: str) -> tuple[str, ...]:
     return tuple(_require_origin(f"SMARTAPP_TENANTS {key}", str(value)) for value in values)
 
 
+def _check_callback_ids(config: AppConfig) -> None:
+    seen: dict[str, str] = {}
+    for tenant in config.all_tenants():
+        other = seen.get(tenant.callback_id)
+        if other is not None:
+            raise ConfigError(
+                f"SMARTAPP_TENANTS: {other} and {tenant.iss} would share the redirect URI "
+                f"/callback/{tenant.callback_id}; give one of them a 'callback_id'"
+            )
+        seen[tenant.callback_id] = tenant.iss
+
+
+def _number(env_value: str | None, name: str, default: float, *, minimum: float) -> float:
+    text = env_value or str(default)
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise ConfigError(f"{name}: '{text}' is not a number") from err
+    if not value >= minimum:  # also catches NaN
+        raise ConfigError(f"{name}: must be at least {minimum:g}")
+    return value
+
+
+def _names(text: str | None) -> frozenset[str]:
+    return frozenset(item.strip() for item in (text or "").split(",") if item.strip())
+
+
+def _login_settings(get: Any) -> LoginSettings | None:
+    issuer = get("SMARTAPP_LOGIN_ISSUER")
+    if not issuer:
+        strays = [
+            name
+            for name in (
+                "SMARTAPP_LOGIN_CLIENT_ID",
+                "SMARTAPP_LOGIN_ALLOWED_USERS",
+                "SMARTAPP_LOGIN_ALLOWED_GROUPS",
+            )
+            if get(name)
+        ]
+        if strays:
+            raise ConfigError(f"{strays[0]}: set SMARTAPP_LOGIN_ISSUER too (the login's issuer)")
+        return None
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise ConfigError(f"SMARTAPP_LOGIN_ISSUER: '{issuer}' is not an http(s) URL")
+    from smartapp.launch.discovery import is_loopback
+
+    if parts.scheme != "https" and not is_loopback(issuer):
+        raise ConfigError("SMARTAPP_LOGIN_ISSUER: must use https (http only on loopback)")
+    client_id = get("SMARTAPP_LOGIN_CLIENT_ID")
+    if not client_id:
+        raise ConfigError("SMARTAPP_LOGIN_CLIENT_ID: required with SMARTAPP_LOGIN_ISSUER")
+    secret = get("SMARTAPP_LOGIN_CLIENT_SECRET")
+    if not secret:
+        raise ConfigError("SMARTAPP_LOGIN_CLIENT_SECRET: required with SMARTAPP_LOGIN_ISSUER")
+    users = _names(get("SMARTAPP_LOGIN_ALLOWED_USERS"))
+    groups = _names(get("SMARTAPP_LOGIN_ALLOWED_GROUPS"))
+    if not users and not groups:
+        raise ConfigError(
+            "SMARTAPP_LOGIN_ALLOWED_USERS: name the users (or SMARTAPP_LOGIN_ALLOWED_GROUPS "
+            "the groups) who may open the population worklist"
+        )
+    scopes = get("SMARTAPP_LOGIN_SCOPES") or "openid profile email"
+    if "openid" not in scopes.split():
+        raise ConfigError("SMARTAPP_LOGIN_SCOPES: must include 'openid'")
+    return LoginSettings(
+        issuer=issuer.rstrip("/"),
+        client_id=client_id,
+        client_secret=secret,
+        scopes=scopes,
+        allowed_users=users,
+        allowed_groups=groups,
+        user_claim=get("SMARTAPP_LOGIN_USER_CLAIM") or "sub",
+        groups_claim=get("SMARTAPP_LOGIN_GROUPS_CLAIM") or "groups",
+    )
+
+
 def load_config(
-    environ: Mapping[str, str] | None = None, *, require_secret: bool = False
+    environ: Mapping[str, str] | None = None,
+    *,
+    require_secret: bool = False,
+    require_public_url: bool = False,
 ) -> AppConfig:
-    """Build the settings from environment variables (see README "Configuration")."""
+    """Build the settings from environment variables (see README "Configuration").
+
+    `smartapp serve` asks for both the secret and the public URL: without the latter the
+    request's `Host` header would choose the redirect URI and the CSRF origin."""
     env = os.environ if environ is None else environ
 
     def get(name: str) -> str | None:
@@ -265,14 +415,26 @@ def load_config(
     log_level = (get("SMARTAPP_LOG_LEVEL") or "INFO").upper()
     if log_level not in logging.getLevelNamesMapping():
         raise ConfigError(f"SMARTAPP_LOG_LEVEL: unknown level '{log_level}'")
-    timeout_text = get("SMARTAPP_FHIR_TIMEOUT") or "20"
-    try:
-        timeout = float(timeout_text)
-    except ValueError as err:
-        raise ConfigError(f"SMARTAPP_FHIR_TIMEOUT: '{timeout_text}' is not a number") from err
+    timeout = _number(get("SMARTAPP_FHIR_TIMEOUT"), "SMARTAPP_FHIR_TIMEOUT", 20, minimum=0.1)
+    deadline = _number(get("SMARTAPP_FHIR_DEADLINE"), "SMARTAPP_FHIR_DEADLINE", 30, minimum=1)
+    max_bytes = _number(
+        get("SMARTAPP_FHIR_MAX_BYTES"), "SMARTAPP_FHIR_MAX_BYTES", 50 * 1024 * 1024, minimum=1024
+    )
+    worklist_deadline = _number(
+        get("SMARTAPP_WORKLIST_DEADLINE"), "SMARTAPP_WORKLIST_DEADLINE", 300, minimum=1
+    )
+    workers = _number(get("SMARTAPP_WORKERS"), "SMARTAPP_WORKERS", 1, minimum=1)
+    threads = _number(get("SMARTAPP_THREADS"), "SMARTAPP_THREADS", 8, minimum=2)
+    if workers != int(workers) or threads != int(threads):
+        raise ConfigError("SMARTAPP_WORKERS / SMARTAPP_THREADS: whole numbers only")
     public_url = get("SMARTAPP_PUBLIC_URL")
     if public_url:
         public_url = _require_url("SMARTAPP_PUBLIC_URL", public_url)
+    elif require_public_url:
+        raise ConfigError(
+            "SMARTAPP_PUBLIC_URL: required to serve (the app's URL as browsers see it, "
+            "e.g. https://ofa.example.org)"
+        )
 
     open_servers = tuple(
         _require_url("SMARTAPP_OPEN_SERVERS", item)
@@ -336,7 +498,7 @@ def load_config(
     if mappings_path:
         rules = _rules_from_mappings(mappings_path)
 
-    return AppConfig(
+    config = AppConfig(
         fhir_base=fhir_base,
         issuers=issuers,
         tenants=tenants,
@@ -363,7 +525,15 @@ def load_config(
         sandbox_ehr=sandbox_ehr,
         database_url=database_url,
         token_keys=token_keys,
+        login=_login_settings(get),
+        fhir_deadline_s=deadline,
+        fhir_max_bytes=int(max_bytes),
+        worklist_deadline_s=worklist_deadline,
+        workers=int(workers),
+        threads=int(threads),
     )
+    _check_callback_ids(config)
+    return config
 
 
 def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:

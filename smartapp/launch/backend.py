@@ -88,7 +88,9 @@ def fetch_backend_token(
         raise LaunchError("Backend Services need SMARTAPP_PRIVATE_KEY.", status=500)
     tenant = backend_tenant(config, iss)
     if smart is None and token_endpoint is None:
-        smart = discover_backend(tenant.iss, alg=app_key.alg, timeout=timeout)
+        smart = discover_backend(
+            tenant.iss, alg=app_key.alg, timeout=timeout, auth_origins=tenant.auth_origins
+        )
     if token_endpoint is None:
         assert smart is not None  # noqa: S101 - set just above
         token_endpoint = smart.token_endpoint
@@ -219,9 +221,11 @@ class BackendTokenProvider:
             token = self._token
             if token is None or float(token["expires_at"]) - REFRESH_LEEWAY_S <= time.time():
                 if self._smart is None:
-                    base = backend_tenant(self._config, self._iss).iss
+                    tenant = backend_tenant(self._config, self._iss)
                     alg = self._key.alg if self._key is not None else None
-                    self._smart = discover_backend(base, alg=alg)
+                    self._smart = discover_backend(
+                        tenant.iss, alg=alg, auth_origins=tenant.auth_origins
+                    )
                 token = fetch_backend_token(
                     self._config, self._key, iss=self._iss, scope=self._scope, smart=self._smart
                 )

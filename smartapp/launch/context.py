@@ -9,6 +9,12 @@ is replaced when the EHR rotates it. With no refresh token an expired session ra
 One browser session holds one launch context: a second launch in the same browser
 (same EHR, other tab) replaces the first. Pages that write should echo
 `LaunchContext.launch_id` and check it with `same_launch()` before writing.
+
+Patient lock: a launch whose context names a patient serves that patient only, whatever
+other (`user/`, `system/`) scopes the EHR granted; `may_open()` says which patients a
+context may read. A "population" context (a patient opened from the population worklist
+under the app's own login) has no token of its own: it borrows the app's Backend Services
+token, and only while the login in the same session is valid.
 """
 
 from __future__ import annotations
@@ -55,6 +61,24 @@ class LaunchContext:
     intent: str | None = None
     smart_style_url: str | None = None
     session_id: str | None = field(default=None, repr=False, compare=False)
+    #: The EHR put a patient in context: this session serves that patient only.
+    patient_locked: bool = False
+    #: Opened from the population worklist: the app's Backend Services token, under login.
+    population: bool = False
+
+    @property
+    def user_level(self) -> bool:
+        """May list and open other patients (worklist): never a patient-locked launch."""
+        if self.patient_locked:
+            return False
+        return self.open_server or self.population or bool({"user", "system"} & self.scopes.levels)
+
+    def may_open(self, patient_id: str) -> bool:
+        """Whether this context may read `patient_id` (its own patient, or any when it is
+        user-level; the FHIR server still applies its own rules)."""
+        if self.user_level:
+            return True
+        return self.patient is not None and patient_id == self.patient
 
     @property
     def can_write_plan(self) -> bool:
@@ -71,19 +95,27 @@ class LaunchContext:
 
     @classmethod
     def from_record(cls, record: dict[str, Any], sid: str | None) -> LaunchContext:
+        open_server = bool(record.get("open_server", False))
+        population = bool(record.get("population", False))
+        # A record from before the lock existed: locked when it names a patient.
+        locked = record.get("patient_lock")
+        if locked is None:
+            locked = record.get("patient") is not None and not (open_server or population)
         return cls(
             fhir_base=str(record["iss"]),
             patient=record.get("patient"),
             scopes=GrantedScopes.parse(record.get("scope")),
             fhir_user=record.get("fhir_user"),
             need_patient_banner=bool(record.get("need_patient_banner", True)),
-            open_server=bool(record.get("open_server", False)),
+            open_server=open_server,
             tenant_label=str(record.get("tenant_label") or record["iss"]),
             launch_id=str(record.get("launch_id") or ""),
             encounter=record.get("encounter"),
             intent=record.get("intent"),
             smart_style_url=record.get("smart_style_url"),
             session_id=sid,
+            patient_locked=bool(locked),
+            population=population,
         )
 
 
@@ -135,6 +167,11 @@ def access_token_for(context: LaunchContext, *, force_refresh: bool = False) -> 
     """
     if context.open_server:
         return None
+    if context.population:
+        # Imported here: population → login → this module.
+        from smartapp.launch.population import population_token
+
+        return population_token(force=force_refresh)[1].access_token
     state = launch_state()
     sid = context.session_id
     record = state.store.get(sid, TOKEN_KEY) if sid else None

@@ -1,8 +1,12 @@
 """SMART discovery: `GET {iss}/.well-known/smart-configuration` (SMART App Launch 2.x §conformance).
 
 Only ever called for an `iss` already on the allowlist. HTTPS is required for the
-document and every endpoint it names, except on loopback hosts (local sandbox EHR).
-Redirects are not followed: a redirect could point anywhere.
+document and every endpoint it names, except on loopback hosts (local sandbox EHR) — and
+an https issuer never gets a plain-http endpoint, loopback or not. The token endpoint
+must be on the FHIR server's own origin unless the tenant lists its origin in
+`auth_origins` (OAuth mix-up: an allowlisted server must not send the app's codes, PKCE
+verifiers and client credentials to another host). Redirects are not followed: a
+redirect could point anywhere.
 
 What is checked depends on the flow. A user launch needs PKCE S256
 (`code_challenge_methods_supported`; a tenant may assume it when the field is missing,
@@ -41,16 +45,21 @@ def is_loopback(url: str) -> bool:
         return False
 
 
-def require_secure(url: object, what: str) -> str:
-    """`url` as a string when it is an absolute https URL (http only on loopback)."""
+def require_secure(url: object, what: str, *, https_only: bool = False) -> str:
+    """`url` as a string when it is an absolute https URL (http only on loopback, and
+    never when `https_only`: an https issuer's endpoints are https too)."""
     if not isinstance(url, str) or not url:
         raise DiscoveryError(f"The EHR's SMART configuration has no {what}.")
     parts = urlsplit(url)
     if not parts.netloc or parts.scheme not in ("https", "http"):
         raise DiscoveryError(f"The EHR's {what} is not an absolute URL.")
-    if parts.scheme != "https" and not is_loopback(url):
+    if parts.scheme != "https" and (https_only or not is_loopback(url)):
         raise DiscoveryError(f"The EHR's {what} does not use HTTPS.")
     return url
+
+
+def is_https(url: str) -> bool:
+    return urlsplit(url).scheme.lower() == "https"
 
 
 def origin_of(url: str) -> str:
@@ -73,6 +82,8 @@ class SmartConfiguration:
     scopes_supported: frozenset[str] = frozenset()
     #: PKCE is used although discovery did not list it (tenant quirk `assume_pkce`).
     pkce_assumed: bool = False
+    #: RFC 9207: the server names itself (`iss`) on every authorization response.
+    iss_parameter: bool = False
 
     def supports(self, capability: str) -> bool:
         return capability in self.capabilities
@@ -90,6 +101,7 @@ class SmartConfiguration:
             "issuer": self.issuer,
             "jwks_uri": self.jwks_uri,
             "capabilities": sorted(self.capabilities),
+            "iss_parameter": self.iss_parameter,
         }
 
     @classmethod
@@ -100,6 +112,7 @@ class SmartConfiguration:
             issuer=record.get("issuer"),
             jwks_uri=record.get("jwks_uri"),
             capabilities=frozenset(record.get("capabilities") or ()),
+            iss_parameter=bool(record.get("iss_parameter", False)),
         )
 
 
@@ -110,11 +123,18 @@ def _strings(value: object) -> frozenset[str]:
 
 
 def parse_smart_configuration(
-    doc: object, *, need_authorize: bool, assume_pkce: bool = False
+    doc: object,
+    *,
+    need_authorize: bool,
+    assume_pkce: bool = False,
+    https_only: bool = False,
+    token_origins: frozenset[str] | None = None,
 ) -> SmartConfiguration:
     """Validate a discovery document for a user launch; raise DiscoveryError with a clear
     reason. `assume_pkce`: a document without `code_challenge_methods_supported` is taken
-    to support S256 (one that lists methods without S256 is still refused)."""
+    to support S256 (one that lists methods without S256 is still refused).
+    `https_only`: no plain-http endpoint even on loopback (an https issuer);
+    `token_origins`: where the token endpoint may be (None: anywhere)."""
     if not isinstance(doc, dict):
         raise DiscoveryError("The EHR's SMART configuration is not a JSON object.")
     methods = _strings(doc.get("code_challenge_methods_supported"))
@@ -124,10 +144,22 @@ def parse_smart_configuration(
             "The EHR does not support PKCE with S256, which SMART App Launch 2 requires; "
             "the app will not launch against it."
         )
-    return _parsed(doc, need_authorize=need_authorize, pkce_assumed=assumed)
+    return _parsed(
+        doc,
+        need_authorize=need_authorize,
+        pkce_assumed=assumed,
+        https_only=https_only,
+        token_origins=token_origins,
+    )
 
 
-def parse_backend_configuration(doc: object, *, alg: str | None = None) -> SmartConfiguration:
+def parse_backend_configuration(
+    doc: object,
+    *,
+    alg: str | None = None,
+    https_only: bool = False,
+    token_origins: frozenset[str] | None = None,
+) -> SmartConfiguration:
     """Validate a discovery document for Backend Services (module doc)."""
     if not isinstance(doc, dict):
         raise DiscoveryError("The FHIR server's SMART configuration is not a JSON object.")
@@ -148,19 +180,41 @@ def parse_backend_configuration(doc: object, *, alg: str | None = None) -> Smart
             f"The FHIR server does not accept {alg} signatures; it lists "
             f"{', '.join(sorted(algs)) or 'none'}. Use a key of an algorithm it accepts."
         )
-    return _parsed(doc, need_authorize=False, pkce_assumed=False)
+    return _parsed(
+        doc,
+        need_authorize=False,
+        pkce_assumed=False,
+        https_only=https_only,
+        token_origins=token_origins,
+    )
 
 
-def _parsed(doc: dict[str, Any], *, need_authorize: bool, pkce_assumed: bool) -> SmartConfiguration:
+def _parsed(
+    doc: dict[str, Any],
+    *,
+    need_authorize: bool,
+    pkce_assumed: bool,
+    https_only: bool,
+    token_origins: frozenset[str] | None,
+) -> SmartConfiguration:
     methods = _strings(doc.get("code_challenge_methods_supported"))
-    token_endpoint = require_secure(doc.get("token_endpoint"), "token endpoint")
+    token_endpoint = require_secure(
+        doc.get("token_endpoint"), "token endpoint", https_only=https_only
+    )
+    if token_origins is not None and origin_of(token_endpoint) not in token_origins:
+        raise DiscoveryError(
+            "The EHR's token endpoint is on another server than the FHIR server; the app "
+            "only sends sign-in codes and credentials there when the administrator allows "
+            "that server ('auth_origins' in the tenants file)."
+        )
     authorize = doc.get("authorization_endpoint")
     if need_authorize or authorize is not None:
-        authorize = require_secure(authorize, "authorization endpoint")
+        authorize = require_secure(authorize, "authorization endpoint", https_only=https_only)
     jwks_uri = doc.get("jwks_uri")
     if jwks_uri is not None:
-        jwks_uri = require_secure(jwks_uri, "JWKS URL")
+        jwks_uri = require_secure(jwks_uri, "JWKS URL", https_only=https_only)
     issuer = doc.get("issuer")
+    iss_parameter = doc.get("authorization_response_iss_parameter_supported") is True
     return SmartConfiguration(
         authorization_endpoint=authorize if isinstance(authorize, str) else None,
         token_endpoint=token_endpoint,
@@ -172,6 +226,7 @@ def _parsed(doc: dict[str, Any], *, need_authorize: bool, pkce_assumed: bool) ->
         grant_types=_strings(doc.get("grant_types_supported")),
         scopes_supported=_strings(doc.get("scopes_supported")),
         pkce_assumed=pkce_assumed,
+        iss_parameter=iss_parameter,
     )
 
 
@@ -210,14 +265,32 @@ def discover(
     need_authorize: bool = True,
     assume_pkce: bool = False,
     timeout: float = AUTH_TIMEOUT_S,
+    auth_origins: tuple[str, ...] = (),
 ) -> SmartConfiguration:
-    """Fetch and validate the SMART configuration of an allowlisted FHIR base (user launch)."""
+    """Fetch and validate the SMART configuration of an allowlisted FHIR base (user launch).
+
+    The token endpoint must be on `iss`'s origin or one of `auth_origins` (the tenant's)."""
     doc = _document(iss, timeout)
-    return parse_smart_configuration(doc, need_authorize=need_authorize, assume_pkce=assume_pkce)
+    return parse_smart_configuration(
+        doc,
+        need_authorize=need_authorize,
+        assume_pkce=assume_pkce,
+        https_only=is_https(iss),
+        token_origins=frozenset({origin_of(iss), *auth_origins}),
+    )
 
 
 def discover_backend(
-    iss: str, *, alg: str | None = None, timeout: float = AUTH_TIMEOUT_S
+    iss: str,
+    *,
+    alg: str | None = None,
+    timeout: float = AUTH_TIMEOUT_S,
+    auth_origins: tuple[str, ...] = (),
 ) -> SmartConfiguration:
     """Fetch and validate the SMART configuration for Backend Services (module doc)."""
-    return parse_backend_configuration(_document(iss, timeout), alg=alg)
+    return parse_backend_configuration(
+        _document(iss, timeout),
+        alg=alg,
+        https_only=is_https(iss),
+        token_origins=frozenset({origin_of(iss), *auth_origins}),
+    )

@@ -31,6 +31,7 @@ from smartapp.launch.errors import (
     StateError,
 )
 from smartapp.launch.idtoken import resolve_fhir_user, validate_id_token
+from smartapp.launch.login import LOGIN_KEY
 from smartapp.launch.scopes import GrantedScopes, requested_scopes
 from smartapp.launch.session_store import PENDING_TTL_S
 from smartapp.launch.state import launch_state
@@ -239,6 +240,8 @@ def complete_callback(args: Mapping[str, str]) -> str:
         "tenant_label": tenant.display_name,
         "open_server": False,
         "patient": patient,
+        # The EHR chose the patient: this session serves that patient only (patient lock).
+        "patient_lock": patient is not None,
         "encounter": fhir_id(token.get("encounter"), "encounter"),
         "need_patient_banner": _banner(token.get("need_patient_banner")),
         "fhir_user": fhir_user,
@@ -250,6 +253,8 @@ def complete_callback(args: Mapping[str, str]) -> str:
     token_data = tokens.token_record(token, token_endpoint=smart.token_endpoint)
     token_data["obtained_at"] = time.time()
     new_sid = rotate_session_id()
+    # One mode per browser session: an EHR launch ends a population sign-in.
+    state.store.discard(new_sid, LOGIN_KEY)
     state.store.set(new_sid, LAUNCH_KEY, record)
     state.store.set(new_sid, TOKEN_KEY, token_data)
     can_write = granted.can_write("CarePlan") and granted.can_write("Task")
@@ -294,6 +299,7 @@ def open_server_launch(iss: str | None, patient: str | None) -> str:
     state = launch_state()
     sid = rotate_session_id() if session_id() else ensure_session_id()
     state.store.discard(sid, TOKEN_KEY)
+    state.store.discard(sid, LOGIN_KEY)
     state.store.set(
         sid,
         LAUNCH_KEY,
@@ -303,6 +309,7 @@ def open_server_launch(iss: str | None, patient: str | None) -> str:
             "tenant_label": tenant.display_name,
             "open_server": True,
             "patient": patient_id,
+            "patient_lock": False,
             "need_patient_banner": True,
             "fhir_user": None,
             "scope": "",

@@ -22,6 +22,7 @@ from smartapp.launch.discovery import (
     AUTH_TIMEOUT_S,
     SmartConfiguration,
     fetch_json,
+    is_https,
     origin_of,
     require_secure,
 )
@@ -63,7 +64,7 @@ def _jwks_uri(issuer: str, smart: SmartConfiguration, fhir_base: str, timeout: f
     elif origin_of(issuer) not in {origin_of(fhir_base), origin_of(smart.token_endpoint)}:
         raise _fail("iss is on a host unrelated to the FHIR server")
     try:
-        require_secure(issuer, "OpenID issuer")
+        require_secure(issuer, "OpenID issuer", https_only=is_https(fhir_base))
         config = fetch_json(
             f"{issuer.rstrip('/')}/.well-known/openid-configuration",
             what="OpenID configuration",
@@ -81,7 +82,8 @@ def _jwks_uri(issuer: str, smart: SmartConfiguration, fhir_base: str, timeout: f
         raise _fail("OpenID configuration has no usable jwks_uri") from err
 
 
-def _key_set(jwks_uri: str, timeout: float) -> KeySet:
+def issuer_keys(jwks_uri: str, timeout: float = AUTH_TIMEOUT_S) -> KeySet:
+    """The signing keys (RSA, EC) published at `jwks_uri`; IdTokenError when unusable."""
     try:
         doc = fetch_json(jwks_uri, what="JWKS", timeout=timeout)
     except DiscoveryError as err:
@@ -102,18 +104,16 @@ def _key_set(jwks_uri: str, timeout: float) -> KeySet:
         raise _fail("JWKS holds no usable key") from err
 
 
-def validate_id_token(
+def verify_claims(
     id_token: str,
+    key_set: KeySet,
     *,
-    smart: SmartConfiguration,
-    fhir_base: str,
+    issuer: str,
     client_id: str,
     nonce: str | None,
-    timeout: float = AUTH_TIMEOUT_S,
 ) -> dict[str, Any]:
-    """The verified claims; raise IdTokenError (logged at WARNING, no content) otherwise."""
-    issuer = _unverified_issuer(id_token)
-    key_set = _key_set(_jwks_uri(issuer, smart, fhir_base, timeout), timeout)
+    """The claims of a signed id_token after the signature, `iss`, `aud`, `exp` and `nonce`
+    checks (OpenID Connect Core §3.1.3.7); IdTokenError otherwise."""
     try:
         token = jwt.decode(id_token, key_set, algorithms=list(ID_TOKEN_ALGORITHMS))
     except JoseError as err:
@@ -135,6 +135,21 @@ def validate_id_token(
         ):
             raise _fail("nonce mismatch")
     return dict(token.claims)
+
+
+def validate_id_token(
+    id_token: str,
+    *,
+    smart: SmartConfiguration,
+    fhir_base: str,
+    client_id: str,
+    nonce: str | None,
+    timeout: float = AUTH_TIMEOUT_S,
+) -> dict[str, Any]:
+    """The verified claims; raise IdTokenError (logged at WARNING, no content) otherwise."""
+    issuer = _unverified_issuer(id_token)
+    key_set = issuer_keys(_jwks_uri(issuer, smart, fhir_base, timeout), timeout)
+    return verify_claims(id_token, key_set, issuer=issuer, client_id=client_id, nonce=nonce)
 
 
 def resolve_fhir_user(claim: object, fhir_base: str) -> str | None:

@@ -1,8 +1,10 @@
-"""Launch routes: `/launch` (EHR and standalone), `/callback`, `/open`, the app's JWKS.
+"""Launch routes: `/launch` (EHR and standalone), `/callback`, `/open`, the app's JWKS,
+and the app's own sign-in for population mode (`/login`, `/login/callback`, `/logout`).
 
-All are GETs arriving from outside (EHR, authorization server, launch page), so they carry
-no CSRF token; none of them writes clinical data. `/open` only creates a session for an
-allowlisted *open* server (no tokens involved).
+The launch and sign-in routes are GETs arriving from outside (EHR, authorization server,
+launch page), so they carry no CSRF token; none of them writes clinical data. `/open`
+only creates a session for an allowlisted *open* server (no tokens involved). `/logout`
+is a POST (CSRF-checked): another site cannot sign a user out.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from flask.typing import ResponseReturnValue
 
 from smartapp.launch import flow
 from smartapp.launch.keys import public_jwks
+from smartapp.launch.login import complete_login, start_login
 from smartapp.launch.state import launch_state
+from smartapp.launch.websession import end_session
 
 bp = Blueprint("launch", __name__)
 
@@ -46,6 +50,30 @@ def callback() -> ResponseReturnValue:
 def open_server() -> ResponseReturnValue:
     target = flow.open_server_launch(request.args.get("iss"), request.args.get("patient"))
     return redirect(target, code=302)
+
+
+def login_redirect_uri() -> str:
+    """The sign-in's own redirect URI (register it at the identity provider)."""
+    public_url = launch_state().config.public_url
+    if public_url:
+        return f"{public_url}/login/callback"
+    return url_for("launch.login_callback", _external=True)
+
+
+@bp.get("/login")
+def login() -> ResponseReturnValue:
+    return redirect(start_login(redirect_uri=login_redirect_uri()), code=302)
+
+
+@bp.get("/login/callback")
+def login_callback() -> ResponseReturnValue:
+    return redirect(complete_login(request.args), code=302)
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    end_session()
+    return Response(render_template("launch/signed_out.html"), mimetype="text/html")
 
 
 @bp.get("/.well-known/jwks.json")

@@ -19,6 +19,8 @@ from werkzeug.datastructures import CallbackDict
 from smartapp.launch.session_store import SessionStore, SessionStoreUnavailable
 
 _FLASK_KEY = "session"
+#: Where the session's CSRF token lives in Flask's session dict (see smartapp.web.security).
+CSRF_SESSION_KEY = "_csrf"
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):
@@ -146,9 +148,11 @@ def ensure_session_id() -> str:
 
 
 def rotate_session_id() -> str:
-    """Move the session to a fresh id (after sign-in: no session fixation)."""
+    """Move the session to a fresh id and a fresh CSRF token (after sign-in: no session
+    fixation, and no form token that an earlier page of the session could have leaked)."""
     current = _current()
     current.accessed = True
+    current.pop(CSRF_SESSION_KEY, None)
     new_sid = _store().rotate(current.sid) if current.sid else None
     current.sid = new_sid or _store().create()
     current.send_cookie = True

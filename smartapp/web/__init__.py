@@ -9,6 +9,7 @@ from flask import Flask
 
 from smartapp.config import AppConfig, ConfigError, load_config
 from smartapp.launch.keys import AppKey, load_app_key
+from smartapp.launch.population import startup_notice
 from smartapp.launch.session_store import SessionStore
 from smartapp.launch.state import LaunchState, init_launch_state
 from smartapp.store import Database, StoreError
@@ -72,6 +73,9 @@ def create_app(
     if not config.secret_key:
         raise ConfigError("SMARTAPP_SECRET_KEY: required to sign sessions (any long random string)")
     configure_logging(config.log_level)
+    notice = startup_notice(config)
+    if notice:
+        logging.getLogger("smartapp").warning(notice)
     app = Flask(__name__)
     app.secret_key = config.secret_key
     # Forms and JSON posts are small; CDS Hooks prefetch is the largest expected body.

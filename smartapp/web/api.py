@@ -2,9 +2,11 @@
 context allows.
 
 - No launch in this browser session → 401 `{"error", "message"}`.
-- A patient-level launch (patient/ scopes only) may read its own patient only → 403 for
-  any other id. Open-server launches and user-level (user/ or system/ scopes) launches may
-  read any id; the FHIR server still enforces its own access rules.
+- A launch with a patient in context (an EHR launch, or a standalone launch that picked a
+  patient) may read that patient only → 403 for any other id, whatever other scopes were
+  granted (patient lock). Open-server launches, user-level launches without a patient and
+  patients opened from the population worklist (under the app's sign-in) may read any id;
+  the FHIR server still enforces its own access rules.
 - A malformed id → 400. Server trouble is not an error here: the JSON is returned with
   `data.incomplete` / `data.problems` filled and the affected checks `unknown`, exactly
   as the dashboard shows it.
@@ -38,14 +40,9 @@ def json_error(status: int, error: str, message: str) -> Response:
 
 
 def may_read(context: LaunchContext, patient_id: str) -> bool:
-    """Patient-level launches see their own patient; open servers and user-level or
-    system-level grants may ask for any patient."""
-    if context.open_server:
-        return True
-    levels = context.scopes.levels
-    if levels & {"user", "system"}:
-        return True
-    return context.patient is not None and patient_id == context.patient
+    """A launch with a patient in context sees that patient only, whatever else it was
+    granted (patient lock); open servers and user-level launches may ask for any patient."""
+    return context.may_open(patient_id)
 
 
 @bp.get("/patient/<patient_id>")

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAll
 
 from smartapp.fhir.errors import TokenExpired
 from smartapp.launch.errors import LaunchError, RelaunchRequired
+from smartapp.launch.login import LoginRequired
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,20 @@ def wants_json() -> bool:
     return best == "application/json" and not request.accept_mimetypes.accept_html
 
 
-def render_error(status: int, title: str, message: str, *, relaunch: bool = False) -> Response:
+def render_error(
+    status: int, title: str, message: str, *, relaunch: bool = False, sign_in: bool = False
+) -> Response:
     if wants_json():
         response = jsonify({"error": title, "message": message})
     else:
         response = Response(
             render_template(
-                "error.html", status=status, title=title, message=message, relaunch=relaunch
+                "error.html",
+                status=status,
+                title=title,
+                message=message,
+                relaunch=relaunch,
+                sign_in=sign_in,
             ),
             mimetype="text/html",
         )
@@ -71,6 +79,7 @@ def _launch_error(error: LaunchError) -> Response:
         error.title,
         error.message,
         relaunch=isinstance(error, RelaunchRequired),
+        sign_in=isinstance(error, LoginRequired),
     )
 
 

@@ -39,9 +39,8 @@ from smartapp.config import AppConfig
 from smartapp.launch.discovery import origin_of
 from smartapp.launch.session_store import SessionStore
 from smartapp.launch.state import launch_state
-from smartapp.launch.websession import ServerSessionInterface
+from smartapp.launch.websession import CSRF_SESSION_KEY, ServerSessionInterface
 
-CSRF_SESSION_KEY = "_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})

@@ -11,13 +11,15 @@ Routes:
 - `GET  /worklist/open/<patient_id>` — put that patient in context and open `/patient`.
 
 Who may see it (`worklist_access`):
-- a launch whose scopes reach beyond one patient: a standalone launch with `user/`
-  scopes (a coordinator), or an open server (HAPI sandbox, local HAPI);
-- otherwise, when `SMARTAPP_BACKEND_ISS` is set, the app's own Backend Services token
-  for that (allowlisted) server. That mode has no user login of its own: deploy it only
-  behind the organisation's authentication (docs/worklist.md).
-A patient-level EHR launch cannot list other patients: it gets a 403 page saying how to
-open the worklist.
+- a launch that may list patients: a standalone launch with `user/` scopes and no patient
+  in context (a coordinator), or an open server (HAPI sandbox, local HAPI);
+- otherwise, when `SMARTAPP_BACKEND_ISS` is set, a person signed in with the app's own
+  login (`SMARTAPP_LOGIN_*`, `smartapp.launch.login`) and on its allowlist, with the
+  app's Backend Services token (`smartapp.launch.population`). Without login settings
+  that mode serves no one in the browser.
+A launch with a patient in context never lists other patients nor reaches the backend
+token, whatever other scopes the EHR granted (patient lock): it gets a 403 page saying
+how to open the worklist.
 
 The evaluated worklist is kept for `CACHE_SECONDS` per session (or for the backend), so
 sorting, filtering and the CSV download do not read the server again; `fresh=1` reads
@@ -43,7 +45,6 @@ from werkzeug.wrappers import Response as BaseResponse
 from fhir_mappings import population as fp
 from fhir_mappings.write import WriteContext
 from smartapp.fhir import FhirClient, FhirError, TokenExpired
-from smartapp.launch.backend import fetch_backend_token
 from smartapp.launch.context import (
     LAUNCH_KEY,
     TOKEN_KEY,
@@ -53,6 +54,8 @@ from smartapp.launch.context import (
     same_launch,
 )
 from smartapp.launch.errors import LaunchError
+from smartapp.launch.login import LoginRequired, SignedInUser
+from smartapp.launch.population import population_token
 from smartapp.launch.scopes import GrantedScopes
 from smartapp.launch.state import launch_state
 from smartapp.launch.websession import ensure_session_id, session_id
@@ -74,13 +77,10 @@ CACHE_SECONDS = 120
 CACHE_ENTRIES = 16
 #: Requests listed in the data panel (the count covers all of them).
 PANEL_REQUESTS = 200
-BACKEND_EXTENSION = "smartapp.worklist.backend"
 CACHE_EXTENSION = "smartapp.worklist.cache"
 #: The types the worklist reads (to learn which ones the granted scopes allow).
 READ_TYPES = (*fp.EXPORT_TYPES, "Group")
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
-_REFRESH_LEEWAY_S = 60
-_token_lock = threading.Lock()
 _cache_lock = threading.Lock()
 
 T = TypeVar("T")
@@ -103,6 +103,8 @@ class WorklistAccess:
     launch_id: str
     #: For the cache: whose worklist this is.
     cache_key: str
+    #: Who signed in with the app's own login (backend mode only).
+    user: SignedInUser | None = None
 
     @property
     def can_write(self) -> bool:
@@ -110,7 +112,7 @@ class WorklistAccess:
 
 
 class WorklistUnavailable(LaunchError):
-    """No launch context that may list patients, and no backend services configured."""
+    """No launch context that may list patients, and no population sign-in."""
 
     status = 403
     title = "The worklist is not available here"
@@ -127,42 +129,6 @@ def _readable(scopes: GrantedScopes) -> frozenset[str]:
     return frozenset(rtype for rtype in READ_TYPES if scopes.can_read(rtype))
 
 
-def _user_level(context: LaunchContext) -> bool:
-    return context.open_server or bool({"user", "system"} & context.scopes.levels)
-
-
-@dataclass
-class _BackendToken:
-    access_token: str
-    scope: GrantedScopes
-    expires_at: float
-
-
-def _backend_token(force: bool = False) -> _BackendToken:
-    """The app's Backend Services token for SMARTAPP_BACKEND_ISS, fetched with a new signed
-    assertion shortly before the cached one expires (no refresh tokens in this flow)."""
-    state = launch_state()
-    iss = state.config.backend_iss
-    if not iss:
-        raise WorklistUnavailable("Backend Services are not configured (SMARTAPP_BACKEND_ISS).")
-    with _token_lock:
-        cached = current_app.extensions.get(BACKEND_EXTENSION)
-        if (
-            isinstance(cached, _BackendToken)
-            and not force
-            and cached.expires_at - _REFRESH_LEEWAY_S > time.time()
-        ):
-            return cached
-        token = fetch_backend_token(state.config, state.app_key, iss=iss)
-        fresh = _BackendToken(
-            str(token["access_token"]),
-            GrantedScopes.parse(str(token.get("scope") or state.config.backend_scopes)),
-            float(token["expires_at"]),
-        )
-        current_app.extensions[BACKEND_EXTENSION] = fresh
-        return fresh
-
-
 def _backend_refusal(scopes: GrantedScopes) -> str | None:
     if all(scopes.can_write(rtype) for rtype in ("CarePlan", "Task", "Provenance")):
         return None
@@ -173,10 +139,19 @@ def _backend_refusal(scopes: GrantedScopes) -> str | None:
 
 
 def worklist_access() -> WorklistAccess:
-    """The FHIR access for this request (module doc); WorklistUnavailable (403) if none."""
+    """The FHIR access for this request (module doc); WorklistUnavailable (403) or
+    LoginRequired (401) if none."""
     context = current_context()
     config = launch_state().config
-    if context is not None and _user_level(context):
+    if context is not None and context.patient_locked:
+        raise WorklistUnavailable(
+            "This launch is for one patient (patient-level access: the EHR opened the app "
+            "with a patient in context), so it cannot list or open other patients. Open the "
+            "worklist with a standalone launch that grants user-level access (a care "
+            "coordinator's login), or with the app's own sign-in where your organisation has "
+            "set it up."
+        )
+    if context is not None and context.user_level and not context.population:
         return WorklistAccess(
             mode="open" if context.open_server else "launch",
             fhir_base=context.fhir_base,
@@ -188,7 +163,7 @@ def worklist_access() -> WorklistAccess:
             cache_key=f"session:{context.session_id}:{context.launch_id}",
         )
     if config.backend_iss:
-        token = _backend_token()
+        user, token = population_token()
         tenant = config.tenant(config.backend_iss)
         return WorklistAccess(
             mode="backend",
@@ -199,13 +174,13 @@ def worklist_access() -> WorklistAccess:
             write_refusal=_backend_refusal(token.scope),
             launch_id="",
             cache_key=f"backend:{config.backend_iss}",
+            user=user,
         )
     if context is not None:
         raise WorklistUnavailable(
-            "This launch is for one patient (patient-level access), so it cannot list other "
-            "patients. Open the worklist with a standalone launch that grants user-level "
-            "access (a care coordinator's login), or ask your administrator to configure "
-            "the app's Backend Services access."
+            "This launch cannot list patients (it has no user-level access). Open the "
+            "worklist with a standalone launch that grants user-level access (a care "
+            "coordinator's login)."
         )
     raise WorklistUnavailable(
         "There is no launch in this browser session. Open the app with a standalone launch "
@@ -216,7 +191,7 @@ def worklist_access() -> WorklistAccess:
 def _client(access: WorklistAccess, *, force_refresh: bool = False) -> FhirClient:
     timeout = launch_state().config.fhir_timeout_s
     if access.mode == "backend":
-        token = _backend_token(force=force_refresh)
+        _, token = population_token(force=force_refresh)
         return FhirClient(access.fhir_base, token=token.access_token, timeout=timeout)
     if access.context is None:
         raise WorklistUnavailable("The launch has ended; launch the app again.")
@@ -335,9 +310,13 @@ SORTABLE = (
 
 
 @bp.get("/worklist")
-def index() -> Response:
+def index() -> BaseResponse:
     filters = WorklistFilters.from_query(request.args)
-    access, worklist, rows = _view(filters)
+    try:
+        access, worklist, rows = _view(filters)
+    except LoginRequired:
+        # Population mode and no sign-in yet: off to the organisation's sign-in page.
+        return redirect(url_for("launch.login"), code=302)
     query = filters.query_string()
     html = render_template(
         "worklist/index.html",
@@ -450,7 +429,10 @@ def _write_context(client: FhirClient, access: WorklistAccess) -> WriteContext:
     now = datetime.now(UTC)
     if access.context is not None:
         return write_context(client, access.context, now)
-    return WriteContext(now=now, fhir_base=access.fhir_base)
+    # Population mode: the person who signed in to the app is the author (by name; the
+    # identity provider's user is not a FHIR resource).
+    display = f"{access.user.display} (signed in to the app)" if access.user else None
+    return WriteContext(now=now, fhir_base=access.fhir_base, author_display=display)
 
 
 def _parse_query(text: str) -> dict[str, list[str]]:
@@ -466,12 +448,14 @@ def _message(status: int, title: str, message: str, back: str) -> Response:
 def open_patient(patient_id: str) -> BaseResponse:
     """Put the patient in context and open the dashboard (user-level and backend access
     only: a patient-level launch stays on its own patient). A GET because it is a link
-    (new tab, keyboard); another site may not switch the patient (Fetch Metadata)."""
-    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+    (new tab, keyboard); another site may not switch the patient (Fetch Metadata: only a
+    same-origin or user-typed navigation; a request without the header is refused too)."""
+    if request.headers.get("Sec-Fetch-Site") not in ("same-origin", "none"):
         return _message(
             403,
             "Open the patient from the worklist",
-            "This link came from another site, so the patient in context was not changed.",
+            "This link did not come from the worklist page (another site, or a browser that "
+            "does not say where it came from), so the patient in context was not changed.",
             url_for(".index"),
         )
     if not _FHIR_ID.match(patient_id):
@@ -483,7 +467,7 @@ def open_patient(patient_id: str) -> BaseResponse:
         record = state.store.get(sid, LAUNCH_KEY) if sid else None
         if sid is None or record is None:
             raise WorklistUnavailable("The launch has ended; launch the app again.")
-        record = {**record, "patient": patient_id}
+        record = {**record, "patient": patient_id, "patient_lock": False}
         state.store.set(sid, LAUNCH_KEY, record)
     else:
         _open_with_backend_token(access, patient_id)
@@ -491,11 +475,13 @@ def open_patient(patient_id: str) -> BaseResponse:
 
 
 def _open_with_backend_token(access: WorklistAccess, patient_id: str) -> None:
-    """Backend mode has no launch: start one in this browser session with the app's own
-    token (no refresh token: when it expires the dashboard asks to go back here)."""
-    token = _backend_token()
+    """Population mode has no launch: start a dashboard session for the patient that
+    borrows the app's token on every read while the sign-in lasts (no token is copied into
+    the session; `smartapp.launch.population`)."""
+    _, token = population_token()
     state = launch_state()
     sid = session_id() or ensure_session_id()
+    state.store.discard(sid, TOKEN_KEY)
     state.store.set(
         sid,
         LAUNCH_KEY,
@@ -504,21 +490,13 @@ def _open_with_backend_token(access: WorklistAccess, patient_id: str) -> None:
             "iss": access.fhir_base,
             "tenant_label": access.label,
             "open_server": False,
+            "population": True,
             "patient": patient_id,
+            "patient_lock": False,
             "need_patient_banner": True,
             "fhir_user": None,
             "scope": token.scope.raw,
             "started_at": time.time(),
-        },
-    )
-    state.store.set(
-        sid,
-        TOKEN_KEY,
-        {
-            "access_token": token.access_token,
-            "expires_at": token.expires_at,
-            "scope": token.scope.raw,
-            "obtained_at": time.time(),
         },
     )
 

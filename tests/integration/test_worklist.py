@@ -25,7 +25,7 @@ from joserfc.jwk import RSAKey
 
 from fhir_mappings.site import Mappings
 from fhir_mappings.write import WriteContext
-from smartapp.config import AppConfig
+from smartapp.config import AppConfig, LoginSettings
 from smartapp.demo.bundles import demo_bundles, demo_system, transaction_bundle
 from smartapp.demo.seed import seed
 from smartapp.demo.situations import SITUATIONS
@@ -291,6 +291,13 @@ def sandbox(hapi_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             hapi_base,
             "--client-jwks",
             str(jwks_path),
+            # The sign-in (the app's own login) runs through the sandbox as the identity
+            # provider, as the coordinator, without its login and consent pages.
+            "--login-redirect-uri",
+            "http://localhost/login/callback",
+            "--auto-login",
+            "sandbox-coordinator",
+            "--auto-approve",
         ],
         "/healthz",
         ARTIFACTS / "worklist-sandbox.log",
@@ -308,6 +315,12 @@ def backend_config(sandbox: Sandbox) -> AppConfig:
         backend_client_id="smartapp-backend",
         secret_key=uuid.uuid4().hex + uuid.uuid4().hex,
         insecure_cookies=True,
+        login=LoginSettings(
+            issuer=sandbox.base,
+            client_id="smartapp-login",
+            client_secret="sandbox-login-secret",
+            allowed_groups=frozenset({"ms-coordinators"}),
+        ),
     )
 
 
@@ -385,12 +398,26 @@ def test_backend_services_token_then_a_replayed_assertion_is_refused(
 def test_web_worklist_in_backend_services_mode(sandbox: Sandbox, seeded_demo: SeededCohort) -> None:
     app = create_app(backend_config(sandbox), store=MemorySessionStore())
     browser = app.test_client()
+    # Not signed in: the worklist sends the browser to the app's sign-in, which sends it to
+    # the identity provider (the sandbox), which answers the app's /login/callback.
+    assert browser.get("/worklist").headers["Location"] == "/login"
+    authorize = browser.get("/login").headers["Location"]
+    assert authorize.startswith(f"{sandbox.base}/auth/authorize?")
+    answer = requests.get(authorize, allow_redirects=False, timeout=30)
+    callback = answer.headers["Location"]
+    assert callback.startswith("http://localhost/login/callback?"), callback
+    signed_in = browser.get(callback.removeprefix("http://localhost"))
+    assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/worklist"
     response = browser.get("/worklist?status=overdue&check=ig-monitoring")
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     html = response.get_data(as_text=True)
     assert seeded_demo.patient_ids["ig-monitoring-overdue"] in row_ids(html)
     assert "backend access" in html
-    opened = browser.get(f"/worklist/open/{seeded_demo.patient_ids['ig-monitoring-overdue']}")
+    assert "Signed in as Casey Coord, RN (care coordinator) (sandbox-coordinator)" in html
+    opened = browser.get(
+        f"/worklist/open/{seeded_demo.patient_ids['ig-monitoring-overdue']}",
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
     assert opened.status_code == 303 and opened.headers["Location"] == "/patient"
     page = browser.get("/patient")
     assert page.status_code == 200

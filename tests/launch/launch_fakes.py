@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from smartapp.config import AppConfig
+from smartapp.config import AppConfig, LoginSettings
 from smartapp.launch.session_store import MemorySessionStore
 from smartapp.web import create_app
 
@@ -243,3 +243,93 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def ehr(rsps: responses.RequestsMock) -> FakeEhr:
     return FakeEhr(rsps).install()
+
+
+# -- the organisation's identity provider (the app's own sign-in, population mode) ---------
+
+IDP = "https://login.example.org"
+IDP_AUTHORIZE = f"{IDP}/authorize"
+IDP_TOKEN = f"{IDP}/token"
+IDP_JWKS = f"{IDP}/jwks"
+LOGIN_CLIENT_ID = "ofa-login"
+LOGIN_SECRET = "login-secret-0123456789"
+COORDINATOR = "casey"
+
+
+def login_settings(**overrides: Any) -> LoginSettings:
+    base = LoginSettings(
+        issuer=IDP,
+        client_id=LOGIN_CLIENT_ID,
+        client_secret=LOGIN_SECRET,
+        allowed_users=frozenset({COORDINATOR}),
+        allowed_groups=frozenset({"ms-coordinators"}),
+        user_claim="preferred_username",
+    )
+    return replace(base, **overrides)
+
+
+def openid_configuration(**overrides: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "issuer": IDP,
+        "authorization_endpoint": IDP_AUTHORIZE,
+        "token_endpoint": IDP_TOKEN,
+        "jwks_uri": IDP_JWKS,
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+    }
+    doc.update(overrides)
+    return {key: value for key, value in doc.items() if value is not None}
+
+
+@dataclass
+class FakeIdp:
+    """An OpenID Connect provider on `responses`: discovery, token endpoint, JWKS."""
+
+    rsps: responses.RequestsMock
+    discovery: dict[str, Any] = field(default_factory=openid_configuration)
+    claims: dict[str, Any] = field(
+        default_factory=lambda: {"preferred_username": COORDINATOR, "name": "Casey Coord"}
+    )
+    id_token_key: RSAKey | None = None
+    authorize_params: dict[str, str] = field(default_factory=dict)
+    token_requests: list[requests.PreparedRequest] = field(default_factory=list)
+
+    def install(self) -> FakeIdp:
+        self.rsps.add(responses.GET, f"{IDP}/.well-known/openid-configuration", json=self.discovery)
+        self.rsps.add(responses.GET, IDP_JWKS, json={"keys": [ehr_key().as_dict(private=False)]})
+        self.rsps.add_callback(responses.POST, IDP_TOKEN, callback=self._token)
+        return self
+
+    def id_token(self, **overrides: Any) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": IDP,
+            "sub": "user-0001",
+            "aud": LOGIN_CLIENT_ID,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": self.authorize_params.get("nonce"),
+            **self.claims,
+        }
+        claims.update(overrides)
+        claims = {key: value for key, value in claims.items() if value is not None}
+        return jwt.encode(
+            {"alg": "RS256", "kid": "ehr-key-1"}, claims, self.id_token_key or ehr_key()
+        )
+
+    def _token(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        self.token_requests.append(request)
+        body = {"access_token": "idp-at", "token_type": "Bearer", "id_token": self.id_token()}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    def start(self, client: FlaskClient) -> dict[str, str]:
+        response = client.get("/login")
+        assert response.status_code == 302, response.get_data(as_text=True)
+        assert response.headers["Location"].startswith(IDP_AUTHORIZE + "?")
+        self.authorize_params = query(response.headers["Location"])
+        return self.authorize_params
+
+    def sign_in(self, client: FlaskClient, **extra: str):
+        params = self.start(client)
+        args = {"code": "idp-code", "state": params["state"], **extra}
+        return client.get("/login/callback", query_string=args)

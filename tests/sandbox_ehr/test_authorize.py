@@ -232,7 +232,9 @@ def test_code_goes_to_the_registered_uri(client: FlaskClient) -> None:
     response = click(client, page, "approve")
     location = urlsplit(response.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
-    assert set(redirect_params(response)) == {"code", "state"}
+    params = redirect_params(response)
+    assert set(params) == {"code", "state", "iss"}
+    assert params["iss"] == "http://sandbox.test"  # RFC 9207: the server names itself
 
 
 @pytest.mark.parametrize(

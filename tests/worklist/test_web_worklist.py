@@ -19,12 +19,16 @@ from smartapp.launch.session_store import MemorySessionStore
 from smartapp.web import create_app
 from smartapp.worklist import WorklistFilters, read_csv
 from tests.launch.launch_fakes import (
+    FULL_SCOPES,
     ISS,
     OPEN_ISS,
+    PATIENT_ID,
     TOKEN_URL,
     FakeEhr,
+    FakeIdp,
     context_of,
     form,
+    login_settings,
     make_config,
 )
 from tests.worklist.cohort import (
@@ -318,13 +322,26 @@ def test_a_bad_selection_is_refused(client, open_fhir) -> None:
     assert client.post("/worklist/tasks", data=bad, headers=headers).status_code == 400
 
 
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+
+
 def test_opening_a_patient_puts_them_in_context(app, client, open_fhir) -> None:
     open_session(client)
-    response = client.get("/worklist/open/gen-3-000002")
+    response = client.get("/worklist/open/gen-3-000002", headers=SAME_ORIGIN)
     assert response.status_code == 303 and response.headers["Location"] == "/patient"
     context = context_of(app, client, "__Host-smartapp")
     assert context is not None and context.patient == "gen-3-000002"
-    assert client.get("/worklist/open/bad%2Cid").status_code == 400
+    assert not context.patient_locked  # still the coordinator's session
+    assert client.get("/worklist/open/bad%2Cid", headers=SAME_ORIGIN).status_code == 400
+
+
+def test_a_request_without_fetch_metadata_cannot_switch_the_patient(app, client, open_fhir) -> None:
+    open_session(client)
+    response = client.get("/worklist/open/gen-3-000002")  # no Sec-Fetch-Site at all
+    assert response.status_code == 403
+    assert "did not come from the worklist page" in response.get_data(as_text=True)
+    context = context_of(app, client, "__Host-smartapp")
+    assert context is not None and context.patient is None
 
 
 def test_another_site_cannot_switch_the_patient(app, client, open_fhir) -> None:
@@ -344,15 +361,33 @@ def backend_key(tmp_path: Path) -> str:
     return str(path)
 
 
-def test_backend_services_mode(backend_key: str, rsps) -> None:
+def _backend_app(backend_key: str, **overrides: Any) -> Flask:
+    config = replace(make_config(), backend_iss=ISS, private_key_path=backend_key, **overrides)
+    return create_app(config, store=MemorySessionStore())
+
+
+def test_backend_services_mode_needs_the_apps_own_sign_in(backend_key: str, rsps) -> None:
     ehr = FakeEhr(rsps, granted_scope="system/*.rs").install()
     fhir = FakeFhir(cohort(), base=ISS).install(rsps)
-    config = replace(make_config(), backend_iss=ISS, private_key_path=backend_key)
-    flask_app = create_app(config, store=MemorySessionStore())
+    idp = FakeIdp(rsps).install()
+    flask_app = _backend_app(backend_key, login=login_settings())
     browser = flask_app.test_client()
+    # Not signed in: off to the identity provider, nothing read with the system token.
+    first = browser.get("/worklist")
+    assert first.status_code == 302 and first.headers["Location"] == "/login"
+    for path in ("/worklist.csv", "/worklist/open/gen-3-000003"):
+        refused = browser.get(path, headers=SAME_ORIGIN)
+        assert refused.status_code == 401, path
+        assert 'id="sign-in"' in refused.get_data(as_text=True)
+    assert browser.get("/api/patient/gen-3-000003").status_code == 401
+    assert not ehr.token_requests and fhir.count("POST") == 0
+
+    signed_in = idp.sign_in(browser)
+    assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/worklist"
     html = browser.get("/worklist").get_data(as_text=True)
     assert len(row_ids(html)) == 8
     assert "App&#39;s backend access" in html or "App's backend access" in html
+    assert "Signed in as Casey Coord (casey)" in html
     assert "read-only" in html  # system/*.rs: no write scopes
     token_calls = [
         r for r in ehr.token_requests if form(r).get("grant_type") == "client_credentials"
@@ -366,12 +401,64 @@ def test_backend_services_mode(backend_key: str, rsps) -> None:
         == 1
     )
     assert fhir.count("POST") >= 8
-    # Opening a patient starts a session with the app's token for the dashboard.
-    assert browser.get("/worklist/open/gen-3-000003").status_code == 303
+    # Opening a patient starts a dashboard session that borrows the app's token: no token
+    # is copied into the session, so signing out ends that access as well.
+    assert browser.get("/worklist/open/gen-3-000003", headers=SAME_ORIGIN).status_code == 303
     context = context_of(flask_app, browser)
     assert context is not None and context.patient == "gen-3-000003"
+    assert context.population and not context.patient_locked
     assert not context.open_server and context.fhir_base == ISS
+    assert browser.get("/api/patient/gen-3-000004").status_code == 200
+    store = flask_app.extensions["smartapp.launch"].store
+    assert store.get(context.session_id, "token") is None
+
+    csrf_value = csrf(html)
+    out = browser.post(
+        "/logout", data={"csrf_token": csrf_value}, headers={"Sec-Fetch-Site": "same-origin"}
+    )
+    assert out.status_code == 200 and "signed out" in out.get_data(as_text=True)
+    assert browser.get("/api/patient/gen-3-000004").status_code == 401
+    assert browser.get("/worklist").status_code == 302
     assert TOKEN_URL
+
+
+def test_without_login_settings_backend_mode_serves_no_one(backend_key: str, rsps, caplog) -> None:
+    ehr = FakeEhr(rsps, granted_scope="system/*.rs").install()
+    fhir = FakeFhir(cohort(), base=ISS).install(rsps)
+    with caplog.at_level("WARNING", logger="smartapp"):
+        flask_app = _backend_app(backend_key)
+    assert "population worklist is served to no one" in caplog.text
+    browser = flask_app.test_client()
+    for path in ("/worklist", "/worklist.csv", "/worklist/open/gen-3-000003"):
+        response = browser.get(path, headers=SAME_ORIGIN)
+        assert response.status_code == 403, path
+        assert "needs the app&#39;s own sign-in" in response.get_data(as_text=True), path
+    assert browser.get("/login").status_code == 403  # no sign-in to start
+    assert not ehr.token_requests and fhir.count("POST") == 0
+
+
+def test_a_patient_level_ehr_session_never_reaches_the_backend_token(
+    backend_key: str, rsps
+) -> None:
+    """Even with the app's sign-in configured, an EHR launch for one patient (here with an
+    extra `user/` scope) cannot list, open or read other patients."""
+    ehr = FakeEhr(
+        rsps, granted_scope=FULL_SCOPES + " user/Practitioner.rs system/Patient.rs"
+    ).install()
+    fhir = FakeFhir(cohort(), base=ISS).install(rsps)
+    flask_app = _backend_app(backend_key, login=login_settings())
+    browser = flask_app.test_client()
+    ehr.sign_in(browser)
+    before = len(ehr.token_requests)
+    for path in ("/worklist", "/worklist.csv", "/worklist/open/gen-3-000003"):
+        response = browser.get(path, headers=SAME_ORIGIN)
+        assert response.status_code == 403, path
+        assert "patient-level access" in response.get_data(as_text=True)
+    assert browser.get("/api/patient/gen-3-000003").status_code == 403
+    context = context_of(flask_app, browser)
+    assert context is not None and context.patient == PATIENT_ID and context.patient_locked
+    assert not [r for r in ehr.token_requests[before:] if "client_credentials" in str(r.body)]
+    assert fhir.count("POST") == 0
 
 
 def test_filters_parse_like_the_page() -> None:
