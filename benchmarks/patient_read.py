@@ -36,6 +36,8 @@ from smartapp.fhir import FhirClient
 NAIVE_TYPES = (
     "Observation",
     "MedicationAdministration",
+    "MedicationDispense",
+    "MedicationStatement",
     "MedicationRequest",
     "Immunization",
     "Condition",

@@ -9,13 +9,17 @@ absolute URL or `urn:uuid:`, including `_include`d ones). Then, in order:
    1000 mg vials) on anything that is ofatumumab. A note goes into `DataQuality.problems`.
 2. Kesimpta by code: NDC product 0078-1007 (any form), ATC L04AG12 (or its former
    L04AA52), or an RxNorm code the site configured: `matched_by` names the code.
-3. Kesimpta by text, last resort: "kesimpta"/"ofatumumab" in a text or display *and* a
-   subcutaneous route or a 20 mg dose: "matched by text (route subcutaneous)".
-   Without either, the record is not counted and a note says why.
+3. Kesimpta by text, last resort: the brand word "kesimpta" alone ("matched by text
+   (brand name Kesimpta)"); the generic word "ofatumumab" only with a subcutaneous route
+   or the labelled dose (20 mg, 0.4 mL or one pen): "matched by text (route
+   subcutaneous)". The generic word with another dose is IV ofatumumab (rule 1). Without
+   either, the record cannot be used: it is skipped and the therapy data are incomplete.
 
-A MedicationAdministration is a dose only when `completed` (MedicationStatement is never a
-dose). Dose amount: `dosage.dose` in mg; a volume times the Medication's strength (or
-Kesimpta's 50 mg/mL when matched by code); one pen/syringe of Kesimpta = 20 mg.
+A MedicationAdministration is a dose only when `completed`; dispenses and statements are
+read in `dispenses` and `statements`. Dose amount: `dosage.dose` in mg; a volume times the
+Medication's strength (or Kesimpta's 50 mg/mL when the product is known by code or brand);
+one pen/syringe of Kesimpta = 20 mg. A recorded dose that cannot be read that way keeps the
+dose but makes the therapy data incomplete.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Mapping
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from fhir_mappings.dates import describe, first_date, parse_clinical_date
 from fhir_mappings.errors import Malformed
@@ -61,6 +65,16 @@ _SINGLE_DOSE_UNITS = frozenset(
 )
 
 
+class ReadNotes(Protocol):
+    """Where the medication readers report what is not a record (`read._Collected`)."""
+
+    def note(self, text: str) -> None:
+        """Listed in the data panel; the data stay complete (IV ofatumumab, for example)."""
+
+    def unusable(self, text: str, area: str) -> None:
+        """Listed, and the record area is incomplete: its checks say unknown."""
+
+
 class MedicationFacts(NamedTuple):
     """What a medication says about itself, worked out once per Medication."""
 
@@ -73,6 +87,8 @@ class MedicationFacts(NamedTuple):
     #: An Arzerra strength: 20 mg/mL (ingredient ratio or text), 100 mg or 1000 mg.
     arzerra_strength: bool
     mg_per_ml: float | None
+    #: The brand word "kesimpta" appears (enough on its own, SPEC §2).
+    brand_named: bool = False
 
     def with_words(self, words: str) -> MedicationFacts:
         """The same facts plus what a reference's display text says."""
@@ -83,6 +99,7 @@ class MedicationFacts(NamedTuple):
             named=self.named or named,
             arzerra_named=self.arzerra_named or arzerra_named,
             arzerra_strength=self.arzerra_strength or arzerra_strength,
+            brand_named=self.brand_named or "kesimpta" in words,
         )
 
 
@@ -109,6 +126,9 @@ class Classified(NamedTuple):
     product: str  # "kesimpta", "arzerra", "unconfirmed" or "" (not ofatumumab)
     matched_by: str
     by_code: bool
+    #: The product is known to be Kesimpta (by code or brand name): its strength and pen
+    #: size can be used to read a dose.
+    labelled: bool = False
 
 
 def _strength(ingredient: Mapping[str, Any], where: str) -> float | None:
@@ -340,7 +360,23 @@ def _route_of(concept: object, mappings: Mappings, where: str) -> str | None:
     return None
 
 
-def classify(facts: MedicationFacts, route: str | None, dose_mg: float | None) -> Classified:
+def labelled_dose(quantity: QuantityValue | None) -> bool | None:
+    """True for the labelled dose (20 mg, 0.4 mL or one pen/syringe), False for another mg
+    or mL amount, None when absent or in a unit that says neither."""
+    if quantity is None:
+        return None
+    mg = quantity.to("mg")
+    if mg is not None:
+        return abs(mg - KESIMPTA_DOSE_MG) < 0.01
+    ml = quantity.to("mL")
+    if ml is not None:
+        return abs(ml * KESIMPTA_MG_PER_ML - KESIMPTA_DOSE_MG) < 0.01
+    if (quantity.printed or "").strip("{} ").lower() in _SINGLE_DOSE_UNITS:
+        return abs(quantity.value - 1) < 0.01
+    return None
+
+
+def classify(facts: MedicationFacts, route: str | None, dose: QuantityValue | None) -> Classified:
     """Kesimpta, Arzerra, unconfirmed ofatumumab, or not ofatumumab at all (module doc)."""
     kesimpta = facts.kesimpta_code
     if kesimpta is None and facts.arzerra_code is None and not facts.named:
@@ -354,10 +390,16 @@ def classify(facts: MedicationFacts, route: str | None, dose_mg: float | None) -
     if facts.arzerra_strength:
         return Classified("arzerra", "Arzerra strength (20 mg/mL vial)", kesimpta is not None)
     if kesimpta is not None:
-        return Classified("kesimpta", kesimpta, True)
+        return Classified("kesimpta", kesimpta, True, True)
+    if facts.brand_named:
+        # The brand names one product; a wrong amount is the dose-interval check's concern.
+        return Classified("kesimpta", "matched by text (brand name Kesimpta)", False, True)
+    labelled = labelled_dose(dose)
+    if labelled is False and dose is not None:
+        return Classified("arzerra", f"ofatumumab {dose.raw()}, not the 20 mg dose", False)
     if route == ROUTE_SC:
         return Classified("kesimpta", "matched by text (route subcutaneous)", False)
-    if dose_mg is not None and abs(dose_mg - KESIMPTA_DOSE_MG) < 0.01:
+    if labelled:
         return Classified("kesimpta", "matched by text (dose 20 mg)", False)
     return Classified("unconfirmed", "", False)
 
@@ -381,17 +423,22 @@ def dose_in_mg(
     return None
 
 
-def _kesimpta(found: Classified, reference: str, what: str, notes: list[str]) -> bool:
-    """True for Kesimpta; for Arzerra or unconfirmed ofatumumab, say why it is not counted."""
+def counts_as_kesimpta(
+    found: Classified, reference: str, what: str, notes: ReadNotes, area: str
+) -> bool:
+    """True for Kesimpta. IV ofatumumab is listed (not incomplete data, SPEC §2); ofatumumab
+    that cannot be confirmed as Kesimpta is a record the app cannot use: the area is
+    incomplete."""
     if found.product == "arzerra":
-        notes.append(
+        notes.note(
             f"{reference} is IV ofatumumab (Arzerra: {found.matched_by}), "
             f"not counted as a Kesimpta {what}"
         )
     elif found.product == "unconfirmed":
-        notes.append(
+        notes.unusable(
             f"{reference} names ofatumumab without a Kesimpta code, subcutaneous route or "
-            f"20 mg dose; not counted as a Kesimpta {what}"
+            f"20 mg dose; not counted as a Kesimpta {what}, so the therapy data are incomplete",
+            area,
         )
     return found.product == "kesimpta"
 
@@ -401,7 +448,7 @@ def read_administration(
     reference: str,
     resolver: MedicationResolver,
     mappings: Mappings,
-    notes: list[str],
+    notes: ReadNotes,
 ) -> Dose | None:
     """A counted Kesimpta dose from a completed MedicationAdministration, else None."""
     status = as_text(resource.get("status"), "status")
@@ -411,18 +458,30 @@ def read_administration(
     if given is None:
         return None
     found, amount, amount_text, route_text = given
-    if not _kesimpta(found, reference, "dose", notes):
+    if not counts_as_kesimpta(found, reference, "dose", notes, "doses"):
         return None
     when = first_date(resource, ("effectiveDateTime", "effectivePeriod.start"), "")
     if when is None:
-        raise Malformed("a Kesimpta administration with no effective date")
-    display = f"Kesimpta {amount_text}, {route_text}, on {describe(when)}"
+        raise Malformed("a Kesimpta administration with no effective date", "doses")
+    if amount is None and amount_text != NOT_RECORDED:
+        notes.unusable(
+            f"{reference}: the Kesimpta dose '{amount_text}' could not be read as mg, mL or "
+            "pens; the dose is counted but the therapy data are incomplete",
+            "doses",
+        )
+    display = f"Kesimpta {amount_text if amount is not None else 'dose ' + amount_text}"
+    display = f"{display}, {route_text}, on {describe(when)}"
     return Dose(when, amount, SourceRef(reference, display, found.matched_by))
+
+
+#: `Administered.amount_text` when the administration records no dose.
+NOT_RECORDED = "not recorded"
 
 
 class Administered(NamedTuple):
     """What a completed MedicationAdministration says apart from its date: the product and
-    how it was matched, and the amount and route as the dose's display shows them."""
+    how it was matched, and the amount (in mg, else as recorded) and route as the dose's
+    display shows them."""
 
     found: Classified
     amount: float | None
@@ -454,9 +513,12 @@ def _read_administered(
     dosage = as_object(resource.get("dosage"), "dosage") or {}
     route = route_of(dosage.get("route"), mappings, "dosage.route")
     dose = read_quantity(dosage.get("dose"), "dosage.dose")
-    found = classify(facts, route, dose_in_mg(dose, facts, False))
-    amount = dose_in_mg(dose, facts, found.by_code)
-    amount_text = f"{amount:g} mg" if amount is not None else "dose not recorded"
+    found = classify(facts, route, dose)
+    amount = dose_in_mg(dose, facts, found.labelled)
+    if amount is not None:
+        amount_text = f"{amount:g} mg"
+    else:
+        amount_text = dose.raw() if dose is not None else NOT_RECORDED
     return Administered(found, amount, amount_text, route or "route not recorded")
 
 
@@ -511,11 +573,32 @@ def _medication_source_key(resource: Mapping[str, Any]) -> Hashable | None:
     return ("contained", None, display)
 
 
+def first_dosage(
+    resource: Mapping[str, Any], element: str, mappings: Mappings
+) -> tuple[Mapping[str, Any], str | None, QuantityValue | None]:
+    """The first Dosage of a list element (MedicationRequest/Dispense `dosageInstruction`,
+    MedicationStatement `dosage`), its route and its doseAndRate[0].doseQuantity."""
+    items = as_list(resource.get(element), element)
+    first = (as_object(items[0], f"{element}[0]") if items else None) or {}
+    route = route_of(first.get("route"), mappings, f"{element}[0].route")
+    rates = as_list(first.get("doseAndRate"), f"{element}[0].doseAndRate")
+    rate = as_object(rates[0], f"{element}[0].doseAndRate[0]") if rates else None
+    dose = read_quantity(
+        rate.get("doseQuantity") if rate else None, f"{element}[0].doseAndRate[0].doseQuantity"
+    )
+    return first, route, dose
+
+
+def _validity(resource: Mapping[str, Any]) -> Mapping[str, Any]:
+    """dispenseRequest.validityPeriod ({} when absent); `Malformed` on bad types."""
+    dispense = as_object(resource.get("dispenseRequest"), "dispenseRequest") or {}
+    return as_object(dispense.get("validityPeriod"), "dispenseRequest.validityPeriod") or {}
+
+
 def _order_start(
     resource: Mapping[str, Any], first: Mapping[str, Any]
 ) -> tuple[ClinicalDate | None, str]:
-    dispense = as_object(resource.get("dispenseRequest"), "dispenseRequest") or {}
-    validity = as_object(dispense.get("validityPeriod"), "dispenseRequest.validityPeriod") or {}
+    validity = _validity(resource)
     if validity.get("start") is not None:
         where = "dispenseRequest.validityPeriod.start"
         return parse_clinical_date(validity["start"], where), "validity start"
@@ -535,13 +618,14 @@ def read_request(
     reference: str,
     resolver: MedicationResolver,
     mappings: Mappings,
-    notes: list[str],
+    notes: ReadNotes,
 ) -> MedicationOrder | None:
     """A Kesimpta MedicationOrder from a MedicationRequest (not entered-in-error), else None.
 
     `start` is the first of dispenseRequest.validityPeriod.start, dosageInstruction[0]
     .timing.repeat.boundsPeriod.start and authoredOn: the planned start of therapy, then
-    the date the order was written.
+    the date the order was written. `end` (validityPeriod.end) is a stopped order's stop
+    date and `authored` tells which order is the newest (SPEC §2 "Discontinued").
     """
     status = as_text(resource.get("status"), "status")
     if status is None or status == "entered-in-error":
@@ -549,18 +633,24 @@ def read_request(
     facts = resolver.facts(resource)
     if facts is None:
         return None
-    instructions = as_list(resource.get("dosageInstruction"), "dosageInstruction")
-    first = as_object(instructions[0], "dosageInstruction[0]") if instructions else None
-    first = first or {}
-    route = route_of(first.get("route"), mappings, "dosageInstruction[0].route")
-    rates = as_list(first.get("doseAndRate"), "dosageInstruction[0].doseAndRate")
-    rate = as_object(rates[0], "dosageInstruction[0].doseAndRate[0]") if rates else None
-    dose = read_quantity(rate.get("doseQuantity") if rate else None, "doseAndRate.doseQuantity")
-    found = classify(facts, route, dose_in_mg(dose, facts, False))
-    if not _kesimpta(found, reference, "order", notes):
+    first, route, dose = first_dosage(resource, "dosageInstruction", mappings)
+    found = classify(facts, route, dose)
+    if not counts_as_kesimpta(found, reference, "order", notes, "orders"):
         return None
     intent = as_text(resource.get("intent"), "intent") or "unknown"
     start, start_kind = _order_start(resource, first)
+    end = _validity(resource).get("end")
+    end = parse_clinical_date(end, "dispenseRequest.validityPeriod.end") if end else None
+    authored = first_date(resource, ("authoredOn",), "")
     when = f"{start_kind} {start.describe()}" if start else "no start date"
+    if end is not None:
+        when += f", until {end.describe()}"
     display = f"Kesimpta order ({status}, {intent}), {when}"
-    return MedicationOrder(status, intent, start, SourceRef(reference, display, found.matched_by))
+    return MedicationOrder(
+        status,
+        intent,
+        start,
+        SourceRef(reference, display, found.matched_by),
+        end=end,
+        authored=authored,
+    )

@@ -1,10 +1,10 @@
 """The worklist population and its bulk read: which searches find it, and how to split results.
 
 Who is on the worklist (SPEC §1, care coordinator): patients with an ofatumumab (Kesimpta)
-MedicationAdministration, MedicationRequest or MedicationStatement, coded or through a
-Medication whose code matches; members of a configured `Group`; patients with the app's
-own CarePlan. Everything here is pure data and JSON inspection (no HTTP): the worklist
-runs the searches with the FHIR client.
+MedicationAdministration, MedicationDispense, MedicationRequest or MedicationStatement,
+coded or through a Medication whose code matches; members of a configured `Group`;
+patients with the app's own CarePlan. Everything here is pure data and JSON inspection (no
+HTTP): the worklist runs the searches with the FHIR client.
 
 How the searches are shaped (verified against HAPI FHIR 8 JPA, see docs/worklist.md):
 
@@ -17,7 +17,8 @@ How the searches are shaped (verified against HAPI FHIR 8 JPA, see docs/worklist
   Medication/a,Medication/b,…` in chunks of `MEDICATION_CHUNK` ids.
 - `code:text=` works on HAPI's token indexes but not inside `_has` (HAPI-1209), so the
   best-effort text searches (`TEXT_WORDS`) read MedicationRequest and MedicationStatement
-  directly with `_elements=subject` (one or two per patient; never the administrations).
+  directly with `_elements=subject` (one or two per patient; never the administrations or
+  dispenses, one a month per patient).
 - A server without `_has` gets `direct_population_searches`: the same questions asked of
   the medication resources with `_elements=subject` (correct, but one entry per dose).
 
@@ -49,12 +50,11 @@ from fhir_mappings.systems import SYSTEMS, system_key
 __all__ = [
     "CHUNK",
     "EVIDENCE_CAREPLAN",
-    "EVIDENCE_STATEMENT",
     "EXPORT_TYPES",
     "MEDICATION_CHUNK",
     "MEDICATION_TYPES",
-    "MEMBERSHIP_ONLY_TYPES",
     "PAGE",
+    "PER_DOSE_TYPES",
     "REPORT_AREAS",
     "BucketStore",
     "MemoryBuckets",
@@ -66,11 +66,10 @@ __all__ = [
     "export_url",
     "group_id",
     "group_members",
-    "is_kesimpta_statement",
+    "has_app_careplan",
     "kesimpta_tokens",
     "medication_ids",
     "medication_population_searches",
-    "membership_evidence",
     "patient_of",
     "placeholder_patient",
     "population_searches",
@@ -88,20 +87,24 @@ MEDICATION_CHUNK = 100
 #: search parameter.
 MEDICATION_TYPES: tuple[tuple[str, str], ...] = (
     ("MedicationAdministration", "patient"),
+    ("MedicationDispense", "patient"),
     ("MedicationRequest", "patient"),
     ("MedicationStatement", "patient"),
 )
+#: Types with one record per dose (a dozen a year per patient): their `_has` searches are
+#: the slow ones, asked in their own batch (`smartapp.worklist.population`).
+PER_DOSE_TYPES = frozenset({"MedicationAdministration", "MedicationDispense"})
 #: Types read by the text searches (administrations are too many per patient).
 TEXT_SEARCH_TYPES = ("MedicationRequest", "MedicationStatement")
 #: The words a text-only record may carry; the rules still ask for a subcutaneous route or a
 #: 20 mg dose before counting it (SPEC §2), so Arzerra found by "ofatumumab" is dropped.
 TEXT_WORDS = ("kesimpta", "ofatumumab")
-#: What the worklist's `$export` asks for: everything `read_patient_record` reads, plus
-#: MedicationStatement (population only).
+#: What the worklist's `$export` asks for: everything `read_patient_record` reads.
 EXPORT_TYPES: tuple[str, ...] = (
     "Patient",
     "Observation",
     "MedicationAdministration",
+    "MedicationDispense",
     "Medication",
     "MedicationRequest",
     "MedicationStatement",
@@ -300,10 +303,9 @@ def population_searches_for(
     searches give. One DiagnosticReport search feeds two areas (`REPORT_AREAS`).
 
     Each area is one search per chunk of `chunk_size` ids (`patient=Patient/a,Patient/b`),
-    with `_include` for the Medications that administrations, orders and statements
-    reference. MedicationStatements are read (area "orders") only to confirm who is on
-    ofatumumab (`membership_evidence`); the rules never use them. Callers that want a
-    failed search to mark only the affected patients incomplete run one chunk per batch.
+    with `_include` for the Medications that administrations, dispenses, orders and
+    statements reference. Callers that want a failed search to mark only the affected
+    patients incomplete run one chunk per batch.
     `readable`: the resource types the token may read (None: all); others are left out.
     """
     allowed = _allowed(readable)
@@ -342,9 +344,17 @@ def population_searches_for(
                 ),
             ),
             (
+                "MedicationDispense",
+                SearchSpec(
+                    "doses",
+                    f"MedicationDispense?patient={refs}"
+                    f"&_include=MedicationDispense:medication&{count}",
+                ),
+            ),
+            (
                 "MedicationStatement",
                 SearchSpec(
-                    "orders",
+                    "doses",
                     f"MedicationStatement?patient={refs}"
                     f"&_include=MedicationStatement:medication&{count}",
                 ),
@@ -496,60 +506,13 @@ def _medication_reference(resource: Mapping[str, Any]) -> str | None:
     return target if kind in ("Medication", "") and target else None
 
 
-def is_kesimpta_statement(
-    resource: Mapping[str, Any], mappings: Mappings, medications: Mapping[str, Any]
-) -> bool:
-    """A MedicationStatement coded as Kesimpta (its concept, or its referenced or contained
-    Medication's code). Statements are never doses; they only put a patient on the list."""
-    if resource.get("resourceType") != "MedicationStatement":
-        return False
-    if resource.get("status") == "entered-in-error":
-        return False
-    concepts: list[object] = [resource.get("medicationCodeableConcept")]
-    target = _medication_reference(resource)
-    if target is not None and isinstance(medications.get(target), dict):
-        concepts.append(medications[target].get("code"))
-    element = resource.get("medicationReference")
-    reference = element.get("reference") if isinstance(element, dict) else None
-    contained = resource.get("contained")
-    if isinstance(reference, str) and reference.startswith("#") and isinstance(contained, list):
-        for item in contained:
-            if isinstance(item, dict) and item.get("id") == reference[1:]:
-                concepts.append(item.get("code"))
-    for concept in concepts:
-        try:
-            if any(m.valueset == KESIMPTA_VALUESET for m in matches(concept, mappings, "")):
-                return True
-        except Malformed:
-            continue
-    return False
-
-
-#: Membership evidence found in a patient's own data (see `membership_evidence`).
+#: Membership evidence found in a patient's own data besides therapy records.
 EVIDENCE_CAREPLAN = "app CarePlan"
-EVIDENCE_STATEMENT = "Kesimpta MedicationStatement"
 
 
-def membership_evidence(resources: Iterable[Mapping[str, Any]], mappings: Mappings) -> set[str]:
-    """What in a patient's resources puts them on the worklist besides doses and orders
-    (which the rules read): the app's CarePlan, or a Kesimpta-coded MedicationStatement."""
-    found: set[str] = set()
-    items = list(resources)
-    medications = {
-        str(r["id"]): r
-        for r in items
-        if r.get("resourceType") == "Medication" and isinstance(r.get("id"), str)
-    }
-    for resource in items:
-        if app_careplan_subject(resource) is not None:
-            found.add(EVIDENCE_CAREPLAN)
-        elif is_kesimpta_statement(resource, mappings, medications):
-            found.add(EVIDENCE_STATEMENT)
-    return found
-
-
-#: Types the worklist reads only to decide membership; `read_patient_record` never sees them.
-MEMBERSHIP_ONLY_TYPES = frozenset({"MedicationStatement"})
+def has_app_careplan(resources: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether the patient's resources hold the app's CarePlan (it keeps them on the list)."""
+    return any(app_careplan_subject(resource) is not None for resource in resources)
 
 
 def placeholder_patient(patient_id: str) -> dict[str, Any]:

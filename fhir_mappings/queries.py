@@ -55,6 +55,17 @@ def patient_searches(patient_id: str, mappings: Mappings) -> list[SearchSpec]:
             f"MedicationRequest?patient={patient}"
             f"&_include=MedicationRequest:medication&_count={PAGE}",
         ),
+        # Home therapy (SPEC §2): the pharmacy's dispenses and the patient's statements.
+        SearchSpec(
+            "doses",
+            f"MedicationDispense?patient={patient}"
+            f"&_include=MedicationDispense:medication&_count={PAGE}",
+        ),
+        SearchSpec(
+            "doses",
+            f"MedicationStatement?patient={patient}"
+            f"&_include=MedicationStatement:medication&_count={PAGE}",
+        ),
         SearchSpec("vaccinations", f"Immunization?patient={patient}&_count={PAGE}"),
         SearchSpec("conditions", f"Condition?patient={patient}&_count={PAGE}"),
         SearchSpec("allergies", f"AllergyIntolerance?patient={patient}&_count={PAGE}"),

@@ -24,6 +24,7 @@ from typing import Any
 from fhir_mappings.bundle import resources_from_json
 from fhir_mappings.conditions import read_allergy, read_condition
 from fhir_mappings.dates import parse_clinical_date
+from fhir_mappings.dispenses import read_dispense
 from fhir_mappings.errors import Malformed, UnusableInput
 from fhir_mappings.fhirjson import as_list, reference_target
 from fhir_mappings.imaging import read_imaging_study, read_procedure, read_report_imaging
@@ -35,6 +36,7 @@ from fhir_mappings.records import (
     AppTask,
     ConditionRecord,
     DataQuality,
+    Dispense,
     Dose,
     ImagingRecord,
     LabResult,
@@ -42,9 +44,11 @@ from fhir_mappings.records import (
     PatientInfo,
     PatientRecord,
     ResultStatus,
+    TherapyStatement,
     Vaccination,
 )
 from fhir_mappings.site import Mappings
+from fhir_mappings.statements import read_statement
 from fhir_mappings.tasks import read_task
 from fhir_mappings.vaccines import read_immunization
 
@@ -55,6 +59,8 @@ AREA_OF: dict[str, tuple[str, ...]] = {
     "Patient": ("patient",),
     "Observation": ("labs",),
     "MedicationAdministration": ("doses",),
+    "MedicationDispense": ("doses",),
+    "MedicationStatement": ("doses",),
     "MedicationRequest": ("orders",),
     "Medication": ("doses", "orders"),
     "Immunization": ("vaccinations",),
@@ -78,6 +84,8 @@ class _Collected:
         self.labs: list[LabResult] = []
         self.doses: list[Dose] = []
         self.orders: list[MedicationOrder] = []
+        self.dispenses: list[Dispense] = []
+        self.statements: list[TherapyStatement] = []
         self.vaccinations: list[Vaccination] = []
         self.conditions: list[ConditionRecord] = []
         self.allergies: list[AllergyRecord] = []
@@ -87,16 +95,27 @@ class _Collected:
         self.skipped = 0
         self.problems: list[str] = list(problems)
         self.incomplete: set[str] = set(incomplete)
+        self.reasons: list[tuple[str, str]] = []
 
     def skip(
         self, label: str, reason: str, resource_type: str | None, area: str | None = None
     ) -> None:
         self.skipped += 1
-        self.problems.append(f"{label} could not be read: {reason}")
-        if area:
-            self.incomplete.add(area)
-        elif resource_type:
-            self.incomplete.update(AREA_OF.get(resource_type, ()))
+        text = f"{label} could not be read: {reason}"
+        self.problems.append(text)
+        areas = (area,) if area else AREA_OF.get(resource_type or "", ())
+        self.incomplete.update(areas)
+        self.reasons.extend((name, text) for name in areas)
+
+    def note(self, text: str) -> None:
+        """A record listed in the data panel that leaves the data complete."""
+        self.problems.append(text)
+
+    def unusable(self, text: str, area: str) -> None:
+        """A record read but not usable: listed, and its area is incomplete."""
+        self.problems.append(text)
+        self.incomplete.add(area)
+        self.reasons.append((area, text))
 
 
 def _label(resource: Mapping[str, Any], position: int) -> str:
@@ -217,11 +236,11 @@ def _report(r: Mapping[str, Any], ref: str, m: Mappings, _: Any, c: _Collected) 
 
 
 def _medication_reader(
-    reader: Callable[[Mapping[str, Any], str, MedicationResolver, Mappings, list[str]], Any],
+    reader: Callable[[Mapping[str, Any], str, MedicationResolver, Mappings, _Collected], Any],
     field: str,
 ) -> Reader:
     def read(r: Mapping[str, Any], ref: str, m: Mappings, meds: Any, c: _Collected) -> None:
-        found = reader(r, ref, meds, m, c.problems)
+        found = reader(r, ref, meds, m, c)
         if found is not None:
             getattr(c, field).append(found)
 
@@ -248,6 +267,8 @@ READERS: dict[str, Reader] = {
     "DiagnosticReport": _report,
     "MedicationAdministration": _medication_reader(read_administration, "doses"),
     "MedicationRequest": _medication_reader(read_request, "orders"),
+    "MedicationDispense": _medication_reader(read_dispense, "dispenses"),
+    "MedicationStatement": _medication_reader(read_statement, "statements"),
     "Immunization": _appender(read_immunization, "vaccinations"),
     "Condition": _appender(read_condition, "conditions"),
     "AllergyIntolerance": _appender(read_allergy, "allergies"),
@@ -368,6 +389,8 @@ def read_patient_record(
         labs=tuple(collected.labs),
         doses=tuple(sorted(collected.doses, key=_DOSE_DAY)),
         orders=tuple(collected.orders),
+        dispenses=tuple(sorted(collected.dispenses, key=_DOSE_DAY)),
+        statements=tuple(collected.statements),
         vaccinations=tuple(collected.vaccinations),
         conditions=tuple(collected.conditions),
         allergies=tuple(collected.allergies),
@@ -379,5 +402,6 @@ def read_patient_record(
             uninterpretable=uninterpretable,
             problems=tuple(collected.problems),
             incomplete=frozenset(collected.incomplete),
+            reasons=tuple(collected.reasons),
         ),
     )

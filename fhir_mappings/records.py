@@ -316,9 +316,13 @@ class DataQuality:
     #: Areas (see `AREAS`) where data may be missing: a failed search, an unreadable
     #: resource of that type. Checks that need such an area never say `ok`.
     incomplete: frozenset[str] = frozenset()
+    #: (area, sentence) for records that made an area incomplete, so a check that cannot
+    #: decide can say why ("MedicationDispense/4: the quantity … cannot be read").
+    reasons: tuple[tuple[str, str], ...] = ()
 
 
 #: Record areas, used by `DataQuality.incomplete` and by each check's declared inputs.
+#: "doses" holds every record of therapy given: administrations, dispenses, statements.
 AREAS = (
     "patient",
     "labs",

@@ -24,7 +24,8 @@ from smartapp.rules.settings import RuleSettings
 DEFAULT_SCOPES = (
     "launch openid fhirUser online_access "
     "patient/Patient.r patient/Observation.rs patient/MedicationAdministration.rs "
-    "patient/MedicationRequest.rs patient/Medication.rs patient/Immunization.rs "
+    "patient/MedicationRequest.rs patient/MedicationDispense.rs patient/MedicationStatement.rs "
+    "patient/Medication.rs patient/Immunization.rs "
     "patient/Condition.rs patient/AllergyIntolerance.rs patient/DiagnosticReport.rs "
     "patient/ImagingStudy.rs patient/Procedure.rs patient/CarePlan.rs patient/CarePlan.cu "
     "patient/Task.rs patient/Task.cu patient/Provenance.c"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from fhir_mappings.records import PatientRecord
+from fhir_mappings.records import DataQuality, PatientRecord
 from smartapp.rules import dosing, hbv, imaging, immunoglobulins, labs, safety, vaccines
 from smartapp.rules.base import CheckFunction, Rule
 from smartapp.rules.model import Finding, Status
@@ -45,12 +45,19 @@ class Check:
         schedule: TreatmentSchedule,
     ) -> Finding:
         finding = self.function(record, as_of, settings, schedule)
-        incomplete = record.data.incomplete
-        return guard_incomplete(self.rule, finding, incomplete) if incomplete else finding
+        data = record.data
+        return guard_incomplete(self.rule, finding, data) if data.incomplete else finding
 
 
-def guard_incomplete(rule: Rule, finding: Finding, incomplete: frozenset[str]) -> Finding:
-    """Never `ok` (or `not_applicable` for lack of data) from an incomplete record."""
+#: How many of the records behind an incomplete area a finding names (the data panel
+#: lists them all).
+REASONS_SHOWN = 2
+
+
+def guard_incomplete(rule: Rule, finding: Finding, data: DataQuality) -> Finding:
+    """Never `ok` (or `not_applicable` for lack of data) from an incomplete record. The
+    finding says why when a record made the area incomplete (SPEC §2 "unusable records")."""
+    incomplete = data.incomplete
     missing = rule.areas & incomplete
     if finding.status is Status.OK and missing:
         blocked = missing
@@ -62,14 +69,23 @@ def guard_incomplete(rule: Rule, finding: Finding, incomplete: frozenset[str]) -
         note = f" Data may be incomplete ({', '.join(sorted(missing))})."
         return replace(finding, detail=finding.detail + note)
     areas = ", ".join(sorted(blocked))
+    reasons = list(dict.fromkeys(text for area, text in data.reasons if area in blocked))
+    why = ""
+    if reasons:
+        why = " (" + "; ".join(reasons[:REASONS_SHOWN])
+        why += (
+            f"; {len(reasons) - REASONS_SHOWN} more in the data panel)"
+            if len(reasons) > REASONS_SHOWN
+            else ")"
+        )
     return replace(
         finding,
         status=Status.UNKNOWN,
         severity=rule.unknown_severity,
         title=f"{rule.name}: data incomplete",
         detail=(
-            f"Data incomplete: {areas} could not all be read, so this cannot be confirmed. "
-            f"From the data read: {finding.detail}"
+            f"Data incomplete: {areas} could not all be read{why}, so this cannot be "
+            f"confirmed. From the data read: {finding.detail}"
         ),
         action=None,
     )

@@ -499,3 +499,35 @@ def planned_starts(record: PatientRecord) -> list[tuple[ClinicalDate, Medication
         if statement.status in STATEMENT_PLANNED and statement.start is not None
     ]
     return found
+
+
+#: Why a patient's own records put them on the worklist (`therapy_reasons`).
+REASON_DOSES = "Kesimpta doses"
+REASON_DISPENSES = "Kesimpta dispenses"
+REASON_STATEMENT = "Kesimpta statement"
+REASON_ORDER = "Kesimpta order"
+#: Orders that keep a patient on the worklist before any dose: planned, running, or a
+#: fulfilled prescription (its dispenses may live in another system).
+ORDER_KEEPS_ON_LIST = frozenset({"active", "on-hold", "draft", "completed", "unknown"})
+
+
+def therapy_reasons(record: PatientRecord, therapy: Therapy) -> tuple[str, ...]:
+    """Why the patient's therapy records put them on the worklist (empty: they do not).
+
+    The worklist's own definition of "on ofatumumab", so it can never disagree with the
+    phase: every patient whose phase is not pre-treatment has a reason here (a counted dose
+    or pen, a statement showing or stopping therapy), and so has everyone with a planned
+    start (an order that is not stopped or cancelled, an intended statement) or an active
+    statement too vague to date (its patient is on therapy, the data are incomplete).
+    """
+    reasons: list[str] = []
+    if therapy.administrations:
+        reasons.append(REASON_DOSES)
+    if therapy.dispenses:
+        reasons.append(REASON_DISPENSES)
+    current = STATEMENT_SHOWS_THERAPY | STATEMENT_PLANNED
+    if _stop_statement(therapy.discontinued) or any(s.status in current for s in record.statements):
+        reasons.append(REASON_STATEMENT)
+    if any(order.status in ORDER_KEEPS_ON_LIST for order in record.orders):
+        reasons.append(REASON_ORDER)
+    return tuple(reasons)

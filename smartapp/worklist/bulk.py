@@ -54,11 +54,10 @@ class PatientData:
 
 
 def patient_record(data: PatientData, mappings: Mappings) -> PatientRecord:
-    """The patient's record as the rules read it: membership-only types left out, and the
-    areas that could not be read marked incomplete."""
-    readable = [r for r in data.resources if r.get("resourceType") not in fp.MEMBERSHIP_ONLY_TYPES]
+    """The patient's record as the rules read it, with the areas that could not be read
+    marked incomplete."""
     return read_patient_record(
-        readable,
+        data.resources,
         data.patient_id,
         mappings=mappings,
         incomplete=data.incomplete,
@@ -92,11 +91,7 @@ def _scope_gaps(
         return frozenset()
     every = fp.population_searches_for(chunk[:1], mappings)
     kept = {spec.url for spec in fp.population_searches_for(chunk[:1], mappings, readable=readable)}
-    return _areas(
-        spec.area
-        for spec in every
-        if spec.url not in kept and not spec.url.startswith(tuple(fp.MEMBERSHIP_ONLY_TYPES))
-    )
+    return _areas(spec.area for spec in every if spec.url not in kept)
 
 
 def _areas(names: Iterable[str]) -> frozenset[str]:

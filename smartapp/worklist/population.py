@@ -4,9 +4,10 @@
    MedicationStatement), `Medication?code=<Kesimpta>`, patients with the app's CarePlan,
    the configured Group, best-effort text searches of orders and statements; then
    `Patient?_has:<type>:patient:medication=Medication/a,…` for the Medications found.
-2. Administrations batch: the same two questions for MedicationAdministration. It is
-   asked separately because it is the slow one: the server joins every administration
-   (60+ per patient), where orders are one or two per patient. `smartapp.worklist.service`
+2. Per-dose batch: the same two questions for MedicationAdministration and
+   MedicationDispense (`fp.PER_DOSE_TYPES`). It is asked separately because it is the slow
+   one: the server joins every administration or dispense (a dozen a year per patient),
+   where orders are one or two per patient. `smartapp.worklist.service`
    runs it alongside the bulk read of the quick batch's patients.
 
 Only paging adds requests, so the cost grows with patients ÷ page size (500). A server
@@ -30,7 +31,16 @@ from smartapp.fhir import BatchResult, FhirClient
 
 log = logging.getLogger("smartapp.worklist")
 
-ADMINISTRATION = "MedicationAdministration"
+
+def _per_dose(area: str) -> bool:
+    """A `_has` search over administrations or dispenses (area "<label> <type>")."""
+    return area.rsplit(" ", 1)[-1] in fp.PER_DOSE_TYPES
+
+
+def _coded_per_dose(area: str) -> bool:
+    return area.startswith(f"{fp.PopulationSearch.CODED} ") and _per_dose(area)
+
+
 #: Pages followed per population search (500 patients a page).
 MAX_PAGES = 1000
 
@@ -149,7 +159,7 @@ class PopulationFinder:
                 readable=self.readable,
                 text_search=self.text_search,
             )
-            if spec.area != f"{fp.PopulationSearch.CODED} {ADMINISTRATION}"
+            if not _coded_per_dose(spec.area)
         ]
         first = _run(client, specs)
         failed = _problems_by_area(first)
@@ -178,7 +188,7 @@ class PopulationFinder:
                 for spec in fp.medication_population_searches(
                     self.medications, readable=self.readable
                 )
-                if not spec.area.endswith(ADMINISTRATION)
+                if not _per_dose(spec.area)
             ]
             second = _run(client, second_specs)
             results.append(second)
@@ -186,7 +196,8 @@ class PopulationFinder:
         return _population(results, failed, self.group, notes)
 
     def administrations(self, client: FhirClient) -> Population:
-        """Patients with Kesimpta administrations, coded or by Medication (step 2)."""
+        """Patients with Kesimpta administrations or dispenses, coded or by Medication
+        (step 2)."""
         if not self.has_supported:
             return Population(candidates=())
         coded = [
@@ -194,12 +205,12 @@ class PopulationFinder:
             for spec in fp.population_searches(
                 self.mappings, readable=self.readable, text_search=False
             )
-            if spec.area == f"{fp.PopulationSearch.CODED} {ADMINISTRATION}"
+            if _coded_per_dose(spec.area)
         ]
         by_medication = [
             spec
             for spec in fp.medication_population_searches(self.medications, readable=self.readable)
-            if spec.area.endswith(ADMINISTRATION)
+            if _per_dose(spec.area)
         ]
         result = _run(client, coded + by_medication)
         return _population([result], _problems_by_area(result), None, [])

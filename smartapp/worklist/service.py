@@ -4,8 +4,9 @@
     rows = WorklistFilters.from_query(request.args).apply(worklist.rows)
 
 Who is on it (docs/worklist.md "Who is on the worklist"): members of the configured
-Group, and patients whose own data show ofatumumab (Kesimpta) — a counted dose, an order
-that is not stopped/cancelled, a Kesimpta-coded MedicationStatement, or the app's CarePlan.
+Group, the app's CarePlan, and patients whose own data show ofatumumab (Kesimpta) by the
+one definition of therapy (`smartapp.rules.therapy.therapy_reasons`): a dose, a dispense,
+a statement, or an order that is not stopped/cancelled.
 The searches only find candidates; the same rule decides on the search and `$export`
 paths, so both give the same rows (the export can find more: text-only and contained
 medications no search can find).
@@ -28,6 +29,7 @@ from smartapp.fhir import FhirClient, QueryLogEntry
 from smartapp.rules import evaluate
 from smartapp.rules.model import Summary
 from smartapp.rules.settings import RuleSettings
+from smartapp.rules.therapy import Therapy, therapy_of, therapy_reasons
 from smartapp.worklist.bulk import (
     PatientData,
     ReadReport,
@@ -40,11 +42,7 @@ from smartapp.worklist.rows import WorklistRow, row_for
 
 log = logging.getLogger("smartapp.worklist")
 
-#: MedicationRequest statuses that mean the patient is not (or no longer) to be treated.
-ENDED_ORDER_STATUSES = frozenset({"stopped", "cancelled", "entered-in-error"})
 REASON_GROUP = "worklist Group"
-REASON_DOSES = "Kesimpta doses"
-REASON_ORDER = "Kesimpta order"
 
 
 @dataclass(frozen=True)
@@ -116,7 +114,7 @@ class Worklist:
 def membership(
     record: PatientRecord,
     resources: Iterable[dict[str, Any]],
-    mappings: Mappings,
+    therapy: Therapy,
     *,
     in_group: bool,
 ) -> tuple[str, ...]:
@@ -124,11 +122,9 @@ def membership(
     reasons: list[str] = []
     if in_group:
         reasons.append(REASON_GROUP)
-    if record.doses:
-        reasons.append(REASON_DOSES)
-    if any(order.status not in ENDED_ORDER_STATUSES for order in record.orders):
-        reasons.append(REASON_ORDER)
-    reasons += sorted(fp.membership_evidence(resources, mappings))
+    reasons += therapy_reasons(record, therapy)
+    if fp.has_app_careplan(resources):
+        reasons.append(fp.EVIDENCE_CAREPLAN)
     return tuple(reasons)
 
 
@@ -142,7 +138,8 @@ def evaluate_patient(
 ) -> tuple[PatientRecord, Summary, WorklistRow] | None:
     """Record, summary and row of one patient, or None when not on the worklist."""
     record = patient_record(data, mappings)
-    reasons = membership(record, data.resources, mappings, in_group=in_group)
+    therapy = therapy_of(record, as_of, settings)
+    reasons = membership(record, data.resources, therapy, in_group=in_group)
     if not reasons:
         return None
     summary = evaluate(record, as_of, settings)

@@ -143,8 +143,34 @@ def test_arzerra_strength_from_the_medication_ingredient() -> None:
 
 
 def test_text_fallback_with_subcutaneous_route_counts_and_says_so() -> None:
-    (dose,) = read(administration({"text": "KESIMPTA pen"}, route=SC)).doses
+    (dose,) = read(administration({"text": "ofatumumab pen"}, route=SC)).doses
     assert dose.source.matched_by == "matched by text (route subcutaneous)"
+
+
+def test_the_brand_word_alone_is_enough() -> None:
+    # SPEC v2 §2: "kesimpta" needs no route or dose; its pen is the labelled 20 mg.
+    record = read(administration({"text": "KESIMPTA"}, route=None, dose=quantity(1, "{pen}")))
+    (dose,) = record.doses
+    assert dose.source.matched_by == "matched by text (brand name Kesimpta)"
+    assert dose.amount_mg == 20
+    assert record.data.incomplete == frozenset()
+
+
+@pytest.mark.parametrize(
+    "dose", [quantity(20, "mg"), quantity(0.4, "mL"), quantity(1, None, unit="pen")]
+)
+def test_the_generic_word_with_the_labelled_dose_counts(dose: dict[str, Any]) -> None:
+    (found,) = read(administration({"text": "ofatumumab"}, route=None, dose=dose)).doses
+    assert found.source.matched_by == "matched by text (dose 20 mg)"
+
+
+def test_the_generic_word_with_another_dose_is_iv_ofatumumab_listed_not_incomplete() -> None:
+    record = read(
+        administration({"text": "ofatumumab"}, aid="5", route=SC, dose=quantity(300, "mg"))
+    )
+    assert record.doses == ()
+    assert record.data.incomplete == frozenset()
+    assert "MedicationAdministration/5 is IV ofatumumab" in record.data.problems[0]
 
 
 def test_text_fallback_with_route_words_counts() -> None:
@@ -159,18 +185,25 @@ def test_text_fallback_with_20_mg_dose_counts() -> None:
     assert dose.source.matched_by == "matched by text (dose 20 mg)"
 
 
-def test_text_without_route_or_dose_is_not_counted_and_is_reported() -> None:
+def test_text_without_route_or_dose_is_not_counted_and_makes_doses_incomplete() -> None:
     record = read(
         administration({"text": "ofatumumab"}, aid="7", route=None, dose=quantity(1, None))
     )
     assert record.doses == ()
     assert "MedicationAdministration/7 names ofatumumab" in record.data.problems[0]
+    assert record.data.incomplete == frozenset({"doses"})
+    assert record.data.reasons[0][0] == "doses"
 
 
-def test_display_alone_without_a_code_or_route_is_not_enough() -> None:
+def test_a_brand_display_alone_counts_and_an_unreadable_amount_is_kept_but_incomplete() -> None:
     coded = {"coding": [{"system": "http://local", "code": "123", "display": "Kesimpta"}]}
     record = read(administration(coded, route=None, dose=quantity(2, "mL")))
-    assert record.doses == ()
+    (dose,) = record.doses
+    assert dose.amount_mg == 100  # 2 mL of a 50 mg/mL product: dose-interval flags it
+    odd = read(administration(coded, route=None, dose=quantity(1, "{tbl}")))
+    (dose,) = odd.doses
+    assert dose.amount_mg is None
+    assert odd.data.incomplete == frozenset({"doses"})
 
 
 def test_other_drugs_are_read_and_ignored_quietly() -> None:
@@ -283,11 +316,15 @@ def test_arzerra_request_is_no_order_and_is_reported() -> None:
     assert "MedicationRequest/mr1 is IV ofatumumab" in record.data.problems[0]
 
 
-def test_request_text_fallback_needs_route_or_dose() -> None:
-    text_only = request(medicationCodeableConcept={"text": "Kesimpta"})
-    assert read(text_only).orders == ()
+def test_request_text_fallback_needs_route_or_dose_for_the_generic_word() -> None:
+    brand_only = request(medicationCodeableConcept={"text": "Kesimpta"})
+    (order,) = read(brand_only).orders
+    assert order.source.matched_by == "matched by text (brand name Kesimpta)"
+    generic_only = read(request(medicationCodeableConcept={"text": "ofatumumab"}))
+    assert generic_only.orders == ()
+    assert generic_only.data.incomplete == frozenset({"orders"})
     with_route = request(
-        medicationCodeableConcept={"text": "Kesimpta"},
+        medicationCodeableConcept={"text": "ofatumumab"},
         dosageInstruction=[{"route": concept(SNOMED, "34206005")}],
     )
     (order,) = read(with_route).orders

@@ -204,7 +204,7 @@ def test_data_panel_lists_queries_problems_and_mappings(client, open_patient):
     _, html, _ = page(client)
     panel = html[html.index('id="data"') :]
     assert "<details" in panel and "FHIR requests made" in panel
-    assert "batch of 13 searches" in panel
+    assert "batch of 15 searches" in panel
     assert "Observation?patient=messy-data" in panel
     assert "Arzerra" in panel  # a problem the reader reported
     assert "hbsag" in panel and "Mappings in force" in panel

@@ -112,7 +112,8 @@ def text_only_patient(pid: str = "text-only") -> list[Resource]:
 
 
 def statement_patient(pid: str = "self-reported") -> list[Resource]:
-    """Only a Kesimpta MedicationStatement (self-injected at home): on the worklist."""
+    """Only a Kesimpta MedicationStatement (self-injected at home since 2026-09-01): on the
+    worklist, in maintenance by the statement (SPEC §2)."""
     return [
         patient(pid, "Home Injector"),
         {
@@ -120,6 +121,7 @@ def statement_patient(pid: str = "self-reported") -> list[Resource]:
             "id": f"{pid}-mst",
             "status": "active",
             "subject": subject(pid),
+            "effectivePeriod": {"start": "2026-09-01"},
             "medicationCodeableConcept": {"coding": [{"system": ATC, "code": "L04AG12"}]},
         },
     ]

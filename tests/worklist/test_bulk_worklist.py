@@ -152,9 +152,9 @@ def test_who_is_on_the_worklist(rsps, client, mappings, settings) -> None:
     rows = {row.patient_id: row for row in worklist.rows}
     assert rows["planned-start"].phase == "pre-treatment"
     assert rows["planned-start"].membership == ("Kesimpta order",)
-    assert rows["self-reported"].membership == ("Kesimpta MedicationStatement",)
-    # A statement is never a dose: the rules see no therapy.
-    assert rows["self-reported"].phase == "pre-treatment"
+    assert rows["self-reported"].membership == ("Kesimpta statement",)
+    # The worklist and the rules read the statement alike: on therapy since its start.
+    assert rows["self-reported"].phase == "maintenance"
 
 
 def test_group_members_are_always_on_the_worklist(rsps, client, mappings, settings) -> None:

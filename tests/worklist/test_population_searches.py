@@ -67,7 +67,7 @@ def test_searches_the_token_may_not_read_are_left_out(mappings: Mappings) -> Non
 def test_referenced_medications_are_found_in_chunks_of_100() -> None:
     refs = [f"Medication/m{i}" for i in range(250)]
     specs = fp.medication_population_searches(refs)
-    assert len(specs) == 3 * 3  # three chunks, three medication types
+    assert len(specs) == 3 * 4  # three chunks, four medication types
     first = specs[0].url
     assert first.startswith("Patient?_has:MedicationAdministration:patient:medication=")
     assert (

@@ -1,0 +1,107 @@
+"""Kesimpta MedicationDispense -> `Dispense`: pens handed to the patient (SPEC §2 "Therapy
+recorded outside the clinic").
+
+Only `completed` dispenses count. The day is `whenHandedOver`, else `whenPrepared`. The
+medication is recognised as for administrations (`medications.classify`: code, brand
+word, or the generic word with a subcutaneous route or the labelled dose in
+`dosageInstruction`). The pens come from `quantity`:
+
+- a count of pens: units pen(s), syringe(s), injection(s), dose(s), each, "1", or no unit;
+- a volume: mL / 0.4 (Kesimpta is 20 mg in 0.4 mL); a mass: mg / 20;
+- cartons, packs or boxes: one pen each (every Kesimpta package holds one pen or syringe,
+  USPI 16.1; counting fewer pens than were handed over makes the next dose fall due sooner,
+  never later);
+- no quantity: one pen.
+
+A quantity that is not a whole number of pens counts the whole pens in it (a part of a pen
+is not a dose), and says so. Any other unit, or less than one pen, cannot be read: the
+dispense still counts as one pen (something was handed over) and the therapy data are
+incomplete, so the checks that depend on them say unknown with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from fhir_mappings.dates import first_date
+from fhir_mappings.errors import Malformed
+from fhir_mappings.fhirjson import as_text
+from fhir_mappings.medications import (
+    KESIMPTA_DOSE_MG,
+    KESIMPTA_MG_PER_ML,
+    MedicationResolver,
+    ReadNotes,
+    classify,
+    counts_as_kesimpta,
+    first_dosage,
+)
+from fhir_mappings.quantity import QuantityValue, read_quantity
+from fhir_mappings.records import Dispense, SourceRef
+from fhir_mappings.site import Mappings
+
+#: Units that count pens: an exact word, or one of the pen words in a longer unit
+#: ("prefilled pen", "Pen(s)", "{syringe}").
+_COUNT_UNITS = frozenset({"", "1", "each", "ea", "unit of presentation"})
+_PEN_WORDS = re.compile(r"\b(?:pens?|syringes?|injections?|doses?)\b")
+_PACK_WORDS = re.compile(r"\b(?:packs?|packages?|cartons?|box(?:es)?|kits?)\b")
+_DISPENSE_DATES = ("whenHandedOver", "whenPrepared")
+
+
+def _pens(quantity: QuantityValue | None) -> tuple[float | None, str]:
+    """(pens, how they were counted); None pens when the unit says nothing about pens."""
+    if quantity is None:
+        return 1.0, "quantity not recorded: one pen"
+    raw = quantity.raw()
+    unit = (quantity.printed or "").strip("{} ").lower()
+    if unit in _COUNT_UNITS or _PEN_WORDS.search(unit):
+        return quantity.value, raw
+    if _PACK_WORDS.search(unit):
+        return quantity.value, f"{raw} (one pen per carton)"
+    ml = quantity.to("mL")
+    if ml is not None:
+        return ml * KESIMPTA_MG_PER_ML / KESIMPTA_DOSE_MG, f"{raw} (0.4 mL per pen)"
+    mg = quantity.to("mg")
+    if mg is not None:
+        return mg / KESIMPTA_DOSE_MG, f"{raw} (20 mg per pen)"
+    return None, raw
+
+
+def read_dispense(
+    resource: Mapping[str, Any],
+    reference: str,
+    resolver: MedicationResolver,
+    mappings: Mappings,
+    notes: ReadNotes,
+) -> Dispense | None:
+    """A completed Kesimpta dispense (module doc), else None."""
+    if as_text(resource.get("status"), "status") != "completed":
+        return None
+    facts = resolver.facts(resource)
+    if facts is None:
+        return None
+    _, route, dose = first_dosage(resource, "dosageInstruction", mappings)
+    found = classify(facts, route, dose)
+    if not counts_as_kesimpta(found, reference, "dispense", notes, "doses"):
+        return None
+    when = first_date(resource, _DISPENSE_DATES, "")
+    if when is None:
+        raise Malformed("a Kesimpta dispense with no whenHandedOver or whenPrepared", "doses")
+    quantity = read_quantity(resource.get("quantity"), "quantity")
+    pens, how = _pens(quantity)
+    if pens is None or pens < 1 or (quantity is not None and quantity.comparator):
+        notes.unusable(
+            f"{reference}: the quantity dispensed ({how}) cannot be read as Kesimpta pens; "
+            "counted as one pen, so the therapy data are incomplete",
+            "doses",
+        )
+        count = 1
+    else:
+        count = math.floor(pens + 1e-6)
+        if abs(pens - count) > 1e-6:
+            how += f"; {count} whole pen(s) counted"
+    plural = "pen" if count == 1 else "pens"
+    display = f"Kesimpta dispensed {when.describe()}: {count} {plural} ({how})"
+    return Dispense(when, count, how, SourceRef(reference, display, found.matched_by))
