@@ -22,6 +22,7 @@ from operator import attrgetter
 from typing import Any
 
 from fhir_mappings.bundle import resources_from_json
+from fhir_mappings.careplans import read_app_careplan
 from fhir_mappings.conditions import read_allergy, read_condition
 from fhir_mappings.dates import parse_clinical_date
 from fhir_mappings.dispenses import read_dispense
@@ -33,6 +34,7 @@ from fhir_mappings.medications import MedicationResolver, read_administration, r
 from fhir_mappings.records import (
     AREAS,
     AllergyRecord,
+    AppCarePlan,
     AppTask,
     ConditionRecord,
     DataQuality,
@@ -91,6 +93,7 @@ class _Collected:
         self.allergies: list[AllergyRecord] = []
         self.imaging: list[ImagingRecord] = []
         self.tasks: list[AppTask] = []
+        self.careplans: list[AppCarePlan] = []
         self.read = 0
         self.skipped = 0
         self.problems: list[str] = list(problems)
@@ -262,6 +265,12 @@ def _task(r: Mapping[str, Any], ref: str, _m: Mappings, _: Any, c: _Collected) -
         c.tasks.append(task)
 
 
+def _careplan(r: Mapping[str, Any], ref: str, _m: Mappings, _: Any, c: _Collected) -> None:
+    careplan = read_app_careplan(r, ref)
+    if careplan is not None:
+        c.careplans.append(careplan)
+
+
 READERS: dict[str, Reader] = {
     "Observation": _observation,
     "DiagnosticReport": _report,
@@ -275,6 +284,7 @@ READERS: dict[str, Reader] = {
     "ImagingStudy": _appender(read_imaging_study, "imaging"),
     "Procedure": _appender(read_procedure, "imaging"),
     "Task": _task,
+    "CarePlan": _careplan,
 }
 
 
@@ -396,6 +406,7 @@ def read_patient_record(
         allergies=tuple(collected.allergies),
         imaging=tuple(collected.imaging),
         tasks=tuple(collected.tasks),
+        careplans=tuple(collected.careplans),
         data=DataQuality(
             read=collected.read,
             skipped=collected.skipped,

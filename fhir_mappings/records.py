@@ -297,6 +297,16 @@ class AppTask:
 
 
 @dataclass(frozen=True)
+class AppCarePlan:
+    """The monitoring CarePlan this app wrote earlier (fhir_mappings.careplans)."""
+
+    #: Hash of the plan's content, without what every save changes (careplans module doc).
+    content_key: str
+    version_id: str | None
+    source: SourceRef
+
+
+@dataclass(frozen=True)
 class PatientInfo:
     id: str
     name: str
@@ -349,4 +359,6 @@ class PatientRecord:
     allergies: tuple[AllergyRecord, ...] = ()
     imaging: tuple[ImagingRecord, ...] = ()
     tasks: tuple[AppTask, ...] = ()
+    #: The app's own CarePlan(s) as read (normally one; more only after a duplicate).
+    careplans: tuple[AppCarePlan, ...] = ()
     data: DataQuality = field(default_factory=DataQuality)

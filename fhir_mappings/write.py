@@ -15,6 +15,9 @@ What a write-back contains:
   finding no longer applies, or whose due date moved on (superseded), or that duplicate
   another open Task with the same identifier (FHIRPath Patch with If-Match; see write_tasks);
 - one Provenance whose targets are all of the above.
+When the CarePlan on the server already says what the new one would (careplans.py: same
+content, whoever saved it) and no Task changes, the plan is `unchanged`: nothing at all is
+written, so saving an unchanged plan leaves no second Provenance behind.
 
 Concurrency and idempotence (why ids are derived from identifiers). SPEC §4 asks for a
 conditional update of the CarePlan and conditional creates of Tasks. Two transactions
@@ -49,6 +52,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from fhir_mappings.careplans import careplan_content_key
 from fhir_mappings.records import AppTask, PatientRecord
 from fhir_mappings.tasks import evidence_key, uncited_keys
 from fhir_mappings.write_careplan import build_careplan, is_taskable
@@ -124,6 +128,10 @@ class WritePlan:
     patient_id: str
     bundle: dict[str, Any]
     preview: tuple[PlanItem, ...]
+    #: Nothing to write: the saved CarePlan already says this and no Task changes. The
+    #: bundle is then empty and `smartapp.writeback.write_plan` sends nothing (no
+    #: transaction, no Provenance).
+    unchanged: bool = False
 
     def count(self, action: PlanAction, resource_type: str = "Task") -> int:
         return sum(
@@ -420,7 +428,23 @@ def build_writeback(summary: Summary, record: PatientRecord, ctx: WriteContext) 
             action, reason = decision
             builder.close_task(keep, "complete" if action == "complete" else "cancel", reason)
 
+    if _nothing_changes(builder, record):
+        return WritePlan(patient_id, _empty_transaction(), (), unchanged=True)
     return builder.finish(patient_id)
+
+
+def _nothing_changes(builder: _Builder, record: PatientRecord) -> bool:
+    """Only the CarePlan would be written, and the one on the server says the same."""
+    if [item.resource_type for item in builder.preview] != ["CarePlan"]:
+        return False
+    if len(record.careplans) != 1:
+        return False
+    new_key = careplan_content_key(builder.entries[0]["resource"])
+    return record.careplans[0].content_key == new_key
+
+
+def _empty_transaction() -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "transaction", "entry": []}
 
 
 def build_acknowledgement(

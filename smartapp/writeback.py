@@ -62,6 +62,8 @@ log = logging.getLogger("smartapp.writeback")
 #: 412 (and HAPI's 409 for a stale If-Match) need a fresh read, so only with `rebuild`.
 _RETRY_ALWAYS = frozenset({409})
 _RETRY_WITH_REBUILD = frozenset({409, 412})
+#: What saving an unchanged plan says (nothing is sent: no transaction, no Provenance).
+UNCHANGED_MESSAGE = "Nothing to save: the monitoring plan and its Tasks are already up to date."
 #: HAPI tags each transaction-response entry with a storage outcome code.
 _NO_CHANGE = "SUCCESSFUL_UPDATE_NO_CHANGE"
 
@@ -251,6 +253,9 @@ def write_plan(
     data. `serialize=False` skips the in-process per-patient lock (tests use it to prove
     the server-side guarantee on its own).
     """
+    if plan.unchanged:
+        log.info("write-back: nothing changed; no transaction sent")
+        return WriteResult(True, UNCHANGED_MESSAGE, attempts=0, plan=plan)
     lock = _patient_lock(client.base, plan.patient_id)
     if serialize:
         with lock.lock:

@@ -156,6 +156,8 @@ class PreviewPage:
     notice: str | None = None
     #: Random id of this rendered form: the same form posted twice is one confirmation.
     confirm_id: str = ""
+    #: The saved plan and Tasks already say this: saving would write nothing.
+    unchanged: bool = False
 
     @property
     def task_changes(self) -> int:
@@ -198,11 +200,14 @@ def preview_page(
         incomplete=tuple(sorted(summary.data.incomplete)),
         notice=notice,
         confirm_id=secrets.token_urlsafe(12),
+        unchanged=plan.unchanged,
     )
 
 
 def saved_message(result: WriteResult) -> str:
     """ "Plan saved: N created, M updated, K completed" (Tasks), and what else happened."""
+    if result.plan is not None and result.plan.unchanged:
+        return result.message
     created = len(result.with_outcome("created"))
     updated = len(result.with_outcome("updated"))
     completed = len(result.with_outcome("completed"))

@@ -31,7 +31,13 @@ from smartapp.fhir import FhirClient
 from smartapp.rules.model import Status, Summary
 from smartapp.rules.settings import RuleSettings
 from smartapp.worklist.tasks import create_tasks
-from smartapp.writeback import acknowledge, plan_for_patient, write_plan, writeback_patient
+from smartapp.writeback import (
+    UNCHANGED_MESSAGE,
+    acknowledge,
+    plan_for_patient,
+    write_plan,
+    writeback_patient,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -245,13 +251,16 @@ def test_writing_twice_leaves_one_careplan_and_the_same_tasks(client: FhirClient
         assert task["basedOn"] == [{"reference": f"CarePlan/{careplan['id']}"}]
         assert task["for"] == {"reference": f"Patient/{pid}"}
 
+    # Saving the same plan again writes nothing: no transaction, no second Provenance.
     second = plan_for(client, pid)
-    assert second.count("create") == 0, second.describe()
+    assert second.unchanged and second.count("create") == 0, second.describe()
+    before = client.round_trips
     again = write_plan(client, second)
-    assert again.ok, again.message
+    assert again.ok and again.message == UNCHANGED_MESSAGE
+    assert client.round_trips == before
     assert len(careplans(client, pid)) == 1
     assert sorted(t["id"] for t in app_tasks(client, pid)) == sorted(t["id"] for t in tasks)
-    assert len(provenances(client, pid)) == 2
+    assert len(provenances(client, pid)) == 1
 
 
 def test_ten_concurrent_writebacks_leave_no_duplicates(hapi_base: str, pid: str) -> None:

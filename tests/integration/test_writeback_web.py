@@ -184,12 +184,24 @@ def test_2_confirm_writes_the_plan_and_the_dashboard_lists_the_tasks(browser, we
         assert f"Task/{task['id']}" in table
 
 
-def test_3_double_click_leaves_no_duplicates(browser, web_patient):
-    """Confirm the same form again, and a fresh preview confirmed by four clicks at once."""
-    stale = form_fields(html_of(browser, "/patient/plan"), "confirm-plan")
-    first = browser.post("/patient/plan", data=stale, headers=ORIGIN)
-    assert first.status_code == 303  # nothing new to write: the plan is simply re-saved
+def test_3_an_unchanged_plan_offers_nothing_to_save_and_writes_nothing(browser, web_patient):
+    writes_before = provenances(web_patient)
+    html = html_of(browser, "/patient/plan")
+    assert 'id="preview-unchanged"' in html and 'id="confirm-plan"' not in html
+    assert provenances(web_patient) == writes_before
 
+
+def test_4_double_click_leaves_no_duplicates(browser, web_patient):
+    """Someone edits the plan in the EHR; the app's preview now updates it. The same form
+    confirmed by four clicks at once, then once more: one write."""
+    (plan,) = careplans(web_patient)
+    edited = {**plan, "description": "Edited in the EHR by hand."}
+    requests.put(
+        f"{web_patient.base}/CarePlan/{plan['id']}",
+        json=edited,
+        headers={"Content-Type": "application/fhir+json"},
+        timeout=30,
+    ).raise_for_status()
     fields = form_fields(html_of(browser, "/patient/plan"), "confirm-plan")
     writes_before = provenances(web_patient)
     cookie = browser.get_cookie("smartapp")
@@ -213,15 +225,16 @@ def test_3_double_click_leaves_no_duplicates(browser, web_patient):
     assert again.status_code == 303
     # Five posts of one form, one write (each write records one Provenance).
     assert provenances(web_patient) == writes_before + 1
+    (saved,) = careplans(web_patient)
+    assert saved["description"] != "Edited in the EHR by hand."
     tasks = app_tasks(web_patient)
     assert task_checks(tasks) == sorted(ACTIONABLE)
-    assert len(careplans(web_patient)) == 1
     html = html_of(browser, "/patient")
     table = html[html.index('id="tasks-h"') : html.index('id="findings"')]
     assert table.count('class="task-open"') == 3
 
 
-def test_4_acknowledge_closes_the_task_and_the_finding_shows_it(browser, web_patient):
+def test_5_acknowledge_closes_the_task_and_the_finding_shows_it(browser, web_patient):
     html = html_of(browser, "/patient")
     fields = form_fields(html, "ack-ig-low-reason-form")
     reason = "IVIG discussed with immunology; recheck in 3 months"
@@ -252,7 +265,7 @@ def test_4_acknowledge_closes_the_task_and_the_finding_shows_it(browser, web_pat
     assert len(tasks) == 3 and tasks["ig-low"]["status"] == "cancelled"
 
 
-def test_5_empty_reason_writes_nothing(browser, web_patient):
+def test_6_empty_reason_writes_nothing(browser, web_patient):
     before = app_tasks(web_patient)
     html = html_of(browser, "/patient")
     fields = form_fields(html, "ack-ig-monitoring-reason-form")

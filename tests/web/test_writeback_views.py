@@ -383,13 +383,19 @@ def test_double_click_writes_once_and_both_clicks_see_the_saved_banner(client, r
     assert len(fake.tasks()) == 3
     _, html, _ = page(client, "/patient?saved=1")
     assert html.count("Plan saved: 3 created, 0 updated, 0 completed (Tasks).") >= 1
-    # A new preview is a new confirmation: it is written (nothing left but the CarePlan).
-    _, again = preview(client)
-    assert again["confirm_id"] != fields["confirm_id"]
-    assert confirm(client, again).status_code == 303
-    assert len(fake.transactions) == 2
-    assert [e["request"]["method"] for e in fake.transactions[1]["entry"]] == ["PUT", "POST"]
-    assert len(fake.tasks()) == 3
+    # A new preview: the saved plan already says all this, so there is nothing to confirm.
+    response = client.get("/patient/plan")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'id="preview-unchanged"' in html and 'id="confirm-plan"' not in html
+    assert rows(html) == []
+    # A confirmation posted anyway (a new form id) writes nothing either.
+    nothing = WritePlan(SLUG, {}, ()).fingerprint
+    forced = {**fields, "confirm_id": "another-form", "fingerprint": nothing}
+    assert confirm(client, forced).status_code == 303
+    assert len(fake.transactions) == 1
+    _, html, _ = page(client, "/patient?saved=1")
+    assert "Nothing to save: the monitoring plan and its Tasks are already up to date." in html
 
 
 def test_plan_saved_meanwhile_by_someone_else_shows_what_is_left(app, client, rsps):
@@ -407,8 +413,8 @@ def test_plan_saved_meanwhile_by_someone_else_shows_what_is_left(app, client, rs
     assert 'id="plan-changed"' in html and 'role="alert"' in html
     assert len(fake.transactions) == 1
     assert len(fake.tasks()) == 3
-    # The new preview has no Task to write, only the plan and its Provenance.
-    assert [r["data-resource"] for r in rows(html)] == ["CarePlan", "Provenance"]
+    # The new preview has nothing left to write: the other user saved the same plan.
+    assert rows(html) == [] and 'id="preview-unchanged"' in html
 
 
 def test_changed_record_shows_the_new_preview_and_writes_nothing(client, rsps):
