@@ -14,3 +14,5 @@ TASK_IDENTIFIER_SYSTEM = f"{CANONICAL}/task"
 CAREPLAN_IDENTIFIER_SYSTEM = f"{CANONICAL}/careplan"
 #: The action CodeSystem (Task.code, Finding.action).
 ACTION_SYSTEM = f"{CANONICAL}/CodeSystem/ofatumumab-actions"
+#: The app's check ids (SPEC §3 `check`), e.g. as the topic of a CDS Hooks card.
+CHECK_SYSTEM = f"{CANONICAL}/CodeSystem/ofatumumab-checks"

@@ -185,6 +185,9 @@ class AppConfig:
     #: `smartapp serve`: gunicorn worker processes and threads per worker.
     workers: int = 1
     threads: int = 8
+    #: JSON file of the CDS Hooks clients allowed to call /cds-services (SMARTAPP_CDS_CLIENTS;
+    #: read by smartapp.cds.clients). None: every service call is refused.
+    cds_clients_path: str | None = None
 
     def tenant(self, iss: str) -> Tenant | None:
         """The allowlisted tenant for `iss`, or None: nothing is fetched for unknown issuers."""
@@ -493,6 +496,9 @@ def load_config(
 
     database_url = _database_url(get("SMARTAPP_DATABASE_URL"), get("SMARTAPP_DATA_DIR"), env)
     token_keys = _token_keys(get("SMARTAPP_TOKEN_KEY"))
+    cds_clients_path = get("SMARTAPP_CDS_CLIENTS")
+    if cds_clients_path and not Path(cds_clients_path).is_file():
+        raise ConfigError(f"SMARTAPP_CDS_CLIENTS: no such file {cds_clients_path}")
 
     mappings_path = get("SMARTAPP_MAPPINGS")
     rules = RuleSettings()
@@ -532,6 +538,7 @@ def load_config(
         worklist_deadline_s=worklist_deadline,
         workers=int(workers),
         threads=int(threads),
+        cds_clients_path=cds_clients_path,
     )
     _check_callback_ids(config)
     return config

@@ -6,18 +6,21 @@ The same functions serve the CLI, the web dashboard and the API, so `check --bun
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 from fhir_mappings.queries import patient_searches
-from fhir_mappings.read import read_patient_record
-from fhir_mappings.records import PatientRecord
+from fhir_mappings.read import UnusableInput, read_patient_record
+from fhir_mappings.records import AREAS, PatientRecord
 from smartapp.fhir import FhirClient
 from smartapp.rules import evaluate
 from smartapp.rules.model import Summary
 from smartapp.rules.settings import RuleSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -70,3 +73,45 @@ def summarize_fetched(
         problems=fetched.problems,
     )
     return record, evaluate(record, as_of, settings)
+
+
+def with_patient_stub(fetched: FetchedPatient, patient_id: str) -> FetchedPatient:
+    """Without the Patient resource the record cannot be built: use a bare Patient and say
+    so, so the checks still run (as unknown where data are missing) and the view renders."""
+    has_patient = any(
+        isinstance(item, dict)
+        and item.get("resourceType") == "Patient"
+        and item.get("id") == patient_id
+        for item in fetched.resources
+    )
+    if has_patient:
+        return fetched
+    problems = fetched.problems
+    if "patient" not in fetched.incomplete:
+        problems = (*problems, f"Patient/{patient_id} was not returned by the server")
+    return replace(
+        fetched,
+        resources=[{"resourceType": "Patient", "id": patient_id}, *fetched.resources],
+        incomplete=fetched.incomplete | {"patient"},
+        problems=problems,
+    )
+
+
+def evaluate_fetched(
+    fetched: FetchedPatient, patient_id: str, as_of: date, mappings: Any, settings: RuleSettings
+) -> tuple[FetchedPatient, PatientRecord, Summary]:
+    """The record and the checks for whatever was read (never raises for bad data): the
+    dashboard's and the CDS services' one way from resources to findings."""
+    fetched = with_patient_stub(fetched, patient_id)
+    try:
+        record, summary = summarize_fetched(fetched, patient_id, as_of, mappings, settings)
+    except UnusableInput as err:  # defensive: the stub above should prevent it
+        log.warning("patient record unusable: %s", type(err).__name__)
+        fetched = replace(
+            fetched,
+            resources=[{"resourceType": "Patient", "id": patient_id}],
+            incomplete=frozenset(AREAS),
+            problems=(*fetched.problems, str(err)),
+        )
+        record, summary = summarize_fetched(fetched, patient_id, as_of, mappings, settings)
+    return fetched, record, summary

@@ -16,6 +16,7 @@ BLUEPRINTS: tuple[str, ...] = (
     "smartapp.web.api:bp",  # /api/patient/<id>
     "smartapp.web.writeback_views:bp",  # /patient/plan, /patient/findings/<check>/acknowledge
     "smartapp.web.worklist:bp",  # /worklist, /worklist.csv, /worklist/tasks, /worklist/open/<id>
+    "smartapp.cds.views:bp",  # /cds-services (CDS Hooks), /cds-services/report, /docs/…
 )
 
 

@@ -23,7 +23,7 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,6 @@ from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
 from markupsafe import escape
 
-from fhir_mappings.read import UnusableInput
 from fhir_mappings.records import AREAS, PatientRecord
 from fhir_mappings.site import Mappings, load_mappings
 from smartapp import patient_service
@@ -132,30 +131,6 @@ def _fetch(
         return failed, client
 
 
-def _with_patient_stub(
-    fetched: patient_service.FetchedPatient, patient_id: str
-) -> patient_service.FetchedPatient:
-    """Without the Patient resource the record cannot be built: use a bare Patient and say
-    so, so the checks still run (as unknown where data are missing) and the page renders."""
-    has_patient = any(
-        isinstance(item, dict)
-        and item.get("resourceType") == "Patient"
-        and item.get("id") == patient_id
-        for item in fetched.resources
-    )
-    if has_patient:
-        return fetched
-    problems = fetched.problems
-    if "patient" not in fetched.incomplete:
-        problems = (*problems, f"Patient/{patient_id} was not returned by the server")
-    return replace(
-        fetched,
-        resources=[{"resourceType": "Patient", "id": patient_id}, *fetched.resources],
-        incomplete=fetched.incomplete | {"patient"},
-        problems=problems,
-    )
-
-
 def read_patient(context: LaunchContext, patient_id: str, as_of: date) -> PatientRead:
     """Read one patient from the context's server and evaluate the checks (never raises
     for server trouble; RelaunchRequired/TokenExpired propagate to the relaunch page)."""
@@ -168,22 +143,9 @@ def read_patient(context: LaunchContext, patient_id: str, as_of: date) -> Patien
     finally:
         client.close()
     fetched_at = time.perf_counter()
-    fetched = _with_patient_stub(fetched, patient_id)
-    try:
-        record, summary = patient_service.summarize_fetched(
-            fetched, patient_id, as_of, mappings, settings
-        )
-    except UnusableInput as err:  # defensive: the stub above should prevent it
-        log.warning("patient record unusable: %s", type(err).__name__)
-        fetched = replace(
-            fetched,
-            resources=[{"resourceType": "Patient", "id": patient_id}],
-            incomplete=frozenset(AREAS),
-            problems=(*fetched.problems, str(err)),
-        )
-        record, summary = patient_service.summarize_fetched(
-            fetched, patient_id, as_of, mappings, settings
-        )
+    fetched, record, summary = patient_service.evaluate_fetched(
+        fetched, patient_id, as_of, mappings, settings
+    )
     done = time.perf_counter()
     return PatientRead(
         record=record,

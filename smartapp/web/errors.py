@@ -32,8 +32,14 @@ MESSAGES = {
 }
 
 
+#: Machine endpoints: JSON errors whatever the Accept header says.
+JSON_PATHS = ("/api/", "/cds-services")
+#: ... except these pages for people.
+HTML_PATHS = ("/cds-services/report",)
+
+
 def wants_json() -> bool:
-    if request.path.startswith("/api/"):
+    if request.path.startswith(JSON_PATHS) and not request.path.startswith(HTML_PATHS):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and not request.accept_mimetypes.accept_html
