@@ -19,6 +19,8 @@ USER smartapp
 WORKDIR /home/smartapp
 # The launcher page a developer opens (served at /launch.html).
 COPY --chown=smartapp launch.html ./launch.html
+# The clinical rules document CDS Hooks cards link to (served at /docs/clinical-rules.md).
+COPY --chown=smartapp docs/ ./docs/
 
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \

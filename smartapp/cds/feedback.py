@@ -208,7 +208,7 @@ class ReportRow:
 
 
 def build_report(issued: Iterable[CardIssued], outcomes: Iterable[CardOutcome]) -> list[ReportRow]:
-    """Rows by (service, week), newest week first. Outcomes count in the week they happened."""
+    """Rows by (service, week): newest week first, then by service. Outcomes count in the week they happened."""
     rows: dict[tuple[str, str], ReportRow] = {}
 
     def row(service: str, week: str) -> ReportRow:
@@ -231,4 +231,5 @@ def build_report(issued: Iterable[CardIssued], outcomes: Iterable[CardOutcome]) 
         else:
             target.overridden += 1
             target.reasons[item.reason] += 1
-    return sorted(rows.values(), key=lambda r: (r.week, r.service), reverse=True)
+    by_service = sorted(rows.values(), key=lambda r: r.service)
+    return sorted(by_service, key=lambda r: r.week, reverse=True)

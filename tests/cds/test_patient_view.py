@@ -46,25 +46,27 @@ def test_cards_are_the_dashboard_findings_for_every_demo_patient(
     anchor = date.today() - timedelta(days=later)
     for slug in DEMO_SLUGS:
         resources = build_situation(slug, anchor)
-        cards = call(client, hook_body(SERVICE, slug, prefetch=prefetch_from(resources, cds.templates)))
+        cards = call(
+            client, hook_body(SERVICE, slug, prefetch=prefetch_from(resources, cds.templates))
+        )
         summary = dashboard_summary(resources, slug)
         expected = [
-            f
-            for f in summary.findings
-            if f.status in CARD_STATUSES and f.acknowledgement is None
+            f for f in summary.findings if f.status in CARD_STATUSES and f.acknowledgement is None
         ]
         assert card_checks(cards) == [f.check for f in expected], (slug, later)
         for card, finding in zip(cards, expected, strict=True):
             assert card["summary"] == finding.title
             assert card["indicator"] == INDICATOR[finding.severity]
-            assert f"**Status:** " in card["detail"]
+            assert "**Status:** " in card["detail"]
             if finding.due:
                 assert f"**Due:** {finding.due.isoformat()}" in card["detail"]
             for item in finding.evidence:
                 assert re.escape(item.reference.split("/")[0]) in card["detail"]
 
 
-def test_a_patient_who_never_had_ofatumumab_gets_no_cards(client: FlaskClient, cds: CdsState) -> None:
+def test_a_patient_who_never_had_ofatumumab_gets_no_cards(
+    client: FlaskClient, cds: CdsState
+) -> None:
     patient = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1990-01-01"}
     cards = call(client, hook_body(SERVICE, "p1", prefetch=prefetch_from([patient], cds.templates)))
     assert cards == []
