@@ -2,9 +2,10 @@
 
     smartapp db upgrade      apply the schema migrations (run before starting a new version)
     smartapp db status       the schema revision, and whether it is current
-    smartapp db purge        delete expired sessions and stale leases now
+    smartapp db purge        delete expired sessions, stale leases and used CDS JWT ids now
     smartapp db new-key      print a fresh key for SMARTAPP_TOKEN_KEY
-    smartapp db rotate-key   re-encrypt stored session values with the first SMARTAPP_TOKEN_KEY
+    smartapp db rotate-key   re-encrypt stored session values and CDS feedback comments with
+                             the first SMARTAPP_TOKEN_KEY
 
 The database is SMARTAPP_DATABASE_URL (default: a SQLite file in SMARTAPP_DATA_DIR).
 Exit codes: 0 done; 2 the database cannot be used (one line saying why); 3 (`status`) the
@@ -57,6 +58,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def _run(action: str, config: Any) -> int:
     from smartapp.store import migrate
+    from smartapp.store.cds import purge_replays, rotate_comments
     from smartapp.store.startup import open_database, session_store
 
     db = open_database(config, check_schema=False)
@@ -77,8 +79,11 @@ def _run(action: str, config: Any) -> int:
         store = session_store(config, db)
         if action == "purge":
             _say(f"{store.purge()} expired session(s) deleted; {store.count()} live")
+            _say(f"{purge_replays(db)} expired CDS Hooks JWT id(s) deleted")
             return 0
         rewritten, dropped = store.rotate_key()
+        comments = rotate_comments(db, store.cipher)
+        rewritten, dropped = rewritten + comments[0], dropped + comments[1]
         _say(
             f"{rewritten} stored value(s) re-encrypted with the first SMARTAPP_TOKEN_KEY; "
             f"{dropped} that no key could read deleted"

@@ -12,7 +12,9 @@ order before anything else happens (no FHIR request is made for a refused call):
 5. `aud` is the URL of the endpoint called (the service URL is also accepted at its
    feedback endpoint), `exp` is in the future and at most `MAX_LIFETIME_S` ahead, `iat` is
    not in the future, `jti` is present;
-6. `jti` was never used by this client (replay): remembered until the token expires.
+6. `jti` was never used by this client (replay): remembered until the token expires, in
+   the app's database (`smartapp.store.cds.DatabaseReplayCache`), so a token replayed to
+   another app process is refused too.
 
 Any failure is `CdsAuthError` (HTTP 401) with a reason an integrator can act on; the
 reason never echoes token content. Clock skew of `LEEWAY_S` is allowed on times.
@@ -56,29 +58,6 @@ class CdsAuthError(Exception):
 class ReplayCache(Protocol):
     def first_use(self, issuer: str, jti: str, expires_at: float, now: float) -> bool:
         """Remember (issuer, jti) until `expires_at`; False when it was seen before."""
-
-
-@dataclass
-class MemoryReplayCache:
-    """Process-local replay cache. With several server processes, each has its own (a
-    replay could reach another process): deployments with workers > 1 should use a
-    shared store."""
-
-    max_entries: int = 200_000
-    _seen: dict[tuple[str, str], float] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def first_use(self, issuer: str, jti: str, expires_at: float, now: float) -> bool:
-        with self._lock:
-            if len(self._seen) >= self.max_entries:
-                for key in [key for key, until in self._seen.items() if until < now]:
-                    del self._seen[key]
-            if (issuer, jti) in self._seen:
-                return False
-            if len(self._seen) >= self.max_entries:
-                raise CdsAuthError("too many calls in flight; try again shortly")
-            self._seen[(issuer, jti)] = expires_at
-            return True
 
 
 @dataclass
@@ -205,7 +184,7 @@ def _check_claims(claims: Mapping[str, Any], audiences: Iterable[str], now: floa
 @dataclass
 class Authenticator:
     clients: Mapping[str, CdsClient]
-    replay: ReplayCache = field(default_factory=MemoryReplayCache)
+    replay: ReplayCache
     key_sets: KeySets = field(default_factory=KeySets)
     clock: Callable[[], float] = time.time
 

@@ -2,9 +2,8 @@
 
 The services remember each card they return (`CardIssued`: service, card uuid, check,
 indicator, when) and each feedback item (`CardOutcome`: accepted with the suggestions, or
-overridden with the reason). `FeedbackStore` is the storage interface; `MemoryFeedbackStore`
-keeps them in this process (bounded, lost on restart) until the app's database store
-implements the same interface.
+overridden with the reason). `FeedbackStore` is the storage interface, implemented in the
+app's database (`smartapp.store.cds`), so every app process reports the same counts.
 
 The report counts, per service and ISO week: cards shown (returned to a client), and the
 distinct cards accepted and overridden, the overrides by reason. A card reported several
@@ -14,8 +13,7 @@ stored but never shown in the report (they may name the patient).
 
 from __future__ import annotations
 
-import threading
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -23,6 +21,8 @@ from typing import Any, Protocol
 
 OUTCOMES = ("accepted", "overridden")
 NO_REASON = "(no reason given)"
+#: How far back the report looks.
+REPORT_WEEKS = 26
 _MAX_ITEMS = 100
 _MAX_TEXT = 2000
 
@@ -58,43 +58,15 @@ class CardOutcome:
 
 
 class FeedbackStore(Protocol):
+    """Where cards and outcomes are kept (`smartapp.store.cds.DatabaseFeedbackStore`)."""
+
     def cards_issued(self, cards: Sequence[CardIssued]) -> None: ...
 
     def outcomes_received(self, outcomes: Sequence[CardOutcome]) -> None: ...
 
-    def issued(self) -> Iterable[CardIssued]: ...
+    def issued(self, since: datetime) -> Iterable[CardIssued]: ...
 
-    def outcomes(self) -> Iterable[CardOutcome]: ...
-
-
-@dataclass
-class MemoryFeedbackStore:
-    """The last `max_items` cards and outcomes of this process."""
-
-    max_items: int = 100_000
-    _issued: deque[CardIssued] = field(default_factory=deque)
-    _outcomes: deque[CardOutcome] = field(default_factory=deque)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def cards_issued(self, cards: Sequence[CardIssued]) -> None:
-        with self._lock:
-            self._issued.extend(cards)
-            while len(self._issued) > self.max_items:
-                self._issued.popleft()
-
-    def outcomes_received(self, outcomes: Sequence[CardOutcome]) -> None:
-        with self._lock:
-            self._outcomes.extend(outcomes)
-            while len(self._outcomes) > self.max_items:
-                self._outcomes.popleft()
-
-    def issued(self) -> list[CardIssued]:
-        with self._lock:
-            return list(self._issued)
-
-    def outcomes(self) -> list[CardOutcome]:
-        with self._lock:
-            return list(self._outcomes)
+    def outcomes(self, since: datetime) -> Iterable[CardOutcome]: ...
 
 
 # -- reading a feedback body ------------------------------------------------------------------
@@ -208,7 +180,8 @@ class ReportRow:
 
 
 def build_report(issued: Iterable[CardIssued], outcomes: Iterable[CardOutcome]) -> list[ReportRow]:
-    """Rows by (service, week): newest week first, then by service. Outcomes count in the week they happened."""
+    """Rows by (service, week): newest week first, then by service. Outcomes count in the
+    week they happened."""
     rows: dict[tuple[str, str], ReportRow] = {}
 
     def row(service: str, week: str) -> ReportRow:

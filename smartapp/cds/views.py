@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +36,10 @@ from smartapp.cds.auth import Authenticator, CdsAuthError
 from smartapp.cds.cards import Card, CardLinks
 from smartapp.cds.clients import load_cds_clients
 from smartapp.cds.feedback import (
+    REPORT_WEEKS,
     BadFeedback,
     CardIssued,
     FeedbackStore,
-    MemoryFeedbackStore,
     build_report,
     parse_feedback,
 )
@@ -50,8 +50,12 @@ from smartapp.cds.request import BadHookRequest, HookRequest, parse_hook_request
 from smartapp.cds.services import SERVICES, SERVICES_BY_ID, Service, discovery_document
 from smartapp.launch.context import current_context
 from smartapp.launch.state import launch_state
+from smartapp.store.cds import DatabaseFeedbackStore, DatabaseReplayCache
+from smartapp.store.database import Database
+from smartapp.store.startup import token_cipher
 from smartapp.web.dashboard import install_mappings
 from smartapp.web.dashboard import server_timing as timing_header
+from smartapp.web.database import EXTENSION as DATABASE_EXTENSION
 from smartapp.web.errors import TITLES, render_error
 from smartapp.web.security import csrf_exempt_blueprint
 
@@ -74,7 +78,7 @@ DRAFT_AREA = "draft-orders"
 class CdsState:
     templates: tuple[PrefetchTemplate, ...]
     authenticator: Authenticator
-    feedback: FeedbackStore = field(default_factory=MemoryFeedbackStore)
+    feedback: FeedbackStore
 
 
 def install_cds(app: App) -> CdsState:
@@ -84,9 +88,13 @@ def install_cds(app: App) -> CdsState:
         return state
     config = app.extensions["smartapp.launch"].config
     clients = load_cds_clients(config.cds_clients_path, [service.id for service in SERVICES])
+    # In the app's database, shared by every process: one report, and a JWT replayed to
+    # another worker is refused too.
+    db: Database = app.extensions[DATABASE_EXTENSION]
     state = CdsState(
         templates=prefetch_templates(install_mappings(app)),
-        authenticator=Authenticator(clients),
+        authenticator=Authenticator(clients, replay=DatabaseReplayCache(db)),
+        feedback=DatabaseFeedbackStore(db, token_cipher(config)),
     )
     app.extensions[EXTENSION] = state
     return state
@@ -282,7 +290,8 @@ def report() -> Response:
             "Sign in to see the CDS report: launch the app from your EHR (or launch.html) first.",
         )
     store = cds_state().feedback
-    rows = build_report(store.issued(), store.outcomes())
+    since = datetime.now(UTC) - timedelta(weeks=REPORT_WEEKS)
+    rows = build_report(store.issued(since), store.outcomes(since))
     if request.args.get("format") == "json":
         return jsonify({"rows": [row.to_json() for row in rows]})
     services = {service.id: service.title for service in SERVICES}

@@ -80,3 +80,39 @@ leases = Table(
 )
 
 Index("ix_session_pending_expires_at", session_pending.c.expires_at)
+
+#: CDS Hooks cards the services returned (smartapp.cds.feedback; the report counts them).
+cds_cards = Table(
+    "cds_cards",
+    metadata,
+    Column("card", String(64), primary_key=True),
+    Column("service", String(64), nullable=False),
+    Column("check_id", String(64), nullable=False),
+    Column("indicator", String(16), nullable=False),
+    Column("issued_at", Float, nullable=False, index=True),
+)
+
+#: CDS Hooks feedback: accepted / overridden outcomes; the clinician's comment encrypted.
+cds_feedback = Table(
+    "cds_feedback",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("service", String(64), nullable=False),
+    Column("card", String(256), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("outcome_at", Float, nullable=False, index=True),
+    Column("accepted_suggestions", Text, nullable=False),
+    Column("reason_system", String(256)),
+    Column("reason_code", String(256)),
+    Column("reason_display", String(256)),
+    Column("comment", Text),
+)
+
+#: JWT ids a CDS client has used, until the JWT expires (replay protection across processes).
+cds_jti = Table(
+    "cds_jti",
+    metadata,
+    Column("issuer", String(512), primary_key=True),
+    Column("jti", String(255), primary_key=True),
+    Column("expires_at", Float, nullable=False, index=True),
+)

@@ -13,12 +13,15 @@ from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from smartapp.cds.auth import Authenticator, CdsAuthError, KeySets, MemoryReplayCache
+from smartapp.cds.auth import Authenticator, CdsAuthError, KeySets
 from smartapp.cds.clients import load_cds_clients, parse_cds_clients
 from smartapp.cds.services import SERVICES
 from smartapp.config import ConfigError
 from smartapp.launch.errors import DiscoveryError
 from smartapp.launch.session_store import MemorySessionStore
+from smartapp.store import Database
+from smartapp.store.cds import DatabaseReplayCache
+from smartapp.store.migrate import upgrade
 from smartapp.web import create_app
 from tests.cds.cds_fakes import (
     CDS_ISS,
@@ -221,6 +224,13 @@ def test_unknown_service_is_a_json_404(client: FlaskClient) -> None:
 
 # -- the key set at a jku URL ------------------------------------------------------------------
 
+
+def replay_cache() -> DatabaseReplayCache:
+    db = Database(None)  # a private in-memory database
+    upgrade(db)
+    return DatabaseReplayCache(db)
+
+
 JKU = "https://ehr.example.org/cds/jwks.json"
 
 
@@ -228,7 +238,12 @@ def jku_authenticator(clock: list[float]) -> Authenticator:
     clients = parse_cds_clients(
         {"clients": [{"iss": CDS_ISS, "jku": JKU, "services": ["*"]}]}, SERVICE_IDS
     )
-    return Authenticator(clients, key_sets=KeySets(clock=lambda: clock[0]), clock=lambda: clock[0])
+    return Authenticator(
+        clients,
+        replay=replay_cache(),
+        key_sets=KeySets(clock=lambda: clock[0]),
+        clock=lambda: clock[0],
+    )
 
 
 def test_jku_key_set_is_fetched_once_and_cached(rsps: responses.RequestsMock) -> None:
@@ -275,24 +290,13 @@ def test_jku_unreachable_is_refused() -> None:
     clients = parse_cds_clients(
         {"clients": [{"iss": CDS_ISS, "jku": JKU, "services": ["*"]}]}, SERVICE_IDS
     )
-    auth = Authenticator(clients, key_sets=KeySets(fetch=down))
+    auth = Authenticator(clients, replay=replay_cache(), key_sets=KeySets(fetch=down))
     with pytest.raises(CdsAuthError, match="could not be fetched"):
         auth.authenticate(
             f"Bearer {sign(service_url(SERVICE))}",
             service_id=SERVICE,
             audiences=[service_url(SERVICE)],
         )
-
-
-def test_replay_cache_forgets_expired_entries_when_full() -> None:
-    cache = MemoryReplayCache(max_entries=2)
-    now = 1000.0
-    assert cache.first_use("a", "1", now + 10, now)
-    assert cache.first_use("a", "2", now + 10, now)
-    assert not cache.first_use("a", "1", now + 10, now)
-    with pytest.raises(CdsAuthError):
-        cache.first_use("a", "3", now + 10, now)
-    assert cache.first_use("a", "3", now + 100, now + 20)  # 1 and 2 expired: room again
 
 
 # -- the clients file --------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from smartapp.cds.feedback import (
     BadFeedback,
     CardIssued,
     CardOutcome,
-    MemoryFeedbackStore,
     build_report,
     parse_feedback,
     week_of,
@@ -23,6 +22,7 @@ from tests.cds.cds_fakes import bearer, hook_body, prefetch_from
 from tests.launch.launch_fakes import OPEN_ISS
 
 SIGN = "ofatumumab-order-sign"
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 CVX = "http://hl7.org/fhir/sid/cvx"
 MMR = {
     "resourceType": "MedicationRequest",
@@ -79,11 +79,11 @@ def test_override_with_reason_and_acceptance_are_stored_and_reported(
         ],
     )
     assert reply.status_code == 200
-    outcomes = list(cds.feedback.outcomes())
+    outcomes = list(cds.feedback.outcomes(EPOCH))
     assert [o.outcome for o in outcomes] == ["overridden", "accepted"]
     assert outcomes[0].reason_code == reason["code"]
     assert outcomes[0].comment == "discussed with the patient"
-    (row,) = build_report(cds.feedback.issued(), cds.feedback.outcomes())
+    (row,) = build_report(cds.feedback.issued(EPOCH), cds.feedback.outcomes(EPOCH))
     assert (row.service, row.week) == (SIGN, week_of(date.today()))
     assert (row.shown, row.critical, row.accepted, row.overridden) == (2, 2, 1, 1)
     assert row.reasons == {reason["display"]: 1}
@@ -100,7 +100,7 @@ def test_feedback_needs_a_jwt_for_the_feedback_endpoint(client: FlaskClient, cds
         headers=bearer("ofatumumab-patient-view", "/feedback"),
     )
     assert wrong.status_code == 401
-    assert list(cds.feedback.outcomes()) == []
+    assert list(cds.feedback.outcomes(EPOCH)) == []
     # The service URL itself is accepted as the audience too.
     assert send_with_service_audience(client, [item]).status_code == 200
 
@@ -140,7 +140,7 @@ def test_bad_feedback_is_a_400(
     reply = send(client, [item])
     assert reply.status_code == 400
     assert words in reply.get_json()["message"]
-    assert list(cds.feedback.outcomes()) == []
+    assert list(cds.feedback.outcomes(EPOCH)) == []
 
 
 def test_feedback_body_shape() -> None:
@@ -178,13 +178,6 @@ def test_report_groups_by_service_and_week() -> None:
         ("2026-W10", SIGN, 1),
         ("2026-W10", "ofatumumab-patient-view", 1),
     ]
-
-
-def test_memory_store_is_bounded() -> None:
-    store = MemoryFeedbackStore(max_items=2)
-    at = datetime(2026, 1, 1, tzinfo=UTC)
-    store.cards_issued([CardIssued(SIGN, str(n), "pml", "info", at) for n in range(3)])
-    assert [card.card for card in store.issued()] == ["1", "2"]
 
 
 def test_report_page_needs_a_launch(client: FlaskClient) -> None:
