@@ -49,6 +49,7 @@ from smartapp.cds.read import HookData, allowed_server, read_hook_data
 from smartapp.cds.request import BadHookRequest, HookRequest, parse_hook_request
 from smartapp.cds.services import SERVICES, SERVICES_BY_ID, Service, discovery_document
 from smartapp.launch.context import current_context
+from smartapp.launch.login import current_login
 from smartapp.launch.state import launch_state
 from smartapp.store.cds import DatabaseFeedbackStore, DatabaseReplayCache
 from smartapp.store.database import Database
