@@ -284,11 +284,12 @@ def feedback(service_id: str) -> Response:
 
 @bp.get("/cds-services/report")
 def report() -> Response:
-    if current_context() is None:
+    if current_context() is None and current_login() is None:
         return render_error(
             401,
             TITLES[401],
-            "Sign in to see the CDS report: launch the app from your EHR (or launch.html) first.",
+            "Sign in to see the CDS report: launch the app from your EHR (or launch.html), "
+            "or sign in for the worklist, first.",
         )
     store = cds_state().feedback
     since = datetime.now(UTC) - timedelta(weeks=REPORT_WEEKS)
