@@ -80,14 +80,16 @@ LABELS: dict[LabKind, str] = {
 #: Kinds whose result is a qualitative reading, a quantity, either, or just being there.
 QUALITATIVE = frozenset(
     {
-        LabKind.HBSAG,
+        LabKind.HBV_DNA,  # detectable or not: the quantity is read for that (and shown)
         LabKind.ANTI_HBC_TOTAL,
         LabKind.ANTI_HBC_IGM,
         LabKind.VARICELLA_IGG,
         LabKind.PREGNANCY_STATUS,
     }
 )
-EITHER = frozenset({LabKind.HBV_DNA, LabKind.ANTI_HBS, LabKind.HCG})
+#: A qualitative reading, or failing that a quantity the rules judge (quantitative HBsAg in
+#: IU/mL against its threshold, hCG against its cut-offs).
+EITHER = frozenset({LabKind.HBSAG, LabKind.ANTI_HBS, LabKind.HCG})
 PRESENCE = frozenset({LabKind.CBC_PANEL})
 
 OBSERVATION_STATUS = {

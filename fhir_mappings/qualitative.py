@@ -1,7 +1,8 @@
-"""Qualitative results (HBsAg, anti-HBc, pregnancy tests…) in the order of SPEC §2:
+"""Qualitative results (HBsAg, anti-HBc, HBV DNA, pregnancy tests…) in the order of SPEC §2:
 
-1. `interpretation`: POS, DET, A, R (and AA) -> positive; NEG, ND, N -> negative
-   (value sets `interpretation-positive` / `interpretation-negative`; for hCG also H/HH);
+1. `interpretation`: RR, WR, POS, DET, A (and AA) -> positive; NR, NEG, ND, N -> negative;
+   IND, E -> uninterpretable (value sets `interpretation-*`, v3 and v2-0078 alike; for hCG
+   also H/HH positive). R means *resistant* and is not read;
 2. `valueCodeableConcept`: SNOMED/LOINC answer codes (value sets `qualitative-*`, and the
    pregnancy answers for a pregnancy status);
 3. `valueString` words, any case: reactive, non-reactive, positive, negative, detected,
@@ -11,7 +12,11 @@
    (or the cutoff a range text gives, e.g. "<1.0") -> positive, below -> negative.
    Quantitative hCG without a usable range uses the usual serum cut-offs: < 5 m[IU]/mL
    negative, >= 25 m[IU]/mL positive, in between unknown (GLOWM/NAVMED P-5139 "Pregnancy
-   test"; clinical summaries of serum beta-hCG).
+   test"; clinical summaries of serum beta-hCG). Quantitative HBsAg in IU/mL without a
+   range is left to the rules (positive at >= 0.05 IU/mL, a setting).
+5. HBV DNA quantity (`read_hbv_dna`): a number above 0 in any unit (above the laboratory's
+   limit of detection, its referenceRange.low, when given) is detectable; 0 is not; a `<`
+   bound is uninterpretable (a "detected" interpretation, read first, wins over it).
 
 Anything else is uninterpretable (None): the check says unknown and shows the raw value.
 """
@@ -41,6 +46,7 @@ _NEGATIVE_WORDS = frozenset(
         "nonreactive",
         "not reactive",
         "not detected",
+        "target not detected",  # the wording of common viral-load assays
         "undetected",
         "none detected",
     }
@@ -63,6 +69,7 @@ INDEX_KINDS = frozenset(
     }
 )
 HCG_UNIT = "m[IU]/mL"
+HBSAG_UNIT = "[IU]/mL"
 HCG_NEGATIVE_BELOW = 5.0
 HCG_POSITIVE_FROM = 25.0
 
@@ -130,6 +137,7 @@ def _read_interpretation(
 ) -> Reading | None:
     positive: list[str] = []
     negative: list[str] = []
+    unclear: list[str] = []
     for index, concept in enumerate(as_list(concepts, f"{where}interpretation")):
         for coding in codings(concept, f"{where}interpretation[{index}]"):
             code = coding.get("code")
@@ -143,6 +151,10 @@ def _read_interpretation(
                     positive.append(code)
                 elif hit.valueset == "interpretation-negative":
                     negative.append(code)
+                elif hit.valueset == "interpretation-indeterminate":
+                    unclear.append(code)
+    if unclear:
+        return Reading(None, f"interpretation {', '.join(unclear)} (indeterminate or equivocal)")
     if positive and negative:
         return Reading(None, f"conflicting interpretation {', '.join(positive + negative)}")
     if positive:
@@ -221,9 +233,48 @@ def _compare(quantity: QuantityValue, cutoff: float) -> Qualitative | None:
     return Qualitative.POSITIVE if value >= cutoff else None  # ">" and ">="
 
 
+def _detection_limit(part: Mapping[str, Any], quantity: QuantityValue, where: str) -> float | None:
+    """The laboratory's limit of detection (referenceRange.low) in the quantity's unit."""
+    for index, item in enumerate(as_list(part.get("referenceRange"), f"{where}referenceRange")):
+        reference = as_object(item, f"{where}referenceRange[{index}]")
+        if reference is None:
+            continue
+        low = read_quantity(reference.get("low"), f"{where}referenceRange[{index}].low")
+        if low is None:
+            continue
+        if not low.unit or not quantity.unit or low.unit == quantity.unit:
+            return low.value
+        return low.to(quantity.unit)
+    return None
+
+
+def read_hbv_dna(part: Mapping[str, Any], quantity: QuantityValue, where: str) -> Reading:
+    """An HBV DNA quantity as detectable (POSITIVE) or not (NEGATIVE); see module doc."""
+    raw = quantity.raw()
+    if quantity.comparator in ("<", "<="):
+        return Reading(None, f"{raw}: below a limit, not known to be detected or not")
+    if quantity.comparator in (">", ">="):
+        if quantity.value > 0 or quantity.comparator == ">":
+            return Reading(Qualitative.POSITIVE, f"{raw}: detectable")
+        return Reading(None, f"{raw}: not known to be detected")
+    if quantity.comparator:
+        return Reading(None, f"{raw}: not a measured amount")
+    if "log" in (quantity.unit or "").lower():
+        # A log viral load is reported only for a measured amount (log 0 is 1 IU/mL).
+        return Reading(Qualitative.POSITIVE, f"{raw}: detectable (log value)")
+    if quantity.value <= 0:
+        return Reading(Qualitative.NEGATIVE, f"{raw}: not detectable")
+    limit = _detection_limit(part, quantity, where)
+    if limit is None or quantity.value > limit:
+        return Reading(Qualitative.POSITIVE, f"{raw}: detectable")
+    return Reading(None, f"{raw}: at or below the limit of detection {limit:g}")
+
+
 def _from_quantity(
     part: Mapping[str, Any], quantity: QuantityValue, kind: LabKind, where: str
 ) -> Reading:
+    if kind is LabKind.HBV_DNA:
+        return read_hbv_dna(part, quantity, where)
     if kind not in INDEX_KINDS:
         return Reading(None, "a quantity, not a qualitative result")
     cutoff = _cutoff(part, quantity, where)
@@ -239,6 +290,8 @@ def _from_quantity(
             if _compare(scaled, HCG_NEGATIVE_BELOW) is Qualitative.NEGATIVE:
                 return Reading(Qualitative.NEGATIVE, f"hCG {amount:g} {HCG_UNIT} (< 5)")
             return Reading(None, f"hCG {amount:g} {HCG_UNIT} (between 5 and 25)")
+    if kind is LabKind.HBSAG and quantity.to(HBSAG_UNIT) is not None:
+        return Reading(None, "quantitative HBsAg (judged against the positivity threshold)")
     return Reading(None, "no reference range to read the index against")
 
 

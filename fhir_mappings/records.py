@@ -101,6 +101,7 @@ CANONICAL_UNITS: dict[LabKind, str] = {
     LabKind.LYMPHOCYTES: "10*3/uL",
     LabKind.CD19: "/uL",
     LabKind.HBV_DNA: "[IU]/mL",
+    LabKind.HBSAG: "[IU]/mL",
     LabKind.ANTI_HBS: "m[IU]/mL",
     LabKind.HCG: "m[IU]/mL",
 }
@@ -230,6 +231,9 @@ class Vaccination:
     vaccine_class: VaccineClass
     display: str
     source: SourceRef
+    #: No recognised vaccine code: the class comes from the words of its name (SPEC §2), and
+    #: findings say the code is unknown rather than that it is a live vaccine.
+    classified_by_text: bool = False
 
 
 class ConditionKind(str, Enum):
@@ -245,12 +249,23 @@ class ConditionRecord:
     kind: ConditionKind
     #: onsetDateTime / onsetPeriod.start, else recordedDate.
     onset: ClinicalDate | None
-    #: clinicalStatus active/recurrence/relapse (absent clinicalStatus counts as not active).
+    #: clinicalStatus active/recurrence/relapse (absent clinicalStatus counts as not active
+    #: here; the rules apply SPEC §2 "Conditions without clinicalStatus").
     active: bool
     #: verificationStatus refuted or entered-in-error.
     refuted: bool
     display: str
     source: SourceRef
+    #: The clinicalStatus code as recorded ("active", "resolved", …); None when absent.
+    clinical_status: str | None = None
+    #: abatementDateTime / abatementPeriod.end (start when no end) as a date.
+    abatement: ClinicalDate | None = None
+    #: True when an abatement is recorded at all (also abatementString, abatementAge,
+    #: abatementRange, abatementBoolean true), dated or not.
+    abated: bool = False
+    #: In the curated list of chronic infections that matter for anti-CD20 therapy
+    #: (value set condition-infection-chronic): counted whatever their age.
+    chronic: bool = False
 
 
 @dataclass(frozen=True)
@@ -261,6 +276,16 @@ class AllergyRecord:
     refuted: bool
     display: str
     source: SourceRef
+    #: The clinicalStatus code as recorded; None when absent.
+    clinical_status: str | None = None
+    #: AllergyIntolerance.type ("allergy", "intolerance"); None when absent.
+    allergy_type: str | None = None
+    #: AllergyIntolerance.criticality ("low", "high", "unable-to-assess"); None when absent.
+    criticality: str | None = None
+    #: Any reaction recorded as severe.
+    severe_reaction: bool = False
+    #: Any reaction manifestation that is anaphylaxis (code or text).
+    anaphylaxis: bool = False
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,11 @@ _SYSTEMS: tuple[tuple[System, tuple[str, ...]], ...] = (
         ("urn:oid:2.16.840.1.113883.6.88",),
     ),
     (System("ndc", "http://hl7.org/fhir/sid/ndc", "NDC"), ("urn:oid:2.16.840.1.113883.6.69",)),
-    (System("cvx", "http://hl7.org/fhir/sid/cvx", "CVX"), ("urn:oid:2.16.840.1.113883.12.292",)),
+    (
+        System("cvx", "http://hl7.org/fhir/sid/cvx", "CVX"),
+        # 12.292 is HL7 table 0292; 6.59 is the alternate OID C32/CCD documents use for CVX.
+        ("urn:oid:2.16.840.1.113883.12.292", "urn:oid:2.16.840.1.113883.6.59"),
+    ),
     (
         System("icd10cm", "http://hl7.org/fhir/sid/icd-10-cm", "ICD-10-CM"),
         ("urn:oid:2.16.840.1.113883.6.90",),

@@ -60,7 +60,7 @@ RRMS = ("426373005", "Relapsing remitting multiple sclerosis")
 PML = ("22255007", "Progressive multifocal leukoencephalopathy")
 PNEUMONIA = ("233604007", "Pneumonia (disorder)")
 UTI = ("68566005", "Urinary tract infectious disease (disorder)")
-CHRONIC_SINUSITIS = ("40055000", "Chronic sinusitis (disorder)")
+VIRAL_SINUSITIS = ("444814009", "Viral sinusitis (disorder)")
 HERPES_ZOSTER = ("4740000", "Herpes zoster (disorder)")
 ANAPHYLAXIS = ("39579001", "Anaphylaxis (disorder)")
 

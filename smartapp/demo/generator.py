@@ -22,7 +22,6 @@ from datetime import date
 from smartapp.demo.bundles import DEMO_SYSTEM, transaction_bundle, with_identifiers
 from smartapp.demo.fhir_builders import (
     ANTI_HBC,
-    CHRONIC_SINUSITIS,
     HBSAG,
     HBV_DNA,
     HCG_URINE,
@@ -34,6 +33,7 @@ from smartapp.demo.fhir_builders import (
     MRI_BRAIN_WWO,
     PNEUMONIA,
     UTI,
+    VIRAL_SINUSITIS,
     PatientBuilder,
     Resource,
     birth_date_for_age,
@@ -55,7 +55,7 @@ _FAMILY = (
 _TIME_ZONES = ("+00:00", "-05:00", "-04:00", "+01:00", "+02:00")
 _INFECTIONS = (
     (UTI, ("N39.0", "Urinary tract infection, site not specified")),
-    (CHRONIC_SINUSITIS, None),
+    (VIRAL_SINUSITIS, None),
     (PNEUMONIA, ("J18.9", "Pneumonia, unspecified organism")),
     (HERPES_ZOSTER, None),
 )

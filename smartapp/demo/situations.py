@@ -20,7 +20,6 @@ from types import MappingProxyType
 from smartapp.demo.fhir_builders import (
     ANTI_HBC,
     CD19,
-    CHRONIC_SINUSITIS,
     HBSAG,
     HBV_DNA,
     HCG_URINE,
@@ -29,6 +28,7 @@ from smartapp.demo.fhir_builders import (
     PML,
     PNEUMONIA,
     UTI,
+    VIRAL_SINUSITIS,
     PatientBuilder,
     Resource,
     When,
@@ -261,7 +261,7 @@ def _all_ok(b: PatientBuilder) -> None:
     b.immunization("flu", -24)
     b.quantitative(CD19, -40, 2, "/uL", low=40, unit_display="cells/uL")
     b.condition(
-        CHRONIC_SINUSITIS, -150, clinical="resolved", category="encounter-diagnosis", abatement=-135
+        VIRAL_SINUSITIS, -150, clinical="resolved", category="encounter-diagnosis", abatement=-135
     )
 
 
@@ -424,14 +424,16 @@ def _ig_monitoring_overdue(b: PatientBuilder) -> None:
     phase="maintenance",
 )
 def _recurrent_infections(b: PatientBuilder) -> None:
-    """On therapy for 11 months with two active infections this year (chronic sinusitis,
-    a current UTI): IgG 610 mg/dL (low) 200 days ago, so Ig is due every 180 days and is
-    overdue, and low IgG with infections is a high alert."""
+    """On therapy for 11 months with two infections this year (a viral sinusitis 70 days ago,
+    resolved; a current UTI): IgG 610 mg/dL (low) 200 days ago, so Ig is due every 180 days
+    and is overdue, and low IgG with infections is a high alert."""
     therapy(b, maintenance_course(-9, 12), follow_up_labs=False)
     b.brain_mri(-40)
     b.igg(-200, 610, unit="mg/dL")
     b.igm(-200, 52)
-    b.condition(CHRONIC_SINUSITIS, -70, category="encounter-diagnosis")
+    b.condition(
+        VIRAL_SINUSITIS, -70, clinical="resolved", category="encounter-diagnosis", abatement=-60
+    )
     b.condition(
         UTI,
         -6,

@@ -195,9 +195,13 @@ def vaccine_evidence(vaccine: Vaccination, note: str = "") -> Evidence:
 
 
 def condition_evidence(condition: ConditionRecord, note: str = "") -> Evidence:
-    state = "active" if condition.active else "not active"
+    state = condition.clinical_status or "no clinical status"
     if condition.refuted:
         state += ", refuted or entered in error"
+    if condition.abatement is not None:
+        state += f", abated {date_text(condition.abatement)}"
+    elif condition.abated:
+        state += ", abated (no date)"
     display = _with(f"{condition.display} ({state})", note)
     return Evidence(
         condition.source.reference, date_text(condition.onset), display, condition.source.matched_by
@@ -205,12 +209,19 @@ def condition_evidence(condition: ConditionRecord, note: str = "") -> Evidence:
 
 
 def allergy_evidence(allergy: AllergyRecord) -> Evidence:
-    state = "active" if allergy.active else "not active"
+    state = allergy.clinical_status or "no clinical status"
     if allergy.refuted:
         state += ", refuted or entered in error"
-    return Evidence(
-        allergy.source.reference, None, f"{allergy.display} ({state})", allergy.source.matched_by
-    )
+    facts = [
+        f"type {allergy.allergy_type or 'not recorded'}",
+        f"criticality {allergy.criticality or 'not recorded'}",
+    ]
+    if allergy.anaphylaxis:
+        facts.append("anaphylaxis")
+    elif allergy.severe_reaction:
+        facts.append("severe reaction")
+    display = f"{allergy.display} ({state}; {', '.join(facts)})"
+    return Evidence(allergy.source.reference, None, display, allergy.source.matched_by)
 
 
 def imaging_evidence(image: ImagingRecord, note: str = "") -> Evidence:

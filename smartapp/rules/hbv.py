@@ -12,9 +12,11 @@ positive one does (total anti-HBc is then positive too) and is read as anti-HBc 
 from __future__ import annotations
 
 from datetime import date
+from typing import NamedTuple
 
 from fhir_mappings.records import (
     ConditionKind,
+    ConditionRecord,
     LabKind,
     LabResult,
     PatientRecord,
@@ -22,10 +24,12 @@ from fhir_mappings.records import (
 )
 from smartapp.rules import actions
 from smartapp.rules.base import Rule
+from smartapp.rules.conditions import ConditionState, condition_state, describe_state
 from smartapp.rules.evidence import (
     condition_evidence,
     lab_evidence,
     lab_phrase,
+    pending_text,
     sentence,
     series_evidence,
 )
@@ -35,8 +39,8 @@ from smartapp.rules.labs import (
     baseline_item,
     baseline_window,
 )
-from smartapp.rules.model import Finding, Severity, Status
-from smartapp.rules.results import LabSeries
+from smartapp.rules.model import Evidence, Finding, Severity, Status
+from smartapp.rules.results import LabSeries, at_or_above
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
 
@@ -50,7 +54,9 @@ HBV_SCREENING = Rule(
 HBV_SEROLOGY = Rule(
     id="hbv-serology",
     name="Hepatitis B status",
-    citation="Kesimpta USPI 4 Contraindications (active HBV); 2.1; 5.1 Hepatitis B Virus",
+    citation="Kesimpta USPI 4 Contraindications (active HBV); 2.1; 5.1 Hepatitis B Virus "
+    "reactivation; LOINC HBV DNA and HBsAg codes (fhir_mappings/valuesets/hbv-dna.json, "
+    "hbsag.json)",
     areas=frozenset({"labs", "conditions"}),
 )
 
@@ -89,130 +95,206 @@ def hbv_screening(
     )
 
 
-def _state(series: LabSeries, label: str) -> tuple[Qualitative | None, str]:
-    """The latest usable result, unless an unreadable one may be newer; and why not."""
+def hbv_reading(lab: LabResult, settings: RuleSettings) -> Qualitative | None:
+    """A usable HBV result as positive/negative; quantitative HBsAg in IU/mL is positive at
+    or above the threshold (SPEC §2; setting `hbsag_positive_iu_ml`), None when its bound
+    does not settle it."""
+    if lab.qualitative is not None or lab.value is None or lab.kind is not LabKind.HBSAG:
+        return lab.qualitative
+    verdict = at_or_above(lab.value, lab.comparator, settings.hbsag_positive_iu_ml)
+    if verdict is None:
+        return None
+    return Qualitative.POSITIVE if verdict else Qualitative.NEGATIVE
+
+
+class _Analyte(NamedTuple):
+    """One HBV analyte: its latest reading, what blocks a reassuring answer, its history."""
+
+    label: str
+    series: LabSeries
+    latest: LabResult | None
+    value: Qualitative | None  # of the latest, None when unreadable / none
+    problem: str  # why the latest is not known ("" when it is)
+    pending: tuple[LabResult, ...]  # newer than the latest usable result
+    ever_positive: tuple[LabResult, ...]
+
+    @property
+    def positive(self) -> bool:
+        return self.value is Qualitative.POSITIVE and self.latest is not None
+
+    @property
+    def negative(self) -> bool:
+        return self.value is Qualitative.NEGATIVE and self.latest is not None and not self.pending
+
+    @property
+    def never_tested(self) -> bool:
+        series = self.series
+        return not series.usable and not series.pending and not series.unusable
+
+
+def _analyte(label: str, series: LabSeries, settings: RuleSettings) -> _Analyte:
     latest = series.latest
+    value = hbv_reading(latest, settings) if latest is not None else None
+    problem = ""
     unreadable = series.unreadable_since_latest()
     if unreadable:
         raw = ", ".join(f"'{lab.raw}'" for lab in unreadable)
-        return None, f"the latest {label} could not be interpreted ({raw})"
-    if latest is None:
-        if series.pending:
-            return None, f"{label} result pending"
-        return None, f"no {label} result"
-    return latest.qualitative, ""
+        problem = f"the latest {label} could not be used ({raw})"
+        value = None
+    elif latest is not None and value is None:
+        problem = f"the latest {label} ({lab_phrase(latest)}) does not settle it"
+    elif latest is None and not series.pending:
+        problem = f"no {label} result"
+    pending = series.pending_since_latest()
+    if pending and value is not Qualitative.POSITIVE:
+        problem = "; ".join(p for p in (problem, pending_text(label, pending)) if p)
+    ever = tuple(lab for lab in series.usable if hbv_reading(lab, settings) is Qualitative.POSITIVE)
+    return _Analyte(label, series, latest, value, problem, pending, ever)
 
 
 def hbv_serology(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
 ) -> Finding:
-    """What the latest HBV results mean for ofatumumab. USPI 4 (active HBV is a
-    contraindication), 2.1 and 5.1 (HBsAg-negative/anti-HBc-positive: consult a liver
-    disease expert before starting and during treatment); SPEC §3 hbv-serology.
+    """What the HBV results and Conditions mean for ofatumumab. USPI 4 (active HBV is a
+    contraindication), 2.1 and 5.1 (HBsAg negative and anti-HBc positive: consult a liver
+    disease expert before starting and during treatment; HBV reactivation); SPEC §2, §3
+    hbv-serology.
 
-    alert critical: latest HBsAg positive, or an active, non-refuted hepatitis B Condition.
-    alert high: anti-HBc positive (HBsAg negative, or HBsAg not known) — HBV DNA
-    monitoring or prophylaxis with a liver disease expert. ok (info): latest HBsAg and
-    anti-HBc both negative, with no newer unreadable result. unknown (moderate) otherwise;
-    its action is to order the screening only when a test has no result at all.
+    alert critical: the latest HBsAg positive (quantitative: >= 0.05 IU/mL), the latest HBV
+    DNA detectable (on therapy: reactivation), the latest anti-HBc IgM positive (possible
+    acute hepatitis B), or a hepatitis B Condition that is current (active; or without
+    clinicalStatus and not abated, whatever its age). alert high: total anti-HBc positive
+    (HBsAg negative or not known), a hepatitis B Condition inactive, resolved or in
+    remission, or any positive HBsAg or anti-HBc, or detectable HBV DNA, ever recorded —
+    whatever later results say. ok (info): HBsAg and total anti-HBc negative, no detectable
+    HBV DNA, no hepatitis B Condition and nothing newer pending or unreadable. unknown
+    (moderate) otherwise; its action is to order the screening only when a test was never
+    done. An alert names any newer pending result; a pending result never raises one.
     """
-    hbsag = schedule.lab_series(LabKind.HBSAG)
-    anti_hbc = anti_hbc_series(schedule)
-    conditions = [
-        c
-        for c in record.conditions
-        if c.kind is ConditionKind.HEPATITIS_B and c.active and not c.refuted
-    ]
-    evidence = [
-        *(condition_evidence(c) for c in conditions),
-        *series_evidence(hbsag),
-        *series_evidence(anti_hbc),
-    ]
-    latest_hbsag = hbsag.latest
-    latest_anti_hbc = anti_hbc.latest
+    hbsag = _analyte("HBsAg", schedule.lab_series(LabKind.HBSAG), settings)
+    total = _analyte("anti-HBc (total)", anti_hbc_series(schedule), settings)
+    igm = _analyte("anti-HBc IgM", schedule.lab_series(LabKind.ANTI_HBC_IGM), settings)
+    dna = _analyte("HBV DNA", schedule.lab_series(LabKind.HBV_DNA), settings)
+    analytes = (hbsag, total, igm, dna)
 
-    if conditions or (
-        latest_hbsag is not None and latest_hbsag.qualitative is Qualitative.POSITIVE
-    ):
-        reasons = []
-        if latest_hbsag is not None and latest_hbsag.qualitative is Qualitative.POSITIVE:
-            reasons.append(lab_phrase(latest_hbsag))
-        reasons.extend(f"active condition '{c.display}'" for c in conditions)
+    current: list[ConditionRecord] = []
+    past: list[ConditionRecord] = []
+    notes: dict[str, str] = {}
+    for condition in record.conditions:
+        if condition.kind is not ConditionKind.HEPATITIS_B:
+            continue
+        state = condition_state(condition, as_of, settings)
+        if state is ConditionState.ACTIVE:
+            current.append(condition)
+        elif state in (ConditionState.PAST, ConditionState.STALE, ConditionState.UNDATED):
+            past.append(condition)
+        else:
+            continue
+        notes[condition.source.reference] = describe_state(condition, state)
+
+    def cond_evidence(condition: ConditionRecord) -> Evidence:
+        return condition_evidence(condition, notes.get(condition.source.reference, ""))
+
+    evidence: list[Evidence] = [*map(cond_evidence, current), *map(cond_evidence, past)]
+    seen: set[str] = set()
+    for analyte in analytes:
+        for item in series_evidence(analyte.series):
+            if item.reference + item.display not in seen:
+                seen.add(item.reference + item.display)
+                evidence.append(item)
+        for lab in analyte.ever_positive:
+            item = lab_evidence(lab, "positive or detectable: counts whatever later results say")
+            if lab is not analyte.latest and item.reference + item.display not in seen:
+                seen.add(item.reference + item.display)
+                evidence.append(item)
+    waiting = [pending_text(a.label, a.pending) for a in analytes if a.pending]
+    waiting_text = f" Also {'; '.join(waiting)}." if waiting else ""
+
+    critical: list[str] = []
+    grounds: list[Evidence] = [cond_evidence(c) for c in current]
+    if hbsag.positive and hbsag.latest is not None:
+        critical.append(lab_phrase(hbsag.latest))
+        grounds.append(lab_evidence(hbsag.latest))
+    if dna.positive and dna.latest is not None:
+        critical.append(
+            f"{lab_phrase(dna.latest)} (detectable"
+            + ("; on therapy this means HBV reactivation)" if schedule.started else ")")
+        )
+        grounds.append(lab_evidence(dna.latest))
+    if igm.positive and igm.latest is not None:
+        critical.append(f"{lab_phrase(igm.latest)} (possible acute hepatitis B)")
+        grounds.append(lab_evidence(igm.latest))
+    critical.extend(f"current condition '{c.display}'" for c in current)
+    if critical:
         detail = (
-            f"Active hepatitis B ({'; '.join(reasons)}): ofatumumab is contraindicated. "
+            f"Active hepatitis B ({'; '.join(critical)}): ofatumumab is contraindicated. "
             "Do not start or give a dose; refer to a liver disease expert."
         )
-        grounds = [condition_evidence(c) for c in conditions]
-        if latest_hbsag is not None and latest_hbsag.qualitative is Qualitative.POSITIVE:
-            grounds.append(lab_evidence(latest_hbsag))
         return HBV_SEROLOGY.finding(
             Status.ALERT,
             Severity.CRITICAL,
             "Active hepatitis B: contraindicated",
-            detail,
+            detail + waiting_text,
             evidence=evidence,
             action=actions.REVIEW_HBV_SEROLOGY,
             grounds=grounds,
         )
 
-    hbsag_value, hbsag_problem = _state(hbsag, "HBsAg")
-    if latest_anti_hbc is not None and latest_anti_hbc.qualitative is Qualitative.POSITIVE:
-        hbv_dna = schedule.lab_series(LabKind.HBV_DNA).latest
-        if hbv_dna is not None:
-            evidence.append(lab_evidence(hbv_dna))
-        if hbsag_value is Qualitative.NEGATIVE and latest_hbsag is not None:
-            first = f"{lab_phrase(latest_hbsag)} and {lab_phrase(latest_anti_hbc)}"
+    high: list[str] = []
+    high_grounds: list[Evidence] = []
+    if total.positive and total.latest is not None:
+        if hbsag.negative and hbsag.latest is not None:
+            high.append(f"{lab_phrase(hbsag.latest)} and {lab_phrase(total.latest)}")
         else:
-            first = f"{lab_phrase(latest_anti_hbc)}; HBsAg not known ({hbsag_problem})"
+            high.append(f"{lab_phrase(total.latest)}; HBsAg not known ({hbsag.problem})")
+        high_grounds.append(lab_evidence(total.latest))
+    for condition in past:
+        high.append(f"hepatitis B recorded as past ('{condition.display}', {_status(condition)})")
+        high_grounds.append(cond_evidence(condition))
+    for analyte in analytes:
+        earlier = [lab for lab in analyte.ever_positive if lab is not analyte.latest]
+        if earlier and not (analyte is total and total.positive):
+            first = earlier[0]
+            high.append(f"earlier {lab_phrase(first)} (counts whatever later results say)")
+            high_grounds.append(lab_evidence(first))
+    if high:
         detail = (
-            f"{first}: past or occult hepatitis B with a risk of reactivation. Consult a liver "
-            "disease expert before starting and during treatment (HBV DNA monitoring or "
-            "antiviral prophylaxis)."
+            f"{sentence('; '.join(high))}: past or occult hepatitis B with a risk of "
+            "reactivation. Consult a liver disease expert before starting and during "
+            "treatment (HBV DNA monitoring or antiviral prophylaxis)."
         )
-        if latest_anti_hbc.kind is LabKind.ANTI_HBC_IGM:
-            detail += " A positive anti-HBc IgM suggests recent infection: check HBV DNA."
-        if hbv_dna is not None:
-            detail += f" Latest {lab_phrase(hbv_dna)}."
+        if dna.latest is not None:
+            detail += f" Latest {lab_phrase(dna.latest)}."
         return HBV_SEROLOGY.finding(
             Status.ALERT,
             Severity.HIGH,
-            "Anti-HBc positive: consult liver expert",
-            detail,
+            "Past hepatitis B: consult liver expert",
+            detail + waiting_text,
             evidence=evidence,
             action=actions.REVIEW_HBV_SEROLOGY,
-            # The positive anti-HBc: new HBsAg or HBV DNA monitoring results are what the
+            # What the alert rests on: new HBsAg or HBV DNA monitoring results are what the
             # acknowledgement arranged ("HBV DNA monitoring by hepatology"), not new alerts.
-            grounds=[lab_evidence(latest_anti_hbc)],
+            grounds=high_grounds,
         )
 
-    anti_hbc_value, anti_hbc_problem = _state(anti_hbc, "anti-HBc")
-    if (
-        hbsag_value is Qualitative.NEGATIVE
-        and anti_hbc_value is Qualitative.NEGATIVE
-        and latest_hbsag is not None
-        and latest_anti_hbc is not None
-    ):
-        detail = (
-            f"{sentence(lab_phrase(latest_hbsag))} and {lab_phrase(latest_anti_hbc)}: "
-            "no sign of current or past hepatitis B."
-        )
+    problems = [a.problem for a in (hbsag, total) if not a.negative and a.problem]
+    # IgM and HBV DNA are not required, but a newer one that cannot be used (or is
+    # pending) may say what the serology does not.
+    problems.extend(a.problem for a in (igm, dna) if a.problem and not a.never_tested)
+    negative = [a.latest for a in (hbsag, total) if a.negative and a.latest is not None]
+    if len(negative) == 2 and not problems:
+        found = " and ".join(lab_phrase(lab) for lab in negative)
+        if dna.latest is not None:
+            found += f"; {lab_phrase(dna.latest)}"
+        detail = f"{sentence(found)}: no sign of current or past hepatitis B."
         return HBV_SEROLOGY.finding(
             Status.OK, Severity.INFO, "Hepatitis B negative", detail, evidence=evidence
         )
-
-    problems = [p for p in (hbsag_problem, anti_hbc_problem) if p]
-    known: list[LabResult] = [
-        lab
-        for lab, value in ((latest_hbsag, hbsag_value), (latest_anti_hbc, anti_hbc_value))
-        if lab is not None and value is not None
-    ]
+    known = [lab_phrase(a.latest) for a in analytes if a.latest is not None and a.value]
     detail = f"Hepatitis B status cannot be decided: {'; '.join(problems)}."
     if known:
-        detail += " Known: " + "; ".join(lab_phrase(lab) for lab in known) + "."
-    nothing = any(
-        not series.usable and not series.pending and not series.unusable
-        for series in (hbsag, anti_hbc)
-    )
+        detail += " Known: " + "; ".join(known) + "."
+    nothing = hbsag.never_tested or total.never_tested
     return HBV_SEROLOGY.finding(
         Status.UNKNOWN,
         Severity.MODERATE,
@@ -221,3 +303,9 @@ def hbv_serology(
         evidence=evidence,
         action=actions.ORDER_HBV_SCREENING if nothing else None,
     )
+
+
+def _status(condition: ConditionRecord) -> str:
+    if condition.abatement is not None:
+        return f"abated {condition.abatement.text}"
+    return condition.clinical_status or "no clinical status, too old or undated"

@@ -38,15 +38,16 @@ from fhir_mappings.records import (
 #: Kinds read as an interpreted qualitative value (positive/negative).
 QUALITATIVE_KINDS = frozenset(
     {
+        LabKind.HBV_DNA,  # detectable or not (fhir_mappings.qualitative.read_hbv_dna)
         LabKind.ANTI_HBC_TOTAL,
         LabKind.ANTI_HBC_IGM,
         LabKind.PREGNANCY_STATUS,
         LabKind.VARICELLA_IGG,
     }
 )
-#: Kinds read as a qualitative value or, failing that, a quantity (quantitative HBsAg in
-#: IU/mL, HBV DNA, hCG in mIU/mL).
-QUALITATIVE_OR_QUANTITY_KINDS = frozenset({LabKind.HBSAG, LabKind.HBV_DNA, LabKind.HCG})
+#: Kinds read as a qualitative value or, failing that, a quantity the rules judge
+#: (quantitative HBsAg in IU/mL, hCG in mIU/mL).
+QUALITATIVE_OR_QUANTITY_KINDS = frozenset({LabKind.HBSAG, LabKind.HCG})
 #: Kinds whose presence is what counts (a CBC was done); a lymphocyte % has no count.
 PRESENCE_KINDS = frozenset({LabKind.CBC_PANEL, LabKind.WBC, LabKind.LYMPHOCYTES})
 #: Quantities where a lower value is the worse one (low immunoglobulins, no B cells yet).

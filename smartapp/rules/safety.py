@@ -6,7 +6,9 @@ from datetime import date
 from enum import Enum
 
 from fhir_mappings.records import (
+    AllergyRecord,
     ConditionKind,
+    ConditionRecord,
     LabKind,
     LabResult,
     PatientRecord,
@@ -14,17 +16,20 @@ from fhir_mappings.records import (
 )
 from smartapp.rules import actions
 from smartapp.rules.base import Rule
+from smartapp.rules.conditions import ConditionState, condition_state, describe_state
 from smartapp.rules.dates import age_on, plus_days, plus_months
 from smartapp.rules.evidence import (
     allergy_evidence,
     condition_evidence,
+    date_text,
     day,
     lab_evidence,
     lab_phrase,
+    pending_text,
     sentence,
 )
 from smartapp.rules.model import Finding, Severity, Status
-from smartapp.rules.results import is_usable
+from smartapp.rules.results import at_or_above, below, is_usable
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
 
@@ -38,7 +43,8 @@ INFECTION_ACTIVE = Rule(
 HYPERSENSITIVITY = Rule(
     id="hypersensitivity",
     name="Hypersensitivity",
-    citation="Kesimpta USPI 4 Contraindications; 5.2 Injection-Related Reactions and "
+    citation="Kesimpta USPI 4 Contraindications (history of hypersensitivity or "
+    "life-threatening injection-related reaction); 5.2 Injection-Related Reactions and "
     "Hypersensitivity Reactions",
     areas=frozenset({"allergies"}),
 )
@@ -64,67 +70,189 @@ PREGNANCY = Rule(
 def infection_active(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
 ) -> Finding:
-    """An active, non-refuted infection Condition -> alert high: delay the dose until it has
-    resolved, or treat it before starting. USPI 5.1 Infections; SPEC §3 infection-active.
-    ok (info) otherwise."""
-    active = [
-        c
-        for c in record.conditions
-        if c.kind is ConditionKind.INFECTION and c.active and not c.refuted
-    ]
-    if not active:
-        return INFECTION_ACTIVE.finding(
-            Status.OK, Severity.INFO, "No active infection", "No active infection recorded."
+    """An infection that is plausibly current -> alert high: delay the dose until it has
+    resolved, or treat it before starting. USPI 5.1 Infections; SPEC §2 "Conditions
+    without clinicalStatus"; §3 infection-active; issue 10 (Synthea-style records).
+
+    Counted (as of the as-of day, never refuted, not abated by then): a chronic infection
+    of the curated list (tuberculosis, HIV, chronic hepatitis C…) that is active or has no
+    clinicalStatus, whatever its age; an acute infection recorded active with its onset
+    (else recordedDate) within 90 days, or with no clinicalStatus within 30 days (both
+    settings). Infections recorded active but older are context, not an alert: ok (low)
+    naming them, so someone closes them in the record. An infection with neither a status
+    nor a date cannot be judged: unknown (moderate). ok (info) otherwise.
+    """
+    counted: list[tuple[ConditionRecord, str]] = []
+    stale: list[tuple[ConditionRecord, str]] = []
+    undated: list[ConditionRecord] = []
+    for condition in record.conditions:
+        if condition.kind is not ConditionKind.INFECTION:
+            continue
+        state = condition_state(condition, as_of, settings)
+        if state is ConditionState.UNDATED:
+            undated.append(condition)
+        elif state is ConditionState.STALE:
+            stale.append((condition, describe_state(condition, state)))
+        elif state is ConditionState.ACTIVE:
+            recent = _recent_enough(condition, as_of, settings)
+            if recent is None:
+                counted.append((condition, _why_counted(condition, state)))
+            else:
+                stale.append((condition, recent))
+    context = [condition_evidence(c, note) for c, note in stale]
+    if counted:
+        names = "; ".join(f"{c.display} ({_since(c)})" for c, _ in counted)
+        advice = (
+            "Delay the next dose until the infection has resolved."
+            if schedule.started
+            else "Treat it before starting ofatumumab."
         )
-    names = "; ".join(c.display for c in active)
-    if schedule.discontinued is not None:
-        advice = "Therapy is discontinued: treat it before any restart of ofatumumab."
-    elif schedule.started:
-        advice = "Delay the next dose until the infection has resolved."
-    else:
-        advice = "Treat it before starting ofatumumab."
+        grounds = [condition_evidence(c, note) for c, note in counted]
+        return INFECTION_ACTIVE.finding(
+            Status.ALERT,
+            Severity.HIGH,
+            "Active infection",
+            f"Active infection recorded: {names}. {advice}",
+            evidence=[*grounds, *context],
+            action=actions.HOLD_FOR_INFECTION,
+            grounds=grounds,
+        )
+    if undated:
+        names = "; ".join(c.display for c in undated)
+        return INFECTION_ACTIVE.finding(
+            Status.UNKNOWN,
+            Severity.MODERATE,
+            "Infection of unknown age",
+            f"Infection recorded with neither a clinical status nor a date: {names}. Confirm "
+            "it has resolved before the next dose.",
+            evidence=[
+                *(
+                    condition_evidence(c, describe_state(c, ConditionState.UNDATED))
+                    for c in undated
+                ),
+                *context,
+            ],
+        )
+    if stale:
+        names = "; ".join(f"{c.display} ({note})" for c, note in stale)
+        return INFECTION_ACTIVE.finding(
+            Status.OK,
+            Severity.LOW,
+            "No current infection",
+            f"No current infection. Recorded but not current, so not counted: {names}. If "
+            "resolved, close them in the record.",
+            evidence=context,
+        )
     return INFECTION_ACTIVE.finding(
-        Status.ALERT,
-        Severity.HIGH,
-        "Active infection",
-        f"Active infection recorded: {names}. {advice}",
-        evidence=[condition_evidence(c) for c in active],
-        action=actions.HOLD_FOR_INFECTION,
+        Status.OK, Severity.INFO, "No active infection", "No active infection recorded."
     )
+
+
+def _recent_enough(condition: ConditionRecord, as_of: date, settings: RuleSettings) -> str | None:
+    """None when an active infection counts; else why it is context only (too old)."""
+    if condition.chronic or condition.clinical_status is None:
+        return None  # chronic: whatever its age; no status: the 30-day window already applied
+    onset = condition.onset
+    if onset is None:
+        return None  # recorded active with no date to say it is old: the safe reading
+    days = settings.infection_active_recent_days
+    if plus_days(onset.latest, days) >= as_of:
+        return None
+    return (
+        f"recorded {condition.clinical_status} since {date_text(onset)}, more than {days} days "
+        "ago: not counted as current"
+    )
+
+
+def _why_counted(condition: ConditionRecord, state: ConditionState) -> str:
+    if condition.chronic:
+        return "a chronic infection that matters for anti-CD20 therapy: counted whatever its age"
+    return describe_state(condition, state)
+
+
+def _since(condition: ConditionRecord) -> str:
+    status = condition.clinical_status or "no clinical status"
+    when = f"since {date_text(condition.onset)}" if condition.onset else "no date"
+    return f"{status}, {when}"
 
 
 def hypersensitivity(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
 ) -> Finding:
-    """An active, non-refuted AllergyIntolerance to ofatumumab -> alert critical. USPI 4
-    (hypersensitivity added 4/2024 per secondary sources), 5.2; SPEC §3 hypersensitivity.
-    ok (info) otherwise; an inactive allergy record is mentioned in an ok (low)."""
+    """An AllergyIntolerance naming ofatumumab (Kesimpta or Arzerra, by code or text),
+    whatever its clinicalStatus, unless refuted or entered-in-error -> alert. USPI 4
+    Contraindications (history of hypersensitivity to ofatumumab or a life-threatening
+    injection-related reaction), 5.2 Injection-Related Reactions and Hypersensitivity
+    Reactions; SPEC §3 hypersensitivity.
+
+    alert critical when its type is allergy or not recorded, its criticality is high, or a
+    reaction is severe or anaphylaxis; otherwise (an intolerance of low or unassessed
+    criticality with no severe reaction) alert moderate: review, injection reactions are
+    common and usually mild. The detail says when it is recorded inactive or resolved.
+    ok (info) when none is recorded.
+    """
     allergies = [a for a in record.allergies if not a.refuted]
-    active = [a for a in allergies if a.active]
-    if active:
+    if not allergies:
+        return HYPERSENSITIVITY.finding(
+            Status.OK,
+            Severity.INFO,
+            "No allergy to ofatumumab",
+            "No allergy to ofatumumab recorded.",
+        )
+    serious = [a for a in allergies if _serious(a)]
+    described = "; ".join(_allergy_text(a) for a in (serious or allergies))
+    inactive = [a for a in allergies if a.clinical_status in ("inactive", "resolved")]
+    history = (
+        " Recorded as inactive or resolved, but a history of hypersensitivity still counts."
+        if inactive
+        else ""
+    )
+    evidence = [allergy_evidence(a) for a in allergies]
+    if serious:
         return HYPERSENSITIVITY.finding(
             Status.ALERT,
             Severity.CRITICAL,
-            "Allergy to ofatumumab",
-            "Active allergy or intolerance to ofatumumab recorded: "
-            + "; ".join(a.display for a in active)
-            + ". Do not give ofatumumab before this is reviewed.",
-            evidence=[allergy_evidence(a) for a in active],
+            "Hypersensitivity to ofatumumab",
+            f"Hypersensitivity to ofatumumab recorded: {described}.{history} A history of "
+            "hypersensitivity or a life-threatening injection reaction is a contraindication: "
+            "do not give ofatumumab before this is reviewed.",
+            evidence=evidence,
             action=actions.REVIEW_HYPERSENSITIVITY,
-        )
-    if allergies:
-        return HYPERSENSITIVITY.finding(
-            Status.OK,
-            Severity.LOW,
-            "Inactive allergy record",
-            "No active allergy to ofatumumab; an inactive or resolved one is recorded: "
-            + "; ".join(a.display for a in allergies)
-            + ".",
-            evidence=[allergy_evidence(a) for a in allergies],
+            grounds=[allergy_evidence(a) for a in serious],
         )
     return HYPERSENSITIVITY.finding(
-        Status.OK, Severity.INFO, "No allergy to ofatumumab", "No allergy to ofatumumab recorded."
+        Status.ALERT,
+        Severity.MODERATE,
+        "Reaction to ofatumumab: review",
+        f"Intolerance of ofatumumab recorded: {described}.{history} Review it: injection "
+        "reactions are common and usually mild; only a hypersensitivity reaction is a "
+        "contraindication.",
+        evidence=evidence,
+        action=actions.REVIEW_HYPERSENSITIVITY,
     )
+
+
+def _serious(allergy: AllergyRecord) -> bool:
+    """Type allergy (or not recorded), criticality high, or a severe/anaphylactic reaction."""
+    return (
+        allergy.allergy_type in (None, "allergy")
+        or allergy.criticality == "high"
+        or allergy.severe_reaction
+        or allergy.anaphylaxis
+    )
+
+
+def _allergy_text(allergy: AllergyRecord) -> str:
+    facts = [
+        allergy.clinical_status or "no clinical status",
+        allergy.allergy_type or "type not recorded",
+        f"criticality {allergy.criticality or 'not recorded'}",
+    ]
+    if allergy.anaphylaxis:
+        facts.append("anaphylaxis")
+    elif allergy.severe_reaction:
+        facts.append("severe reaction")
+    return f"{allergy.display} ({', '.join(facts)})"
 
 
 def pml(
@@ -132,7 +260,14 @@ def pml(
 ) -> Finding:
     """A PML Condition in any clinical or verification status but refuted/entered-in-error
     (suspected PML counts) -> alert critical. USPI 5.1 PML; SPEC §3 pml. ok (info)."""
-    found = [c for c in record.conditions if c.kind is ConditionKind.PML and not c.refuted]
+    # Whatever its clinical status or age; only one recorded after the as-of day waits.
+    found = [
+        c
+        for c in record.conditions
+        if c.kind is ConditionKind.PML
+        and condition_state(c, as_of, settings)
+        not in (ConditionState.IGNORED, ConditionState.NOT_YET)
+    ]
     if not found:
         return PML.finding(Status.OK, Severity.INFO, "No PML", "No PML recorded.")
     return PML.finding(
@@ -158,10 +293,12 @@ def _reading(lab: LabResult, settings: RuleSettings) -> _Reading:
         return _Reading.POSITIVE
     if lab.qualitative is Qualitative.NEGATIVE:
         return _Reading.NEGATIVE
-    value = lab.value if lab.value is not None else 0.0
-    if value >= settings.hcg_positive_miu_ml:
+    if lab.value is None:
+        return _Reading.EQUIVOCAL
+    # A bound ("<5 mIU/mL") decides only when it settles the comparison (SPEC §2).
+    if at_or_above(lab.value, lab.comparator, settings.hcg_positive_miu_ml):
         return _Reading.POSITIVE
-    if value < settings.hcg_negative_below_miu_ml:
+    if below(lab.value, lab.comparator, settings.hcg_negative_below_miu_ml):
         return _Reading.NEGATIVE
     return _Reading.EQUIVOCAL
 
@@ -186,9 +323,11 @@ def pregnancy(
     negatives = [lab for lab, r in readings if r is _Reading.NEGATIVE]
 
     def cancelled(lab: LabResult) -> bool:
+        """A later negative test (certainly later: on the same day without times, or within
+        a partial date, the positive stands — SPEC §2, the worse result counts)."""
         when = lab.when
         return when is not None and any(
-            n.when is not None and n.when.earliest > when.latest for n in negatives
+            n.when is not None and when.certainly_before(n.when) for n in negatives
         )
 
     def recent(lab: LabResult) -> bool:
@@ -197,14 +336,19 @@ def pregnancy(
     positive = [
         lab for lab, r in readings if r is _Reading.POSITIVE and recent(lab) and not cancelled(lab)
     ]
+    # Current as of the day: active, or without clinicalStatus for 280 days (SPEC §2).
     conditions = [
         c
         for c in record.conditions
-        if c.kind is ConditionKind.PREGNANCY and c.active and not c.refuted
+        if c.kind is ConditionKind.PREGNANCY
+        and condition_state(c, as_of, settings) is ConditionState.ACTIVE
     ]
     if positive or conditions:
         reasons = [lab_phrase(lab) for lab in positive]
-        reasons.extend(f"active condition '{c.display}'" for c in conditions)
+        reasons.extend(f"current condition '{c.display}'" for c in conditions)
+        waiting = [lab for lab in tests.pending_since_latest() if recent(lab)]
+        if waiting:
+            reasons.append(pending_text("a pregnancy test", tuple(waiting)))
         return PREGNANCY.finding(
             Status.ALERT,
             Severity.HIGH,
@@ -213,9 +357,17 @@ def pregnancy(
             "depletion: review treatment with the patient before any dose.",
             evidence=[
                 *(lab_evidence(lab) for lab in positive),
-                *map(condition_evidence, conditions),
+                *(
+                    condition_evidence(c, describe_state(c, ConditionState.ACTIVE))
+                    for c in conditions
+                ),
+                *(lab_evidence(lab) for lab in tests.pending),
             ],
             action=actions.REVIEW_PREGNANCY,
+            grounds=[
+                *(lab_evidence(lab) for lab in positive),
+                *(condition_evidence(c) for c in conditions),
+            ],
         )
 
     gender = (record.patient.gender or "unknown").lower()
@@ -253,6 +405,17 @@ def pregnancy(
             "Pregnancy test unclear",
             f"A pregnancy test within {settings.pregnancy_lookback_days} days is equivocal or "
             f"could not be interpreted: {raw}. Repeat or review it. {reminder}",
+            evidence=evidence,
+        )
+    waiting = [lab for lab in tests.pending_since_latest() if recent(lab)]
+    if waiting:
+        return PREGNANCY.finding(
+            Status.UNKNOWN,
+            Severity.MODERATE,
+            "Pregnancy test pending",
+            f"No pregnancy recorded, but a newer test is not final: "
+            f"{pending_text('pregnancy test', tuple(waiting))}. Check its result before the "
+            f"next dose. {reminder}",
             evidence=evidence,
         )
     if gender == "female":

@@ -15,11 +15,21 @@ class RuleSettings:
     due_window_days: int = 14
     #: Look-ahead for lab and MRI monitoring checks (SPEC §3 ig-monitoring, mri-monitoring).
     monitoring_due_window_days: int = 30
+    # Hepatitis B (SPEC §2 "Qualitative results"): quantitative HBsAg is positive at or
+    # above this many IU/mL (the usual qualitative assay cut-off, 0.05 IU/mL).
+    hbsag_positive_iu_ml: float = 0.05
     # Immunoglobulins (USPI 5.3).
     ig_interval_days: int = 365
     ig_interval_frequent_infections_days: int = 180
     frequent_infections_count: int = 2
     infection_lookback_days: int = 365
+    #: infection-active (SPEC §2, §3; issue 10): an acute infection recorded as active holds
+    #: a dose only when its onset (else recordedDate) is within this many days (our choice:
+    #: long enough for osteomyelitis or endocarditis courses, short enough that a sinusitis
+    #: left open for years is context, not an alert) ...
+    infection_active_recent_days: int = 90
+    #: ... and one without clinicalStatus for this many days (SPEC §2).
+    infection_no_status_days: int = 30
     igg_lower_limit_mg_dl: float = 700.0
     igm_lower_limit_mg_dl: float = 40.0
     # Dosing (USPI 2.2): 20 mg at weeks 0, 1, 2, then every 4 weeks from week 4.

@@ -13,6 +13,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import date
+from typing import NamedTuple
 
 from fhir_mappings.records import (
     LabKind,
@@ -31,9 +32,12 @@ from smartapp.rules.evidence import (
     lab_phrase,
     number,
     on_day,
+    pending_text,
+    sentence,
     vaccine_evidence,
 )
 from smartapp.rules.model import Evidence, Finding, Phase, Severity, Status
+from smartapp.rules.results import at_or_above, latest_of, lower_limit
 from smartapp.rules.schedule import LIVE_LIKE, TreatmentSchedule, days_before_start
 from smartapp.rules.settings import RuleSettings
 
@@ -47,8 +51,9 @@ VACCINE_BEFORE_START = Rule(
 VACCINE_LIVE_ON_THERAPY = Rule(
     id="vaccine-live-on-therapy",
     name="Live vaccines on therapy",
-    citation="Kesimpta USPI 5.1 Vaccinations (no live vaccines until B-cell repletion); "
-    "12.2 CD19+ B cells; SmPC LLN 40 cells/uL",
+    citation="Kesimpta USPI 5.1 Vaccinations (no live vaccines during treatment and after "
+    "discontinuation until B-cell repletion); 12.2 CD19+ B cells (LOINC 8116-6); EU SmPC "
+    "LLN 40 cells/uL; CDC CVX table (fhir_mappings/valuesets/cvx-*.json)",
     areas=frozenset({"vaccinations", "doses"}),
 )
 
@@ -63,6 +68,11 @@ VACCINE_WINDOW = Rule(
 
 
 def _kind(vaccine: Vaccination) -> str:
+    if vaccine.classified_by_text:
+        # SPEC §2: say the code is unknown rather than calling it live.
+        if vaccine.vaccine_class is VaccineClass.LIVE:
+            return "vaccine code not recognised; its name is that of a live vaccine (review)"
+        return "vaccine code not recognised (timed as live; review)"
     if vaccine.vaccine_class is VaccineClass.LIVE:
         return "live vaccine"
     if vaccine.vaccine_class is VaccineClass.AMBIGUOUS:
@@ -213,31 +223,75 @@ def vaccine_before_start(
     )
 
 
-def _b_cells_recovered(
-    cd19: tuple[LabResult, ...], after: date, before: date, default_limit: float
-) -> LabResult | None:
-    """A CD19 count at or above its lower limit dated after `after` and on/before `before`."""
-    for lab in cd19:
-        when = lab.when
-        if when is None or lab.value is None:
-            continue
-        limit = lab.lower_limit if lab.lower_limit is not None else default_limit
-        if lab.value >= limit and when.earliest > after and when.latest <= before:
-            return lab
-    return None
+class _Release(NamedTuple):
+    """What the CD19 counts say about one live vaccine (SPEC §3 vaccine-live-on-therapy)."""
+
+    releaser: LabResult | None  # the CD19 count that releases the vaccine (None: not released)
+    note: str  # why no release, for the detail ("" when none applies)
+    pending: tuple[LabResult, ...]  # a newer CD19 count not final yet: the release waits
+
+
+def _cd19_release(
+    schedule: TreatmentSchedule, settings: RuleSettings, after: date, before: date
+) -> _Release:
+    """An absolute CD19 count at or above its lower limit (the result's own when plausible,
+    else 40 cells/uL), dated after `after` (the last dose) and on or before `before` (the
+    vaccine), and only in a discontinued patient: a count never releases a patient still
+    on therapy. The latest such count decides (a later low one means B cells were not back),
+    and a bound decides only when it settles the comparison."""
+    series = schedule.lab_series(LabKind.CD19)
+    window = [
+        lab
+        for lab in series.usable
+        if lab.when is not None and lab.when.earliest > after and lab.when.latest <= before
+    ]
+    latest = latest_of(window)
+    if latest is None or latest.value is None:
+        return _Release(None, "", ())
+    limit = lower_limit(latest, settings.cd19_lower_limit_per_ul, "cells/uL")
+    recovered = at_or_above(latest.value, latest.comparator, limit.value)
+    if not recovered:
+        why = "does not show" if recovered is False else "is only a bound and does not show"
+        return _Release(
+            None,
+            f"{lab_phrase(latest)} {why} B cells at or above {number(limit.value)} cells/uL",
+            (),
+        )
+    if schedule.discontinued is None:
+        return _Release(
+            None,
+            f"{lab_phrase(latest)} is at or above the lower limit, but a CD19 count never "
+            "releases a patient still on therapy",
+            (),
+        )
+    newest = latest.when
+    waiting = tuple(
+        lab
+        for lab in series.pending
+        if lab.when is None
+        or newest is None
+        or (lab.when.earliest <= before and not lab.when.certainly_before(newest))
+    )
+    return _Release(latest, limit.note, waiting)
 
 
 def vaccine_live_on_therapy(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
 ) -> Finding:
-    """A live vaccine on or after the first dose and up to and including 280 days after the
-    last dose (B-cell repletion) -> alert high, unless a CD19+ count at or above its lower
-    limit (the result's own, else 40 cells/uL) was recorded after the last dose and on or
-    before the vaccine. An ambiguous CVX in that period -> alert moderate asking for review.
-    USPI 5.1 Vaccinations; 12.2; SPEC §3 vaccine-live-on-therapy.
+    """A live vaccine on or after the first dose, while on therapy and after it until B-cell
+    repletion -> alert high. USPI 5.1 Vaccinations ("not recommended during treatment and
+    after discontinuation until B-cell repletion"); 12.2 (CD19+ B cells measure depletion);
+    SPEC §3 vaccine-live-on-therapy.
 
-    Partial dates count if any day they allow falls in the period. unknown (moderate) when a
-    live or ambiguous vaccine has no usable date; ok (info); not_applicable pre-treatment.
+    Repletion is presumed 280 days (a setting) after the last dose or placed pen (or the
+    end of a stopped statement) — "repletion presumed", as the label gives no number — or
+    earlier only when an absolute CD19 count (LOINC 8116-6) at or above its lower limit
+    (default 40 cells/uL) is dated after the last dose and on or before the vaccine in a
+    discontinued patient; a newer CD19 count still pending makes that release unknown. An
+    ambiguous vaccine, or one whose code is not recognised, -> alert moderate asking for
+    review (high when its name is that of a live vaccine). Partial dates count if any day
+    they allow falls in the period. unknown (moderate) when a live or unclear vaccine has no
+    usable date; ok (info); not_applicable pre-treatment.
     """
     first, last = schedule.first, schedule.last
     if first is None or last is None:
@@ -246,10 +300,11 @@ def vaccine_live_on_therapy(
             "vaccine-before-start check."
         )
     until = plus_days(last.latest, settings.b_cell_repletion_days)
-    cd19 = schedule.lab_series(LabKind.CD19).usable
     problems: list[str] = []
-    recovered_notes: list[str] = []
+    released: list[str] = []
+    waiting: list[str] = []
     evidence: list[Evidence] = []
+    grounds: list[Evidence] = []
     live = False
     for vaccine in schedule.vaccinations:
         when = vaccine.when
@@ -257,23 +312,36 @@ def vaccine_live_on_therapy(
             continue
         if when.latest < first.earliest or when.earliest > until:
             continue
-        recovered = _b_cells_recovered(
-            cd19, last.latest, when.earliest, settings.cd19_lower_limit_per_ul
-        )
-        if recovered is not None:
-            recovered_notes.append(
-                f"{vaccine.display} {on_day(when)} after B-cell recovery ({lab_phrase(recovered)})"
-            )
+        release = _cd19_release(schedule, settings, last.latest, when.earliest)
+        if release.releaser is not None:
             evidence.append(vaccine_evidence(vaccine))
-            evidence.append(lab_evidence(recovered, "B cells at or above the lower limit"))
+            evidence.append(
+                lab_evidence(
+                    release.releaser, release.note or "B cells at or above the lower limit"
+                )
+            )
+            evidence.extend(lab_evidence(lab) for lab in release.pending)
+            recovery = lab_phrase(release.releaser)
+            text = f"{vaccine.display} {on_day(when)} after B-cell recovery ({recovery})"
+            if release.pending:
+                waiting.append(f"{text}, but {pending_text('a newer CD19', release.pending)}")
+            else:
+                released.append(text)
             continue
-        live = live or vaccine.vaccine_class is VaccineClass.LIVE
-        problems.append(f"{vaccine.display} ({_kind(vaccine)}) {on_day(when)}")
-        evidence.append(vaccine_evidence(vaccine))
+        live = live or (vaccine.vaccine_class is VaccineClass.LIVE)
+        note = f"; {release.note}" if release.note else ""
+        problems.append(f"{vaccine.display} ({_kind(vaccine)}) {on_day(when)}{note}")
+        item = vaccine_evidence(vaccine)
+        evidence.append(item)
+        grounds.append(item)
 
+    discontinued = schedule.discontinued
+    status_text = (
+        f"therapy discontinued ({discontinued.describe()}); " if discontinued is not None else ""
+    )
     period = (
-        f"from the first dose {on_day(first)} until {day(until)} "
-        f"({settings.b_cell_repletion_days} days after the last dose)"
+        f"from the first dose {on_day(first)} until {day(until)} ({status_text}B-cell repletion "
+        f"presumed {settings.b_cell_repletion_days} days after the last dose {on_day(last)})"
     )
     if problems:
         detail = f"Live vaccine during B-cell depletion ({period}): " + "; ".join(problems) + "."
@@ -281,6 +349,8 @@ def vaccine_live_on_therapy(
             detail += " Live vaccines are not recommended: watch for vaccine-strain infection."
         else:
             detail += " Confirm from the product whether it was a live vaccine."
+        if waiting:
+            detail += " Also: " + "; ".join(waiting) + "."
         return VACCINE_LIVE_ON_THERAPY.finding(
             Status.ALERT,
             Severity.HIGH if live else Severity.MODERATE,
@@ -288,27 +358,35 @@ def vaccine_live_on_therapy(
             detail,
             evidence=evidence,
             action=actions.REVIEW_LIVE_VACCINE,
+            grounds=grounds,
         )
     undated = [v for v in schedule.undated_vaccinations if v.vaccine_class in LIVE_LIKE]
-    if undated:
+    if undated or waiting:
+        parts = []
+        if undated:
+            parts.append(
+                f"live or unclear vaccine(s) without a usable date: {_names(undated)}; confirm "
+                f"none was given {period}"
+            )
+        parts.extend(waiting)
         return VACCINE_LIVE_ON_THERAPY.finding(
             Status.UNKNOWN,
             Severity.MODERATE,
-            "Vaccine date unknown",
-            f"Live or unclear vaccine(s) without a usable date: {_names(undated)}. Confirm none "
-            "was given "
-            f"{period}.",
+            "Vaccine date unknown" if undated else "CD19 count pending",
+            sentence("; ".join(parts)) + ".",
             evidence=[*evidence, *(vaccine_evidence(v) for v in undated)],
         )
     detail = f"No live vaccine recorded {period}."
-    if recovered_notes:
-        detail += " Given after B-cell recovery: " + "; ".join(recovered_notes) + "."
-    detail += (
-        f" Live vaccines stay excluded until {day(until)} unless a CD19+ count is at or above "
-        f"its lower limit (default {number(settings.cd19_lower_limit_per_ul)} cells/uL)."
-        if until >= as_of
-        else ""
-    )
+    if released:
+        detail += " Given after B-cell recovery: " + "; ".join(released) + "."
+    if until >= as_of:
+        detail += f" Live vaccines stay excluded until {day(until)}"
+        detail += (
+            " unless a CD19+ count is at or above its lower limit (default "
+            f"{number(settings.cd19_lower_limit_per_ul)} cells/uL)."
+            if discontinued is not None
+            else " (a CD19 count releases a patient only after discontinuation)."
+        )
     return VACCINE_LIVE_ON_THERAPY.finding(
         Status.OK, Severity.INFO, "No live vaccine on therapy", detail, evidence=evidence
     )

@@ -155,3 +155,101 @@ def test_condition_name_from_the_code_display_or_the_value_set() -> None:
     (record,) = read(condition(SNOMED, "22255007")).conditions
     assert record.display == "Progressive multifocal leukoencephalopathy (disorder)"
     assert record.source.display.startswith(record.display + " (active), onset 2025-01-10")
+
+
+# --- v2: clinical status, abatement, chronic infections, reactions (issue 10) ------------
+
+
+def test_clinical_status_is_kept_and_absent_status_is_none() -> None:
+    (with_status,) = read(condition(SNOMED, "233604007", clinical="resolved")).conditions
+    (without,) = read(condition(SNOMED, "233604007", clinical=None)).conditions
+    assert with_status.clinical_status == "resolved" and not with_status.active
+    assert without.clinical_status is None and not without.active
+
+
+@pytest.mark.parametrize(
+    ("extra", "day", "abated"),
+    [
+        ({"abatementDateTime": "2025-02-01T10:00:00+01:00"}, date(2025, 2, 1), True),
+        ({"abatementPeriod": {"start": "2025-01-20", "end": "2025-02-03"}}, date(2025, 2, 3), True),
+        ({"abatementPeriod": {"start": "2025-01-20"}}, date(2025, 1, 20), True),
+        ({"abatementString": "last winter"}, None, True),
+        ({"abatementBoolean": True}, None, True),
+        ({"abatementBoolean": False}, None, False),
+        ({"abatementAge": {"value": 30, "unit": "a"}}, None, True),
+    ],
+)
+def test_abatement_in_every_form(extra: dict[str, object], day: date | None, abated: bool) -> None:
+    (record,) = read(condition(SNOMED, "233604007", **extra)).conditions
+    assert (record.abatement.earliest if record.abatement else None) == day
+    assert record.abated is abated
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "chronic"),
+    [
+        (SNOMED, "56717001", True),  # tuberculosis
+        (SNOMED, "86406008", True),  # HIV
+        (SNOMED, "128302006", True),  # chronic hepatitis C
+        (ICD10CM, "A15.0", True),
+        (ICD10CM, "Z22.7", True),  # latent tuberculosis
+        (ICD10CM, "B20", True),
+        (ICD10CM, "B18.2", True),
+        (SNOMED, "233604007", False),  # pneumonia
+        (SNOMED, "444814009", False),  # viral sinusitis: acute, counted only when recent
+        (ICD10CM, "J18.9", False),
+    ],
+)
+def test_chronic_infections_of_the_curated_list(system: str, code: str, chronic: bool) -> None:
+    (record,) = read(condition(system, code)).conditions
+    assert record.kind is ConditionKind.INFECTION and record.chronic is chronic
+
+
+@pytest.mark.parametrize(
+    ("system", "code"),
+    [
+        (SNOMED, "40055000"),  # chronic sinusitis: removed in the 2026-12 review
+        (ICD10CM, "B07.9"),  # viral wart
+        (ICD10CM, "B35.1"),  # tinea unguium
+        (ICD10CM, "B86"),  # scabies
+        (ICD10CM, "A63.0"),  # anogenital warts
+    ],
+)
+def test_conditions_removed_from_the_infection_value_set(system: str, code: str) -> None:
+    assert read(condition(system, code)).conditions == ()
+
+
+def test_hepatitis_b_carrier_is_hepatitis_b() -> None:
+    (record,) = read(condition(SNOMED, "235871004")).conditions
+    assert record.kind is ConditionKind.HEPATITIS_B
+
+
+def test_allergy_type_criticality_and_reactions_are_read() -> None:
+    resource = allergy(
+        {"text": "Kesimpta"},
+        type="intolerance",
+        criticality="HIGH",
+        reaction=[
+            {"severity": "moderate", "manifestation": [concept(SNOMED, "39579001")]},
+            {"severity": "severe", "manifestation": [{"text": "hives"}]},
+        ],
+    )
+    (record,) = read(resource).allergies
+    assert record.allergy_type == "intolerance" and record.criticality == "high"
+    assert record.severe_reaction and record.anaphylaxis
+
+
+def test_anaphylaxis_by_text_and_absent_fields() -> None:
+    words = allergy(
+        {"text": "ofatumumab"}, reaction=[{"manifestation": [{"text": "Anaphylactic shock"}]}]
+    )
+    (record,) = read(words).allergies
+    assert record.anaphylaxis and not record.severe_reaction
+    (bare,) = read(allergy({"text": "ofatumumab"})).allergies
+    assert bare.allergy_type is None and bare.criticality is None and not bare.anaphylaxis
+
+
+def test_allergy_with_a_malformed_type_is_skipped_not_fatal() -> None:
+    result = read(allergy({"text": "ofatumumab"}, type=7))
+    assert result.allergies == () and result.data.skipped == 1
+    assert "allergies" in result.data.incomplete

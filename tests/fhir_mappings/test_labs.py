@@ -229,5 +229,8 @@ def test_hbv_dna_in_iu_and_in_copies() -> None:
     iu = observation("42595-9", valueQuantity=quantity(20, "[IU]/mL", comparator="<"))
     copies = observation("29615-2", oid="o2", valueQuantity=quantity(100, "{copies}/mL"))
     first, second = read(iu, copies).labs
-    assert first.value == 20 and first.interpretable
-    assert second.value is None and not second.interpretable
+    # "<20 IU/mL" alone cannot say whether HBV DNA was detected (SPEC §2): shown, not used.
+    assert first.value == 20 and first.comparator == "<" and not first.interpretable
+    # Copies do not convert to IU, but 100 copies/mL is detectable whatever the unit.
+    assert second.value is None and second.interpretable
+    assert second.qualitative is Qualitative.POSITIVE

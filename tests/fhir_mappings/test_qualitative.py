@@ -29,12 +29,47 @@ def reading(**value: object) -> tuple[Qualitative | None, bool, str]:
 
 @pytest.mark.parametrize(
     ("code", "expected"),
-    [("POS", POS), ("DET", POS), ("A", POS), ("R", POS), ("NEG", NEG), ("ND", NEG), ("N", NEG)],
+    [
+        ("RR", POS),
+        ("WR", POS),
+        ("POS", POS),
+        ("DET", POS),
+        ("A", POS),
+        ("NR", NEG),
+        ("NEG", NEG),
+        ("ND", NEG),
+        ("N", NEG),
+    ],
 )
 def test_interpretation_alone_decides(code: str, expected: Qualitative) -> None:
     value, interpretable, display = reading(interpretation=interpretation(code))
     assert value is expected and interpretable
     assert f"interpretation {code}" in display
+
+
+@pytest.mark.parametrize(
+    "system", [INTERPRETATION, "http://terminology.hl7.org/CodeSystem/v2-0078"]
+)
+def test_r_means_resistant_and_is_never_read_as_reactive(system: str) -> None:
+    value, interpretable, _ = reading(interpretation=[concept(system, "R")])
+    assert value is None and not interpretable
+    # R does not hide a readable value either: it is simply not a serology flag.
+    value, _, _ = reading(interpretation=[concept(system, "R")], valueString="Non-reactive")
+    assert value is NEG
+
+
+@pytest.mark.parametrize("code", ["IND", "E"])
+@pytest.mark.parametrize(
+    "system", [INTERPRETATION, "http://terminology.hl7.org/CodeSystem/v2-0078"]
+)
+def test_indeterminate_or_equivocal_interpretation_is_uninterpretable_whatever_the_value(
+    code: str, system: str
+) -> None:
+    value, interpretable, display = reading(
+        interpretation=[concept(system, code)], valueString="Reactive"
+    )
+    assert value is None and not interpretable
+    assert code in display
 
 
 def test_interpretation_code_without_system_is_accepted() -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from fhir_mappings.records import VaccineClass
+from fhir_mappings.terminology import default_valuesets
 
 from .fhirdata import CVX, SNOMED, concept, immunization, read
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.mark.parametrize(
@@ -39,13 +44,95 @@ def test_unknown_cvx_code_is_ambiguous() -> None:
     (vaccination,) = read(immunization("4242")).vaccinations
     assert vaccination.vaccine_class is VaccineClass.AMBIGUOUS
     assert "not a known CVX code" in vaccination.source.matched_by
+    assert vaccination.classified_by_text
 
 
-def test_vaccine_coded_only_in_snomed_is_ambiguous_never_non_live() -> None:
+def test_vaccine_coded_only_in_snomed_is_classified_by_its_text() -> None:
     resource = immunization(None, vaccineCode=concept(SNOMED, "871765008", text="MMR vaccine"))
     (vaccination,) = read(resource).vaccinations
-    assert vaccination.vaccine_class is VaccineClass.AMBIGUOUS
+    assert vaccination.vaccine_class is VaccineClass.LIVE
     assert vaccination.display == "MMR vaccine"
+    assert "matched by text ('mmr'" in vaccination.source.matched_by
+    assert "no recognised vaccine code" in vaccination.source.matched_by
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Zostavax", VaccineClass.LIVE),
+        ("Yellow fever vaccine", VaccineClass.LIVE),
+        ("Varicella (chickenpox)", VaccineClass.LIVE),
+        ("Nasal flu spray", VaccineClass.LIVE),
+        ("Influenza, live, intranasal", VaccineClass.LIVE),
+        ("Shingrix (zoster recombinant)", VaccineClass.AMBIGUOUS),
+        ("Influenza vaccine, non-live", VaccineClass.AMBIGUOUS),
+        ("flu shot", VaccineClass.AMBIGUOUS),
+        ("Varicella zoster immune globulin", VaccineClass.AMBIGUOUS),
+    ],
+)
+def test_text_fallback_live_words_or_review_never_silently_non_live(
+    text: str, expected: VaccineClass
+) -> None:
+    (vaccination,) = read(
+        immunization("4242", vaccineCode=concept(CVX, "4242", text=text))
+    ).vaccinations
+    assert vaccination.vaccine_class is expected
+
+
+def test_every_code_of_the_cdc_cvx_list_is_classified_exactly_once() -> None:
+    """SPEC §2 / issue 10: a new CDC code that no value set classifies fails here."""
+    listed = json.loads((FIXTURES / "cdc-cvx-2025-09-03.json").read_text())["codes"]
+    assert len(listed) > 280
+    sets = ("cvx-live", "cvx-non-live", "cvx-ambiguous", "cvx-not-a-vaccine")
+    members = {vs: {c.code.lstrip("0") for c in default_valuesets()[vs].codes} for vs in sets}
+    unclassified = []
+    for entry in listed:
+        code = entry["code"].lstrip("0")
+        found = [vs for vs in sets if code in members[vs]]
+        if len(found) != 1:
+            unclassified.append((entry["code"], entry["short_description"], found))
+    assert unclassified == []
+
+
+@pytest.mark.parametrize(
+    ("cvx", "expected"),
+    [
+        ("20", VaccineClass.NON_LIVE),  # DTaP
+        ("48", VaccineClass.NON_LIVE),  # Hib PRP-T
+        ("49", VaccineClass.NON_LIVE),  # Hib PRP-OMP
+        ("09", VaccineClass.NON_LIVE),  # Td
+        ("113", VaccineClass.NON_LIVE),
+        ("115", VaccineClass.NON_LIVE),  # Tdap
+        ("62", VaccineClass.NON_LIVE),  # HPV
+        ("133", VaccineClass.NON_LIVE),  # pneumococcal
+        ("43", VaccineClass.NON_LIVE),  # hepatitis B
+        ("83", VaccineClass.NON_LIVE),  # hepatitis A
+        ("309", VaccineClass.NON_LIVE),  # COVID-19 mRNA
+        ("78", VaccineClass.LIVE),  # tularemia LVS
+        ("105", VaccineClass.LIVE),  # vaccinia (Dryvax) diluted
+        ("129", VaccineClass.AMBIGUOUS),  # Japanese encephalitis, unspecified
+        ("500", VaccineClass.AMBIGUOUS),  # COVID-19 non-US, product unknown
+    ],
+)
+def test_common_vaccines_are_classified_and_never_timed_as_live(
+    cvx: str, expected: VaccineClass
+) -> None:
+    (vaccination,) = read(immunization(cvx)).vaccinations
+    assert vaccination.vaccine_class is expected
+    assert not vaccination.classified_by_text
+
+
+@pytest.mark.parametrize(
+    "system", [CVX, "urn:oid:2.16.840.1.113883.12.292", "urn:oid:2.16.840.1.113883.6.59"]
+)
+def test_the_oid_form_of_cvx_is_the_same_system(system: str) -> None:
+    (vaccination,) = read(immunization(None, vaccineCode=concept(system, "20"))).vaccinations
+    assert vaccination.vaccine_class is VaccineClass.NON_LIVE
+
+
+@pytest.mark.parametrize("cvx", ["86", "180", "801", "998"])
+def test_immune_globulins_adjuvants_and_no_vaccine_are_not_vaccinations(cvx: str) -> None:
+    assert read(immunization(cvx)).vaccinations == ()
 
 
 def test_uncoded_vaccine_is_ambiguous() -> None:

@@ -193,20 +193,63 @@ def vaccine(
     return Vaccination(when(day), text, vaccine_class, name, source("Immunization", name))
 
 
+AUTO = "auto"
+
+
 def condition(
-    kind: ConditionKind, onset: When = -10, *, active: bool = True, refuted: bool = False
+    kind: ConditionKind,
+    onset: When = -10,
+    *,
+    active: bool = True,
+    refuted: bool = False,
+    status: str | None = AUTO,
+    abatement: When = None,
+    abated: bool = False,
+    chronic: bool = False,
 ) -> ConditionRecord:
+    """A Condition; `status` defaults to "active" (or "resolved" when `active` is False);
+    pass None for a Condition without clinicalStatus."""
+    clinical = ("active" if active else "resolved") if status == AUTO else status
     return ConditionRecord(
-        kind, when(onset), active, refuted, kind.value, source("Condition", kind.value)
+        kind,
+        when(onset),
+        clinical in ("active", "recurrence", "relapse"),
+        refuted,
+        kind.value,
+        source("Condition", kind.value),
+        clinical_status=clinical,
+        abatement=when(abatement),
+        abated=abated or abatement is not None,
+        chronic=chronic,
     )
 
 
-def infection(onset: When = -10, **kw: bool) -> ConditionRecord:
+def infection(onset: When = -10, **kw: Any) -> ConditionRecord:
     return condition(ConditionKind.INFECTION, onset, **kw)
 
 
-def allergy(*, active: bool = True, refuted: bool = False) -> AllergyRecord:
-    return AllergyRecord(active, refuted, "Ofatumumab", source("AllergyIntolerance", "ofatumumab"))
+def allergy(
+    *,
+    active: bool = True,
+    refuted: bool = False,
+    status: str | None = AUTO,
+    allergy_type: str | None = "allergy",
+    criticality: str | None = None,
+    severe: bool = False,
+    anaphylaxis: bool = False,
+) -> AllergyRecord:
+    clinical = ("active" if active else "resolved") if status == AUTO else status
+    return AllergyRecord(
+        clinical not in ("inactive", "resolved"),
+        refuted,
+        "Ofatumumab",
+        source("AllergyIntolerance", "ofatumumab"),
+        clinical_status=clinical,
+        allergy_type=allergy_type,
+        criticality=criticality,
+        severe_reaction=severe,
+        anaphylaxis=anaphylaxis,
+    )
 
 
 def mri(day: When) -> ImagingRecord:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from fhir_mappings.records import ConditionKind, LabKind
 from smartapp.rules.model import Finding, Severity, Status
 
@@ -150,11 +152,19 @@ def test_active_hepatitis_b_condition_is_critical_contraindication() -> None:
     assert f.evidence[0].reference.startswith("Condition/")
 
 
-def test_refuted_or_inactive_hepatitis_b_condition_is_not_an_alert() -> None:
+def test_refuted_hepatitis_b_condition_is_not_an_alert() -> None:
     refuted = condition(ConditionKind.HEPATITIS_B, refuted=True)
-    inactive = condition(ConditionKind.HEPATITIS_B, active=False)
-    f = serology(refuted, inactive, hbsag(-5), anti_hbc(-5))
+    f = serology(refuted, hbsag(-5), anti_hbc(-5))
     assert f.status is Status.OK
+
+
+@pytest.mark.parametrize("status", ["inactive", "resolved", "remission"])
+def test_past_hepatitis_b_condition_is_a_high_alert(status: str) -> None:
+    past = condition(ConditionKind.HEPATITIS_B, -4000, status=status)
+    f = serology(past, hbsag(-5), anti_hbc(-5))
+    assert f.status is Status.ALERT and f.severity is Severity.HIGH
+    assert "past" in f.detail and status in f.detail
+    assert f.grounds == (past.source.reference,)
 
 
 def test_hbsag_negative_anti_hbc_positive_is_high_alert_for_liver_expert() -> None:
@@ -169,16 +179,24 @@ def test_anti_hbc_positive_with_no_hbsag_is_still_a_high_alert() -> None:
     assert "HBsAg not known" in f.detail
 
 
-def test_positive_anti_hbc_igm_is_a_high_alert_suggesting_recent_infection() -> None:
+def test_positive_anti_hbc_igm_is_critical_possible_acute_hepatitis_b() -> None:
     f = serology(hbsag(-5), lab(LabKind.ANTI_HBC_IGM, -5, qualitative="positive"))
+    assert f.status is Status.ALERT and f.severity is Severity.CRITICAL
+    assert "possible acute hepatitis B" in f.detail
+
+
+def test_an_older_positive_anti_hbc_igm_keeps_a_high_alert_after_a_negative_one() -> None:
+    old = lab(LabKind.ANTI_HBC_IGM, -400, qualitative="positive")
+    new = lab(LabKind.ANTI_HBC_IGM, -5, qualitative="negative")
+    f = serology(hbsag(-5), anti_hbc(-5), old, new)
     assert f.status is Status.ALERT and f.severity is Severity.HIGH
-    assert "recent infection" in f.detail
 
 
 def test_hbv_dna_is_shown_with_an_anti_hbc_alert() -> None:
-    dna = lab(LabKind.HBV_DNA, -3, value=10.0, raw="<10 IU/mL")
+    dna = lab(LabKind.HBV_DNA, -3, qualitative="negative", raw="<10 IU/mL, not detected")
     f = serology(hbsag(-5), anti_hbc(-5, "positive"), dna)
-    assert any(e.display.endswith("<10 IU/mL") for e in f.evidence)
+    assert f.severity is Severity.HIGH
+    assert any("<10 IU/mL" in e.display for e in f.evidence)
 
 
 def test_both_hbv_tests_negative_is_ok() -> None:
@@ -186,9 +204,10 @@ def test_both_hbv_tests_negative_is_ok() -> None:
     assert f.status is Status.OK and f.action is None
 
 
-def test_latest_hbsag_decides_over_an_older_positive() -> None:
+def test_an_older_positive_hbsag_keeps_at_least_a_high_alert_whatever_later_results_say() -> None:
     f = serology(hbsag(-900, "positive"), hbsag(-5), anti_hbc(-5))
-    assert f.status is Status.OK
+    assert f.status is Status.ALERT and f.severity is Severity.HIGH
+    assert "Earlier HBsAg positive on" in f.detail and "whatever later results say" in f.detail
 
 
 def test_missing_anti_hbc_makes_serology_unknown_with_an_order_action() -> None:
@@ -219,5 +238,108 @@ def test_pending_hbsag_is_shown_but_never_used() -> None:
     f = serology(pending, anti_hbc(-5))
     assert f.status is Status.UNKNOWN and f.action is None
     assert any("pending" in e.display for e in f.evidence)
-    ok = serology(pending, hbsag(-5), anti_hbc(-5))
-    assert ok.status is Status.OK
+    # Newer than the negative HBsAg: a would-be ok is unknown until it is final.
+    waiting = serology(pending, hbsag(-5), anti_hbc(-5))
+    assert waiting.status is Status.UNKNOWN and waiting.action is None
+    assert "HBsAg result pending since 2025-06-14" in waiting.detail
+    # Older than the latest usable result: no longer blocks the ok.
+    older = serology(hbsag(-30, None, pending=True, raw="pending"), hbsag(-5), anti_hbc(-5))
+    assert older.status is Status.OK
+
+
+# --- hbv-serology v2 (SPEC §2, §3) ---------------------------------------------------------
+
+
+def dna(day: int, result: str | None = "positive", **kw: Any) -> Any:
+    return lab(LabKind.HBV_DNA, day, qualitative=result, **kw)
+
+
+def test_detectable_hbv_dna_with_negative_serology_is_critical() -> None:
+    f = serology(hbsag(-5), anti_hbc(-5), dna(-2, raw="35 IU/mL"))
+    assert f.status is Status.ALERT and f.severity is Severity.CRITICAL
+    assert "HBV DNA positive" in f.detail and "detectable" in f.detail
+
+
+def test_detectable_hbv_dna_on_therapy_is_named_reactivation() -> None:
+    f = serology(course(-120, 6), hbsag(-130), anti_hbc(-130, "positive"), dna(-2))
+    assert f.severity is Severity.CRITICAL and "reactivation" in f.detail
+
+
+def test_an_hbv_dna_below_a_bound_alone_makes_a_negative_serology_unknown() -> None:
+    unclear = dna(-2, None, value=20.0, comparator="<", interpretable=False, raw="<20 IU/mL")
+    f = serology(hbsag(-5), anti_hbc(-5), unclear)
+    assert f.status is Status.UNKNOWN
+    assert "<20 IU/mL" in f.detail
+
+
+def test_hbv_dna_not_detected_keeps_a_negative_serology_ok() -> None:
+    f = serology(hbsag(-5), anti_hbc(-5), dna(-2, "negative", raw="Target not detected"))
+    assert f.status is Status.OK and "HBV DNA negative" in f.detail
+
+
+def test_a_detectable_hbv_dna_ever_recorded_keeps_a_high_alert() -> None:
+    f = serology(hbsag(-5), anti_hbc(-5), dna(-400), dna(-5, "negative"))
+    assert f.status is Status.ALERT and f.severity is Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    ("value", "comparator", "status", "severity"),
+    [
+        (0.049, "", Status.OK, Severity.INFO),
+        (0.05, "", Status.ALERT, Severity.CRITICAL),
+        (0.051, "", Status.ALERT, Severity.CRITICAL),
+        (0.05, "<", Status.OK, Severity.INFO),  # below 0.05: negative
+        (0.06, "<", Status.UNKNOWN, Severity.MODERATE),  # may be either side of 0.05
+        (0.05, ">=", Status.ALERT, Severity.CRITICAL),
+    ],
+)
+def test_quantitative_hbsag_threshold_at_0_05_iu_per_ml(
+    value: float, comparator: str, status: Status, severity: Severity
+) -> None:
+    quantitative = lab(LabKind.HBSAG, -5, value=value, comparator=comparator)
+    f = serology(quantitative, anti_hbc(-5))
+    assert (f.status, f.severity) == (status, severity), f.detail
+
+
+def test_the_hbsag_threshold_is_a_setting() -> None:
+    from dataclasses import replace
+
+    from .builders import SETTINGS, summary
+
+    rec = record(lab(LabKind.HBSAG, -5, value=0.03), anti_hbc(-5))
+    lower = replace(SETTINGS, hbsag_positive_iu_ml=0.02)
+    found = next(f for f in summary(rec, settings=lower).findings if f.check == "hbv-serology")
+    assert found.severity is Severity.CRITICAL
+
+
+def test_hepatitis_b_condition_without_clinical_status_counts_whatever_its_age() -> None:
+    old = condition(ConditionKind.HEPATITIS_B, -20 * 365, status=None)
+    f = serology(old, hbsag(-5), anti_hbc(-5))
+    assert f.status is Status.ALERT and f.severity is Severity.CRITICAL
+    assert any("no clinical status: counted as current" in e.display for e in f.evidence)
+
+
+def test_hepatitis_b_condition_without_status_but_abated_is_past_high() -> None:
+    abated = condition(ConditionKind.HEPATITIS_B, -3000, status=None, abatement=-2000)
+    f = serology(abated, hbsag(-5), anti_hbc(-5))
+    assert f.status is Status.ALERT and f.severity is Severity.HIGH
+
+
+def test_a_hepatitis_b_resolved_after_as_of_was_still_active_then() -> None:
+    # Evaluated as of a day before it was resolved: it does not travel back in time.
+    later = condition(ConditionKind.HEPATITIS_B, -400, status="resolved", abatement=30)
+    f = serology(later, hbsag(-5), anti_hbc(-5))
+    assert f.status is Status.ALERT and f.severity is Severity.CRITICAL
+    assert any("still current on the as-of date" in e.display for e in f.evidence)
+
+
+def test_a_hepatitis_b_condition_recorded_after_as_of_does_not_count_yet() -> None:
+    future = condition(ConditionKind.HEPATITIS_B, 10)
+    assert serology(future, hbsag(-5), anti_hbc(-5)).status is Status.OK
+
+
+def test_a_pending_result_never_raises_an_hbv_alert_and_an_alert_names_it() -> None:
+    only_pending = serology(hbsag(-1, "positive", pending=True), anti_hbc(-1, pending=True))
+    assert only_pending.status is Status.UNKNOWN
+    alert = serology(hbsag(-30), anti_hbc(-30, "positive"), dna(-1, pending=True))
+    assert alert.status is Status.ALERT and "HBV DNA result pending since" in alert.detail

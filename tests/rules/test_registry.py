@@ -121,9 +121,9 @@ def test_alerts_without_a_due_date_match_tasks_without_one() -> None:
 
 
 def test_an_alert_acknowledgement_covers_only_the_evidence_it_cites() -> None:
-    # March: an infection is acknowledged. November: a different infection is active. The
-    # November alert must not show March's acknowledgement (its Task id ends in `none` too).
-    march, november = infection(-240), infection(-3)
+    # In March an infection is acknowledged; in May a different one is active. The
+    # May alert must not show March's acknowledgement (its Task id ends in `none` too).
+    march, november = infection(-80), infection(-3)
     acknowledged = task("infection-active", None, cites=[march])
     assert check("infection-active", record(march, acknowledged)).acknowledgement is not None
     later = check("infection-active", record(march, november, acknowledged))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from fhir_mappings.records import ConditionKind, LabKind, LabResult
 from smartapp.rules.model import Severity, Status
 
@@ -33,6 +35,101 @@ def test_refuted_infection_is_ignored() -> None:
     assert check("infection-active", record(infection(-4, refuted=True))).status is Status.OK
 
 
+@pytest.mark.parametrize(
+    ("onset", "status"), [(-29, Status.ALERT), (-30, Status.ALERT), (-31, Status.OK)]
+)
+def test_an_infection_without_clinical_status_is_active_for_30_days_from_onset(
+    onset: int, status: Status
+) -> None:
+    # An encounter diagnosis of pneumonia without clinicalStatus (allowed in R4).
+    f = check("infection-active", record(infection(onset, status=None)))
+    assert f.status is status, f.detail
+
+
+def test_the_30_day_window_uses_the_latest_day_of_a_partial_onset() -> None:
+    # Onset "2025-05" may be as late as 2025-05-31, 15 days before AS_OF: still current.
+    assert check("infection-active", record(infection("2025-05", status=None))).status is (
+        Status.ALERT
+    )
+    assert check("infection-active", record(infection("2025-04", status=None))).status is (
+        Status.OK
+    )
+
+
+def test_the_no_status_window_is_a_setting() -> None:
+    from dataclasses import replace
+
+    from .builders import SETTINGS, summary
+
+    wider = replace(SETTINGS, infection_no_status_days=60)
+    found = summary(record(infection(-45, status=None)), settings=wider).findings
+    assert next(f for f in found if f.check == "infection-active").status is Status.ALERT
+
+
+def test_an_infection_without_status_or_date_is_unknown_never_ok() -> None:
+    f = check("infection-active", record(infection(None, status=None)))
+    assert f.status is Status.UNKNOWN and f.action is None
+
+
+@pytest.mark.parametrize(
+    ("onset", "status"), [(-89, Status.ALERT), (-90, Status.ALERT), (-91, Status.OK)]
+)
+def test_an_acute_infection_recorded_active_holds_a_dose_for_90_days(
+    onset: int, status: Status
+) -> None:
+    f = check("infection-active", record(infection(onset)))
+    assert f.status is status
+
+
+def test_an_old_infection_left_active_is_context_not_an_alert() -> None:
+    # Synthea-style: a viral sinusitis from 2020 never closed.
+    f = check("infection-active", record(course(-100, 6), infection("2020-03-01")))
+    assert f.status is Status.OK and f.severity is Severity.LOW
+    assert f.action is None
+    assert "not counted as current" in f.detail and "close them in the record" in f.detail
+    assert len(f.evidence) == 1
+
+
+def test_a_chronic_infection_of_the_curated_list_counts_whatever_its_age() -> None:
+    tb = infection(-20 * 365, chronic=True)
+    f = check("infection-active", record(tb))
+    assert f.status is Status.ALERT and "whatever its age" in f.evidence[0].display
+    no_status = infection(-20 * 365, chronic=True, status=None)
+    assert check("infection-active", record(no_status)).status is Status.ALERT
+
+
+def test_a_chronic_infection_resolved_or_abated_does_not_count() -> None:
+    resolved = infection(-3000, chronic=True, active=False)
+    abated = infection(-3000, chronic=True, status=None, abatement=-2000)
+    assert check("infection-active", record(resolved, abated)).status is Status.OK
+
+
+def test_an_infection_abated_on_or_before_as_of_does_not_count() -> None:
+    assert check("infection-active", record(infection(-5, abatement=0))).status is Status.OK
+    undated = infection(-5, abated=True)
+    assert check("infection-active", record(undated)).status is Status.OK
+
+
+def test_an_infection_resolved_after_as_of_was_active_on_as_of() -> None:
+    # Looking back (--as-of in the past): resolved later, still current on the as-of day.
+    later = infection(-10, active=False, abatement=20)
+    f = check("infection-active", record(later))
+    assert f.status is Status.ALERT
+    assert "still current on the as-of date" in f.evidence[0].display
+
+
+def test_an_infection_that_began_after_as_of_does_not_count_yet() -> None:
+    assert check("infection-active", record(infection(5))).status is Status.OK
+
+
+def test_infection_alert_grounds_are_the_counted_infections_only() -> None:
+    current, old = infection(-3), infection(-400)
+    f = check("infection-active", record(current, old))
+    assert f.status is Status.ALERT
+    assert f.grounds == (current.source.reference,)
+    assert {e.reference for e in f.evidence} == {current.source.reference, old.source.reference}
+
+
 # --- hypersensitivity -----------------------------------------------------------------------
 
 
@@ -46,10 +143,46 @@ def test_no_allergy_is_ok() -> None:
     assert check("hypersensitivity", record()).status is Status.OK
 
 
-def test_inactive_allergy_is_ok_but_shown() -> None:
-    f = check("hypersensitivity", record(allergy(active=False)))
-    assert f.status is Status.OK and f.severity is Severity.LOW
+@pytest.mark.parametrize("status", ["inactive", "resolved", None])
+def test_a_past_anaphylaxis_to_ofatumumab_recorded_inactive_is_still_critical(
+    status: str | None,
+) -> None:
+    f = check("hypersensitivity", record(allergy(status=status, anaphylaxis=True)))
+    assert f.status is Status.ALERT and f.severity is Severity.CRITICAL
+    if status:
+        assert "inactive or resolved" in f.detail and status in f.detail
     assert len(f.evidence) == 1
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"allergy_type": "allergy"},
+        {"allergy_type": None},
+        {"allergy_type": "intolerance", "criticality": "high"},
+        {"allergy_type": "intolerance", "severe": True},
+        {"allergy_type": "intolerance", "anaphylaxis": True},
+    ],
+)
+def test_hypersensitivity_is_critical_when_allergy_high_severe_or_anaphylaxis(
+    kw: dict[str, Any],
+) -> None:
+    f = check("hypersensitivity", record(allergy(**kw)))
+    assert f.status is Status.ALERT and f.severity is Severity.CRITICAL
+
+
+@pytest.mark.parametrize("criticality", ["low", "unable-to-assess", None])
+def test_a_mild_intolerance_is_a_moderate_review(criticality: str | None) -> None:
+    mild = allergy(allergy_type="intolerance", criticality=criticality)
+    f = check("hypersensitivity", record(mild))
+    assert f.status is Status.ALERT and f.severity is Severity.MODERATE
+    assert "injection reactions are common and usually mild" in f.detail
+    assert f.action is not None and f.action.code == "review-hypersensitivity"
+
+
+def test_entered_in_error_allergy_is_ignored_whatever_its_content() -> None:
+    f = check("hypersensitivity", record(allergy(refuted=True, anaphylaxis=True)))
+    assert f.status is Status.OK
 
 
 def test_refuted_allergy_is_ignored() -> None:
@@ -179,7 +312,51 @@ def test_uninterpretable_pregnancy_test_is_unknown_not_ok() -> None:
     assert later_negative.status is Status.OK
 
 
-def test_pending_pregnancy_test_is_shown_not_used() -> None:
+def test_a_pending_pregnancy_test_never_alerts_and_blocks_the_reassurance() -> None:
     f = check("pregnancy", record(hcg(-1, "positive", pending=True)))
-    assert f.status is Status.OK
+    assert f.status is Status.UNKNOWN and f.action is None
+    assert "pregnancy test result pending since 2025-06-14" in f.detail
     assert any("pending" in e.display for e in f.evidence)
+
+
+def test_a_pending_pregnancy_test_older_than_a_final_negative_does_not_block() -> None:
+    f = check("pregnancy", record(hcg(-10, "positive", pending=True), hcg(-2, "negative")))
+    assert f.status is Status.OK
+
+
+def test_a_pregnancy_alert_names_a_newer_pending_test() -> None:
+    f = check("pregnancy", record(hcg(-10, "positive"), hcg(-1, "negative", pending=True)))
+    assert f.status is Status.ALERT and "pending since 2025-06-14" in f.detail
+
+
+def test_same_day_positive_and_negative_without_times_pregnant_counts() -> None:
+    f = check("pregnancy", record(hcg(-3, "negative"), hcg(-3, "positive")))
+    assert f.status is Status.ALERT
+
+
+def test_a_later_negative_on_the_same_day_by_time_clears_a_positive() -> None:
+    positive = hcg("2025-06-12T08:00:00+02:00", "positive")
+    negative = hcg("2025-06-12T15:00:00+02:00", "negative")
+    assert check("pregnancy", record(positive, negative)).status is Status.OK
+
+
+def test_quantitative_hcg_bounds() -> None:
+    def status(value: float, comparator: str) -> Status:
+        return check(
+            "pregnancy", record(lab(LabKind.HCG, -2, value=value, comparator=comparator))
+        ).status
+
+    assert status(5.0, "<") is Status.OK  # below 5: negative
+    assert status(30.0, "<") is Status.UNKNOWN  # may be anything under 30
+    assert status(25.0, ">=") is Status.ALERT
+    assert status(25.0, "") is Status.ALERT and status(24.9, "") is Status.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("onset", "status"), [(-279, Status.ALERT), (-280, Status.ALERT), (-281, Status.OK)]
+)
+def test_a_pregnancy_condition_without_clinical_status_counts_for_280_days(
+    onset: int, status: Status
+) -> None:
+    f = check("pregnancy", record(condition(ConditionKind.PREGNANCY, onset, status=None)))
+    assert f.status is status

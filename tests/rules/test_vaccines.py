@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from fhir_mappings.records import LabKind
+from fhir_mappings.records import LabKind, Vaccination, VaccineClass
 from smartapp.rules.model import Finding, Severity, Status
 
-from .builders import AS_OF, Part, check, course, d, dose, lab, order, record, summary, vaccine
+from .builders import (
+    AS_OF,
+    Part,
+    check,
+    course,
+    d,
+    dose,
+    lab,
+    order,
+    record,
+    source,
+    summary,
+    vaccine,
+    when,
+)
 
 # --- vaccine-before-start: started ---------------------------------------------------------
 
@@ -144,27 +158,96 @@ def test_live_vaccine_281_days_after_the_last_dose_is_ok() -> None:
     assert _after_last_dose(281).status is Status.OK
 
 
-def test_cd19_at_or_above_the_lower_limit_after_the_last_dose_allows_a_live_vaccine() -> None:
+def _discontinued(days: int, *extra: Part) -> Finding:
+    """Vaccine today; last dose `days` ago; the order stopped the day after it."""
+    stopped = order(-days - 30, "stopped", end=-days + 1)
+    return _after_last_dose(days, stopped, *extra)
+
+
+def test_cd19_at_or_above_the_lower_limit_releases_a_discontinued_patient() -> None:
     recovered = lab(LabKind.CD19, -20, value=40.0)
-    f = _after_last_dose(200, recovered)
+    f = _discontinued(200, recovered)
     assert f.status is Status.OK
-    assert "B-cell recovery" in f.detail
+    assert "B-cell recovery" in f.detail and "discontinued" in f.detail
     assert any(e.reference == recovered.source.reference for e in f.evidence)
 
 
+def test_a_cd19_count_never_releases_a_patient_still_on_therapy() -> None:
+    # A normal CD19 count during the loading doses must not allow a live vaccine.
+    recovered = lab(LabKind.CD19, -1, value=300.0)
+    f = check(
+        "vaccine-live-on-therapy",
+        record(dose(-14), dose(-7), vaccine(0, "live"), recovered, order(-20)),
+    )
+    assert f.status is Status.ALERT and f.severity is Severity.HIGH
+    assert "never releases a patient still on therapy" in f.detail
+    assert _after_last_dose(200, lab(LabKind.CD19, -20, value=400.0)).status is Status.ALERT
+
+
 def test_cd19_below_the_lower_limit_keeps_the_alert() -> None:
-    assert _after_last_dose(200, lab(LabKind.CD19, -20, value=39.0)).status is Status.ALERT
+    assert _discontinued(200, lab(LabKind.CD19, -20, value=39.0)).status is Status.ALERT
 
 
 def test_cd19_uses_its_own_lower_limit_when_recorded() -> None:
     own = lab(LabKind.CD19, -20, value=60.0, lower_limit=80.0)
-    assert _after_last_dose(200, own).status is Status.ALERT
+    assert _discontinued(200, own).status is Status.ALERT
+
+
+def test_cd19_implausible_unitless_limit_falls_back_to_40() -> None:
+    # A low of 0.04 (meant as x10^3/uL) read as 0.04 cells/uL is implausible: 40 applies.
+    odd = lab(LabKind.CD19, -20, value=60.0, lower_limit=0.04, unitless_limit=True)
+    f = _discontinued(200, odd)
+    assert f.status is Status.OK
+    assert any("has no unit" in e.display for e in f.evidence)
+
+
+def test_cd19_as_a_bound_releases_only_when_it_settles_it() -> None:
+    assert _discontinued(200, lab(LabKind.CD19, -20, value=50.0, comparator=">")).status is (
+        Status.OK
+    )
+    assert _discontinued(200, lab(LabKind.CD19, -20, value=50.0, comparator="<")).status is (
+        Status.ALERT
+    )
+
+
+def test_a_later_low_cd19_before_the_vaccine_means_b_cells_were_not_back() -> None:
+    f = _discontinued(200, lab(LabKind.CD19, -60, value=90.0), lab(LabKind.CD19, -10, value=12.0))
+    assert f.status is Status.ALERT
+
+
+def test_a_newer_pending_cd19_makes_the_release_unknown() -> None:
+    f = _discontinued(
+        200, lab(LabKind.CD19, -30, value=90.0), lab(LabKind.CD19, -5, value=10.0, pending=True)
+    )
+    assert f.status is Status.UNKNOWN and f.action is None
+    assert "a newer CD19 result pending since 2025-06-10" in f.detail
 
 
 def test_cd19_after_the_vaccine_or_before_the_last_dose_does_not_count() -> None:
-    assert _after_last_dose(200, lab(LabKind.CD19, -201, value=300.0)).status is Status.ALERT
-    rec = record(dose(-200), vaccine(-30, "live"), lab(LabKind.CD19, -10, value=300.0))
+    assert _discontinued(200, lab(LabKind.CD19, -201, value=300.0)).status is Status.ALERT
+    rec = record(
+        dose(-200),
+        order(-230, "stopped", end=-199),
+        vaccine(-30, "live"),
+        lab(LabKind.CD19, -10, value=300.0),
+    )
     assert check("vaccine-live-on-therapy", rec).status is Status.ALERT
+
+
+def test_repletion_is_presumed_280_days_after_the_last_dose_and_says_so() -> None:
+    for days, status in ((279, Status.ALERT), (280, Status.ALERT), (281, Status.OK)):
+        f = _discontinued(days)
+        assert f.status is status, days
+    assert "repletion presumed 280 days after the last dose" in _discontinued(100).detail
+
+
+def test_a_live_vaccine_named_only_by_text_says_the_code_was_not_recognised() -> None:
+    by_text = Vaccination(
+        when(-10), None, VaccineClass.LIVE, "MMR", source("Immunization", "MMR"), True
+    )
+    f = check("vaccine-live-on-therapy", record(course(-100, 6), by_text))
+    assert f.status is Status.ALERT
+    assert "vaccine code not recognised" in f.detail and "(live vaccine)" not in f.detail
 
 
 def test_ambiguous_vaccine_on_therapy_is_a_moderate_alert_asking_for_review() -> None:

@@ -152,6 +152,7 @@ def ms(reference: str = "Condition/ms-1", *, active: bool = True) -> ConditionRe
         False,
         "Relapsing remitting multiple sclerosis",
         SourceRef(reference, "MS", "code"),
+        clinical_status="active" if active else "inactive",
     )
 
 
