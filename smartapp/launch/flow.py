@@ -3,8 +3,20 @@
 Security order matters and is tested: `iss` is normalised and checked against the
 allowlist before any network call; `state` (256 bits) and the S256 PKCE verifier are
 fresh per launch, kept server-side in the session that started the launch, valid 10
-minutes and usable once; `aud` is the issuer; the id_token is verified before `fhirUser`
-is trusted (an invalid one rejects the launch); the session id is rotated at sign-in.
+minutes and usable once; `aud` is the configured FHIR base of the tenant (never the raw
+request text); the id_token is verified before `fhirUser` is trusted (an invalid one
+rejects the launch); the session id and the CSRF token are rotated at sign-in.
+
+OAuth mix-up defence (RFC 9700 §4.4): every EHR has its own redirect URI,
+`{public URL}/callback/{tenant callback_id}`, and an answer is only accepted at the
+redirect URI of the EHR its `state` was sent to — so an allowlisted but hostile server
+that relays another EHR's authorization cannot make the app send that EHR's code and PKCE
+verifier to its own token endpoint. When the server names itself on the answer
+(RFC 9207 `iss`, required when its discovery promises it), that name must match too. The
+token endpoint itself must be on the EHR's origin (`discovery`, tenant `auth_origins`).
+
+Error answers show a fixed sentence per known OAuth error code and never the answer's own
+text: anyone can send a browser to `/callback?error=…&error_description=…`.
 """
 
 from __future__ import annotations
@@ -66,9 +78,12 @@ def allowed_tenant(iss: str | None) -> Tenant:
     ):
         tenant = launch_state().config.tenant(normalise_base(value))
     if tenant is None:
+        # The address is not repeated: it is request text, and a page that shows it could
+        # dress an attacker's server up as one the app vouches for.
+        log.info("launch refused: the FHIR server is not on the allowlist")
         raise IssuerNotAllowed(
-            f"This FHIR server is not allowed to launch the app: {value[:_MAX_TEXT]}. "
-            "Ask your administrator to add it to the app's allowlist."
+            "The FHIR server named in this launch is not allowed to launch the app. Ask your "
+            "administrator to add it to the app's allowlist (SMARTAPP_ISSUERS)."
         )
     return tenant
 
@@ -81,8 +96,10 @@ def fhir_id(value: object, what: str) -> str | None:
     return value
 
 
-def start_launch(iss: str | None, launch: str | None, *, redirect_uri: str) -> str:
-    """Begin an EHR launch (`launch` given) or a standalone launch; the authorize URL."""
+def start_launch(iss: str | None, launch: str | None, *, callback_base: str) -> str:
+    """Begin an EHR launch (`launch` given) or a standalone launch; the authorize URL.
+
+    `callback_base` is `{public URL}/callback`; the redirect URI adds the tenant's id."""
     tenant = allowed_tenant(iss)
     if tenant.open_server:
         raise LaunchError(
@@ -98,7 +115,8 @@ def start_launch(iss: str | None, launch: str | None, *, redirect_uri: str) -> s
             status=500,
         )
     state = launch_state()
-    smart = discover(tenant.iss)
+    smart = discover(tenant.iss, auth_origins=tenant.auth_origins)
+    redirect_uri = f"{callback_base.rstrip('/')}/{tenant.callback_id}"
     if smart.authorization_endpoint is None:  # pragma: no cover - discover() requires it
         raise DiscoveryError("The EHR's SMART configuration has no authorization endpoint.")
     scope = requested_scopes(
@@ -107,7 +125,7 @@ def start_launch(iss: str | None, launch: str | None, *, redirect_uri: str) -> s
     code_verifier = secrets.token_urlsafe(64)
     oauth_state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32) if "openid" in scope.split() else None
-    aud = (iss or tenant.iss).strip().rstrip("/")
+    aud = tenant.iss  # the configured base, whatever spelling the launch request used
     with OAuth2Session(
         tenant.client_id,
         scope=scope,
@@ -133,6 +151,7 @@ def start_launch(iss: str | None, launch: str | None, *, redirect_uri: str) -> s
             "nonce": nonce,
             "scope": scope,
             "redirect_uri": redirect_uri,
+            "callback_id": tenant.callback_id,
             "smart": smart.to_record(),
             "created": time.time(),
         },
@@ -177,8 +196,11 @@ _ERRORS = {
 }
 
 
-def complete_callback(args: Mapping[str, str]) -> str:
-    """Finish the launch from the callback's query parameters; the page to go to next."""
+def complete_callback(args: Mapping[str, str], callback_id: str | None = None) -> str:
+    """Finish the launch from the callback's query parameters; the page to go to next.
+
+    `callback_id` is the last segment of the redirect URI the answer arrived at (None for
+    the bare `/callback`, which no launch uses)."""
     state = launch_state()
     oauth_state = args.get("state")
     sid = session_id()
@@ -187,15 +209,12 @@ def complete_callback(args: Mapping[str, str]) -> str:
     )
     error = args.get("error")
     if error:
+        # A fixed sentence per known code; nothing of the request is shown or logged.
         known = _ERRORS.get(error)
-        message = known or f"The EHR reported an error: {error[:_MAX_TEXT]}."
-        # The EHR's own wording only when the response is tied to this session's launch:
-        # otherwise anyone could make the app display a message of their choosing.
-        detail = _text(args.get("error_description")) if pending is not None else None
-        if detail and not known:
-            message += f" ({detail})"
-        log.info("authorization refused by the EHR: %s", error[:_MAX_TEXT])
-        raise AuthorizationDenied(message)
+        log.info("authorization refused by the EHR (%s)", error if known else "unknown code")
+        raise AuthorizationDenied(
+            known or "The EHR refused the sign-in and did not say why in terms the app knows."
+        )
     if not oauth_state:
         raise StateError("The sign-in response has no 'state'; please launch the app again.")
     if sid is None:
@@ -203,11 +222,21 @@ def complete_callback(args: Mapping[str, str]) -> str:
             "This sign-in response does not belong to this browser session. If the app runs "
             "inside the EHR, the browser may be blocking its cookie; please launch again."
         )
-    if pending is None:
+    if pending is None or pending.get("kind") is not None:
         raise StateError(
             "This sign-in response is unknown, expired or was already used; please launch "
             "the app again from the EHR."
         )
+    if pending.get("callback_id") != callback_id:
+        # The answer came back at another EHR's redirect URI: a mix-up attempt, or a
+        # registration pointing at the wrong address. The code is not used.
+        log.warning("authorization answer at another EHR's redirect URI refused")
+        raise StateError(
+            "This sign-in response arrived at the address of another EHR, so the app did not "
+            "use it. Please launch again; if this keeps happening, ask your administrator to "
+            "check the redirect URI registered for this EHR."
+        )
+    _check_iss_parameter(args.get("iss"), SmartConfiguration.from_record(pending["smart"]))
     code = args.get("code")
     if not code:
         raise LaunchError("The sign-in response has no authorization code.")
@@ -265,6 +294,18 @@ def complete_callback(args: Mapping[str, str]) -> str:
         "allowed" if can_write else "not allowed (read-only)",
     )
     return PATIENT_PAGE if patient else WORKLIST_PAGE
+
+
+def _check_iss_parameter(sent: str | None, smart: SmartConfiguration) -> None:
+    """RFC 9207: an answer that names its server must name the one we sent the user to."""
+    if sent is None:
+        if smart.iss_parameter:
+            raise StateError("The sign-in response does not say which server sent it.")
+        return
+    expected = smart.issuer
+    if expected is None or sent.rstrip("/") != expected.rstrip("/"):
+        log.warning("authorization answer naming another issuer refused")
+        raise StateError("This sign-in response came from another server than the EHR's.")
 
 
 def _verified_fhir_user(

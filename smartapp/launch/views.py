@@ -21,8 +21,8 @@ from smartapp.launch.websession import end_session
 bp = Blueprint("launch", __name__)
 
 
-def redirect_uri() -> str:
-    """The registered redirect URI: SMARTAPP_PUBLIC_URL + /callback when set."""
+def callback_base() -> str:
+    """`{SMARTAPP_PUBLIC_URL}/callback`; each EHR's redirect URI adds its callback id."""
     public_url = launch_state().config.public_url
     if public_url:
         return f"{public_url}/callback"
@@ -36,13 +36,14 @@ def launch() -> ResponseReturnValue:
     if iss is None and launch_param is None:
         tenants = [t for t in launch_state().config.all_tenants() if not t.open_server]
         return Response(render_template("launch/choose.html", tenants=tenants))
-    url = flow.start_launch(iss, launch_param, redirect_uri=redirect_uri())
+    url = flow.start_launch(iss, launch_param, callback_base=callback_base())
     return redirect(url, code=302)
 
 
 @bp.get("/callback")
-def callback() -> ResponseReturnValue:
-    target = flow.complete_callback(request.args)
+@bp.get("/callback/<callback_id>")
+def callback(callback_id: str | None = None) -> ResponseReturnValue:
+    target = flow.complete_callback(request.args, callback_id)
     return redirect(target, code=302)
 
 

@@ -73,9 +73,19 @@ def create_app(
     if not config.secret_key:
         raise ConfigError("SMARTAPP_SECRET_KEY: required to sign sessions (any long random string)")
     configure_logging(config.log_level)
+    startup_log = logging.getLogger("smartapp")
     notice = startup_notice(config)
     if notice:
-        logging.getLogger("smartapp").warning(notice)
+        startup_log.warning(notice)
+    if config.public_url:
+        for tenant in config.all_tenants():
+            if not tenant.open_server:
+                startup_log.info(
+                    "redirect URI for %s: %s/callback/%s",
+                    tenant.display_name,
+                    config.public_url,
+                    tenant.callback_id,
+                )
     app = Flask(__name__)
     app.secret_key = config.secret_key
     # Forms and JSON posts are small; CDS Hooks prefetch is the largest expected body.

@@ -1,7 +1,7 @@
 """The SMART stack as real processes: HAPI (tests/conftest.py), the sandbox EHR, the app.
 
     python -m sandbox_ehr --test-mode --port S --fhir-upstream <hapi> \
-        --redirect-uri <app>/callback --app-launch-url <app>/launch
+        --redirect-uri <app>/callback/<sandbox's callback id> --app-launch-url <app>/launch
     python -m smartapp.cli serve --port A     (SMARTAPP_* from the environment)
 
 Both listen on free loopback ports (plain http is allowed on loopback), log to files under
@@ -37,6 +37,7 @@ from typing import Any
 import pytest
 import requests
 
+from smartapp.config import default_callback_id
 from smartapp.demo.bundles import demo_bundles, demo_system
 from smartapp.demo.seed import seed
 from smartapp.fhir import FhirClient
@@ -97,6 +98,11 @@ def _scratch() -> Iterator[str]:
         yield folder
 
 
+def sandbox_redirect_uri(app: str, sandbox: str) -> str:
+    """The app's redirect URI for the sandbox EHR (each EHR has its own: mix-up defence)."""
+    return f"{app}/callback/{default_callback_id(f'{sandbox}/fhir')}"
+
+
 @contextmanager
 def start_stack(hapi_base: str, log_dir: Path = ARTIFACTS) -> Iterator[SmartStack]:
     """Start the sandbox EHR and the app in front of `hapi_base`; stop both on exit."""
@@ -120,7 +126,7 @@ def start_stack(hapi_base: str, log_dir: Path = ARTIFACTS) -> Iterator[SmartStac
                     "--fhir-upstream",
                     hapi_base,
                     "--redirect-uri",
-                    f"{app}/callback",
+                    sandbox_redirect_uri(app, sandbox),
                     "--app-launch-url",
                     f"{app}/launch",
                 ],

@@ -4,9 +4,9 @@
   plain http to 127.0.0.1, as browsers do for loopback ("potentially trustworthy");
   requests itself never sends Secure cookies over http.
 - `follow(session, url)`: follows redirects one hop at a time and keeps every URL, so a
-  test can pick out the `/callback?code&state` the sandbox sent the browser to.
+  test can pick out the `/callback/<id>?code&state` the sandbox sent the browser to.
 - `ehr_launch(stack, session, patient_id)`: a whole EHR launch — sandbox launcher → app
-  `/launch` → sandbox authorize → app `/callback` → `/patient`. The sandbox must skip its
+  `/launch` → sandbox authorize → app `/callback/<id>` → `/patient`. The sandbox must skip its
   login and consent pages: use `sandbox_settings(**AUTO)` first.
 """
 
@@ -87,7 +87,7 @@ def query(url: str) -> dict[str, str]:
 @dataclass
 class Launch:
     hops: Hops
-    callback_url: str  # the app's /callback?code=…&state=… the sandbox redirected to
+    callback_url: str  # the app's /callback/<id>?code=…&state=… the sandbox redirected to
 
     @property
     def response(self) -> requests.Response:
@@ -101,7 +101,7 @@ class Launch:
 def ehr_launch(stack: SmartStack, session: requests.Session, patient_id: str) -> Launch:
     """A full EHR launch through the sandbox (auto login and consent); ends on /patient."""
     hops = follow(session, stack.launcher_url(patient_id))
-    callback = hops.first(f"{stack.app}/callback?")
+    callback = hops.first(f"{stack.app}/callback/")
     assert callback is not None, f"no callback among {hops.urls}\n{hops.response.text[:2000]}"
     return Launch(hops, callback)
 
@@ -110,7 +110,7 @@ def start_launch(stack: SmartStack, session: requests.Session, patient_id: str) 
     """Begin an EHR launch and stop at the callback URL (the app has not seen it yet)."""
     url = stack.launcher_url(patient_id)
     for _ in range(6):
-        if url.startswith(f"{stack.app}/callback?"):
+        if url.startswith(f"{stack.app}/callback/"):
             return url
         response = session.get(url, allow_redirects=False, timeout=60)
         assert response.status_code in (302, 303), (url, response.status_code, response.text)

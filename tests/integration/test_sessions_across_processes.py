@@ -23,7 +23,13 @@ import pytest
 import requests
 
 from tests.e2e import stack as smart
-from tests.e2e.stack import ARTIFACTS, CLIENT_ID, DemoCohort, SmartStack
+from tests.e2e.stack import (
+    ARTIFACTS,
+    CLIENT_ID,
+    DemoCohort,
+    SmartStack,
+    sandbox_redirect_uri,
+)
 from tests.integration.stack import AUTO, LoopbackSession, data_round_trips, ehr_launch
 from tests.support.postgres import create_database
 from tests.support.servers import free_port, python_server
@@ -81,7 +87,7 @@ class TwoApps:
                     "--fhir-upstream",
                     self.hapi,
                     "--redirect-uri",
-                    f"{self.a}/callback",
+                    sandbox_redirect_uri(self.a, self.sandbox),
                     "--app-launch-url",
                     f"{self.a}/launch",
                 ],

@@ -173,7 +173,9 @@ def test_authorize_request_has_s256_pkce_aud_and_a_fresh_state_each_time(
         assert params["code_challenge_method"] == "S256"
         assert re.fullmatch(r"[A-Za-z0-9_-]{43}", params["code_challenge"])
         assert len(params["state"]) >= 32
-        assert params["redirect_uri"] == f"{smart_stack.app}/callback"
+        assert params["redirect_uri"] == smart.sandbox_redirect_uri(
+            smart_stack.app, smart_stack.sandbox
+        )
         assert params["client_id"] == CLIENT_ID
         scopes = params["scope"].split()
         for scope in ("launch", "openid", "fhirUser", "online_access"):
@@ -218,15 +220,12 @@ def test_state_mismatch_and_foreign_session_are_refused(
     exchanges = token_requests(smart_stack)
 
     tampered = {**params, "state": params["state"][:-4] + "AAAA"}
-    response = session.get(
-        f"{smart_stack.app}/callback?{urlencode(tampered)}", allow_redirects=False
-    )
+    callback_path = callback.split("?", 1)[0]
+    response = session.get(f"{callback_path}?{urlencode(tampered)}", allow_redirects=False)
     assert response.status_code == 400
     assert "cannot be accepted" in response.text
     missing = {"code": params["code"]}
-    response = session.get(
-        f"{smart_stack.app}/callback?{urlencode(missing)}", allow_redirects=False
-    )
+    response = session.get(f"{callback_path}?{urlencode(missing)}", allow_redirects=False)
     assert response.status_code == 400
 
     # The right state from another browser session (login CSRF / session fixation).
@@ -249,7 +248,7 @@ def _authorize_params(stack: SmartStack, **extra: str) -> dict[str, str]:
     return {
         "response_type": "code",
         "client_id": CLIENT_ID,
-        "redirect_uri": f"{stack.app}/callback",
+        "redirect_uri": smart.sandbox_redirect_uri(stack.app, stack.sandbox),
         "scope": "openid fhirUser launch/patient patient/Patient.r patient/Observation.rs",
         "state": "s" * 43,
         "aud": stack.sandbox_fhir,
@@ -272,7 +271,7 @@ def test_sandbox_refuses_an_authorize_request_without_pkce(
         )
         assert response.status_code == 302, (extra, response.status_code, response.text[:300])
         location = response.headers["Location"]
-        assert location.startswith(f"{smart_stack.app}/callback?"), location
+        assert location.startswith(f"{smart_stack.app}/callback/"), location
         assert query(location).get("error") == "invalid_request", (extra, location)
         assert "code" not in query(location)
 
@@ -308,7 +307,7 @@ def test_sandbox_refuses_a_token_request_without_the_right_code_verifier(
     token_url = f"{smart_stack.sandbox}/auth/token"
     form = {
         "grant_type": "authorization_code",
-        "redirect_uri": f"{smart_stack.app}/callback",
+        "redirect_uri": smart.sandbox_redirect_uri(smart_stack.app, smart_stack.sandbox),
         "client_id": CLIENT_ID,
     }
     for bad in ({}, {"code_verifier": verifier[:-1] + "Y"}):

@@ -180,7 +180,12 @@ class FakeEhr:
 
     def callback(self, client: FlaskClient, *, state: str | None = None, code: str = "code-1"):
         state = self.authorize_params["state"] if state is None else state
-        return client.get(f"/callback?code={code}&state={state}")
+        return client.get(f"{self.callback_path}?code={code}&state={state}")
+
+    @property
+    def callback_path(self) -> str:
+        """The path of the redirect URI the app asked for (this EHR's own)."""
+        return urlsplit(self.authorize_params["redirect_uri"]).path
 
     def sign_in(self, client: FlaskClient, *, launch: str | None = "xyz-launch"):
         self.launch(client, launch=launch)

@@ -61,14 +61,13 @@ def test_api_errors_are_json(client):
     assert client.get("/api/nothing-here").get_json()["error"] == "Page not found"
 
 
-def test_query_values_echoed_on_error_pages_are_escaped(client):
+def test_query_values_are_not_echoed_on_error_pages(client):
     response = client.get(
         "/launch", query_string={"iss": 'https://evil.example/"><script>alert(1)</script>'}
     )
     page = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "<script>alert(1)</script>" not in page
-    assert "&lt;script&gt;" in page
+    assert "evil.example" not in page and "alert(1)" not in page
 
 
 def test_healthz_reports_status_without_phi(client):
