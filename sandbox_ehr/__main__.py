@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
         help="redirect URI of the sign-in client smartapp-login (repeatable; default "
         "{origin of --app-launch-url}/login/callback)",
     )
+    p.add_argument(
+        "--cds-services",
+        help="CDS Hooks discovery URL for the /cds client page "
+        "(default {origin of --app-launch-url}/cds-services)",
+    )
     p.add_argument("--clients", help="JSON file {'clients': [...]} of extra client registrations")
     p.add_argument("--client-jwks-uri", help="JWKS URL of smartapp-asymmetric and smartapp-backend")
     p.add_argument("--client-jwks", help="JWKS file of smartapp-asymmetric and smartapp-backend")
@@ -74,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         grant_scopes_filter="read-only" if args.read_only else None,
         access_token_lifetime=args.access_token_lifetime,
         test_mode=args.test_mode,
+        cds_services_url=args.cds_services,
     )
     try:
         app = create_sandbox(config)

@@ -7,7 +7,7 @@ import secrets
 import requests
 from flask import Flask, Response
 
-from sandbox_ehr import admin, discovery, fhir_proxy, launcher, views
+from sandbox_ehr import admin, cds_client, discovery, fhir_proxy, launcher, views
 from sandbox_ehr.clients import ClientRegistry
 from sandbox_ehr.config import RuntimeSettings, SandboxConfig
 from sandbox_ehr.keys import SigningKey
@@ -39,6 +39,7 @@ def create_sandbox(config: SandboxConfig | None = None) -> Flask:
     app.register_blueprint(views.bp)
     app.register_blueprint(fhir_proxy.bp)
     app.register_blueprint(launcher.bp)
+    app.register_blueprint(cds_client.bp)
     if config.test_mode:
         app.register_blueprint(admin.bp)
     app.after_request(_security_headers)

@@ -103,6 +103,8 @@ class SandboxConfig:
     secret_key: str | None = None
     #: Enables `/_admin/*`.
     test_mode: bool = False
+    #: The CDS Hooks discovery URL `/cds` calls; default `{app_launch_url origin}/cds-services`.
+    cds_services_url: str | None = None
     #: The clock (seconds since the epoch); tests inject a fake one.
     now: Callable[[], float] = time.time
     fhir_timeout_s: float = 30.0

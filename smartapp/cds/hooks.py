@@ -68,7 +68,6 @@ class Evaluation:
 class HookContext:
     links: CardLinks
     now: datetime
-    user: str | None
     fhir_base: str | None
 
 
@@ -98,7 +97,6 @@ def _task(finding: Finding, evaluation: Evaluation, ctx: HookContext) -> list[di
         evaluation.summary,
         evaluation.record,
         now=ctx.now,
-        user=ctx.user,
         fhir_base=ctx.fhir_base,
         careplan=existing_careplan(evaluation.fetched.resources, evaluation.summary.patient.id),
     )

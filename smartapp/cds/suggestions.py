@@ -43,7 +43,6 @@ def task_suggestion(
     record: PatientRecord,
     *,
     now: datetime,
-    user: str | None,
     fhir_base: str | None,
     careplan: str | None,
 ) -> dict[str, Any] | None:
@@ -55,7 +54,9 @@ def task_suggestion(
     value = task_identifier_value(summary.patient.id, finding.check, finding.due)
     if any(task.identifier == value for task in record.tasks):
         return None
-    ctx = WriteContext(now=now, author_reference=user, fhir_base=fhir_base)
+    # No requester: the EHR records who accepts the suggestion, and a reference to a user
+    # the FHIR server does not hold would make the create fail (referential integrity).
+    ctx = WriteContext(now=now, fhir_base=fhir_base)
     task = build_task(
         finding,
         summary,

@@ -228,9 +228,7 @@ def call_service(service_id: str) -> Response:
         hook, state.templates, tenant=tenant, timeout_s=config.fhir_timeout_s, extra=extra
     )
     read_at = time.perf_counter()
-    context = HookContext(
-        links=_links(), now=datetime.now(UTC), user=hook.user_id, fhir_base=hook.fhir_server
-    )
+    context = HookContext(links=_links(), now=datetime.now(UTC), fhir_base=hook.fhir_server)
     if service.orders:
         cards = order_cards(_order_call(service, hook, data, drafts, today), context)
     else:

@@ -23,6 +23,7 @@ before and after each test that uses it.
 
 from __future__ import annotations
 
+import json
 import secrets
 import tempfile
 import threading
@@ -115,6 +116,24 @@ def start_stack(hapi_base: str, log_dir: Path = ARTIFACTS) -> Iterator[SmartStac
     app_log = log_dir / "smart-stack-app.log"
     sandbox_log = log_dir / "smart-stack-sandbox.log"
     with ExitStack() as stack:
+        scratch = Path(stack.enter_context(_scratch()))
+        # The sandbox EHR is the app's CDS Hooks client (its /cds page), keys at its jku.
+        cds_clients = scratch / "cds-clients.json"
+        cds_clients.write_text(
+            json.dumps(
+                {
+                    "clients": [
+                        {
+                            "iss": sandbox,
+                            "jku": f"{sandbox}/cds/jwks.json",
+                            "services": ["*"],
+                            "label": "Sandbox EHR",
+                        }
+                    ]
+                }
+            ),
+            encoding="utf-8",
+        )
         stack.enter_context(
             python_server(
                 [
@@ -159,8 +178,9 @@ def start_stack(hapi_base: str, log_dir: Path = ARTIFACTS) -> Iterator[SmartStac
                     "SMARTAPP_MAPPINGS": "",
                     "SMARTAPP_FRAME_ANCESTORS": f"http://localhost:{ehr_ui_port}",
                     # A database of its own (created at start-up): nothing left from before.
-                    "SMARTAPP_DATABASE_URL": f"sqlite:///{stack.enter_context(_scratch())}/app.db",
+                    "SMARTAPP_DATABASE_URL": f"sqlite:///{scratch}/app.db",
                     "SMARTAPP_TOKEN_KEY": "",
+                    "SMARTAPP_CDS_CLIENTS": str(cds_clients),
                 },
             )
         )
