@@ -13,7 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from sandbox_ehr.scopes import ScopeFilter, ScopeFilterLike, make_scope_filter
+from sandbox_ehr.scopes import (
+    ScopeFilter,
+    ScopeFilterLike,
+    ScopeRefusal,
+    make_scope_filter,
+    make_scope_refusal,
+)
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:9090"
 DEFAULT_FHIR_UPSTREAM = "http://127.0.0.1:8080/fhir"
@@ -89,6 +95,9 @@ class SandboxConfig:
     #: Scopes the sandbox refuses to grant: a ScopeFilter, "read-only", a dict
     #: `{"strip": "cud", "drop": ["offline_access", "patient/Task.*"]}` or a callable.
     grant_scopes_filter: ScopeFilterLike = None
+    #: Scopes refused with `invalid_scope` instead of narrowed: a ScopeRefusal, a preset
+    #: ("writes": a read-only registration, "v2": a v1-only one, "v1") or its dict form.
+    refuse_scopes: ScopeRefusal | str | Mapping[str, Any] | None = None
     access_token_lifetime: int = 3600
     #: Backend services tokens (SMART: SHOULD be <= 300 s).
     backend_token_lifetime: int = 300
@@ -141,6 +150,7 @@ _RUNTIME_FIELDS: dict[str, type] = {
 @dataclass
 class RuntimeSettings:
     grant_scopes_filter: ScopeFilter | Callable[[list[str]], list[str]] | None
+    refuse_scopes: ScopeRefusal | None
     access_token_lifetime: int
     backend_token_lifetime: int
     code_lifetime: int
@@ -156,6 +166,7 @@ class RuntimeSettings:
     def from_config(cls, config: SandboxConfig) -> RuntimeSettings:
         return cls(
             grant_scopes_filter=make_scope_filter(config.grant_scopes_filter),
+            refuse_scopes=make_scope_refusal(config.refuse_scopes),
             access_token_lifetime=config.access_token_lifetime,
             backend_token_lifetime=config.backend_token_lifetime,
             code_lifetime=config.code_lifetime,
@@ -183,6 +194,9 @@ class RuntimeSettings:
             if key == "grant_scopes_filter":
                 parsed[key] = make_scope_filter(value)
                 continue
+            if key == "refuse_scopes":
+                parsed[key] = make_scope_refusal(value)
+                continue
             kind = _RUNTIME_FIELDS.get(key)
             if kind is None:
                 raise ValueError(f"unknown setting {key!r}")
@@ -208,6 +222,7 @@ class RuntimeSettings:
         out: dict[str, Any] = {
             f.name: getattr(snap, f.name) for f in fields(snap) if not f.name.startswith("_")
         }
+        out["refuse_scopes"] = snap.refuse_scopes.to_spec() if snap.refuse_scopes else None
         flt = snap.grant_scopes_filter
         out["grant_scopes_filter"] = (
             flt.to_spec() if isinstance(flt, ScopeFilter) else (None if flt is None else "callable")

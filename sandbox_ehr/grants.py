@@ -15,6 +15,7 @@ from authlib.oauth2.rfc6749 import (
     InvalidClientError,
     InvalidGrantError,
     InvalidRequestError,
+    InvalidScopeError,
     OAuth2Error,
 )
 from authlib.oauth2.rfc6749.grants import (
@@ -136,6 +137,11 @@ class SmartAuthorizationCodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
                 raise InvalidRequestError("Unknown or expired launch.")
 
         requested = split_scope(request.payload.scope)
+        refusal = st.runtime.refuse_scopes
+        refused = refusal.refused(requested) if refusal is not None else []
+        if refused:
+            shown = ", ".join(refused[:3]) + (" …" if len(refused) > 3 else "")
+            raise InvalidScopeError(f"Not registered for this app: {shown}")
         granted = split_scope(request.scope)  # what this client may have
         if launch is None:
             granted = [s for s in granted if s != "launch"]
@@ -220,6 +226,11 @@ class SmartClientCredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]
 
     def create_token_response(self) -> Any:
         st = _state(self)
+        requested = split_scope(self.request.payload.scope)
+        refusal = st.runtime.refuse_scopes
+        refused = refusal.refused(requested) if refusal is not None else []
+        if refused:
+            raise InvalidScopeError(f"Not registered for this app: {', '.join(refused[:3])}")
         allowed = split_scope(self.client.get_allowed_scope(self.request.payload.scope))
         granted = downgrade(allowed, st.runtime.grant_scopes_filter)
         token = self.generate_token(scope=join_scope(granted), include_refresh_token=False)

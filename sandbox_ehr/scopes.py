@@ -185,3 +185,70 @@ def make_scope_filter(
     if callable(spec):
         return spec
     raise ValueError("grant_scopes_filter: unsupported value")
+
+
+@dataclass(frozen=True)
+class ScopeRefusal:
+    """Scopes the sandbox refuses outright (`invalid_scope`) instead of narrowing, as an EHR
+    does when a site registered the app for less: `writes` refuses any create/update/
+    delete permission (a read-only registration), `v2` any v2-syntax resource scope (a
+    v1-only registration), `v1` any v1 one, `patterns` shell-style patterns."""
+
+    writes: bool = False
+    v2: bool = False
+    v1: bool = False
+    patterns: tuple[str, ...] = ()
+
+    def refused(self, scopes: Iterable[str]) -> list[str]:
+        """The requested scopes this registration does not allow."""
+        out: list[str] = []
+        for scope in scopes:
+            parsed = parse_resource_scope(scope)
+            if any(fnmatch.fnmatchcase(scope, pattern) for pattern in self.patterns):
+                out.append(scope)
+            elif parsed is None:
+                continue
+            elif self.writes and set(parsed.permissions) & set("cud"):
+                out.append(scope)
+            elif (self.v2 and not parsed.v1) or (self.v1 and parsed.v1):
+                out.append(scope)
+        return out
+
+    def to_spec(self) -> dict[str, Any]:
+        return {
+            "writes": self.writes,
+            "v2": self.v2,
+            "v1": self.v1,
+            "patterns": list(self.patterns),
+        }
+
+
+_REFUSAL_PRESETS = {
+    "writes": ScopeRefusal(writes=True),
+    "v2": ScopeRefusal(v2=True),
+    "v1": ScopeRefusal(v1=True),
+}
+
+
+def make_scope_refusal(spec: ScopeRefusal | str | Mapping[str, Any] | None) -> ScopeRefusal | None:
+    """From config/JSON: None, a preset ("writes", "v2", "v1"), or
+    `{"writes": bool, "v2": bool, "v1": bool, "patterns": [...]}`."""
+    if spec is None or isinstance(spec, ScopeRefusal):
+        return spec
+    if isinstance(spec, str):
+        if spec not in _REFUSAL_PRESETS:
+            raise ValueError(f"refuse_scopes: unknown preset {spec!r}")
+        return _REFUSAL_PRESETS[spec]
+    if isinstance(spec, Mapping):
+        unknown = set(spec) - {"writes", "v2", "v1", "patterns"}
+        if unknown:
+            raise ValueError(f"refuse_scopes: unknown keys {sorted(unknown)}")
+        patterns = spec.get("patterns", [])
+        writes, v2, v1 = (spec.get(k, False) for k in ("writes", "v2", "v1"))
+        flags = (writes, v2, v1)
+        if not all(isinstance(f, bool) for f in flags) or not isinstance(patterns, list):
+            raise ValueError("refuse_scopes: writes/v2/v1 are booleans, patterns a list")
+        return ScopeRefusal(
+            writes=bool(writes), v2=bool(v2), v1=bool(v1), patterns=tuple(map(str, patterns))
+        )
+    raise ValueError("refuse_scopes: unsupported value")

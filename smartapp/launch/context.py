@@ -65,6 +65,8 @@ class LaunchContext:
     patient_locked: bool = False
     #: Opened from the population worklist: the app's Backend Services token, under login.
     population: bool = False
+    #: The EHR's error code that made the launch ask again for read access only.
+    scope_negotiated: str | None = None
 
     @property
     def user_level(self) -> bool:
@@ -116,6 +118,7 @@ class LaunchContext:
             session_id=sid,
             patient_locked=bool(locked),
             population=population,
+            scope_negotiated=record.get("scope_negotiated"),
         )
 
 

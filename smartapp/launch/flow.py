@@ -17,6 +17,15 @@ token endpoint itself must be on the EHR's origin (`discovery`, tenant `auth_ori
 
 Error answers show a fixed sentence per known OAuth error code and never the answer's own
 text: anyone can send a browser to `/callback?error=…&error_description=…`.
+
+Scope negotiation: when the EHR answers `invalid_scope` (at the authorization or the token
+step; a site may have registered the app read-only or v1-only), the app asks once more
+for the read part of its request (`scopes.read_only`, in the same v1/v2 syntax) and then
+runs read-only, with a banner saying why. A second refusal ends the launch. The granted
+scopes are always what the app goes by: a token response without `scope` is taken as
+read-only. EHR error codes are shown with our own sentence and the code; the EHR's
+`error_description` is logged, cleaned, only when the answer belongs to this session's
+launch, and never shown (`oauth_errors`).
 """
 
 from __future__ import annotations
@@ -44,7 +53,8 @@ from smartapp.launch.errors import (
 )
 from smartapp.launch.idtoken import resolve_fhir_user, validate_id_token
 from smartapp.launch.login import LOGIN_KEY
-from smartapp.launch.scopes import GrantedScopes, requested_scopes
+from smartapp.launch.oauth_errors import explain, log_refusal
+from smartapp.launch.scopes import GrantedScopes, read_only, requested_scopes, with_refresh_scope
 from smartapp.launch.session_store import PENDING_TTL_S
 from smartapp.launch.state import launch_state
 from smartapp.launch.websession import ensure_session_id, rotate_session_id, session_id
@@ -114,14 +124,46 @@ def start_launch(iss: str | None, launch: str | None, *, callback_base: str) -> 
             "No client_id is configured for this EHR; ask the administrator to register the app.",
             status=500,
         )
-    state = launch_state()
-    smart = discover(tenant.iss, auth_origins=tenant.auth_origins)
+    smart = discover(
+        tenant.iss, auth_origins=tenant.auth_origins, assume_pkce=tenant.quirks.assume_pkce
+    )
     redirect_uri = f"{callback_base.rstrip('/')}/{tenant.callback_id}"
     if smart.authorization_endpoint is None:  # pragma: no cover - discover() requires it
         raise DiscoveryError("The EHR's SMART configuration has no authorization endpoint.")
-    scope = requested_scopes(
-        tenant.scopes or state.config.scopes, ehr_launch=ehr_launch, v1=smart.uses_v1_scopes_only
+    scope = launch_scopes(tenant, smart, ehr_launch=ehr_launch)
+    log.info(
+        "launch started for tenant %s (%s)",
+        tenant.display_name,
+        "EHR launch" if ehr_launch else "standalone",
     )
+    return _authorize(tenant, smart, scope, launch=launch, redirect_uri=redirect_uri)
+
+
+def launch_scopes(tenant: Tenant, smart: SmartConfiguration, *, ehr_launch: bool) -> str:
+    """The scope parameter: the tenant's (or configured) scopes, with the tenant's refresh
+    scope, in v1 or v2 syntax (tenant `scope_version`, else as discovery says)."""
+    config = launch_state().config
+    base = with_refresh_scope(tenant.scopes or config.scopes, tenant.quirks.refresh_scope)
+    version = tenant.quirks.scope_version
+    v1 = version == "v1" or (version == "auto" and smart.uses_v1_scopes_only)
+    return requested_scopes(base, ehr_launch=ehr_launch, v1=v1)
+
+
+def _authorize(
+    tenant: Tenant,
+    smart: SmartConfiguration,
+    scope: str,
+    *,
+    launch: str | None,
+    redirect_uri: str,
+    negotiated: str | None = None,
+) -> str:
+    """The authorize URL for `scope`, with fresh state, PKCE verifier and nonce kept in
+    the session. `negotiated`: the EHR's error code that made this a second request."""
+    if smart.authorization_endpoint is None:  # pragma: no cover - checked by the callers
+        raise DiscoveryError("The EHR's SMART configuration has no authorization endpoint.")
+    if not tenant.client_id:  # pragma: no cover - checked by start_launch
+        raise LaunchError("No client_id is configured for this EHR.", status=500)
     code_verifier = secrets.token_urlsafe(64)
     oauth_state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32) if "openid" in scope.split() else None
@@ -141,7 +183,7 @@ def start_launch(iss: str | None, launch: str | None, *, callback_base: str) -> 
             nonce=nonce,
         )
     sid = ensure_session_id()
-    state.store.add_pending(
+    launch_state().store.add_pending(
         sid,
         oauth_state,
         {
@@ -153,16 +195,34 @@ def start_launch(iss: str | None, launch: str | None, *, callback_base: str) -> 
             "redirect_uri": redirect_uri,
             "callback_id": tenant.callback_id,
             "smart": smart.to_record(),
+            "negotiated": negotiated,
             "created": time.time(),
         },
         PENDING_TTL_S,
     )
-    log.info(
-        "launch started for tenant %s (%s)",
-        tenant.display_name,
-        "EHR launch" if ehr_launch else "standalone",
-    )
     return str(url)
+
+
+def _ask_again_read_only(pending: Mapping[str, Any], code: str) -> str:
+    """After `invalid_scope`: the authorize URL for the read part of what was asked (once;
+    module doc). The launch then runs read-only, and says why."""
+    tenant = allowed_tenant(str(pending["iss"]))
+    smart = SmartConfiguration.from_record(pending["smart"])
+    scope = read_only(str(pending["scope"]))
+    log.info(
+        "tenant %s refused the scopes (%s); asking for read access only",
+        tenant.display_name,
+        code,
+    )
+    launch = pending.get("launch")
+    return _authorize(
+        tenant,
+        smart,
+        scope,
+        launch=launch if isinstance(launch, str) else None,
+        redirect_uri=str(pending["redirect_uri"]),
+        negotiated=code,
+    )
 
 
 def _text(value: object) -> str | None:
@@ -186,16 +246,6 @@ def _style_url(value: object) -> str | None:
         return None
 
 
-_ERRORS = {
-    "access_denied": "Access was denied: the app was not authorized to open this record.",
-    "invalid_scope": "The EHR did not accept the permissions the app asked for.",
-    "unauthorized_client": "The EHR does not allow this app to sign in this way.",
-    "invalid_request": "The EHR reported that the sign-in request was invalid.",
-    "server_error": "The EHR's sign-in service had an error; please try again.",
-    "temporarily_unavailable": "The EHR's sign-in service is busy; please try again shortly.",
-}
-
-
 def complete_callback(args: Mapping[str, str], callback_id: str | None = None) -> str:
     """Finish the launch from the callback's query parameters; the page to go to next.
 
@@ -209,12 +259,20 @@ def complete_callback(args: Mapping[str, str], callback_id: str | None = None) -
     )
     error = args.get("error")
     if error:
-        # A fixed sentence per known code; nothing of the request is shown or logged.
-        known = _ERRORS.get(error)
-        log.info("authorization refused by the EHR (%s)", error if known else "unknown code")
-        raise AuthorizationDenied(
-            known or "The EHR refused the sign-in and did not say why in terms the app knows."
+        # Our sentence and the code (when it has the shape of one) on the page. The EHR's
+        # own text is logged, cleaned, only for an answer to this session's launch at
+        # that EHR's redirect URI: otherwise anyone could write into the app's log.
+        ours = (
+            pending is not None
+            and pending.get("kind") is None
+            and pending.get("callback_id") == callback_id
         )
+        where = allowed_tenant(str(pending["iss"])).display_name if ours and pending else "?"
+        description = args.get("error_description") if ours else None
+        log_refusal(log, "authorization", where, error, description)
+        if ours and pending and error == "invalid_scope" and not pending.get("negotiated"):
+            return _ask_again_read_only(pending, error)
+        raise AuthorizationDenied(explain(error))
     if not oauth_state:
         raise StateError("The sign-in response has no 'state'; please launch the app again.")
     if sid is None:
@@ -242,19 +300,27 @@ def complete_callback(args: Mapping[str, str], callback_id: str | None = None) -
         raise LaunchError("The sign-in response has no authorization code.")
     tenant = allowed_tenant(str(pending["iss"]))
     smart = SmartConfiguration.from_record(pending["smart"])
-    token = tokens.exchange_code(
-        tenant,
-        state.app_key,
-        token_endpoint=smart.token_endpoint,
-        code=code,
-        code_verifier=str(pending["code_verifier"]),
-        redirect_uri=str(pending["redirect_uri"]),
-    )
+    try:
+        token = tokens.exchange_code(
+            tenant,
+            state.app_key,
+            token_endpoint=smart.token_endpoint,
+            code=code,
+            code_verifier=str(pending["code_verifier"]),
+            redirect_uri=str(pending["redirect_uri"]),
+        )
+    except tokens.TokenRefused as refused:
+        if refused.code == "invalid_scope" and not pending.get("negotiated"):
+            return _ask_again_read_only(pending, refused.code)
+        raise
     granted_text = token.get("scope")
     if not isinstance(granted_text, str):
-        # SMART requires `scope`; RFC 6749 says an absent one means "as requested".
-        log.warning("token response for tenant %s has no scope", tenant.display_name)
-        granted_text = str(pending["scope"])
+        # SMART requires `scope`. Without it the app does not assume what it asked for:
+        # it reads as asked (the server refuses what it does not allow) and never writes.
+        log.warning(
+            "token response for tenant %s has no scope: running read-only", tenant.display_name
+        )
+        granted_text = read_only(str(pending["scope"]))
     granted = GrantedScopes.parse(granted_text)
     fhir_user = _verified_fhir_user(token, tenant, smart, pending)
     patient = fhir_id(token.get("patient"), "patient")
@@ -277,6 +343,8 @@ def complete_callback(args: Mapping[str, str], callback_id: str | None = None) -
         "intent": _text(token.get("intent")),
         "smart_style_url": _style_url(token.get("smart_style_url")),
         "scope": granted.raw,
+        # Why this launch asked twice (the EHR's code), for the read-only banner.
+        "scope_negotiated": pending.get("negotiated"),
         "started_at": time.time(),
     }
     token_data = tokens.token_record(token, token_endpoint=smart.token_endpoint)

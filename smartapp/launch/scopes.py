@@ -142,3 +142,44 @@ def requested_scopes(base: str, *, ehr_launch: bool, v1: bool = False) -> str:
         tokens.insert(0, "launch/patient")
     text = " ".join(dict.fromkeys(tokens))
     return to_v1(text) if v1 else text
+
+
+#: Scopes that ask for a refresh token.
+REFRESH_SCOPES = frozenset({"online_access", "offline_access"})
+
+
+def read_only(scopes: str) -> str:
+    """The read part of a scope string: resource scopes without create/update/delete (a
+    scope left with nothing to read is dropped), no refresh scopes, context and identity
+    scopes kept. What the app asks for again when the EHR refuses its first request
+    (`invalid_scope`): a read-only registration can still launch."""
+    out: list[str] = []
+    for token in scopes.split():
+        if token in REFRESH_SCOPES:
+            continue
+        parsed = parse_resource_scope(token)
+        if parsed is None:
+            out.append(token)
+            continue
+        v1 = token.partition("?")[0].rsplit(".", 1)[1]
+        if v1 in _V1_PERMS:  # keep the syntax the server was asked in
+            if v1 != "write":
+                out.append(f"{parsed.level}/{parsed.resource_type}.read")
+            continue
+        letters = "".join(letter for letter in "rs" if letter in parsed.perms)
+        if not letters:
+            continue
+        query = f"?{parsed.query}" if parsed.query else ""
+        out.append(f"{parsed.level}/{parsed.resource_type}.{letters}{query}")
+    return " ".join(dict.fromkeys(out))
+
+
+def with_refresh_scope(scopes: str, refresh: str | None) -> str:
+    """`scopes` asking for `refresh` (`online_access`, `offline_access`) instead of
+    whichever refresh scope they named; `none` asks for none; None leaves them as they are."""
+    if refresh is None:
+        return scopes
+    kept = [token for token in scopes.split() if token not in REFRESH_SCOPES]
+    if refresh != "none":
+        kept.append(refresh)
+    return " ".join(kept)

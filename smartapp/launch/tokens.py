@@ -20,8 +20,18 @@ from smartapp.config import Tenant
 from smartapp.launch.discovery import AUTH_TIMEOUT_S
 from smartapp.launch.errors import LaunchError, RelaunchRequired, TokenError
 from smartapp.launch.keys import AppKey
+from smartapp.launch.oauth_errors import explain, log_refusal, safe_code
 
 log = logging.getLogger(__name__)
+
+
+class TokenRefused(TokenError):
+    """The token endpoint answered with an OAuth error; `code` is the EHR's (safe) code."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
 
 #: SMART asymmetric client auth: the assertion's `exp` at most 5 minutes ahead.
 ASSERTION_LIFETIME_S = 300
@@ -146,9 +156,11 @@ def exchange_code(
                 allow_redirects=False,
             )
     except OAuthError as err:
-        log.warning("token exchange refused for tenant %s: %s", tenant.display_name, err.error)
-        raise TokenError(
-            "The EHR refused to issue an access token; please launch the app again."
+        log_refusal(log, "token exchange", tenant.display_name, err.error, err.description)
+        raise TokenRefused(
+            "The EHR refused to issue an access token; please launch the app again. "
+            + explain(err.error),
+            code=safe_code(err.error),
         ) from err
     except (requests.RequestException, ValueError) as err:
         log.warning(
@@ -185,7 +197,7 @@ def refresh(
                 allow_redirects=False,
             )
     except OAuthError as err:
-        log.warning("token refresh refused for tenant %s: %s", tenant.display_name, err.error)
+        log_refusal(log, "token refresh", tenant.display_name, err.error, err.description)
         raise RelaunchRequired() from err
     except (requests.RequestException, ValueError) as err:
         log.warning(

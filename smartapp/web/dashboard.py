@@ -193,6 +193,7 @@ def patient() -> Response:
             open_server=context.open_server,
             server_label=context.tenant_label,
             launch_id=context.launch_id,
+            scope_negotiated=context.scope_negotiated,
         ),
         fetch=FetchInfo(
             queries=read.queries,

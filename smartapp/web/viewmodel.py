@@ -361,6 +361,8 @@ class Dashboard:
     problems: tuple[str, ...]
     read_only: bool
     can_write_plan: bool
+    #: Why the launch is read-only when the app had to ask again (the EHR's code).
+    scope_negotiated: str | None
     server_label: str
     open_server: bool
     launch_id: str
@@ -387,6 +389,8 @@ class PageContext:
     open_server: bool = False
     server_label: str = ""
     launch_id: str = ""
+    #: The EHR's code when it refused the first scopes and the app asked for reads only.
+    scope_negotiated: str | None = None
 
 
 @dataclass(frozen=True)
@@ -856,6 +860,7 @@ def build_dashboard(
         problems=tuple(summary.data.problems),
         read_only=not page.can_write_plan,
         can_write_plan=page.can_write_plan,
+        scope_negotiated=page.scope_negotiated,
         server_label=page.server_label,
         open_server=page.open_server,
         launch_id=page.launch_id,

@@ -356,6 +356,43 @@ def test_reduced_scopes_give_a_read_only_ui(
     assert "not allowed (read-only)" in smart_stack.app_log_text()
 
 
+def test_a_read_only_registration_launches_read_only_after_asking_again(
+    smart_stack: SmartStack, demo_cohort: DemoCohort, auto_sandbox: Any, session: LoopbackSession
+) -> None:
+    """The sandbox refuses any write scope outright (invalid_scope), as an EHR does for a
+    site that registered the app read-only: the app asks once more for reads only."""
+    auto_sandbox(refuse_scopes="writes")
+    launch = ehr_launch(smart_stack, session, demo_cohort.patient_ids["hbsag-positive"])
+    page = launch.html
+    assert launch.response.status_code == 200
+    assert "Demo HBsAg-Positive" in page  # reading works
+    assert 'id="read-only"' in page and "EHR code: invalid_scope" in page
+    assert not _has_save_button(page)
+    authorizes = [url for url in launch.hops.urls if "/auth/authorize?" in url]
+    assert len(authorizes) == 2
+    first, second = (query(url)["scope"].split() for url in authorizes)
+    assert "patient/Task.cu" in first and "patient/Task.cu" not in second
+    assert "patient/Task.rs" in second
+    log = smart_stack.app_log_text()
+    assert "authorization refused by tenant" in log and "invalid_scope" in log
+    assert "asking for read access only" in log
+
+
+def test_a_refusal_of_the_read_scopes_too_ends_the_launch_with_the_code(
+    smart_stack: SmartStack, demo_cohort: DemoCohort, auto_sandbox: Any, session: LoopbackSession
+) -> None:
+    auto_sandbox(refuse_scopes={"patterns": ["patient/Observation.*"]})
+    tokens_before = token_requests(smart_stack)
+    hops = follow(session, smart_stack.launcher_url(demo_cohort.patient_ids["hbsag-positive"]))
+    page = hops.response.text
+    assert hops.response.status_code == 403
+    assert "did not accept the permissions" in page and "EHR code: invalid_scope" in page
+    assert "Not registered for this app" not in page  # the EHR's own text is not shown
+    assert len([url for url in hops.urls if "/auth/authorize?" in url]) == 2
+    time.sleep(0.2)  # let the sandbox flush its access log
+    assert token_requests(smart_stack) == tokens_before  # no code was ever issued
+
+
 def test_posts_without_csrf_token_or_from_another_origin_are_refused(
     smart_stack: SmartStack, demo_cohort: DemoCohort, auto_sandbox: Any, session: LoopbackSession
 ) -> None:

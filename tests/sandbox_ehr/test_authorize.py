@@ -254,3 +254,40 @@ def test_ehr_launch_without_patient_shows_the_picker(client: FlaskClient) -> Non
         page = authorize(client, launch=launch_id)
     form = parse_form(page.get_data(as_text=True))
     assert "patient-submit" in form.buttons and "login-submit" not in form.buttons
+
+
+@pytest.mark.parametrize(
+    ("refuse", "scope", "refused"),
+    [
+        ("writes", "launch patient/Observation.rs patient/Task.cu", "patient/Task.cu"),
+        ("writes", "launch patient/Observation.read patient/Task.write", "patient/Task.write"),
+        ("v2", "launch patient/Observation.rs", "patient/Observation.rs"),
+        ({"patterns": ["*/MedicationDispense.*"]}, "patient/MedicationDispense.rs", None),
+    ],
+)
+def test_a_registration_for_less_refuses_with_invalid_scope(
+    make_app: Callable[..., Flask], refuse: object, scope: str, refused: str | None
+) -> None:
+    client = make_app(refuse_scopes=refuse).test_client()
+    response = authorize(client, scope=scope, state="s2")
+    params = redirect_params(response)
+    assert params["error"] == "invalid_scope"
+    assert params["state"] == "s2"
+    assert (refused or scope) in params["error_description"]
+
+
+def test_a_read_only_registration_accepts_the_read_scopes(make_app: Callable[..., Flask]) -> None:
+    client = make_app(refuse_scopes="writes").test_client()
+    response = authorize(client, scope="launch/patient patient/Observation.rs patient/Task.rs")
+    assert response.status_code == 200  # on to the sign-in page, no error redirect
+    assert 'id="login-submit"' in response.get_data(as_text=True)
+
+
+def test_refusal_is_a_runtime_setting(client: FlaskClient) -> None:
+    set_config = client.post("/_admin/config", json={"refuse_scopes": {"writes": True}})
+    assert set_config.status_code == 200
+    assert set_config.get_json()["refuse_scopes"]["writes"] is True
+    response = authorize(client, scope="launch/patient patient/Task.cu")
+    assert redirect_params(response)["error"] == "invalid_scope"
+    bad = client.post("/_admin/config", json={"refuse_scopes": "everything"})
+    assert bad.status_code == 400
