@@ -7,6 +7,7 @@ Also: the EHR's error codes are shown with our own sentence, its free text only 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -28,7 +29,7 @@ from tests.launch.launch_fakes import (
 
 def refuse(client, params: dict[str, str], description: str = "Not registered: patient/Task.cu"):
     return client.get(
-        "/callback",
+        urlsplit(params["redirect_uri"]).path,
         query_string={
             "error": "invalid_scope",
             "error_description": description,
@@ -60,6 +61,20 @@ def test_invalid_scope_at_authorization_asks_once_more_for_reads_only(client, eh
     assert "invalid_scope (Not registered: patient/Task.cu)" in caplog.text
 
 
+def test_a_refusal_at_another_ehrs_redirect_uri_is_not_retried(client, ehr, caplog):
+    params = ehr.launch(client)
+    response = client.get(
+        "/callback/not-this-ehr",
+        query_string={
+            "error": "invalid_scope",
+            "error_description": "forged <text>",
+            "state": params["state"],
+        },
+    )
+    assert response.status_code in (403, 404)
+    assert "forged" not in caplog.text
+
+
 def test_a_second_refusal_ends_the_launch_with_the_ehr_code(client, ehr, caplog):
     response = refuse(client, ehr.launch(client))
     second = query(response.headers["Location"])
@@ -88,7 +103,7 @@ def test_invalid_scope_at_the_token_step_asks_again_too(client, rsps, app):
 def test_other_refusals_are_not_retried_and_show_only_our_sentence(client, ehr):
     params = ehr.launch(client)
     response = client.get(
-        "/callback",
+        ehr.callback_path,
         query_string={"error": "access_denied", "error_description": "x", "state": params["state"]},
     )
     html = response.get_data(as_text=True)
