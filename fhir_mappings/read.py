@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from operator import attrgetter
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from fhir_mappings.bundle import resources_from_json
 from fhir_mappings.careplans import read_app_careplan
@@ -46,6 +46,7 @@ from fhir_mappings.records import (
     PatientInfo,
     PatientRecord,
     ResultStatus,
+    SourceRef,
     TherapyStatement,
     Vaccination,
 )
@@ -75,7 +76,8 @@ AREA_OF: dict[str, tuple[str, ...]] = {
     "CarePlan": ("tasks",),
 }
 _SUBJECT_FIELDS = ("subject", "patient", "for")
-_DOSE_DAY = attrgetter("when.earliest")
+_DOSE_KEY = attrgetter("when.earliest", "when.latest", "source.reference")
+_SOURCE_KEY = attrgetter("source.reference", "source.display", "source.matched_by")
 _DATA_AREAS = frozenset(AREAS) - {"patient"}
 
 
@@ -394,25 +396,42 @@ def read_patient_record(
     uninterpretable = sum(
         1 for lab in collected.labs if lab.status is ResultStatus.FINAL and not lab.interpretable
     )
+    # Every tuple in a canonical order (by source, doses by day then source), so the order
+    # of entries in the server's response never changes an answer (SPEC §2, §3a).
     return PatientRecord(
         patient=info,
-        labs=tuple(collected.labs),
-        doses=tuple(sorted(collected.doses, key=_DOSE_DAY)),
-        orders=tuple(collected.orders),
-        dispenses=tuple(sorted(collected.dispenses, key=_DOSE_DAY)),
-        statements=tuple(collected.statements),
-        vaccinations=tuple(collected.vaccinations),
-        conditions=tuple(collected.conditions),
-        allergies=tuple(collected.allergies),
-        imaging=tuple(collected.imaging),
-        tasks=tuple(collected.tasks),
-        careplans=tuple(collected.careplans),
+        labs=_canonical(collected.labs),
+        doses=tuple(sorted(collected.doses, key=_DOSE_KEY)),
+        orders=_canonical(collected.orders),
+        dispenses=tuple(sorted(collected.dispenses, key=_DOSE_KEY)),
+        statements=_canonical(collected.statements),
+        vaccinations=_canonical(collected.vaccinations),
+        conditions=_canonical(collected.conditions),
+        allergies=_canonical(collected.allergies),
+        imaging=_canonical(collected.imaging),
+        tasks=_canonical(collected.tasks),
+        careplans=_canonical(collected.careplans),
         data=DataQuality(
             read=collected.read,
             skipped=collected.skipped,
             uninterpretable=uninterpretable,
-            problems=tuple(collected.problems),
+            problems=tuple(sorted(collected.problems)),
             incomplete=frozenset(collected.incomplete),
-            reasons=tuple(collected.reasons),
+            reasons=tuple(sorted(collected.reasons)),
         ),
     )
+
+
+class _Sourced(Protocol):
+    @property
+    def source(self) -> SourceRef: ...
+
+
+_T = TypeVar("_T", bound=_Sourced)
+
+
+def _canonical(items: list[_T]) -> tuple[_T, ...]:
+    """Sorted by where each came from (reference, then what it says), not by input order."""
+    if len(items) < 2:
+        return tuple(items)
+    return tuple(sorted(items, key=_SOURCE_KEY))
