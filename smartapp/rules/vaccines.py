@@ -114,7 +114,9 @@ def vaccine_before_start(
         live = False
         for vaccine in schedule.vaccinations:
             when = vaccine.when
-            if when is None or when.earliest >= first.earliest:
+            # Certainly on or after the first dose: the on-therapy checks judge it. With a
+            # partial date on either side it may have come before: judged here too.
+            if when is None or when.earliest >= first.latest:
                 continue
             live_like = vaccine.vaccine_class in LIVE_LIKE
             minimum = days_before_start(vaccine, settings)
@@ -122,9 +124,14 @@ def vaccine_before_start(
             if gap >= minimum:
                 continue
             live = live or live_like
+            timing = (
+                f"{gap} days before the first dose {on_day(first)}"
+                if gap >= 0
+                else f"possibly after the first dose {on_day(first)} (partial dates)"
+            )
             problems.append(
-                f"{vaccine.display} ({_kind(vaccine)}) {on_day(when)}, {gap} days before the "
-                f"first dose {on_day(first)} (at least {minimum} days needed)"
+                f"{vaccine.display} ({_kind(vaccine)}) {on_day(when)}, {timing} (at least "
+                f"{minimum} days needed)"
             )
             evidence.append(
                 vaccine_evidence(vaccine, counted_as(when, when.latest, "the shortest gap"))
@@ -160,7 +167,7 @@ def vaccine_before_start(
                 *_latest_of_each_class(
                     v
                     for v in schedule.vaccinations
-                    if v.when is not None and v.when.earliest < first.earliest
+                    if v.when is not None and v.when.earliest < first.latest
                 ),
                 *(vaccine_evidence(v) for v in undated),
             ],

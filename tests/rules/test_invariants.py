@@ -5,6 +5,9 @@ infections) and the named demo situations (hand-built edge cases: pending, parti
 time zones, entered-in-error, HBV DNA, discontinuation…). Each property reads the FHIR
 resources with the real reader and evaluates them with the real rules, then changes the
 input the way the invariant names and compares.
+
+To search wider than the fast lane does: HYPOTHESIS_PROFILE is not used; edit
+`max_examples` and drop `derandomize` locally (a few thousand examples take minutes).
 """
 
 from __future__ import annotations

@@ -335,3 +335,11 @@ def test_a_mistimed_non_live_vaccine_within_the_lookback_is_alerted() -> None:
     recent = doses[-3].when.earliest
     mistimed = vaccine((recent - AS_OF).days + 3, "non_live")
     assert check("vaccine-window", record(doses, mistimed)).status is Status.ALERT
+
+
+def test_a_partial_first_dose_date_never_hides_a_vaccine_given_before_it() -> None:
+    # Found by the §3a property "a less precise date never makes ok": with the first dose
+    # known only as "2025", a live vaccine on 2025-05-20 may have been before it.
+    f = check("vaccine-before-start", record(dose("2025"), vaccine("2025-05-20", "live")))
+    assert f.status is Status.ALERT and f.severity is Severity.HIGH
+    assert "possibly after the first dose" in f.detail
