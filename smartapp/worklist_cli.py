@@ -3,6 +3,7 @@
     smartapp worklist --fhir-base URL [--format json|csv|text] [--as-of DATE] [--export]
                       [--filter QUERY ...] [--group Group/ID [--group-only]]
                       [--backend] [--mappings FILE] [--workers N]
+                      [--refresh [--full] [--every SECONDS [--full-every HOURS]] | --stored]
 
 `--format json` (default) prints a list of `check` summaries (SPEC §4), each with an extra
 `worklist` part (status, open Tasks); `csv` the worklist CSV (formula cells escaped);
@@ -10,6 +11,12 @@
 ig-monitoring`, repeatable) and also sets the order (`sort=name`). `--export` reads with
 FHIR Bulk Data `$export` instead of searches. `--backend` authenticates with the app's
 Backend Services credentials (SMARTAPP_PRIVATE_KEY; the server must be allowlisted).
+
+`--refresh` stores the result as the server's worklist snapshot in the app's database
+(SMARTAPP_DATABASE_URL), incrementally when a snapshot exists (`--full` to read everything),
+and prints one line; `--every` repeats it (a scheduler: docker-compose's refresh job), with
+a full refresh at least every `--full-every` hours. `--stored` prints the latest snapshot
+without reading the server. docs/worklist.md "Stored worklists".
 
 Exit codes (docs/worklist.md "Exit codes"):
 - 0: the worklist was built, even with alerts; problems reading part of a patient's data
@@ -19,6 +26,7 @@ Exit codes (docs/worklist.md "Exit codes"):
 - 2: nothing usable: bad input or configuration, the server refused, the export failed, or
   no population search worked (one line on stderr, nothing on stdout: an empty list
   would look like "no patients on ofatumumab").
+- 4 (`--refresh`): another refresh of the same worklist is running; nothing was done.
 With `--export`, the export's progress goes to stderr. Wire it into
 `smartapp.cli.build_parser` with `add_worklist_parser(sub)`.
 """
@@ -84,6 +92,26 @@ def add_worklist_parser(sub: Any) -> argparse.ArgumentParser:
     )
     cmd.add_argument("--mappings", help="site mappings file (default $SMARTAPP_MAPPINGS)")
     cmd.add_argument("--workers", type=int, default=4, help="chunks of patients read at once")
+    stored = cmd.add_mutually_exclusive_group()
+    stored.add_argument(
+        "--refresh",
+        action="store_true",
+        help="store the result as the server's worklist snapshot (incremental when possible)",
+    )
+    stored.add_argument(
+        "--stored", action="store_true", help="print the latest stored snapshot (no FHIR reads)"
+    )
+    cmd.add_argument("--full", action="store_true", help="with --refresh: read everything")
+    cmd.add_argument(
+        "--every", type=float, metavar="SECONDS", help="with --refresh: repeat, this far apart"
+    )
+    cmd.add_argument(
+        "--full-every",
+        type=float,
+        default=24.0,
+        metavar="HOURS",
+        help="with --every: a full refresh at least this often (default 24)",
+    )
     cmd.set_defaults(handler=cmd_worklist)
     return cmd
 
@@ -104,7 +132,7 @@ def _filters(texts: list[str]) -> Any:
     return filters
 
 
-def _token(config: Any, base: str) -> str:
+def backend_token(config: Any, base: str) -> str:
     from smartapp.cli import CliError
     from smartapp.config import ConfigError
     from smartapp.launch.backend import fetch_backend_token
@@ -149,7 +177,10 @@ def cmd_worklist(args: argparse.Namespace) -> int:
         raise CliError("--group-only needs --group Group/<id>")
     if args.workers < 1:
         raise CliError("--workers must be at least 1")
-    token = _token(config, base) if args.backend else None
+    if (args.full or args.every is not None) and not args.refresh:
+        raise CliError("--full and --every need --refresh")
+    if args.every is not None and args.every <= 0:
+        raise CliError("--every must be a positive number of seconds")
     timeout = max(config.fhir_timeout_s, 120.0)
     tenant = config.tenant(base)
     options = WorklistOptions(
@@ -164,6 +195,11 @@ def cmd_worklist(args: argparse.Namespace) -> int:
         token_origins=tenant.bulk_token_origins if tenant else (),
         on_progress=_progress,
     )
+    if args.refresh or args.stored:
+        from smartapp.worklist_store_cli import refresh_or_show
+
+        return refresh_or_show(args, config, mappings, base, options, filters, as_of)
+    token = backend_token(config, base) if args.backend else None
     sleep = ExportPacer(poll_s=2.0) if args.export else time.sleep
     try:
         with FhirClient(base, token=token, timeout=timeout, sleep=sleep) as client:

@@ -158,6 +158,7 @@ def batch_search(
         failed_areas=frozenset(failed),
         problems=tuple(problems),
         queries=queries,
+        deleted=tuple(collector.deleted),
     )
     return _logged(transport, result, started)
 
@@ -180,7 +181,11 @@ def _one_by_one(
             failed.append(area)
             problems.append(problem)
     return BatchResult(
-        collector.resources, frozenset(failed), tuple(problems), [q for _, q in pairs]
+        collector.resources,
+        frozenset(failed),
+        tuple(problems),
+        [q for _, q in pairs],
+        tuple(collector.deleted),
     )
 
 

@@ -15,6 +15,8 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
@@ -120,6 +122,26 @@ class FhirClient:
         what = f"{label_for(path)} read"
         reply = self._transport.send("GET", url, what=what, headers=READ_HEADERS, retry=True)
         return _resource_or_raise(reply, what)
+
+    def server_time(self) -> datetime | None:
+        """The server's clock now (the HTTP `Date` of a small read), or None when it cannot
+        be had. For questions like `_lastUpdated=ge…` that must use the server's clock."""
+        try:
+            reply = self._transport.send(
+                "GET",
+                self._transport.resolve("metadata?_summary=true"),
+                what="CapabilityStatement read",
+                headers=READ_HEADERS,
+                retry=True,
+            )
+        except FhirError:
+            return None
+        stamp = reply.response.headers.get("Date")
+        try:
+            moment = parsedate_to_datetime(stamp) if stamp else None
+        except (TypeError, ValueError):
+            return None
+        return moment if moment is not None and moment.tzinfo is not None else None
 
     def search_all(self, relative_url: str, *, max_pages: int = 50) -> SearchResult:
         """Run a search and follow its `next` links (at most `max_pages` pages).

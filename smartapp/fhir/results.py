@@ -28,6 +28,8 @@ class BatchResult:
     problems: tuple[str, ...]
     #: The searches sent, relative to the base, in order (for the "data" panel).
     queries: list[str]
+    #: `Type/id` of resources a history read (`Type/_history?_since=`) reported deleted.
+    deleted: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:

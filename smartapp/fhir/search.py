@@ -41,10 +41,12 @@ def label_for(relative_url: str) -> str:
 
 
 class ResourceCollector:
-    """Resources in arrival order, each (resourceType, id) kept once."""
+    """Resources in arrival order, each (resourceType, id) kept once; from history bundles
+    also the `Type/id` of deleted resources (an entry with a DELETE request, no resource)."""
 
     def __init__(self) -> None:
         self.resources: list[Resource] = []
+        self.deleted: list[str] = []
         self._seen: set[tuple[str, str]] = set()
 
     def add(self, resource: Resource) -> None:
@@ -66,6 +68,7 @@ class ResourceCollector:
                 continue
             resource = entry.get("resource")
             if not isinstance(resource, dict):
+                self._note_deletion(entry)
                 continue
             search = entry.get("search")
             mode = search.get("mode") if isinstance(search, Mapping) else None
@@ -77,6 +80,18 @@ class ResourceCollector:
                 continue
             self.add(resource)
         return problem
+
+    def _note_deletion(self, entry: Mapping[str, Any]) -> None:
+        request = entry.get("request")
+        if not isinstance(request, Mapping) or request.get("method") != "DELETE":
+            return
+        url = request.get("url")
+        match = _DELETED.match(url) if isinstance(url, str) else None
+        if match is not None and match.group(1) not in self.deleted:
+            self.deleted.append(match.group(1))
+
+
+_DELETED = re.compile(r"^(?:.*/)?([A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 
 def fetch_page(

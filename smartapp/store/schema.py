@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -116,3 +117,69 @@ cds_jti = Table(
     Column("jti", String(255), primary_key=True),
     Column("expires_at", Float, nullable=False, index=True),
 )
+
+#: Worklist snapshots: the evaluated worklist of one FHIR server as one reader sees it
+#: (`key`), built by a refresh. Readers only ever see `ready` ones; a refresh writes a
+#: `building` one and flips it to `ready` in its last transaction, so a crash leaves the
+#: previous snapshot in force. `rows` is the whole screen (compressed JSON rows).
+worklist_snapshots = Table(
+    "worklist_snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),
+    Column("server", String(500), nullable=False),
+    Column("reader", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("as_of", String(10), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("based_on", Integer, nullable=True),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    #: Changes on the server after this time are read by the next incremental refresh.
+    Column("since", Float, nullable=True),
+    Column("stage", String(200), nullable=False, default=""),
+    Column("progress_done", Integer, nullable=False, default=0),
+    Column("progress_total", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("stats", Text, nullable=True),
+    Column("rows", LargeBinary, nullable=True),
+)
+Index("ix_worklist_snapshots_key_status", worklist_snapshots.c.key, worklist_snapshots.c.status)
+
+#: What one patient's record was read as (compressed JSON resources), kept so an unchanged
+#: patient is re-evaluated on a later day without reading the server again.
+#: `resource_keys` lists `|Type/id|…` to find whose resource a deletion concerns.
+worklist_patient_data = Table(
+    "worklist_patient_data",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),
+    Column("patient_id", String(64), nullable=False),
+    Column("read_at", Float, nullable=False),
+    Column("resources", LargeBinary, nullable=False),
+    Column("resource_keys", Text, nullable=False),
+)
+Index(
+    "ix_worklist_patient_data_key_patient",
+    worklist_patient_data.c.key,
+    worklist_patient_data.c.patient_id,
+)
+
+#: One row per patient on a snapshot: their data and their evaluated summary (JSON).
+worklist_entries = Table(
+    "worklist_entries",
+    metadata,
+    Column(
+        "snapshot_id",
+        Integer,
+        ForeignKey("worklist_snapshots.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("patient_id", String(64), primary_key=True),
+    Column("data_id", Integer, ForeignKey("worklist_patient_data.id"), nullable=False),
+    Column("summary", LargeBinary, nullable=False),
+)
+Index("ix_worklist_entries_data_id", worklist_entries.c.data_id)

@@ -192,13 +192,13 @@ class WorklistFilters:
         if not self.statuses and not self.checks:
             return True
         findings = [
-            finding
-            for finding in row.summary.findings
-            if not self.checks or finding.check in self.checks
+            status
+            for check, status in row.check_statuses
+            if not self.checks or check in self.checks
         ]
         wanted = set(self.statuses) or set(_ATTENTION)
-        needing = [f for f in findings if f.status.value in _ATTENTION]
-        if any(f.status.value in wanted for f in needing):
+        needing = [status for status in findings if status in _ATTENTION]
+        if any(status in wanted for status in needing):
             return True
         # "ok": nothing (among the chosen checks) needs attention.
         return "ok" in wanted and not needing and (bool(findings) or not self.checks)

@@ -18,9 +18,16 @@ STATUS_LABELS = {
 }
 
 
-def row_json(row: WorklistRow) -> dict[str, Any]:
-    """SPEC §4 `check` JSON of the patient, plus a `worklist` part (extra keys only add)."""
-    doc = summary_json(row.summary)
+def row_json(row: WorklistRow, summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """SPEC §4 `check` JSON of the patient, plus a `worklist` part (extra keys only add).
+
+    `summary`: the stored `check` JSON of a row read back from a snapshot."""
+    if summary is not None:
+        doc = dict(summary)
+    elif row.summary is not None:
+        doc = summary_json(row.summary)
+    else:
+        raise ValueError(f"no summary for worklist row {row.patient_id}")
     doc["worklist"] = {
         "status": row.status,
         "highest_severity": row.highest_severity,

@@ -80,7 +80,11 @@ class WorklistRow:
     incomplete: bool
     #: Why the patient is on the worklist (e.g. "Kesimpta doses", "worklist Group").
     membership: tuple[str, ...]
-    summary: Summary = field(compare=False, repr=False)
+    #: (check id, status) of every finding, attention or not (the filters read it).
+    check_statuses: tuple[tuple[str, str], ...] = ()
+    #: The evaluated Summary; None for a row read back from a stored snapshot (whose
+    #: summary JSON is stored beside it).
+    summary: Summary | None = field(default=None, compare=False, repr=False)
 
     @property
     def status(self) -> str:
@@ -144,5 +148,6 @@ def row_for(
         open_tasks=_open_tasks(record),
         incomplete=bool(summary.data.incomplete),
         membership=membership,
+        check_statuses=tuple((finding.check, finding.status.value) for finding in summary.findings),
         summary=summary,
     )

@@ -149,7 +149,21 @@ def evaluate_patient(
 ClientFactory = Callable[[], FhirClient]
 
 
-class _Clients:
+@dataclass
+class WorklistListener:
+    """Told about the work as it happens (a refresh stores each patient and shows progress).
+
+    `candidates(n)`: n more patients will be read. `patient(data, summary, row)`: one was
+    read and evaluated; `summary` and `row` are None when they are not on the worklist.
+    """
+
+    candidates: Callable[[int], None] = field(default=lambda _count: None)
+    patient: Callable[[PatientData, Summary | None, WorklistRow | None], None] = field(
+        default=lambda _data, _summary, _row: None
+    )
+
+
+class Clients:
     """The caller's client plus the extra ones the workers need (closed at the end)."""
 
     def __init__(self, client: FhirClient, factory: ClientFactory, extra: int) -> None:
@@ -179,20 +193,24 @@ def _evaluate_all(
     group_only: bool,
     rows: list[WorklistRow],
     records: dict[str, PatientRecord] | None,
+    listener: WorklistListener,
 ) -> int:
     """Evaluate each patient into `rows`; the number of candidates not on the worklist."""
     excluded = 0
     for data in patients:
         in_group = data.patient_id in population.group_members
         if group_only and not in_group:
+            listener.patient(data, None, None)
             continue
         found = evaluate_patient(
             data, as_of=as_of, mappings=mappings, settings=settings, in_group=in_group
         )
         if found is None:
             excluded += 1
+            listener.patient(data, None, None)
             continue
-        record, _summary, row = found
+        record, summary, row = found
+        listener.patient(data, summary, row)
         rows.append(row)
         if records is not None:
             records[row.patient_id] = record
@@ -208,6 +226,7 @@ def build_worklist(
     options: WorklistOptions | None = None,
     client_factory: ClientFactory | None = None,
     keep_records: bool = False,
+    listener: WorklistListener | None = None,
 ) -> Worklist:
     """Find, read and evaluate the worklist population (module doc).
 
@@ -215,15 +234,13 @@ def build_worklist(
     and token as `client`) read chunks in parallel, and the slow administrations search
     runs alongside the bulk read. Never raises for failed searches (the result carries
     problems; affected patients' checks say unknown). Raises TokenExpired on 401, and
-    FhirError when an `$export` cannot be run at all.
+    FhirError when an `$export` cannot be run at all. `listener` hears of each patient.
     """
     options = options or WorklistOptions()
     started = time.monotonic()
-    factory = client_factory or (
-        lambda: FhirClient(client.base, token=client.token, timeout=options.timeout_s)
-    )
+    factory = client_factory or same_server(client, options.timeout_s)
     workers = 1 if options.export else options.workers
-    clients = _Clients(client, factory, workers if workers > 1 else 0)
+    clients = Clients(client, factory, workers if workers > 1 else 0)
     report = ReadReport.empty()
     rows: list[WorklistRow] = []
     records: dict[str, PatientRecord] | None = {} if keep_records else None
@@ -234,6 +251,7 @@ def build_worklist(
         "group_only": options.group_only,
         "rows": rows,
         "records": records,
+        "listener": listener or WorklistListener(),
     }
     try:
         if options.export:
@@ -287,8 +305,13 @@ def build_worklist(
     )
 
 
+def same_server(client: FhirClient, timeout_s: float) -> ClientFactory:
+    """A factory of clients for the same server and token (one per worker thread)."""
+    return lambda: FhirClient(client.base, token=client.token, timeout=timeout_s)
+
+
 def _search_path(
-    clients: _Clients,
+    clients: Clients,
     mappings: Mappings,
     options: WorklistOptions,
     report: ReadReport,
@@ -297,8 +320,10 @@ def _search_path(
     """Population searches and bulk reads; the administrations search runs alongside the
     bulk read of the patients the quick searches found (on its own client)."""
     main = clients.main
+    listener: WorklistListener = evaluate_kw["listener"]
     if options.group_only and options.group:
         population = group_population(main, options.group)
+        listener.candidates(len(population.candidates))
         patients = read_by_search(
             clients.all,
             list(population.candidates),
@@ -317,6 +342,7 @@ def _search_path(
     excluded = 0
     if len(readers) > 1:
         lane, readers = readers[-1], readers[:-1]
+        listener.candidates(len(quick.candidates))
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="worklist-pop") as pool:
             slow = pool.submit(finder.administrations, lane)
             first = read_by_search(
@@ -334,6 +360,7 @@ def _search_path(
         administrations = finder.administrations(main)
     population = quick.merged(administrations)
     extra = [pid for pid in population.candidates if pid not in done]
+    listener.candidates(len(extra))
     patients = read_by_search(
         readers,
         extra,

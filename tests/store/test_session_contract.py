@@ -18,7 +18,7 @@ from smartapp.store import Database
 from smartapp.store.cipher import TokenCipher, new_key
 from smartapp.store.migrate import upgrade
 from smartapp.store.sessions import DatabaseSessionStore
-from tests.store.conftest import BACKENDS, empty_database_url
+from tests.support.databases import BACKENDS, empty_database_url
 
 MakeStore = Callable[..., SessionStore]
 

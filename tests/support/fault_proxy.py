@@ -5,13 +5,15 @@ Used by integration tests to prove that a server error or a partial read shows u
 - `fail_next(n, status, retry_after)`: the next n requests get `status` (e.g. 503);
 - `fail_batch_entries(prefix)`: in batch responses, entries whose search URL starts with
   `prefix` are replaced by a 500 OperationOutcome (a partial read);
-- `fail_paging()`: every `_getpages` request gets a 500 (the server "stops" mid-read).
+- `fail_paging()`: every `_getpages` request gets a 500 (the server "stops" mid-read);
+- `delay_s`: every request waits this long first (a slow server).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -27,6 +29,7 @@ class FaultProxy:
         self._retry_after: str | None = None
         self.batch_prefixes: list[str] = []
         self.paging_fails = False
+        self.delay_s = 0.0
         self.requests_seen: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.port = self._server.server_address[1]
@@ -84,6 +87,8 @@ class FaultProxy:
 
             def _forward(self, method: str) -> None:
                 proxy.requests_seen.append(f"{method} {self.path}")
+                if proxy.delay_s:
+                    time.sleep(proxy.delay_s)
                 failure = proxy._take_failure()
                 if failure:
                     status, retry_after = failure

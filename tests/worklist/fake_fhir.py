@@ -9,6 +9,11 @@ Bulk Data `$export` (kick-off → poll → NDJSON). Searches:
     Medication?code=<tokens>             Group?_id=<id>
     <T>?patient=Patient/a,Patient/b[&identifier=<system>|][&code=<tokens>][&_include=<T>:medication]
     <T>?code=<tokens> / medication.code=<tokens> / code:text=<words> / identifier=<system>|
+    <T>?_lastUpdated=ge<instant>         <T>/_history?_since=<instant> (batch entries only)
+    $export?_since=<instant>
+
+`meta.lastUpdated` of a resource (missing: long ago) answers `_lastUpdated` and `_since`;
+`delete(rtype, id, when)` removes a resource and leaves a DELETE entry in its history.
 
 Tokens are `system|code` matched exactly on `code` (or `medicationCodeableConcept`), as a
 server does. Every request is recorded in `requests` (method, relative URL).
@@ -22,6 +27,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -67,6 +73,11 @@ def _subject(resource: Resource) -> str | None:
     return None
 
 
+def _updated(resource: Resource) -> str:
+    """`meta.lastUpdated` (instants in one format compare as text); missing: long ago."""
+    return str((resource.get("meta") or {}).get("lastUpdated") or "2000-01-01T00:00:00Z")
+
+
 def _identifier_systems(resource: Resource) -> set[str]:
     return {i.get("system", "") for i in resource.get("identifier", []) if isinstance(i, dict)}
 
@@ -82,16 +93,33 @@ class FakeFhir:
     requests: list[tuple[str, str]] = field(default_factory=list)
     export_polls: int = 1
     transactions: list[Resource] = field(default_factory=list)
+    #: (Type/id, when deleted) for `_history`.
+    deleted: list[tuple[str, str]] = field(default_factory=list)
+    history_supported: bool = True
+    #: The server's clock (seconds since the epoch) for the `Date` header of `metadata`.
+    now: Callable[[], float] | None = None
     _pages: dict[str, list[Resource]] = field(default_factory=dict)
     _polls: itertools.count[int] = field(default_factory=itertools.count)
+    _export_since: str | None = None
+
+    def delete(self, rtype: str, rid: str, when: str) -> None:
+        self.resources = [
+            r for r in self.resources if not (r["resourceType"] == rtype and r["id"] == rid)
+        ]
+        self.deleted.append((f"{rtype}/{rid}", when))
 
     def install(self, rsps: responses.RequestsMock) -> FakeFhir:
         base = re.escape(self.base)
         rsps.add_callback(responses.POST, self.base, callback=self._batch)
         rsps.add_callback(responses.GET, re.compile(rf"{base}\?_getpages=.*"), callback=self._page)
-        rsps.add_callback(responses.GET, re.compile(rf"{base}/\$export.*"), callback=self._kickoff)
+        # Patterns that never overlap: responses drops the first of two matching mocks.
         rsps.add_callback(
-            responses.GET, re.compile(rf"{base}/Group/[^/]+/\$export.*"), callback=self._kickoff
+            responses.GET, re.compile(rf"{base}/\$export(\?.*)?$"), callback=self._kickoff
+        )
+        rsps.add_callback(
+            responses.GET,
+            re.compile(rf"{base}/Group/[^/]+/\$export(\?.*)?$"),
+            callback=self._kickoff,
         )
         rsps.add_callback(
             responses.GET, re.compile(rf"{base}/\$export-poll-status.*"), callback=self._poll
@@ -100,6 +128,9 @@ class FakeFhir:
         rsps.add_callback(responses.GET, f"{self.base}/metadata", callback=self._metadata)
         rsps.add_callback(
             responses.DELETE, re.compile(rf"{base}/\$export-poll-status.*"), callback=self._delete
+        )
+        rsps.add_callback(
+            responses.GET, re.compile(rf"{base}/metadata(\?.*)?$"), callback=self._metadata
         )
         rsps.add_callback(
             responses.GET, re.compile(rf"{base}/[A-Z][A-Za-z]+\?.*"), callback=self._get
@@ -148,6 +179,9 @@ class FakeFhir:
                     }
                 )
                 continue
+            if "/_history" in url.partition("?")[0]:
+                entries.append(self._history(url))
+                continue
             try:
                 matched, included = self.search(url)
             except NotImplementedError as err:
@@ -177,6 +211,42 @@ class FakeFhir:
             )
         body = {"resourceType": "Bundle", "type": "batch-response", "entry": entries}
         return 200, {"Content-Type": "application/fhir+json"}, json.dumps(body)
+
+    def _metadata(self, request: Any) -> tuple[int, dict[str, str], str]:
+        self.requests.append(("GET", self._relative(request.url)))
+        headers = {"Date": formatdate(self.now(), usegmt=True)} if self.now else {}
+        body = {"resourceType": "CapabilityStatement", "status": "active", "kind": "instance"}
+        return 200, headers, json.dumps(body)
+
+    def _history(self, url: str) -> Resource:
+        if not self.history_supported:
+            return {
+                "response": {
+                    "status": "404 Not Found",
+                    "outcome": {
+                        "resourceType": "OperationOutcome",
+                        "issue": [{"severity": "error", "code": "not-supported"}],
+                    },
+                }
+            }
+        path, _, query = url.partition("?")
+        rtype = path.split("/")[0]
+        since = parse_qs(query)["_since"][0]
+        entries: list[Resource] = [
+            {"request": {"method": "DELETE", "url": f"{key}/_history/2"}}
+            for key, when in self.deleted
+            if key.startswith(f"{rtype}/") and when >= since
+        ]
+        entries += [
+            {"resource": r, "request": {"method": "PUT", "url": f"{rtype}/{r['id']}"}}
+            for r in self.resources
+            if r["resourceType"] == rtype and _updated(r) >= since
+        ]
+        key = str(uuid.uuid4())
+        self._pages[key] = entries
+        bundle = self._bundle(key, 0)
+        bundle["type"] = "history"
+        return {"resource": bundle, "response": {"status": "200 OK"}}
 
     def _get(self, request: Any) -> tuple[int, dict[str, str], str]:
         url = self._relative(request.url)
@@ -268,6 +338,10 @@ class FakeFhir:
         if name == "_id":
             ids = set(value.split(","))
             return [r for r in pool if r["id"] in ids]
+        if name == "_lastUpdated":
+            if not value.startswith("ge"):
+                raise NotImplementedError("only _lastUpdated=ge")
+            return [r for r in pool if _updated(r) >= unquote(value[2:])]
         if name.startswith("_has:"):
             if not self.has_supported:
                 raise NotImplementedError("_has is not supported")
@@ -309,6 +383,8 @@ class FakeFhir:
 
     def _kickoff(self, request: Any) -> tuple[int, dict[str, str], str]:
         self.requests.append(("GET", self._relative(request.url)))
+        self._export_since = parse_qs(urlsplit(request.url).query).get("_since", [None])[0]
+        self._polls = itertools.count()
         location = f"{self.base}/$export-poll-status?_jobId=job-1"
         return 202, {"Content-Location": location}, ""
 
@@ -342,5 +418,10 @@ class FakeFhir:
     def _binary(self, request: Any) -> tuple[int, dict[str, str], str]:
         self.requests.append(("GET", self._relative(request.url)))
         rtype = request.url.rsplit("/", 1)[1]
-        lines = [json.dumps(r) for r in self.resources if r["resourceType"] == rtype]
+        since = self._export_since
+        lines = [
+            json.dumps(r)
+            for r in self.resources
+            if r["resourceType"] == rtype and (since is None or _updated(r) >= since)
+        ]
         return 200, {"Content-Type": "application/fhir+ndjson"}, "\n".join(lines) + "\n"
