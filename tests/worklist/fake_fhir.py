@@ -130,9 +130,6 @@ class FakeFhir:
             responses.DELETE, re.compile(rf"{base}/\$export-poll-status.*"), callback=self._delete
         )
         rsps.add_callback(
-            responses.GET, re.compile(rf"{base}/metadata(\?.*)?$"), callback=self._metadata
-        )
-        rsps.add_callback(
             responses.GET, re.compile(rf"{base}/[A-Z][A-Za-z]+\?.*"), callback=self._get
         )
         return self
@@ -211,12 +208,6 @@ class FakeFhir:
             )
         body = {"resourceType": "Bundle", "type": "batch-response", "entry": entries}
         return 200, {"Content-Type": "application/fhir+json"}, json.dumps(body)
-
-    def _metadata(self, request: Any) -> tuple[int, dict[str, str], str]:
-        self.requests.append(("GET", self._relative(request.url)))
-        headers = {"Date": formatdate(self.now(), usegmt=True)} if self.now else {}
-        body = {"resourceType": "CapabilityStatement", "status": "active", "kind": "instance"}
-        return 200, headers, json.dumps(body)
 
     def _history(self, url: str) -> Resource:
         if not self.history_supported:
@@ -409,7 +400,10 @@ class FakeFhir:
             "resourceType": "CapabilityStatement",
             "rest": [{"mode": "server", "resource": [{"type": t} for t in types]}],
         }
-        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(capability)
+        headers = {"Content-Type": "application/fhir+json"}
+        if self.now is not None:  # the server's clock, as HTTP servers say it
+            headers["Date"] = formatdate(self.now(), usegmt=True)
+        return 200, headers, json.dumps(capability)
 
     def _delete(self, request: Any) -> tuple[int, dict[str, str], str]:
         self.requests.append(("DELETE", self._relative(request.url)))
