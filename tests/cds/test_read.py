@@ -56,6 +56,7 @@ def test_without_prefetch_one_batch_with_the_clients_token(
     reply = call(client, hook_body(SERVICE, SLUG, fhir_server=ISS, token="ehr-token"))
     assert reply.status_code == 200
     assert len(rsps.calls) == 1
+    assert reply.headers["Server-Timing"].endswith("fhir-requests;desc=1")
     assert rsps.calls[0].request.headers["Authorization"] == "Bearer ehr-token"
     assert len(batches[0]) == len(cds.templates)
     prefetched = call(
@@ -94,7 +95,9 @@ def test_complete_prefetch_makes_no_request(
     body = hook_body(
         SERVICE, SLUG, prefetch=prefetch_from(resources, cds.templates), fhir_server=ISS, token="t"
     )
-    assert call(client, body).status_code == 200
+    reply = call(client, body)
+    assert reply.status_code == 200
+    assert reply.headers["Server-Timing"].endswith("fhir-requests;desc=0")
     assert len(rsps.calls) == 0
 
 
