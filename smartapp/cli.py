@@ -71,7 +71,7 @@ def _fhir_base(args: argparse.Namespace, config: Any) -> str:
 def _client(base: str, config: Any) -> Any:
     from smartapp.fhir import FhirClient
 
-    return FhirClient(base, timeout=config.fhir_timeout_s)
+    return FhirClient(base, timeout=config.fhir_timeout_s, dialect=config.dialect_for(base))
 
 
 def _print_summary(summary: Any, fmt: str) -> None:

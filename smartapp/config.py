@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fhir_mappings.population import EXPORT_TYPES
+from smartapp.fhir.dialect import SearchDialect
 from smartapp.quirks import QuirksError, TenantQuirks
 from smartapp.rules.settings import RuleSettings
 
@@ -203,6 +204,11 @@ class AppConfig:
                 auth_method=None if self.client_auth_method == "auto" else self.client_auth_method,
             )
         return None
+
+    def dialect_for(self, base: str) -> SearchDialect:
+        """How the allowlisted server at `base` wants searches asked (its tenant's quirks)."""
+        tenant = self.tenant(base)
+        return tenant.quirks.dialect() if tenant is not None else SearchDialect()
 
     def all_tenants(self) -> tuple[Tenant, ...]:
         """Every allowlisted tenant (tenants file first, then SMARTAPP_ISSUERS)."""

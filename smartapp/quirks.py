@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from smartapp.fhir.dialect import SearchDialect
+
 SCOPE_VERSIONS = ("auto", "v1", "v2")
 REFRESH_SCOPES = ("online_access", "offline_access", "none")
 _KEYS = frozenset({"observation_categories", "assume_pkce", "scope_version", "refresh_scope"})
@@ -75,11 +77,11 @@ class TenantQuirks:
             refresh_scope=refresh,
         )
 
-    def search_splits(self) -> dict[str, tuple[str, tuple[str, ...]]]:
-        """{resource type: (parameter, values)} for `smartapp.fhir.dialect.SearchDialect`."""
+    def dialect(self) -> SearchDialect:
+        """The searches' dialect for `smartapp.fhir.FhirClient` (module doc)."""
         if not self.observation_categories:
-            return {}
-        return {"Observation": ("category", self.observation_categories)}
+            return SearchDialect()
+        return SearchDialect({"Observation": ("category", self.observation_categories)})
 
     def describe(self) -> list[str]:
         """One line per quirk in force (for logs and the health page)."""

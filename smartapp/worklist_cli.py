@@ -202,7 +202,8 @@ def cmd_worklist(args: argparse.Namespace) -> int:
     token = backend_token(config, base) if args.backend else None
     sleep = ExportPacer(poll_s=2.0) if args.export else time.sleep
     try:
-        with FhirClient(base, token=token, timeout=timeout, sleep=sleep) as client:
+        dialect = config.dialect_for(base)
+        with FhirClient(base, token=token, timeout=timeout, sleep=sleep, dialect=dialect) as client:
             worklist = build_worklist(
                 client, mappings=mappings, settings=config.rules, as_of=as_of, options=options
             )

@@ -75,6 +75,7 @@ def read_hook_data(
                 token=request.access_token,
                 timeout=timeout_s,
                 max_retries=MAX_RETRIES,
+                dialect=tenant.quirks.dialect() if tenant is not None else None,
             ) as client:
                 try:
                     result = client.batch_search([(spec.area, spec.url) for spec in searches])

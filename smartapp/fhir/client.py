@@ -24,6 +24,7 @@ import requests
 
 from smartapp.fhir.batch import batch_search
 from smartapp.fhir.bulk import BulkExport, ExportRequest
+from smartapp.fhir.dialect import SearchDialect
 from smartapp.fhir.errors import FhirError, ServerUnavailable
 from smartapp.fhir.querylog import QueryLog, QueryLogEntry
 from smartapp.fhir.results import BatchResult, Resource, SearchResult
@@ -52,8 +53,10 @@ class FhirClient:
         max_retries: int = 3,
         backoff_s: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        dialect: SearchDialect | None = None,
     ) -> None:
         self._server = ServerBase.parse(base)
+        self._dialect = dialect or SearchDialect()
         self._owns_session = session is None
         self._log = QueryLog()
         self._transport = Transport(
@@ -72,6 +75,11 @@ class FhirClient:
     def base(self) -> str:
         """The FHIR base, normalised: lower-case scheme/host, no trailing slash."""
         return self._server.url
+
+    @property
+    def dialect(self) -> SearchDialect:
+        """How this server wants searches asked (tenant quirks; applied to every search)."""
+        return self._dialect
 
     @property
     def token(self) -> str | None:
@@ -151,12 +159,16 @@ class FhirClient:
         the resources read so far are kept. Raises TokenExpired on 401, and
         OffServerError if `relative_url` itself is off the base.
         """
-        url = self._transport.resolve(relative_url)
         label = f"{label_for(relative_url)} search"
         collector = ResourceCollector()
-        pages, problem = follow_pages(
-            self._transport, collector, label, max_pages=max(1, max_pages), url=url
-        )
+        pages, problem = 0, None
+        for search in self._dialect.expand(relative_url):
+            url = self._transport.resolve(search)
+            read, trouble = follow_pages(
+                self._transport, collector, label, max_pages=max(1, max_pages), url=url
+            )
+            pages += read
+            problem = problem or trouble
         log.info(
             "FHIR %s: %d page(s), %d resources, %s",
             label,
@@ -170,13 +182,15 @@ class FhirClient:
         """Run several searches in ONE batch POST; `urls` is [(area, relative search URL)].
 
         Each area's searchset is collected with its `_include`d entries, then its `next`
-        links are followed with GETs (only paging adds requests). A failed entry fails
+        links are followed with GETs (only paging adds requests). The server's dialect
+        (`dialect`) may split a search into several entries of the same area. A failed entry fails
         its area; a failed POST (down, 5xx after retries, timeout) fails every area — a
         result is returned rather than raised. Servers without batch (404/405/501) are
         read one search at a time. `max_pages` bounds each area's paging. Raises
         TokenExpired on 401, OffServerError if a query is not on the base.
         """
-        return batch_search(self._transport, urls, max_pages=max(1, max_pages))
+        searches = self._dialect.expand_all(urls)
+        return batch_search(self._transport, searches, max_pages=max(1, max_pages))
 
     def everything(
         self, patient_id: str, *, count: int | None = None, max_pages: int = 50

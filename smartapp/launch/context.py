@@ -234,4 +234,7 @@ def fhir_client_for(context: LaunchContext, *, force_refresh: bool = False) -> F
     `RelaunchRequired` propagates and the web layer shows the "relaunch" page.
     """
     base, token = fhir_session_for(context, force_refresh=force_refresh)
-    return FhirClient(base, None, token=token, timeout=launch_state().config.fhir_timeout_s)
+    config = launch_state().config
+    return FhirClient(
+        base, None, token=token, timeout=config.fhir_timeout_s, dialect=config.dialect_for(base)
+    )

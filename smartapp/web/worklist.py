@@ -192,7 +192,12 @@ def _client(access: WorklistAccess, *, force_refresh: bool = False) -> FhirClien
     timeout = launch_state().config.fhir_timeout_s
     if access.mode == "backend":
         _, token = population_token(force=force_refresh)
-        return FhirClient(access.fhir_base, token=token.access_token, timeout=timeout)
+        return FhirClient(
+            access.fhir_base,
+            token=token.access_token,
+            timeout=timeout,
+            dialect=launch_state().config.dialect_for(access.fhir_base),
+        )
     if access.context is None:
         raise WorklistUnavailable("The launch has ended; launch the app again.")
     return fhir_client_for(access.context, force_refresh=force_refresh)

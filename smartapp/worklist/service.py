@@ -306,8 +306,11 @@ def build_worklist(
 
 
 def same_server(client: FhirClient, timeout_s: float) -> ClientFactory:
-    """A factory of clients for the same server and token (one per worker thread)."""
-    return lambda: FhirClient(client.base, token=client.token, timeout=timeout_s)
+    """A factory of clients for the same server, token and search dialect (one per worker
+    thread)."""
+    return lambda: FhirClient(
+        client.base, token=client.token, timeout=timeout_s, dialect=client.dialect
+    )
 
 
 def _search_path(

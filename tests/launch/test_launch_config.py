@@ -93,3 +93,66 @@ def test_sandbox_ehr_is_an_origin():
     )
     with pytest.raises(ConfigError, match="SMARTAPP_SANDBOX_EHR"):
         load_config({"SMARTAPP_SANDBOX_EHR": "http://127.0.0.1:9191/fhir"})
+
+
+def test_tenants_file_quirks_and_bulk_origins(tmp_path):
+    path = tmp_path / "tenants.json"
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "iss": "https://epic.example.org/api/FHIR/R4",
+                    "client_id": "c",
+                    "quirks": {
+                        "observation_categories": ["laboratory", "social-history"],
+                        "assume_pkce": True,
+                        "scope_version": "v2",
+                        "refresh_scope": "none",
+                    },
+                    "bulk_file_origins": ["https://files.example.net"],
+                    "bulk_token_origins": ["https://bulk.example.org:8443/"],
+                }
+            ]
+        )
+    )
+    config = load_config({"SMARTAPP_TENANTS": str(path)})
+    tenant = config.tenant("https://epic.example.org/api/FHIR/R4")
+    assert tenant.quirks.observation_categories == ("laboratory", "social-history")
+    assert tenant.quirks.assume_pkce and tenant.quirks.scope_version == "v2"
+    assert tenant.quirks.refresh_scope == "none"
+    assert tenant.bulk_file_origins == ("https://files.example.net",)
+    assert tenant.bulk_token_origins == ("https://bulk.example.org:8443",)
+    assert config.dialect_for("https://epic.example.org/api/FHIR/R4").expand("Observation") == [
+        "Observation?category=laboratory",
+        "Observation?category=social-history",
+    ]
+    assert not config.dialect_for("https://other.example/fhir")
+    assert len(tenant.quirks.describe()) == 4
+
+
+@pytest.mark.parametrize(
+    ("quirks", "message"),
+    [
+        ({"observation_category": ["laboratory"]}, "unknown quirk"),
+        ({"observation_categories": "laboratory"}, "list of category codes"),
+        ({"observation_categories": ["laboratory,vital-signs"]}, "list of category codes"),
+        ({"assume_pkce": "yes"}, "true or false"),
+        ({"scope_version": "v3"}, "scope_version"),
+        ({"refresh_scope": "always"}, "refresh_scope"),
+        ("laboratory", "must be an object"),
+    ],
+)
+def test_malformed_quirks_stop_start_up_with_one_line(tmp_path, quirks, message):
+    path = tmp_path / "tenants.json"
+    path.write_text(json.dumps([{"iss": "https://x.example/fhir", "quirks": quirks}]))
+    with pytest.raises(ConfigError, match=message):
+        load_config({"SMARTAPP_TENANTS": str(path)})
+
+
+def test_bulk_origins_must_be_origins(tmp_path):
+    path = tmp_path / "tenants.json"
+    path.write_text(
+        json.dumps([{"iss": "https://x.example/fhir", "bulk_file_origins": ["https://a/b"]}])
+    )
+    with pytest.raises(ConfigError, match="bulk_file_origins"):
+        load_config({"SMARTAPP_TENANTS": str(path)})

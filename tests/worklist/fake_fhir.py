@@ -49,6 +49,15 @@ def _codings(resource: Resource) -> list[tuple[str, str]]:
     ]
 
 
+def _category_codes(resource: Resource) -> set[str]:
+    return {
+        coding.get("code")
+        for category in resource.get("category") or []
+        if isinstance(category, dict)
+        for coding in category.get("coding") or []
+    }
+
+
 def _words(resource: Resource) -> str:
     element = resource.get("code") or resource.get("medicationCodeableConcept") or {}
     parts = [element.get("text") or ""] + [
@@ -92,6 +101,9 @@ class FakeFhir:
     fail: Callable[[str], int | None] = lambda url: None
     requests: list[tuple[str, str]] = field(default_factory=list)
     export_polls: int = 1
+    #: {type: parameter} a search must carry, else 400 "required" (Epic: Observation
+    #: needs `category`).
+    requires: dict[str, str] = field(default_factory=dict)
     transactions: list[Resource] = field(default_factory=list)
     #: (Type/id, when deleted) for `_history`.
     deleted: list[tuple[str, str]] = field(default_factory=list)
@@ -305,6 +317,9 @@ class FakeFhir:
         path, _, query = url.partition("?")
         params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
         rtype = path.split("/")[0]
+        needed = self.requires.get(rtype)
+        if needed and needed not in params and "_id" not in params:
+            raise NotImplementedError(f"{rtype} searches require {needed}")
         pool = [r for r in self.resources if r["resourceType"] == rtype]
         for name, value in params.items():
             if name in ("_count", "_elements", "_include"):
@@ -342,7 +357,7 @@ class FakeFhir:
             subjects = {_subject(r) for r in others}
             return [r for r in pool if f"Patient/{r['id']}" in subjects]
         if name == "patient":
-            refs = set(value.split(","))
+            refs = {v if "/" in v else f"Patient/{v}" for v in value.split(",")}
             return [r for r in pool if _subject(r) in refs]
         if name == "code":
             tokens = _tokens(value)
@@ -365,6 +380,9 @@ class FakeFhir:
             return [
                 r for r in pool if (r.get("medicationReference") or {}).get("reference") in meds
             ]
+        if name == "category":
+            wanted = set(value.split(","))
+            return [r for r in pool if wanted & _category_codes(r)]
         if name == "identifier":
             system = unquote(value).partition("|")[0]
             return [r for r in pool if system in _identifier_systems(r)]
