@@ -85,7 +85,11 @@ def _refresh_once(
     sleep = ExportPacer(poll_s=2.0) if target.options.export else time.sleep
     try:
         with FhirClient(
-            target.server, token=token, timeout=target.options.timeout_s, sleep=sleep
+            target.server,
+            token=token,
+            timeout=target.options.timeout_s,
+            sleep=sleep,
+            dialect=config.dialect_for(target.server),
         ) as client:
             outcome = refresh_worklist(
                 SnapshotStore(db),

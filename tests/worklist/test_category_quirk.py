@@ -29,8 +29,13 @@ def dialect(tmp_path):
 
 
 def worklist(client, mappings, settings):
-    options = WorklistOptions(workers=1)
-    return build_worklist(client, mappings=mappings, settings=settings, as_of=AS_OF, options=options)
+    return build_worklist(
+        client,
+        mappings=mappings,
+        settings=settings,
+        as_of=AS_OF,
+        options=WorklistOptions(workers=1),
+    )
 
 
 def test_without_the_quirk_labs_are_unknown_on_such_a_server(rsps, mappings, settings) -> None:
