@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 
 from fhir_mappings.queries import patient_searches
 from fhir_mappings.site import load_mappings
+from smartapp.cds import views
 from smartapp.cds.cards import SUMMARY_MAX, md, summary_line
 from smartapp.cds.prefetch import PATIENT_TOKEN, prefetch_templates, read_prefetch
 from smartapp.cds.views import CdsState
@@ -136,3 +139,18 @@ def test_task_suggestion_uses_the_write_back_identifier_and_no_id(
     assert task["for"] == {"reference": "Patient/mri-overdue"}
     assert "requester" not in task  # the EHR records who accepted it
     assert task["status"] == "requested" and task["intent"] == "order"
+
+
+def test_the_rules_document_cards_link_to_is_served(
+    client: FlaskClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = tmp_path / "clinical-rules.md"
+    monkeypatch.setattr(views, "RULES_PATHS", (document,))
+    missing = client.get("/docs/clinical-rules.md")
+    assert missing.status_code == 404
+    assert missing.get_json()["error"] == "not_found"
+    document.write_text("# Clinical rules\n\n## hbv-screening\n", encoding="utf-8")
+    served = client.get("/docs/clinical-rules.md")
+    assert served.status_code == 200
+    assert served.mimetype == "text/plain"
+    assert "## hbv-screening" in served.get_data(as_text=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +21,8 @@ from smartapp.rules.settings import RuleSettings
 from tests.cds.cds_fakes import bearer, card_checks, hook_body, prefetch_from
 
 SIGN = "ofatumumab-order-sign"
+#: Moving the demo's anchor back is ordering that many days later (as in test_patient_view).
+DAYS_LATER = (0, 45, 300)
 SELECT = "ofatumumab-order-select"
 ATC = "http://www.whocc.no/atc"
 CVX = "http://hl7.org/fhir/sid/cvx"
@@ -73,9 +75,10 @@ def sign_orders(
     drafts: list[dict[str, Any]],
     *,
     service: str = SIGN,
+    anchor: date | None = None,
     **kwargs: Any,
 ) -> list[dict[str, Any]]:
-    resources = build_situation(slug, date.today())
+    resources = build_situation(slug, anchor or date.today())
     body = hook_body(
         service,
         slug,
@@ -127,16 +130,18 @@ def expected_indicator(finding: Finding) -> str:
     return INDICATOR[finding.severity]
 
 
+@pytest.mark.parametrize("later", DAYS_LATER)
 @pytest.mark.parametrize("slug", DEMO_SLUGS)
 def test_ofatumumab_order_cards_are_the_dashboard_findings_once_the_dose_is_given(
-    client: FlaskClient, cds: CdsState, slug: str
+    client: FlaskClient, cds: CdsState, slug: str, later: int
 ) -> None:
-    resources = build_situation(slug, date.today())
+    anchor = date.today() - timedelta(days=later)
+    resources = build_situation(slug, anchor)
     after = dashboard([*resources, given_dose(slug)], slug)
     expected = [
         f for f in after.findings if f.status in (Status.ALERT, Status.OVERDUE, Status.UNKNOWN)
     ]
-    cards = sign_orders(client, cds, slug, [kesimpta_draft()])
+    cards = sign_orders(client, cds, slug, [kesimpta_draft()], anchor=anchor)
     assert card_checks(cards) == [f.check for f in expected]
     for card, finding in zip(cards, expected, strict=True):
         assert card["summary"] == finding.title
@@ -145,11 +150,13 @@ def test_ofatumumab_order_cards_are_the_dashboard_findings_once_the_dose_is_give
         assert ("overrideReasons" in card) == (card["indicator"] == "critical")
 
 
+@pytest.mark.parametrize("later", DAYS_LATER)
 @pytest.mark.parametrize("slug", DEMO_SLUGS)
 def test_live_vaccine_order_cards_are_the_vaccine_findings_it_changes(
-    client: FlaskClient, cds: CdsState, slug: str
+    client: FlaskClient, cds: CdsState, slug: str, later: int
 ) -> None:
-    resources = build_situation(slug, date.today())
+    anchor = date.today() - timedelta(days=later)
+    resources = build_situation(slug, anchor)
     before = dashboard(resources, slug)
     after = dashboard([*resources, given_vaccine(slug)], slug)
     on_drug = before.phase is not Phase.PRE_TREATMENT or any(
@@ -174,7 +181,7 @@ def test_live_vaccine_order_cards_are_the_vaccine_findings_it_changes(
             and (changed or cites or finding.status is Status.UNKNOWN)
         ):
             expected.append(finding)
-    cards = sign_orders(client, cds, slug, [MMR])
+    cards = sign_orders(client, cds, slug, [MMR], anchor=anchor)
     assert card_checks(cards) == [f.check for f in expected]
 
 
