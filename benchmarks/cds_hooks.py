@@ -37,6 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from benchmarks.patient_read import patient_ids
+from sandbox_ehr.cds_orders import draft_order
 from smartapp.demo.bundles import demo_bundles, demo_system
 from smartapp.demo.generator import generate_cohort
 from smartapp.demo.seed import seed
@@ -45,41 +47,6 @@ from tests.support.servers import free_port, python_server
 
 ISS = "https://benchmark-ehr.example.org"
 RESULTS = Path(__file__).resolve().parent / "results"
-KESIMPTA_DRAFT = {
-    "resourceType": "MedicationRequest",
-    "id": "draft-ofatumumab",
-    "status": "draft",
-    "intent": "order",
-    "medicationCodeableConcept": {
-        "coding": [{"system": "http://www.whocc.no/atc", "code": "L04AG12"}],
-        "text": "Kesimpta 20 mg/0.4 mL pen",
-    },
-    "dosageInstruction": [
-        {
-            "route": {"coding": [{"system": "http://snomed.info/sct", "code": "34206005"}]},
-            "doseAndRate": [
-                {
-                    "doseQuantity": {
-                        "value": 20,
-                        "unit": "mg",
-                        "system": "http://unitsofmeasure.org",
-                        "code": "mg",
-                    }
-                }
-            ],
-        }
-    ],
-}
-
-
-def patient_ids(client: FhirClient, system: str) -> dict[str, str]:
-    found = client.search_all(f"Patient?identifier={system}|&_count=500")
-    return {
-        identifier["value"]: patient["id"]
-        for patient in found.resources
-        for identifier in patient.get("identifier", [])
-        if identifier.get("system") == system
-    }
 
 
 def token(key: RSAKey, aud: str) -> str:
@@ -108,7 +75,7 @@ def body(
         context["draftOrders"] = {
             "resourceType": "Bundle",
             "type": "collection",
-            "entry": [{"resource": {**KESIMPTA_DRAFT, "subject": {"reference": f"Patient/{pid}"}}}],
+            "entry": [{"resource": draft_order("ofatumumab", pid)}],
         }
     request: dict[str, Any] = {"hook": hook, "hookInstance": str(uuid.uuid4()), "context": context}
     if prefetch is not None:

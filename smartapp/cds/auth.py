@@ -37,6 +37,7 @@ from joserfc.jwk import KeySet
 from smartapp.cds.clients import CdsClient
 from smartapp.launch.discovery import fetch_json
 from smartapp.launch.errors import DiscoveryError
+from smartapp.launch.keys import signing_keys
 
 log = logging.getLogger(__name__)
 
@@ -95,20 +96,10 @@ class KeySets:
         except DiscoveryError as err:
             log.warning("CDS client JWKS fetch failed: %s", err)
             raise CdsAuthError("the client's key set (jku) could not be fetched") from err
-        keys = document.get("keys") if isinstance(document, dict) else None
-        if not isinstance(keys, list):
-            raise CdsAuthError("the client's key set (jku) is not a JWK set")
-        usable = [
-            key
-            for key in keys
-            if isinstance(key, dict)
-            and key.get("kty") in ("RSA", "EC")
-            and key.get("use", "sig") == "sig"
-        ]
         try:
-            return KeySet.import_key_set({"keys": usable})
-        except (JoseError, ValueError, TypeError, KeyError) as err:
-            raise CdsAuthError("the client's key set (jku) holds no usable key") from err
+            return signing_keys(document)
+        except ValueError as err:
+            raise CdsAuthError(f"the client's key set (jku) {err}") from err
 
 
 @dataclass(frozen=True)

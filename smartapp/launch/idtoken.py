@@ -27,6 +27,7 @@ from smartapp.launch.discovery import (
     require_secure,
 )
 from smartapp.launch.errors import DiscoveryError, IdTokenError
+from smartapp.launch.keys import signing_keys
 
 log = logging.getLogger(__name__)
 
@@ -88,20 +89,10 @@ def issuer_keys(jwks_uri: str, timeout: float = AUTH_TIMEOUT_S) -> KeySet:
         doc = fetch_json(jwks_uri, what="JWKS", timeout=timeout)
     except DiscoveryError as err:
         raise _fail("JWKS unavailable") from err
-    keys = doc.get("keys") if isinstance(doc, dict) else None
-    if not isinstance(keys, list):
-        raise _fail("JWKS is not a key set")
-    usable = [
-        key
-        for key in keys
-        if isinstance(key, dict)
-        and key.get("kty") in ("RSA", "EC")
-        and key.get("use", "sig") == "sig"
-    ]
     try:
-        return KeySet.import_key_set({"keys": usable})
-    except (JoseError, ValueError, TypeError) as err:
-        raise _fail("JWKS holds no usable key") from err
+        return signing_keys(doc)
+    except ValueError as err:
+        raise _fail(f"JWKS {err}") from err
 
 
 def verify_claims(

@@ -92,3 +92,22 @@ def public_jwks(app_key: AppKey | None) -> dict[str, Any]:
 def verify_keyset(app_key: AppKey) -> KeySet:
     """A key set holding the public key (tests, the sandbox)."""
     return KeySet.import_key_set(public_jwks(app_key))  # type: ignore[arg-type]
+
+
+def signing_keys(document: object) -> KeySet:
+    """The RSA and EC signing keys of a JWK Set document (as fetched from a `jwks_uri` or
+    `jku`). ValueError ("is not a key set", "holds no usable key") otherwise."""
+    keys = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(keys, list):
+        raise ValueError("is not a key set")
+    usable = [
+        key
+        for key in keys
+        if isinstance(key, dict)
+        and key.get("kty") in ("RSA", "EC")
+        and key.get("use", "sig") == "sig"
+    ]
+    try:
+        return KeySet.import_key_set({"keys": usable})
+    except (JoseError, ValueError, TypeError, KeyError) as err:
+        raise ValueError("holds no usable key") from err

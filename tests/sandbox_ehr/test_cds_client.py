@@ -162,18 +162,24 @@ def test_fhir_access_gives_the_service_a_patient_token(
     assert "prefetch" not in body
 
 
-def test_override_with_a_reason_is_sent_as_feedback(
-    sandbox: FlaskClient, cds_service: list[dict[str, Any]]
-) -> None:
+def mmr_card_state(sandbox: FlaskClient) -> str:
+    """Sign an MMR order on the page; the signed state of its (one) card's feedback forms."""
     page = sandbox.post(
         "/cds/call", data={"patient_id": "p1", "hook": "order-sign", "order": "mmr"}
     ).get_data(as_text=True)
     state = re.search(r'name="card_state" value="([^"]+)"', page)
     assert state
+    return state.group(1)
+
+
+def test_override_with_a_reason_is_sent_as_feedback(
+    sandbox: FlaskClient, cds_service: list[dict[str, Any]]
+) -> None:
+    state = mmr_card_state(sandbox)
     done = sandbox.post(
         "/cds/feedback",
         data={
-            "card_state": state.group(1),
+            "card_state": state,
             "outcome": "overridden",
             "reason": "patient-decision",
             "comment": "ok",
@@ -190,14 +196,10 @@ def test_override_with_a_reason_is_sent_as_feedback(
 def test_accepting_a_removal_reports_the_suggestion(
     sandbox: FlaskClient, cds_service: list[dict[str, Any]]
 ) -> None:
-    page = sandbox.post(
-        "/cds/call", data={"patient_id": "p1", "hook": "order-sign", "order": "mmr"}
-    ).get_data(as_text=True)
-    state = re.search(r'name="card_state" value="([^"]+)"', page)
-    assert state
+    state = mmr_card_state(sandbox)
     done = sandbox.post(
         "/cds/feedback",
-        data={"card_state": state.group(1), "outcome": "accepted", "suggestion": "s-1"},
+        data={"card_state": state, "outcome": "accepted", "suggestion": "s-1"},
     )
     assert "removed the draft order MedicationRequest/draft-mmr" in done.get_data(as_text=True)
     assert cds_service[-1]["body"]["feedback"][0]["acceptedSuggestions"] == [{"id": "s-1"}]
