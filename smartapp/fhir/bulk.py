@@ -10,6 +10,7 @@ What real servers do, and what this client does about it (docs/connecting.md):
   (400 naming the type). The requested `_type`s are first narrowed to the types the
   server's CapabilityStatement lists; a kick-off refused with an OperationOutcome naming
   requested types is sent again without them. `unsupported_types` lists what was left out.
+- Status: the polling URL may be anywhere on the FHIR server's origin, never elsewhere.
 - Files: output URLs are accepted on the FHIR server's origin (any path: the SMART
   reference server serves them beside its base) or on origins the tenant allowlists
   (`FileAccess`). The token goes with a file request only when the manifest says
@@ -241,6 +242,7 @@ class BulkExport(Iterator[Resource]):
         self._poll_interval_s = poll_interval_s
         self._budget = _Budget(max_wait_s, transport.sleep)
         self._files_access = files if files is not None else FileAccess(transport.base)
+        self._own_origin = FileAccess(transport.base)
         self._check_types = check_types
         self._on_progress = on_progress
         self.manifest: dict[str, Any] | None = None
@@ -374,7 +376,8 @@ class BulkExport(Iterator[Resource]):
         location = reply.response.headers.get("Content-Location")
         if not location:
             raise FhirError("Bulk export kick-off failed: no Content-Location to poll", status=202)
-        status_url = t.base.normalise(urljoin(url, location))
+        # On the server's own origin, whatever the path (Medplum polls outside its base).
+        status_url = self._own_origin.normalise(urljoin(url, location))
         if status_url is None:
             raise OffServerError("Bulk export refused: the status URL is on another server")
         return status_url, types
@@ -440,7 +443,9 @@ class BulkExport(Iterator[Resource]):
     def _wait(self, status_url: str) -> dict[str, Any]:
         polls = 0
         while True:
-            reply = self._send("GET", status_url, "Bulk export status", _STATUS_HEADERS)
+            reply = self._send(
+                "GET", status_url, "Bulk export status", _STATUS_HEADERS, files=self._own_origin
+            )
             polls += 1
             if reply.status == 202:
                 self.progress = reply.response.headers.get("X-Progress") or self.progress
@@ -508,6 +513,7 @@ class BulkExport(Iterator[Resource]):
                 what="Bulk export clean-up",
                 headers=_STATUS_HEADERS,
                 retry=False,
+                files=self._own_origin,
             ).response.close()
         except FhirError as err:
             log.debug("FHIR bulk export clean-up not done: %s", type(err).__name__)

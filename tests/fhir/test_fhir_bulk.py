@@ -533,3 +533,28 @@ def test_other_kick_off_parameters_are_kept_on_a_restart() -> None:
     request = ExportRequest.parse("$export?_type=Patient,Observation&_since=2026-01-01T00:00:00Z")
     assert request.types == ("Patient", "Observation")
     assert request.url(["Observation"]) == "$export?_type=Observation&_since=2026-01-01T00:00:00Z"
+
+
+def test_a_status_url_outside_the_base_path_on_the_same_origin_is_polled(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    status = "https://ehr.example.org/bulkdata/job-9/status"
+    http.get(f"{BASE}/metadata", json=capability("Patient", "Observation"))
+    http.get(KICK_OFF_URL, status=202, headers={"Content-Location": "/bulkdata/job-9/status"})
+    poll = http.get(status, json=manifest(("Patient", f"{BASE}/Binary/b1")))
+    delete = http.delete(status, status=202)
+    http.get(f"{BASE}/Binary/b1", body=ndjson(resource("Patient", "p1")))
+    assert [r["id"] for r in client.bulk_export(KICK_OFF)] == ["p1"]
+    assert poll.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert delete.call_count == 1
+
+
+def test_a_status_url_on_another_server_is_refused(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    http.get(f"{BASE}/metadata", json=capability("Patient", "Observation"))
+    http.get(KICK_OFF_URL, status=202, headers={"Content-Location": "https://elsewhere.example/s"})
+    elsewhere = http.get("https://elsewhere.example/s", json=manifest())
+    with pytest.raises(OffServerError, match="status URL is on another server"):
+        list(client.bulk_export(KICK_OFF))
+    assert elsewhere.call_count == 0
