@@ -29,7 +29,7 @@ from fhir_mappings.dispenses import read_dispense
 from fhir_mappings.errors import Malformed, UnusableInput
 from fhir_mappings.fhirjson import as_list, reference_target
 from fhir_mappings.imaging import read_imaging_study, read_procedure, read_report_imaging
-from fhir_mappings.labs import read_observation, read_report_labs
+from fhir_mappings.labs import LABELS, read_observation, read_report_labs
 from fhir_mappings.medications import MedicationResolver, read_administration, read_request
 from fhir_mappings.records import (
     AREAS,
@@ -393,8 +393,15 @@ def read_patient_record(
             collected.skip(f"Medication/{medication_id}", str(facts), "Medication")
         else:
             collected.read += 1
-    uninterpretable = sum(
-        1 for lab in collected.labs if lab.status is ResultStatus.FINAL and not lab.interpretable
+    unreadable = [
+        lab for lab in collected.labs if lab.status is ResultStatus.FINAL and not lab.interpretable
+    ]
+    uninterpretable = len(unreadable)
+    # Listed too (SPEC §4 data.problems: each record the app could not use, and why).
+    collected.problems.extend(
+        f"{lab.source.reference}: {LABELS[lab.kind]} '{lab.raw}' could not be interpreted; "
+        "shown, not used"
+        for lab in unreadable
     )
     # Every tuple in a canonical order (by source, doses by day then source), so the order
     # of entries in the server's response never changes an answer (SPEC §2, §3a).

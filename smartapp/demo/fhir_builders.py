@@ -6,8 +6,9 @@ is an offset in days from the builder's `anchor`, so the same situation built on
 day moves with it. `smartapp.demo.bundles` turns the list into a collection Bundle or a
 transaction Bundle of conditional updates.
 
-The codes come from /work/shared/terminology.md (LOINC, SNOMED CT, CVX, NDC, ATC). This
-module is the one place outside `fhir_mappings` that knows them: it has to, to write FHIR.
+The codes are those of the app's value sets (`fhir_mappings/valuesets/*.json`, each code
+with its public source: LOINC, SNOMED CT, CVX, NDC, ATC). This module is the one place
+outside `fhir_mappings` that knows them: it has to, to write FHIR.
 """
 
 from __future__ import annotations
@@ -62,11 +63,16 @@ PNEUMONIA = ("233604007", "Pneumonia (disorder)")
 UTI = ("68566005", "Urinary tract infectious disease (disorder)")
 VIRAL_SINUSITIS = ("444814009", "Viral sinusitis (disorder)")
 HERPES_ZOSTER = ("4740000", "Herpes zoster (disorder)")
+HEPATITIS_B_CHRONIC = ("61977001", "Chronic type B viral hepatitis (disorder)")
 ANAPHYLAXIS = ("39579001", "Anaphylaxis (disorder)")
 
 # --- Lab codes (terminology.md §1) --------------------------------------------------------
 HBSAG = ("5196-1", "Hepatitis B virus surface Ag [Presence] in Serum or Plasma by Immunoassay")
 ANTI_HBC = ("13952-7", "Hepatitis B virus core Ab [Presence] in Serum or Plasma by Immunoassay")
+ANTI_HBC_IGM = (
+    "24113-3",
+    "Hepatitis B virus core IgM Ab [Presence] in Serum or Plasma by Immunoassay",
+)
 HBV_DNA = (
     "42595-9",
     "Hepatitis B virus DNA [Units/volume] (viral load) in Serum or Plasma by NAA with probe "
@@ -79,6 +85,7 @@ WBC = ("6690-2", "Leukocytes [#/volume] in Blood by Automated count")
 LYMPHOCYTES = ("731-0", "Lymphocytes [#/volume] in Blood by Automated count")
 CD19 = ("8116-6", "CD19 cells [#/volume] in Blood")
 HCG_URINE = ("2106-3", "Choriogonadotropin (pregnancy test) [Presence] in Urine")
+HCG_SERUM = ("2118-8", "Choriogonadotropin (pregnancy test) [Presence] in Serum or Plasma")
 #: Brain MRI. LOINC 24587-8 is "MR Brain WO and W contrast IV"; 24590-2 is plain "MR Brain"
 #: (verified in LOINC imaging-document listings; the brief's "24590-2 = WO and W contrast"
 #: pairing was wrong). MS monitoring MRIs are usually done with and without contrast.
@@ -104,6 +111,7 @@ VACCINES: dict[str, tuple[str, str]] = {
     "tdap": ("115", "Tdap"),
     "pcv20": ("216", "Pneumococcal conjugate PCV20, polysaccharide CRM197, PF"),
     "hepb-adult": ("43", "Hep B, adult"),
+    "dtap": ("20", "DTaP"),
 }
 
 
@@ -196,7 +204,7 @@ class PatientBuilder:
         code: tuple[str, str],
         onset: When,
         *,
-        clinical: str = "active",
+        clinical: str | None = "active",
         verification: str = "confirmed",
         category: str = "problem-list-item",
         abatement: When | None = None,
@@ -210,7 +218,6 @@ class PatientBuilder:
         resource: Resource = {
             "resourceType": "Condition",
             "id": self.new_id("cond"),
-            "clinicalStatus": concept(CONDITION_CLINICAL, clinical, clinical.capitalize()),
             "verificationStatus": concept(
                 CONDITION_VERIFICATION, verification, verification.capitalize()
             ),
@@ -220,6 +227,10 @@ class PatientBuilder:
             "onsetDateTime": self.fhir_date(onset),
             "recordedDate": self.fhir_date(onset),
         }
+        if clinical is not None:  # absent: allowed in R4 for encounter diagnoses
+            resource["clinicalStatus"] = concept(
+                CONDITION_CLINICAL, clinical, clinical.capitalize()
+            )
         if abatement is not None:
             resource["abatementDateTime"] = self.fhir_date(abatement)
         if note:
@@ -324,8 +335,12 @@ class PatientBuilder:
         date_element: str = "effectiveDateTime",
         note: str | None = None,
         unit_display: str | None = None,
+        unitless_range: bool = False,
+        interpretation: tuple[str, str] | None = None,
     ) -> Resource:
-        """A quantitative result; `unit` is the UCUM code, `unit_display` what the lab prints."""
+        """A quantitative result; `unit` is the UCUM code, `unit_display` what the lab prints.
+        `unitless_range`: the reference range's low and high carry no unit (as some feeds
+        send them); `interpretation`: an explicit flag (code, display)."""
         resource = self._observation(code, when, status=status, date_element=date_element)
         value_q = quantity(value, unit, unit_display)
         if comparator:
@@ -334,12 +349,18 @@ class PatientBuilder:
         if low is not None or high is not None:
             reference: dict[str, Any] = {}
             if low is not None:
-                reference["low"] = quantity(low, unit, unit_display)
+                reference["low"] = (
+                    {"value": low} if unitless_range else quantity(low, unit, unit_display)
+                )
             if high is not None:
-                reference["high"] = quantity(high, unit, unit_display)
+                reference["high"] = (
+                    {"value": high} if unitless_range else quantity(high, unit, unit_display)
+                )
             resource["referenceRange"] = [reference]
-            if low is not None and value < low:
+            if low is not None and value < low and not comparator:
                 resource["interpretation"] = [concept(INTERPRETATION, "L", "Low")]
+        if interpretation is not None:
+            resource["interpretation"] = [concept(INTERPRETATION, *interpretation)]
         if note:
             resource["note"] = [{"text": note}]
         return self.add(resource)
@@ -530,12 +551,14 @@ class PatientBuilder:
         resource["primarySource"] = when is not None
         return self.add(resource)
 
-    def kesimpta_allergy(self, recorded: When, *, reaction_onset: When | None = None) -> Resource:
-        """A confirmed, active allergy to Kesimpta (ofatumumab)."""
+    def kesimpta_allergy(
+        self, recorded: When, *, reaction_onset: When | None = None, clinical: str = "active"
+    ) -> Resource:
+        """A confirmed allergy to Kesimpta (ofatumumab): anaphylaxis, severe, high criticality."""
         resource: Resource = {
             "resourceType": "AllergyIntolerance",
             "id": self.new_id("alg"),
-            "clinicalStatus": concept(ALLERGY_CLINICAL, "active", "Active"),
+            "clinicalStatus": concept(ALLERGY_CLINICAL, clinical, clinical.capitalize()),
             "verificationStatus": concept(ALLERGY_VERIFICATION, "confirmed", "Confirmed"),
             "type": "allergy",
             "category": ["medication"],

@@ -19,10 +19,15 @@ from types import MappingProxyType
 
 from smartapp.demo.fhir_builders import (
     ANTI_HBC,
+    ANTI_HBC_IGM,
     CD19,
     HBSAG,
     HBV_DNA,
+    HCG_SERUM,
     HCG_URINE,
+    HEPATITIS_B_CHRONIC,
+    IGG,
+    IGM,
     KESIMPTA_NDC_PACKAGE_11,
     MRI_BRAIN,
     PML,
@@ -744,6 +749,299 @@ def _escaping(b: PatientBuilder) -> None:
     note carry HTML: every screen must show them as text. Otherwise on schedule."""
     therapy(b, maintenance_course(-13, 5))
     b.igm(-13, 80, note='Sample <b onmouseover="alert(3)">lipaemic</b> & re-run')
+
+
+# --- SPEC v2: messy real-world records (issue 10), one patient per situation -------------
+
+
+@situation(
+    "hbv-dna-detectable",
+    "HBV-DNA-Detectable",
+    gender="female",
+    age=52,
+    expect={"hbv-serology": "alert", "hbv-screening": "ok"},
+    severity={"hbv-serology": "critical"},
+    phase="maintenance",
+)
+def _hbv_dna_detectable(b: PatientBuilder) -> None:
+    """HBsAg and anti-HBc negative before starting, but HBV DNA 35 IU/mL 9 days ago on
+    therapy: detectable HBV DNA is reactivation (or occult infection) whatever the
+    serology says — never "no sign of hepatitis B"."""
+    therapy(b, maintenance_course(-12, 8))
+    b.quantitative(HBV_DNA, -9, 35, "[IU]/mL", unit_display="IU/mL")
+
+
+@situation(
+    "hbv-dna-low-detected",
+    "HBV-DNA-Low-Detected",
+    gender="male",
+    age=58,
+    expect={"hbv-serology": "alert"},
+    severity={"hbv-serology": "critical"},
+    phase="maintenance",
+)
+def _hbv_dna_low_detected(b: PatientBuilder) -> None:
+    """HBsAg negative, anti-HBc reactive (past infection), monitored: HBV DNA "<20 IU/mL,
+    detected" 6 days ago. 'Detected' wins over the below-limit bound: possible early
+    reactivation."""
+    doses = maintenance_course(-10, 9)
+    therapy(b, doses, hbv=False)
+    b.qualitative(HBSAG, doses[0] - 30, "negative")
+    b.qualitative(ANTI_HBC, doses[0] - 30, "positive", style="string")
+    b.quantitative(
+        HBV_DNA, -6, 20, "[IU]/mL", comparator="<", unit_display="IU/mL",
+        interpretation=("DET", "Detected"),
+    )  # fmt: skip
+
+
+@situation(
+    "anti-hbc-igm-positive",
+    "Anti-HBc-IgM-Positive",
+    gender="female",
+    age=31,
+    expect={"hbv-serology": "alert"},
+    severity={"hbv-serology": "critical"},
+    phase="pre-treatment",
+)
+def _anti_hbc_igm(b: PatientBuilder) -> None:
+    """Before a planned start: HBsAg negative, total anti-HBc reactive and anti-HBc IgM
+    positive 10 days ago — possible acute hepatitis B (the window period when HBsAg has
+    already cleared): contraindicated until a liver disease expert has seen it."""
+    not_started(b, labs_at=-10, start=20, anti_hbc="positive")
+    b.qualitative(ANTI_HBC_IGM, -10, "positive")
+
+
+@situation(
+    "past-hepatitis-b",
+    "Past-Hepatitis-B",
+    gender="male",
+    age=61,
+    expect={"hbv-serology": "alert"},
+    severity={"hbv-serology": "high"},
+    phase="maintenance",
+)
+def _past_hepatitis_b(b: PatientBuilder) -> None:
+    """Chronic hepatitis B recorded as resolved 6 years ago (abated), HBsAg negative
+    before starting: past infection, a reactivation risk under B-cell depletion —
+    consult a liver disease expert (high), never ok."""
+    doses = maintenance_course(-14, 6)
+    therapy(b, doses, hbv=False)
+    b.qualitative(HBSAG, doses[0] - 30, "negative")
+    b.condition(HEPATITIS_B_CHRONIC, -12 * 365, clinical="resolved", abatement=-6 * 365)
+
+
+@situation(
+    "hbsag-pending",
+    "HBsAg-Pending",
+    gender="female",
+    age=44,
+    expect={"hbv-serology": "unknown", "hbv-screening": "ok"},
+    phase="maintenance",
+)
+def _hbsag_pending(b: PatientBuilder) -> None:
+    """Negative HBsAg and anti-HBc before starting; a new HBsAg drawn 3 days ago is still
+    preliminary. A result not yet final is never a value: the reassuring answer waits
+    ("result pending since …"), and no second order is made."""
+    therapy(b, maintenance_course(-7, 6))
+    b.qualitative(HBSAG, -3, "positive", status="preliminary")
+
+
+@situation(
+    "hbsag-same-day",
+    "HBsAg-Same-Day",
+    gender="male",
+    age=39,
+    expect={"hbv-serology": "alert"},
+    severity={"hbv-serology": "critical"},
+    phase="pre-treatment",
+)
+def _hbsag_same_day(b: PatientBuilder) -> None:
+    """Two HBsAg results on the same day at the same time, one reactive and one
+    non-reactive (a repeat sent twice): their order cannot be told, so the worse one
+    counts whatever order the server returns them in."""
+    not_started(b, labs_at=-12, start=15)
+    b.qualitative(HBSAG, -12, "positive", style="string")
+
+
+@situation(
+    "future-dated-result",
+    "Future-Dated-Result",
+    gender="female",
+    age=37,
+    expect={"hbv-serology": "unknown"},
+    phase="maintenance",
+)
+def _future_dated(b: PatientBuilder) -> None:
+    """A reactive HBsAg dated 40 days in the future (a typo: effective and issued both
+    ahead). It cannot be placed, so it is listed among the data problems and the check that
+    would have used it says unknown — it never disappears without a trace."""
+    therapy(b, maintenance_course(-9, 7))
+    b.qualitative(HBSAG, 40, "positive", style="string")
+
+
+@situation(
+    "igm-below-bound",
+    "IgM-Below-Bound",
+    gender="female",
+    age=41,
+    expect={"ig-low": "unknown", "ig-monitoring": "ok"},
+    phase="maintenance",
+)
+def _igm_below_bound(b: PatientBuilder) -> None:
+    """IgM reported as "<0.50 g/L" 20 days ago: known only as a bound. Below 0.5 g/L may
+    or may not be below the 0.4 g/L limit, so ig-low says unknown and shows the value as
+    written (never compared as if it were 0.50)."""
+    therapy(b, maintenance_course(-11, 9))
+    b.igg(-20, 900, unit="g/L")
+    b.quantitative(IGM, -20, 0.5, "g/L", comparator="<", low=0.4, high=2.3, unit_display="g/L")
+
+
+@situation(
+    "unitless-range",
+    "Unitless-Range",
+    gender="male",
+    age=48,
+    expect={"ig-low": "alert", "ig-monitoring": "ok"},
+    severity={"ig-low": "moderate"},
+    phase="maintenance",
+)
+def _unitless_range(b: PatientBuilder) -> None:
+    """IgG 650 mg/dL with a reference range "7 - 16" sent without a unit (the lab meant
+    g/L). Read as 7 mg/dL that limit is implausible (not within a quarter to four times the
+    default 700 mg/dL), so the default is used and the evidence says why: IgG is low."""
+    therapy(b, maintenance_course(-5, 8))
+    b.quantitative(IGG, -18, 650, "mg/dL", low=7, high=16, unitless_range=True)
+    b.igm(-18, 60)
+
+
+@situation(
+    "encounter-pneumonia",
+    "Encounter-Pneumonia",
+    gender="male",
+    age=50,
+    expect={"infection-active": "alert"},
+    severity={"infection-active": "high"},
+    phase="maintenance",
+)
+def _encounter_pneumonia(b: PatientBuilder) -> None:
+    """Pneumonia recorded 12 days ago as an encounter diagnosis without clinicalStatus
+    (allowed in R4): an infection without status is current for 30 days from its onset."""
+    therapy(b, maintenance_course(-20, 10))
+    b.condition(
+        PNEUMONIA,
+        -12,
+        clinical=None,
+        category="encounter-diagnosis",
+        icd10=("J18.9", "Pneumonia, unspecified organism"),
+    )
+
+
+@situation(
+    "old-open-sinusitis",
+    "Old-Open-Sinusitis",
+    gender="female",
+    age=35,
+    expect={"infection-active": "ok"},
+    severity={"infection-active": "low"},
+    phase="maintenance",
+)
+def _old_open_sinusitis(b: PatientBuilder) -> None:
+    """A viral sinusitis from 5 years ago still marked active (never closed, as generated
+    records often leave it): shown as context to be closed, not an alert to hold a dose."""
+    therapy(b, maintenance_course(-15, 9))
+    b.condition(VIRAL_SINUSITIS, -5 * 365, category="encounter-diagnosis")
+
+
+@situation(
+    "past-anaphylaxis",
+    "Past-Anaphylaxis",
+    gender="female",
+    age=43,
+    expect={"hypersensitivity": "alert"},
+    severity={"hypersensitivity": "critical"},
+    phase="pre-treatment",
+)
+def _past_anaphylaxis(b: PatientBuilder) -> None:
+    """Anaphylaxis to ofatumumab years ago, now recorded as an inactive AllergyIntolerance:
+    a history of hypersensitivity is a contraindication whatever its clinical status."""
+    not_started(b, labs_at=-15, start=10)
+    b.kesimpta_allergy(-4 * 365, clinical="inactive")
+
+
+@situation(
+    "cd19-during-loading",
+    "CD19-During-Loading",
+    gender="male",
+    age=29,
+    expect={"vaccine-live-on-therapy": "alert"},
+    severity={"vaccine-live-on-therapy": "high"},
+    phase="loading",
+)
+def _cd19_during_loading(b: PatientBuilder) -> None:
+    """Two loading doses; a CD19 count of 210 cells/uL 3 days ago (not yet depleted) and an
+    MMR vaccine yesterday. A CD19 count never releases a patient still on therapy: alert."""
+    therapy(b, [-8, -1], hcg=False)
+    b.quantitative(CD19, -3, 210, "/uL", low=40, unit_display="cells/uL")
+    b.immunization("mmr", -1)
+
+
+@situation(
+    "dtap-on-therapy",
+    "DTaP-On-Therapy",
+    gender="female",
+    age=40,
+    expect={"vaccine-live-on-therapy": "ok", "vaccine-window": "ok"},
+    phase="maintenance",
+)
+def _dtap_on_therapy(b: PatientBuilder) -> None:
+    """A DTaP vaccine (CVX 20) mid-cycle: a toxoid vaccine, not live — with every CDC CVX
+    code classified it is never timed as a live vaccine."""
+    therapy(b, maintenance_course(-16, 8))
+    b.immunization("dtap", -2)
+
+
+@situation(
+    "vaccine-code-unknown",
+    "Vaccine-Code-Unknown",
+    gender="female",
+    age=33,
+    expect={"vaccine-live-on-therapy": "alert"},
+    severity={"vaccine-live-on-therapy": "high"},
+    phase="maintenance",
+)
+def _vaccine_code_unknown(b: PatientBuilder) -> None:
+    """A vaccine recorded under a local code the app does not know, named "MMR II": its
+    name is that of a live vaccine, so it alerts — and says the code was not recognised."""
+    therapy(b, maintenance_course(-9, 7))
+    b.add(
+        {
+            "resourceType": "Immunization",
+            "id": b.new_id("imm"),
+            "status": "completed",
+            "vaccineCode": {
+                "coding": [{"system": "urn:local:vaccines", "code": "MMR-II"}],
+                "text": "MMR II (measles, mumps, rubella)",
+            },
+            "patient": b.subject,
+            "occurrenceDateTime": b.fhir_datetime(-30, "10:00:00"),
+            "primarySource": True,
+        }
+    )
+
+
+@situation(
+    "pregnancy-test-pending",
+    "Pregnancy-Test-Pending",
+    gender="female",
+    age=30,
+    expect={"pregnancy": "unknown"},
+    phase="maintenance",
+)
+def _pregnancy_test_pending(b: PatientBuilder) -> None:
+    """A serum pregnancy test drawn 2 days ago is still registered (no result): the
+    contraception reminder waits for it rather than reassuring."""
+    therapy(b, maintenance_course(-12, 6), hcg=True)
+    b.qualitative(HCG_SERUM, -2, "negative", status="registered")
 
 
 SITUATIONS: Mapping[str, Situation] = MappingProxyType(_SITUATIONS)

@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from smartapp.rules.results import below
+
 #: Chart frame in user units; CSS scales it (width 100%, height auto).
 TREND_WIDTH = 460
 TREND_HEIGHT = 190
@@ -41,6 +43,23 @@ class TrendPoint:
     y: float
     label: str
     below_limit: bool
+    #: "below" for a value known only as an upper bound ("<30"), "above" for a lower bound
+    #: (">500"), "" for a measured value: a bound is drawn as a bar with an arrow, not a dot.
+    bound: str = ""
+
+
+@dataclass(frozen=True)
+class PendingMark:
+    """A result not final yet: a mark on the time axis at its day, never a value."""
+
+    day: date
+    label: str
+
+
+@dataclass(frozen=True)
+class PendingPoint:
+    x: float
+    label: str
 
 
 @dataclass(frozen=True)
@@ -59,6 +78,7 @@ class TrendChart:
     y_ticks: tuple[Tick, ...]
     x_ticks: tuple[Tick, ...]
     today_x: float | None
+    pending: tuple[PendingPoint, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -73,6 +93,8 @@ class Sample:
     value: float
     lower_limit: float | None
     label: str
+    #: The value's comparator ("<", "<=", ">", ">=") when it is known only as a bound.
+    comparator: str = ""
 
 
 class _TimeScale:
@@ -135,8 +157,10 @@ def trend_chart(
     default_limit: float | None,
     width: int = TREND_WIDTH,
     height: int = TREND_HEIGHT,
+    pending: Sequence[PendingMark] = (),
 ) -> TrendChart:
-    """A line chart of `samples` (any order) from the first result to `as_of`.
+    """A line chart of `samples` (any order) from the first result to `as_of`, with
+    `pending` results marked on the time axis (they have no value to plot).
 
     The y axis starts at 0 (an honest picture of how far below the limit a value is).
     """
@@ -144,7 +168,7 @@ def trend_chart(
     ordered = sorted(samples, key=lambda s: s.day)
     if not ordered:
         return TrendChart(width, height, left, right, top, bottom, (), "", "", (), (), None)
-    first = ordered[0].day
+    first = min([ordered[0].day, *(mark.day for mark in pending)])
     last = max(ordered[-1].day, as_of)
     # A little room on both sides so a point never sits on the frame.
     pad = max(7, (last - first).days // 20)
@@ -164,7 +188,8 @@ def trend_chart(
             xscale(sample.day),
             yscale(sample.value),
             sample.label,
-            limit is not None and sample.value < limit,
+            limit is not None and below(sample.value, sample.comparator, limit) is True,
+            _BOUNDS.get(sample.comparator, ""),
         )
         for sample, limit in zip(ordered, limits, strict=True)
     )
@@ -181,9 +206,26 @@ def trend_chart(
     )
     x_ticks = _month_ticks(start, end, xscale, max_ticks=5)
     today_x = xscale(as_of)
+    marks = tuple(PendingPoint(xscale(mark.day), mark.label) for mark in pending)
     return TrendChart(
-        width, height, left, right, top, bottom, points, line, limit_line, y_ticks, x_ticks, today_x
+        width,
+        height,
+        left,
+        right,
+        top,
+        bottom,
+        points,
+        line,
+        limit_line,
+        y_ticks,
+        x_ticks,
+        today_x,
+        marks,
     )
+
+
+#: How a comparator is drawn: an upper bound points down, a lower bound up.
+_BOUNDS = {"<": "below", "<=": "below", ">": "above", ">=": "above"}
 
 
 def _step_line(

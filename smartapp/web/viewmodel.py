@@ -30,11 +30,14 @@ from fhir_mappings.records import (
     VaccineClass,
 )
 from smartapp.fhir.querylog import QueryLogEntry
+from smartapp.rules.descriptions import describe_rule
+from smartapp.rules.evidence import UNIT_TEXT
 from smartapp.rules.model import Finding, Phase, Severity, Status, Summary
 from smartapp.rules.registry import CHECKS_BY_ID
-from smartapp.rules.results import lower_limit
+from smartapp.rules.results import below, lower_limit, place_on_as_of
 from smartapp.rules.settings import RuleSettings
 from smartapp.web.charts import (
+    PendingMark,
     Sample,
     Timeline,
     TrendChart,
@@ -97,81 +100,6 @@ VACCINE_LOOKS: dict[VaccineClass, StatusLook] = {
 
 #: What each check tests, in words, with the settings in force (the "rule" a finding opens).
 #: Keyed by check id; `{name}` fields are RuleSettings attributes.
-RULE_TEXT: dict[str, str] = {
-    "hbv-screening": (
-        "HBsAg and anti-HBc results dated within {baseline_lookback_days} days before the "
-        "first dose (before the planned start when therapy has not started)."
-    ),
-    "hbv-serology": (
-        "Latest HBsAg positive, or active hepatitis B: contraindicated (critical). HBsAg "
-        "negative and anti-HBc positive: consult a liver disease expert before and during "
-        "treatment, HBV DNA monitoring or prophylaxis (high). Both negative: OK."
-    ),
-    "ig-baseline": (
-        "Quantitative IgG and IgM within {baseline_lookback_days} days before the first dose "
-        "(or the planned start)."
-    ),
-    "ig-monitoring": (
-        "On therapy, IgG and IgM are repeated every {ig_interval_days} days (every "
-        "{ig_interval_frequent_infections_days} days with {frequent_infections_count} or more "
-        "infections in {infection_lookback_days} days); due from "
-        "{monitoring_due_window_days} days before."
-    ),
-    "ig-low": (
-        "Latest IgG or IgM below its lower limit (the laboratory's own range, else IgG "
-        "{igg_lower_limit_mg_dl:g} mg/dL, IgM {igm_lower_limit_mg_dl:g} mg/dL): alert, high "
-        "when IgG is low with {frequent_infections_count} or more infections in "
-        "{infection_lookback_days} days."
-    ),
-    "cbc-baseline": (
-        "A CBC (panel, or WBC with lymphocytes) within {baseline_lookback_days} days before "
-        "the first dose (or the planned start)."
-    ),
-    "dose-schedule": (
-        "{dose_mg:g} mg at weeks 0, 1 and 2, then every 4 weeks from week 4: the next dose is "
-        "due {loading_interval_days} days after each loading dose, "
-        "{first_maintenance_after_third_days} days after the third, then "
-        "{maintenance_interval_days} days after the previous dose (a late dose restarts the "
-        "count). Due from {dose_due_before_days} days before; overdue more than "
-        "{dose_overdue_after_days} days after (high after {dose_interruption_after_days} days)."
-    ),
-    "dose-interval": (
-        "Doses closer than {min_gap_loading_days} days (doses 1 to 3), "
-        "{min_gap_first_maintenance_days} days (dose 3 to 4) or {min_gap_maintenance_days} "
-        "days (later doses), or a recorded dose other than {dose_mg:g} mg: possible double or "
-        "wrong dose."
-    ),
-    "vaccine-before-start": (
-        "Live vaccines at least {live_vaccine_before_start_days} days, non-live vaccines at "
-        "least {non_live_vaccine_before_start_days} days before the first dose."
-    ),
-    "vaccine-live-on-therapy": (
-        "No live vaccine from the first dose until {b_cell_repletion_days} days after the last "
-        "dose (earlier only with a CD19 B-cell count at or above its lower limit after the last "
-        "dose). Vaccine codes that cannot tell live from non-live need review."
-    ),
-    "vaccine-window": (
-        "Non-live vaccines on therapy: at least {non_live_after_dose_days} days after a dose "
-        "and {non_live_before_next_dose_days} days before the next (else a blunted response)."
-    ),
-    "infection-active": (
-        "An active infection: delay the dose until it resolves (treat before starting)."
-    ),
-    "hypersensitivity": "An active allergy to ofatumumab: contraindicated.",
-    "pml": "A PML diagnosis (unless refuted): withhold ofatumumab and evaluate.",
-    "pregnancy": (
-        "Pregnant (pregnancy status within {pregnancy_lookback_days} days without a later "
-        "'not pregnant', a positive hCG, or an active pregnancy condition): alert. Women aged "
-        "{reproductive_age_min} to {reproductive_age_max}: contraception during treatment and "
-        "for {contraception_after_last_dose_months} months after the last dose."
-    ),
-    "mri-monitoring": (
-        "On therapy, a brain MRI {mri_interval_days} days after the first dose, then "
-        "{mri_interval_days} days after the last MRI; due from {monitoring_due_window_days} "
-        "days before."
-    ),
-}
-
 OPEN_TASK_STATUSES = frozenset(
     {"draft", "requested", "received", "accepted", "ready", "in-progress", "on-hold"}
 )
@@ -440,10 +368,7 @@ def _iso(day: date | None) -> str | None:
 
 
 def rule_text(check: str, settings: RuleSettings) -> str:
-    template = RULE_TEXT.get(check)
-    if template is None:
-        return ""
-    return template.format(**dataclasses.asdict(settings))
+    return describe_rule(check, settings)
 
 
 def task_row(task: AppTask) -> TaskRow:
@@ -593,12 +518,18 @@ def _lab_day(lab: LabResult) -> date:
     return lab.when.earliest if lab.when else date.min
 
 
+def _bound_text(lab: LabResult) -> str:
+    """The value as written, comparator included ("<30", "710")."""
+    return f"{lab.comparator}{number(lab.value)}" if lab.value is not None else "no value"
+
+
 def _trend(
     kind: LabKind, key: str, name: str, labs: Iterable[LabResult], as_of: date, limit: float
 ) -> LabTrend:
     results = sorted((lab for lab in labs if lab.kind is kind), key=_lab_day, reverse=True)
     rows = []
     samples = []
+    pending: list[PendingMark] = []
     for lab in results:
         chosen = lower_limit(lab, limit, "mg/dL")
         own_limit = chosen.value if chosen.source != "default" else None
@@ -610,33 +541,48 @@ def _trend(
         )
         if chosen.note:
             limit_text += f"; {chosen.note}"
+        placed = place_on_as_of(lab, as_of)
         usable = (
             lab.status is ResultStatus.FINAL
             and lab.interpretable
             and lab.value is not None
-            and lab.when is not None
+            and placed.when is not None
+            and placed.unused_because is None
         )
+        verdict = below(lab.value, lab.comparator, used_limit) if lab.value is not None else None
         if lab.status is ResultStatus.PENDING:
             flag, flag_key = "Pending: not used", "pending"
+            if lab.when is not None and lab.when.earliest <= as_of:
+                pending.append(
+                    PendingMark(lab.when.earliest, f"{name} pending since {lab.when.describe()}")
+                )
+        elif placed.unused_because is not None:
+            flag, flag_key = f"Not used: {placed.unused_because}", "unusable"
         elif not lab.interpretable or lab.value is None:
             flag, flag_key = "Cannot be converted to mg/dL: not used", "unusable"
-        elif lab.value < used_limit:
+        elif verdict is None:
+            flag, flag_key = (
+                f"Known only as a bound ({lab.comparator}): may or may not be below the limit",
+                "bound",
+            )
+        elif verdict:
             flag, flag_key = "Below lower limit", "low"
         else:
             flag, flag_key = "At or above lower limit", "normal"
-        if usable and lab.value is not None and lab.when is not None:
+        if usable and lab.value is not None and placed.when is not None:
             samples.append(
                 Sample(
-                    lab.when.earliest,
+                    placed.when.earliest,
                     lab.value,
                     own_limit,
-                    f"{name} {number(lab.value)} mg/dL on {lab.when.describe()}",
+                    f"{name} {_bound_text(lab)} mg/dL on {lab.when.describe() if lab.when else ''}",
+                    lab.comparator,
                 )
             )
         rows.append(
             LabRow(
                 date=clinical_date(lab.when),
-                value=f"{number(lab.value)}" if lab.value is not None else "no value",
+                value=_bound_text(lab),
                 recorded=lab.raw,
                 lower_limit=limit_text,
                 flag=flag,
@@ -645,34 +591,49 @@ def _trend(
                 matched_by=lab.source.matched_by,
             )
         )
-    chart = trend_chart(samples, as_of=as_of, default_limit=limit)
+    chart = trend_chart(samples, as_of=as_of, default_limit=limit, pending=pending)
     if samples:
         latest = max(samples, key=lambda s: s.day)
-        below = sum(1 for point in chart.points if point.below_limit)
+        low = sum(1 for point in chart.points if point.below_limit)
+        bounds = sum(1 for point in chart.points if point.bound)
         description = (
             f"{len(samples)} {name} result(s) in mg/dL from {min(s.day for s in samples)} to "
-            f"{latest.day}; latest {number(latest.value)} mg/dL; {below} below the lower limit "
-            f"(dashed line; default {number(limit)} mg/dL)."
+            f"{latest.day}; latest {latest.comparator}{number(latest.value)} mg/dL; {low} below "
+            f"the lower limit (dashed line; default {number(limit)} mg/dL)"
         )
+        if bounds:
+            description += f"; {bounds} known only as a bound (drawn as a bar with an arrow)"
+        if pending:
+            description += f"; {len(pending)} pending (marked on the time axis, no value)"
+        description += "."
     else:
         description = f"No usable {name} result."
     return LabTrend(key, name, "mg/dL", chart, tuple(rows), description)
 
 
-def _hbv_rows(labs: Iterable[LabResult]) -> tuple[HbvRow, ...]:
+def _hbv_rows(labs: Iterable[LabResult], as_of: date) -> tuple[HbvRow, ...]:
     rows = []
     for lab in sorted((lab for lab in labs if lab.kind in HBV_TESTS), key=_lab_day, reverse=True):
+        placed = place_on_as_of(lab, as_of)
         if not lab.interpretable:
             result, key = "Cannot be interpreted", "unusable"
         elif lab.qualitative is Qualitative.POSITIVE:
-            result, key = "Positive", "positive"
+            word = "Detectable" if lab.kind is LabKind.HBV_DNA else "Positive"
+            result, key = word, "positive"
         elif lab.qualitative is Qualitative.NEGATIVE:
-            result, key = "Negative", "negative"
+            word = "Not detectable" if lab.kind is LabKind.HBV_DNA else "Negative"
+            result, key = word, "negative"
         elif lab.value is not None:
-            result, key = f"{number(lab.value)} {lab.unit or ''}".strip(), "value"
+            unit = UNIT_TEXT.get(lab.unit or "", lab.unit or "")
+            result, key = f"{_bound_text(lab)} {unit}".strip(), "value"
         else:
             result, key = "No result", "unusable"
-        status = "Final" if lab.status is ResultStatus.FINAL else "Pending: not used"
+        if lab.status is ResultStatus.PENDING:
+            status = "Pending: not used"
+        elif placed.unused_because is not None:
+            status = f"Not used: {placed.unused_because}"
+        else:
+            status = "Final"
         rows.append(
             HbvRow(
                 date=clinical_date(lab.when),
@@ -877,7 +838,7 @@ def build_dashboard(
             _trend(kind, key, name, record.labs, as_of, limits[kind])
             for kind, key, name in TREND_KINDS
         ),
-        hbv=_hbv_rows(record.labs),
+        hbv=_hbv_rows(record.labs, as_of),
         vaccines=_vaccine_rows(record, as_of),
         tasks=tasks,
         groups=groups,

@@ -174,3 +174,40 @@ def test_installed_command_has_no_traceback_on_bad_input(tmp_path: Path) -> None
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and done.stderr.startswith("smartapp: ")
+
+
+# --- v2: data.problems, pending results, bounds (SPEC §2, §4; issue 10) -------------------
+
+
+def test_a_future_dated_result_is_listed_in_data_problems_and_never_ok(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = write(tmp_path, "future.json", demo_collection_bundle(AS_OF, "future-dated-result"))
+    code, out, _ = run(capsys, "check", "--bundle", bundle, "--as-of", AS_OF.isoformat())
+    assert code == 0
+    doc = json.loads(out)
+    problems = doc["data"]["problems"]
+    assert any(
+        p.startswith("Observation/future-dated-result-obs-13: dated ")
+        and "after the as-of date 2026-03-01" in p
+        for p in problems
+    )
+    serology = next(f for f in doc["findings"] if f["check"] == "hbv-serology")
+    assert serology["status"] == "unknown"
+
+
+def test_pending_results_and_bounds_are_shown_in_the_text_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pending = write(tmp_path, "pending.json", demo_collection_bundle(AS_OF, "hbsag-pending"))
+    code, out, _ = run(
+        capsys, "check", "--bundle", pending, "--as-of", AS_OF.isoformat(), "--format", "text"
+    )
+    assert code == 0
+    assert "[?] UNKNOWN" in out and "HBsAg result pending since" in out
+    assert "pending, not used" in out
+    bound = write(tmp_path, "bound.json", demo_collection_bundle(AS_OF, "igm-below-bound"))
+    code, out, _ = run(
+        capsys, "check", "--bundle", bound, "--as-of", AS_OF.isoformat(), "--format", "text"
+    )
+    assert "<50 mg/dL" in out and "known only as a bound" in out

@@ -197,13 +197,34 @@ def test_dates_move_with_the_anchor(slug: str) -> None:
             assert PARTIAL_DATE.match(before) and PARTIAL_DATE.match(after), where
 
 
+#: The one record dated in the future on purpose: a typo the app must list, not drop.
+FUTURE_ON_PURPOSE = {"future-dated-result-obs-13"}
+
+
 @pytest.mark.parametrize("slug", DEMO_SLUGS)
 def test_nothing_is_dated_after_the_anchor_except_planned_starts(slug: str) -> None:
     for resource in demo_patient_resources(ANCHOR, slug):
+        if resource["id"] in FUTURE_ON_PURPOSE:
+            continue
         for where, value in dates(resource):
             if not FULL_DATE.match(value) or resource["resourceType"] == "MedicationRequest":
                 continue
             assert date.fromisoformat(value[:10]) <= ANCHOR, f"{resource['id']}{where}: {value}"
+
+
+def test_the_future_dated_demo_result_is_listed_as_a_data_problem() -> None:
+    from fhir_mappings.read import read_patient_record
+    from fhir_mappings.site import default_mappings
+    from smartapp.rules import RuleSettings, evaluate
+
+    resources = demo_patient_resources(ANCHOR, "future-dated-result")
+    assert any(r["id"] in FUTURE_ON_PURPOSE for r in resources)
+    summary = evaluate(
+        read_patient_record(resources, mappings=default_mappings()), ANCHOR, RuleSettings()
+    )
+    assert any(
+        p.startswith("Observation/future-dated-result-obs-13: dated") for p in summary.data.problems
+    )
 
 
 @pytest.mark.parametrize("slug", DEMO_SLUGS)

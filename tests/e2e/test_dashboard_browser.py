@@ -30,7 +30,7 @@ LAUNCH_HTML = Path(__file__).resolve().parents[2] / "launch.html"
 
 @pytest.fixture
 def fake_fhir_base() -> Iterator[str]:
-    fake = FakeFhir(demo(SLUG) + demo("escaping"))
+    fake = FakeFhir(demo(SLUG) + demo("escaping") + demo("hbsag-pending") + demo("igm-below-bound"))
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -140,4 +140,38 @@ def test_launch_page_works_served_and_as_a_file(
     assert page.locator("form").nth(1).get_attribute("action") == "http://127.0.0.1:8000/open"
     # The stylesheets load from the repository (the skip link is hidden by app.css).
     assert page.locator(".skip-link").bounding_box()["x"] < 0
+    assert browser_errors == []
+
+
+def test_pending_results_are_shown_as_pending_never_as_values(
+    browser_page: Any, browser_errors: list[str], app_base: str, fake_fhir_base: str
+) -> None:
+    page = browser_page
+    open_dashboard(page, app_base, fake_fhir_base, "hbsag-pending")
+    row = page.locator(".hbv-table tbody tr", has_text="Pending: not used")
+    assert row.count() == 1 and row.first.is_visible()
+    assert "HBsAg" in row.first.inner_text()
+    card = page.locator("#finding-hbv-serology")
+    assert "Unknown" in card.inner_text() and "pending since" in card.inner_text()
+    assert page.locator("#alerts #finding-hbv-serology").count() == 0  # never an alert
+    page.screenshot(path=str(ARTIFACTS / "dashboard-pending.png"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    assert browser_errors == []
+
+
+def test_a_bound_is_shown_as_written_and_drawn_as_a_bound(
+    browser_page: Any, browser_errors: list[str], app_base: str, fake_fhir_base: str
+) -> None:
+    page = browser_page
+    open_dashboard(page, app_base, fake_fhir_base, "igm-below-bound")
+    bound = page.locator('#trend-igm svg [data-bound="below"]')
+    assert bound.count() == 1 and bound.first.is_visible()
+    assert "known only as a bound" in bound.first.locator("title").text_content()
+    trend = page.locator("#trend-igm")
+    trend.locator("details.table-details > summary").click()
+    assert trend.locator("tr.lab-bound td.num", has_text="<50").first.is_visible()
+    card = page.locator("#finding-ig-low")
+    assert "<50 mg/dL" in card.inner_text() and "Unknown" in card.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "dashboard-bound.png"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
     assert browser_errors == []

@@ -128,8 +128,12 @@ def test_entries_that_are_not_resources_are_skipped_and_counted() -> None:
         [patient(), "text", 7, None, {"id": "x"}, observation()], mappings=default_mappings()
     )
     assert (record.data.read, record.data.skipped) == (2, 4)
-    assert record.data.problems[0] == "entry 2 is not a FHIR resource; it was skipped"
-    assert record.data.problems[3] == "entry 5 has no resourceType; it was skipped"
+    assert "entry 2 is not a FHIR resource; it was skipped" in record.data.problems
+    assert "entry 5 has no resourceType; it was skipped" in record.data.problems
+    # The observation has no value: read, but listed as a record that could not be used.
+    assert "Observation/o1: HBsAg 'no value' could not be interpreted; shown, not used" in (
+        record.data.problems
+    )
 
 
 def test_resource_of_an_unknown_type_for_this_patient_is_read() -> None:
@@ -144,7 +148,7 @@ def test_client_incomplete_areas_and_problems_are_merged() -> None:
         problems=("Immunization search failed: HTTP 500",),
     )
     assert record.data.incomplete == frozenset({"vaccinations"})
-    assert record.data.problems == ("Immunization search failed: HTTP 500",)
+    assert record.data.problems[0] == "Immunization search failed: HTTP 500"
 
 
 def test_patient_with_unreadable_birth_date_is_still_the_patient() -> None:

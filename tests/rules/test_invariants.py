@@ -32,7 +32,14 @@ from smartapp.rules.model import Status, Summary
 Resource = dict[str, Any]
 ANCHOR = date(2025, 6, 15)
 RULES = RuleSettings()
-PROPERTY = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Derandomized: the fast lane sees the same examples on every run (CI stays deterministic);
+#: a wider random search is run by hand before changing the rules (see the module doc).
+PROPERTY = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 _SLUGS = sorted(SITUATIONS)
 
 

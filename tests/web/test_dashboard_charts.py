@@ -102,3 +102,20 @@ def test_timeline_before_treatment_shows_the_earliest_start():
     assert timeline.earliest_start is not None
     assert timeline.earliest_start.x > timeline.today_x
     assert timeline.vaccines[0].kind == "vaccine-live"
+
+
+def test_bounds_are_marked_as_bounds_and_low_only_when_the_bound_settles_it():
+    from smartapp.web.charts import PendingMark
+
+    samples = [
+        Sample(date(2026, 1, 1), 30, None, "IgM <30", "<"),
+        Sample(date(2026, 3, 1), 50, None, "IgM <50", "<"),
+        Sample(date(2026, 5, 1), 300, None, "IgM >300", ">"),
+        Sample(date(2026, 6, 1), 35, None, "IgM 35"),
+    ]
+    pending = [PendingMark(date(2026, 6, 20), "IgM pending since 2026-06-20")]
+    chart = trend_chart(samples, as_of=TODAY, default_limit=40, pending=pending)
+    assert [p.bound for p in chart.points] == ["below", "below", "above", ""]
+    assert [p.below_limit for p in chart.points] == [True, False, False, True]
+    (mark,) = chart.pending
+    assert chart.points[-1].x < mark.x <= chart.today_x

@@ -10,11 +10,11 @@ import pytest
 from fhir_mappings.site import load_mappings
 from smartapp import patient_service
 from smartapp.fhir.querylog import QueryLogEntry
+from smartapp.rules.descriptions import RULE_TEXT
 from smartapp.rules.model import Status
 from smartapp.rules.registry import CHECKS
 from smartapp.rules.settings import RuleSettings
 from smartapp.web.viewmodel import (
-    RULE_TEXT,
     STATUS_LOOKS,
     FetchInfo,
     PageContext,
@@ -154,3 +154,46 @@ def test_relative_days_reads_naturally():
     assert relative_days(date(2026, 1, 9), day) == "yesterday"
     assert relative_days(date(2026, 1, 20), day) == "in 10 days"
     assert relative_days(date(2026, 1, 1), day) == "9 days ago"
+
+
+# -- v2: pending results, bounds, data problems (SPEC §2; issue 10) ------------------------
+
+
+def test_a_pending_hbsag_is_shown_as_pending_in_the_hbv_table():
+    summary, _, view = dashboard_for("hbsag-pending")
+    pending = [row for row in view.hbv if row.status == "Pending: not used"]
+    assert len(pending) == 1 and pending[0].test == "HBsAg"
+    serology = next(f for f in summary.findings if f.check == "hbv-serology")
+    assert serology.status is Status.UNKNOWN and "pending since" in serology.detail
+
+
+def test_a_bound_is_shown_as_written_in_the_table_and_drawn_as_a_bound():
+    _, _, view = dashboard_for("igm-below-bound")
+    igm = next(t for t in view.trends if t.key == "igm")
+    (row,) = [r for r in igm.rows if r.value.startswith("<")]
+    assert row.value == "<50" and row.flag_key == "bound" and "<0.5 g/L" in row.recorded
+    (point,) = [p for p in igm.chart.points if p.bound]
+    assert point.bound == "below" and not point.below_limit
+    assert "known only as a bound" in igm.description
+
+
+def test_an_implausible_unitless_range_says_why_the_default_was_used():
+    _, _, view = dashboard_for("unitless-range")
+    igg = next(t for t in view.trends if t.key == "igg")
+    (row,) = [r for r in igg.rows if r.value == "650"]
+    assert row.flag_key == "low" and "has no unit" in row.lower_limit
+
+
+def test_a_future_dated_result_is_in_the_data_panel_and_marked_not_used():
+    _, _, view = dashboard_for("future-dated-result")
+    assert any("after the as-of date" in problem for problem in view.data.problems)
+    flagged = [row for row in view.hbv if row.status.startswith("Not used: dated")]
+    assert len(flagged) == 1 and flagged[0].result == "Positive"
+
+
+def test_a_pending_igg_is_marked_on_the_trend_time_axis_not_plotted():
+    _, _, view = dashboard_for("messy-data")
+    igg = next(t for t in view.trends if t.key == "igg")
+    assert any(row.flag_key == "pending" for row in igg.rows)
+    assert len(igg.chart.pending) == 1
+    assert all("pending" not in point.label for point in igg.chart.points)
