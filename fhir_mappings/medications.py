@@ -1,4 +1,5 @@
-"""Ofatumumab recognition: Kesimpta doses and orders, Arzerra never (SPEC §2, terminology.md §2).
+"""Ofatumumab recognition: Kesimpta doses and orders, Arzerra never (SPEC §2;
+docs/terminology-sources.md §2).
 
 The medication is read from `medicationCodeableConcept`, or from the Medication a
 `medicationReference` points to: contained (`#id`) or in the data (`Medication/x`, an
@@ -51,7 +52,7 @@ KESIMPTA = "ofatumumab-kesimpta"
 ARZERRA = "ofatumumab-arzerra"
 ROUTE_SC = "subcutaneous"
 ROUTE_IV = "intravenous"
-#: Kesimpta is 20 mg in 0.4 mL (terminology.md §2, USPI 16).
+#: Kesimpta is 20 mg in 0.4 mL (docs/terminology-sources.md §2, USPI 16).
 KESIMPTA_MG_PER_ML = 50.0
 KESIMPTA_DOSE_MG = 20.0
 

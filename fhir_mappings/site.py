@@ -10,7 +10,7 @@ File format (JSON)::
 Every part is optional. Unknown top-level keys, unknown value set ids and malformed entries
 raise `SiteMappingsError` naming the key. Setting names and values are checked by
 `smartapp.config` (through `smartapp.rules.settings.with_overrides`), which owns them.
-RxNorm codes exist only here: terminology.md §2 verified no RxCUI, so none is shipped.
+RxNorm codes exist only here: docs/terminology-sources.md §2 verified no RxCUI, so none is shipped.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ same code several ways (NDC with or without hyphens, 10 or 11 digits; CVX with o
 leading zero; ICD-10-CM with or without the dot). Everything here is a dict lookup or a few
 string operations: it runs once per coding in the hot loop.
 
-URIs and OIDs: terminology.md §6; OIDs verified against public code-system tables (LOINC
-6.1, SNOMED CT 6.96, RxNorm 6.88, NDC 6.69, CVX 12.292, ICD-10-CM 6.90, CPT 6.12, ATC 6.73,
-ObservationInterpretation 5.83, RouteOfAdministration 5.112, NCI Thesaurus 3.26.1.1).
+URIs and OIDs: docs/terminology-sources.md §6; OIDs verified against public code-system
+tables (LOINC 6.1, SNOMED CT 6.96, RxNorm 6.88, NDC 6.69, CVX 12.292 and 6.59, ICD-10-CM
+6.90, CPT 6.12, ATC 6.73, ObservationInterpretation 5.83, RouteOfAdministration 5.112, NCI
+Thesaurus 3.26.1.1).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Value sets and code systems loaded from the data files, and the lookup index built on them.
 
 `valuesets/*.json` (one per concept) lists `(system, code, display, source)` with the source
-of every code (terminology.md or the public material it was verified against); entries under
+of every code (docs/terminology-sources.md or the public material it was verified
+against); entries under
 `not_matched` are documented but never matched. ICD-10 value sets may also carry `prefixes`
 (a category matches all its sub-codes) and `exclude_prefixes`.
 

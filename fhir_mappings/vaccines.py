@@ -1,4 +1,5 @@
-"""Immunization -> `Vaccination` (SPEC §2 and §3 vaccine checks; terminology.md §3 CVX groups).
+"""Immunization -> `Vaccination` (SPEC §2 and §3 vaccine checks; CVX groups in
+docs/terminology-sources.md §3).
 
 Only `completed` Immunizations count. The class comes from the CVX codes: live, non-live,
 ambiguous (review) or not a vaccine (excluded); every code of the CDC CVX list is in one

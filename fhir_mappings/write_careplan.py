@@ -39,7 +39,7 @@ CATEGORY = {
     "text": "Ofatumumab (Kesimpta) safety monitoring",
 }
 
-#: Ofatumumab by ATC (L04AG12, terminology.md) for the dose activity's product.
+#: Ofatumumab by ATC (L04AG12, docs/terminology-sources.md) for the dose activity's product.
 OFATUMUMAB = {
     "coding": [{"system": "http://www.whocc.no/atc", "code": "L04AG12", "display": "ofatumumab"}],
     "text": "ofatumumab (Kesimpta) 20 mg subcutaneous",

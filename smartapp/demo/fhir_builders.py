@@ -42,7 +42,7 @@ LOCAL_LAB_CODES = "https://lab.example.org/fhir/CodeSystem/local-tests"
 #: Tag on every demo resource, so anyone can find (and clean up) what the demo wrote.
 DEMO_TAG_SYSTEM = "https://ofatumumab-smartapp.example.org/fhir/CodeSystem/demo"
 
-# --- Drug codes (terminology.md §2) -------------------------------------------------------
+# --- Drug codes (docs/terminology-sources.md §2) ------------------------------------------
 KESIMPTA_NDC_PACKAGE = "0078-1007-68"  # carton of 1 x 20 mg/0.4 mL Sensoready Pen
 KESIMPTA_NDC_PACKAGE_11 = "00078100768"  # the same package in 11-digit (5-4-2) form
 KESIMPTA_NDC_SYRINGE = "0078-1007-69"  # prefilled syringe
@@ -55,7 +55,7 @@ ARZERRA_DISPLAY = "Arzerra (ofatumumab) injection, for intravenous use"
 ROUTE_SC = {"system": SNOMED, "code": "34206005", "display": "Subcutaneous route"}
 ROUTE_IV = {"system": SNOMED, "code": "47625008", "display": "Intravenous route"}
 
-# --- Conditions (terminology.md §4; infections are common SNOMED CT disorders) -------------
+# --- Conditions (docs/terminology-sources.md §4; infections are common SNOMED CT disorders)
 MS = ("24700007", "Multiple sclerosis (disorder)")
 RRMS = ("426373005", "Relapsing remitting multiple sclerosis")
 PML = ("22255007", "Progressive multifocal leukoencephalopathy")
@@ -66,7 +66,7 @@ HERPES_ZOSTER = ("4740000", "Herpes zoster (disorder)")
 HEPATITIS_B_CHRONIC = ("61977001", "Chronic type B viral hepatitis (disorder)")
 ANAPHYLAXIS = ("39579001", "Anaphylaxis (disorder)")
 
-# --- Lab codes (terminology.md §1) --------------------------------------------------------
+# --- Lab codes (docs/terminology-sources.md §1) -------------------------------------------
 HBSAG = ("5196-1", "Hepatitis B virus surface Ag [Presence] in Serum or Plasma by Immunoassay")
 ANTI_HBC = ("13952-7", "Hepatitis B virus core Ab [Presence] in Serum or Plasma by Immunoassay")
 ANTI_HBC_IGM = (
@@ -92,13 +92,13 @@ HCG_SERUM = ("2118-8", "Choriogonadotropin (pregnancy test) [Presence] in Serum 
 MRI_BRAIN_WWO = ("24587-8", "MR Brain WO and W contrast IV")
 MRI_BRAIN = ("24590-2", "MR Brain")
 
-# Qualitative answers (terminology.md §1d "Qualitative answer codes").
+# Qualitative answers (docs/terminology-sources.md §1d "Qualitative answer codes").
 POSITIVE = {"system": SNOMED, "code": "10828004", "display": "Positive (qualifier value)"}
 NEGATIVE = {"system": SNOMED, "code": "260385009", "display": "Negative (qualifier value)"}
 LOINC_POSITIVE = {"system": LOINC, "code": "LA6576-8", "display": "Positive"}
 LOINC_NEGATIVE = {"system": LOINC, "code": "LA6577-6", "display": "Negative"}
 
-# --- Vaccines (terminology.md §3; system http://hl7.org/fhir/sid/cvx) -------------------------
+# --- Vaccines (docs/terminology-sources.md §3; system http://hl7.org/fhir/sid/cvx) --------
 VACCINES: dict[str, tuple[str, str]] = {
     "mmr": ("03", "MMR"),
     "varicella": ("21", "varicella"),

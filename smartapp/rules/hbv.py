@@ -78,8 +78,11 @@ def hbv_screening(
     reference date when not started). USPI 2.1, 5.1; SPEC §3 hbv-screening.
 
     ok (info); due (not started, missing; moderate; due = reference date); overdue
-    (started, missing; high; due = first dose); unknown when a result is pending or could
-    not be interpreted (moderate).
+    (started, missing; high; due = first dose). Only usable results count: while a missing
+    test has a pending result, it stays due/overdue with the action "await the pending
+    result" (no new order; SPEC §2 "Pending results"). unknown (moderate) when a result
+    could not be interpreted. A positive anti-HBc IgM counts as anti-HBc; a negative one
+    does not (total anti-HBc is needed).
     """
     window = baseline_window(schedule, settings)
     hbsag = baseline_item("HBsAg", schedule.lab_series(LabKind.HBSAG), window)

@@ -89,7 +89,8 @@ def ig_baseline(
     USPI 2.1; 5.3; SPEC §3 ig-baseline.
 
     ok (info); due (not started, missing; moderate); overdue (started, missing;
-    moderate); unknown (pending/unreadable; low).
+    moderate); a missing test with a pending result stays due/overdue and awaits it (no new
+    order); unknown (low) when a result could not be converted or read.
     """
     window = baseline_window(schedule, settings)
     igg = baseline_item("IgG", schedule.lab_series(LabKind.IGG), window)
@@ -117,6 +118,8 @@ def ig_monitoring(
     overdue (moderate) after. not_applicable before the first dose, and once more than
     280 days have passed since the last dose of an interrupted or discontinued course
     (B-cell repletion presumed; USPI 5.3 "after discontinuation until B-cell repletion").
+    Timing uses usable results only; due or overdue with a newer pending result awaits it
+    (action "await the pending result", no new order; SPEC §2 "Pending results").
     """
     first, last = schedule.first, schedule.last
     if first is None or last is None:

@@ -304,7 +304,8 @@ def cbc_baseline(
 ) -> Finding:
     """A CBC (panel, or WBC with lymphocytes) within 365 days before the first dose or the
     reference date. SPEC §3 cbc-baseline; not a USPI 2.1 requirement (clinical practice).
-    ok; due (not started, missing); overdue (started, missing); unknown (pending/unreadable).
+    ok; due (not started, missing); overdue (started, missing); with a pending result the
+    action is to await it (no new order); unknown when a result could not be read.
     """
     window = baseline_window(schedule, settings)
     panel = baseline_item(

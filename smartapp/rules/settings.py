@@ -53,8 +53,9 @@ class RuleSettings:
     #: vaccine-window judges non-live vaccines given within this many days (our choice).
     vaccine_window_lookback_days: int = 365
     #: CD19+ B-cell lower limit of normal when the result carries none: "defined as 40 cells/µL"
-    #: (EU SmPC; terminology.md §1c). A count at or above it after the last dose ends the
-    #: live-vaccine exclusion early (SPEC §3 vaccine-live-on-therapy).
+    #: (EU SmPC; docs/terminology-sources.md §1c). A count at or above it after the last dose
+    #: ends the live-vaccine exclusion early, after discontinuation only (SPEC §3
+    #: vaccine-live-on-therapy).
     cd19_lower_limit_per_ul: float = 40.0
     # Pregnancy (USPI 8.1/8.3).
     pregnancy_lookback_days: int = 280

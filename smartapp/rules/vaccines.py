@@ -10,12 +10,12 @@ or influenza, MVA smallpox) is timed as live and always asks for review.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import date
 from typing import NamedTuple
 
 from fhir_mappings.records import (
+    ClinicalDate,
     LabKind,
     LabResult,
     PatientRecord,
@@ -399,15 +399,6 @@ def vaccine_live_on_therapy(
     )
 
 
-def _first_after(dose_days: list[date], next_due: date | None, day: date) -> date | None:
-    """The first dose day (sorted list) or scheduled next dose after `day`, if any."""
-    at = bisect_right(dose_days, day)
-    first = dose_days[at] if at < len(dose_days) else None
-    if next_due is not None and next_due > day and (first is None or next_due < first):
-        return next_due
-    return first
-
-
 def vaccine_window(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
 ) -> Finding:
@@ -434,7 +425,8 @@ def vaccine_window(
             f"Therapy discontinued ({schedule.discontinued.describe()}): no dosing cycle to "
             "time non-live vaccines around."
         )
-    dose_days = [d.when.earliest for d in schedule.doses]  # in order: doses are sorted
+    # Each dose as the span of days its date allows (a partial date may be any of them).
+    dose_spans = [(d.when.earliest, d.when.latest, d.when) for d in schedule.doses]
     next_due = schedule.next_due
     after = settings.non_live_after_dose_days
     before = settings.non_live_before_next_dose_days
@@ -450,18 +442,32 @@ def vaccine_window(
         if (as_of - when.latest).days > settings.vaccine_window_lookback_days:
             continue  # a long-past mistimed vaccine is history, not something to act on
         reasons = []
-        # The last dose on or before the vaccine's latest day gives the shortest gap after
-        # a dose: alert if some day the date allows is within 0..13 days after it.
-        at = bisect_right(dose_days, when.latest)
-        previous = dose_days[at - 1] if at else None
-        if previous is not None and (when.earliest - previous).days < after:
-            reasons.append(f"less than {after} days after the dose on {day(previous)}")
-        # The first dose (or scheduled dose) after its earliest day gives the shortest gap
-        # before a dose: alert if some day the date allows is 1..6 days before it.
-        following = _first_after(dose_days, next_due, when.earliest)
-        if following is not None and (following - when.latest).days < before:
-            label = "dose" if following in dose_days else "scheduled dose"
-            reasons.append(f"less than {before} days before the {label} on {day(following)}")
+        # Too soon after a dose: some day the vaccine's date allows is 0..13 days after
+        # some day a dose's date allows. The latest such dose is named.
+        previous = [
+            span
+            for span in dose_spans
+            if span[0] <= when.latest and (when.earliest - span[1]).days < after
+        ]
+        if previous:
+            reasons.append(f"less than {after} days after the dose {on_day(previous[-1][2])}")
+        # Too close before a dose (or the scheduled one): 1..6 days before it.
+        following = [
+            (span[2], "dose")
+            for span in dose_spans
+            if span[1] > when.earliest and (span[0] - when.latest).days < before
+        ]
+        if (
+            next_due is not None
+            and next_due > when.earliest
+            and (next_due - when.latest).days < before
+        ):
+            following.append(
+                (ClinicalDate(next_due, next_due, next_due.isoformat()), "scheduled dose")
+            )
+        if following:
+            closest, label = following[0]
+            reasons.append(f"less than {before} days before the {label} {on_day(closest)}")
         if reasons:
             problems.append(f"{vaccine.display} {on_day(when)}: " + " and ".join(reasons))
             evidence.append(vaccine_evidence(vaccine))

@@ -43,7 +43,7 @@ def test_value_sets_are_loaded_once() -> None:
 
 
 def test_no_rxnorm_code_is_shipped() -> None:
-    """terminology.md §2: no RxCUI is verified, so none may be shipped."""
+    """docs/terminology-sources.md §2: no RxCUI is verified, so none may be shipped."""
     for valueset in default_valuesets().values():
         assert all("rxnorm" not in code.system for code in valueset.codes), valueset.id
 

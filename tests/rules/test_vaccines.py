@@ -343,3 +343,12 @@ def test_a_partial_first_dose_date_never_hides_a_vaccine_given_before_it() -> No
     f = check("vaccine-before-start", record(dose("2025"), vaccine("2025-05-20", "live")))
     assert f.status is Status.ALERT and f.severity is Severity.HIGH
     assert "possibly after the first dose" in f.detail
+
+
+def test_a_partially_dated_dose_may_be_close_to_a_non_live_vaccine() -> None:
+    # Found by the §3a coarser-dates property: a dose known only as "2025-06" may have been
+    # given on 2025-06-05, 5 days before the flu shot: the window check cannot say ok.
+    rec = record(course(-120, 5), dose("2025-06"), vaccine("2025-06-10", "non_live"))
+    f = check("vaccine-window", rec)
+    assert f.status is Status.ALERT and f.severity is Severity.LOW
+    assert "after the dose in 2025-06 (partial date)" in f.detail
