@@ -107,3 +107,10 @@ def population_token(*, force: bool = False) -> tuple[SignedInUser, BackendToken
         )
     user = require_login()
     return user, _backend_token(force)
+
+
+def job_token(*, force: bool = False) -> BackendToken:
+    """The Backend Services token for work a signed-in user started that goes on without
+    their request (the background worklist refresh): `population_token()` was checked
+    when it started. Needs an app context."""
+    return _backend_token(force)

@@ -1,11 +1,16 @@
 """`/worklist`: the care coordinator's worklist (SPEC §1, §4 Web; docs/worklist.md).
 
 Routes:
-- `GET  /worklist` — the table: patient, status (icon + word), phase, next dose due,
-  overdue / due / alert items, highest severity, open Tasks with owner and due date. The
-  filters and the sort order are URL query parameters (`smartapp.worklist.filters`), so a
-  link reproduces the view. A data panel lists the FHIR requests made.
-- `GET  /worklist.csv` — the same rows (same filters) as CSV, formula cells escaped.
+- `GET  /worklist` — the stored worklist (`smartapp.web.worklist_store`), one page of it:
+  patient, status (icon + word), phase, next dose due, what needs attention (checks by
+  their short names), highest severity, open Tasks with owner and due date. Filters, sort
+  order and page are URL query parameters (`smartapp.worklist.filters`), so a link
+  reproduces the view. It says how old the list is, shows a running refresh's progress
+  and a failed refresh's error; the first visit (or the first on a new day) starts a
+  refresh in the background. A data panel says what the last refresh cost.
+- `GET  /worklist.csv` — every filtered row (all pages) as CSV, formula cells escaped.
+- `POST /worklist/refresh` — "Read the server again": a background refresh. CSRF-checked.
+- `GET  /worklist/refresh-status` — the refresh's progress as JSON (the page polls it).
 - `POST /worklist/tasks` — create the selected patients' Tasks (write-back, one
   transaction per patient) and show what happened per patient. CSRF-checked.
 - `GET  /worklist/open/<patient_id>` — put that patient in context and open `/patient`.
@@ -21,9 +26,8 @@ A launch with a patient in context never lists other patients nor reaches the ba
 token, whatever other scopes the EHR granted (patient lock): it gets a 403 page saying
 how to open the worklist.
 
-The evaluated worklist is kept for `CACHE_SECONDS` per session (or for the backend), so
-sorting, filtering and the CSV download do not read the server again; `fresh=1` reads
-again.
+Sorting, filtering, paging and the CSV download never read the FHIR server: they read the
+stored worklist.
 """
 
 from __future__ import annotations
@@ -31,15 +35,23 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.wrappers import Response as BaseResponse
 
 from fhir_mappings import population as fp
@@ -55,16 +67,28 @@ from smartapp.launch.context import (
 )
 from smartapp.launch.errors import LaunchError
 from smartapp.launch.login import LoginRequired, SignedInUser
-from smartapp.launch.population import population_token
+from smartapp.launch.population import job_token, population_token
 from smartapp.launch.scopes import GrantedScopes
 from smartapp.launch.state import launch_state
 from smartapp.launch.websession import ensure_session_id, session_id
 from smartapp.rules.registry import CHECKS_BY_ID
 from smartapp.web.dashboard import app_mappings
+from smartapp.web.worklist_store import (
+    ClientMaker,
+    StoredState,
+    reader_of,
+    refresher_of,
+    start_refresh,
+    stored_rows,
+    stored_state,
+    target_for,
+)
 from smartapp.web.writeback_views import write_context, write_refusal
-from smartapp.worklist import Worklist, WorklistFilters, WorklistOptions, build_worklist
+from smartapp.worklist import WorklistFilters, WorklistOptions
 from smartapp.worklist.csvfile import write_csv
-from smartapp.worklist.filters import STATUSES, TASK_FILTERS
+from smartapp.worklist.filters import PAGE_SIZES, STATUSES, TASK_FILTERS
+from smartapp.worklist.labels import check_label
+from smartapp.worklist.refresh import RefreshTarget
 from smartapp.worklist.report import STATUS_LABELS
 from smartapp.worklist.rows import PHASE_ORDER, WorklistRow
 from smartapp.worklist.tasks import MAX_PATIENTS, PatientTasksResult, create_tasks
@@ -73,15 +97,11 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("worklist", __name__)
 
-CACHE_SECONDS = 120
-CACHE_ENTRIES = 16
-#: Requests listed in the data panel (the count covers all of them).
-PANEL_REQUESTS = 200
-CACHE_EXTENSION = "smartapp.worklist.cache"
+#: A refresh that failed is not started again by page views for this long ("try again").
+RETRY_S = 600
 #: The types the worklist reads (to learn which ones the granted scopes allow).
 READ_TYPES = (*fp.EXPORT_TYPES, "Group")
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
-_cache_lock = threading.Lock()
 
 T = TypeVar("T")
 
@@ -232,57 +252,59 @@ def _options(access: WorklistAccess) -> WorklistOptions:
     )
 
 
-def _cache() -> dict[tuple[str, str], tuple[float, Worklist]]:
-    """{(whose, as_of): (stored at, worklist)}, one per app (call with `_cache_lock` held)."""
-    cache: dict[tuple[str, str], tuple[float, Worklist]] = current_app.extensions.setdefault(
-        CACHE_EXTENSION, {}
+def _target(access: WorklistAccess) -> RefreshTarget:
+    fhir_user = access.context.fhir_user if access.context is not None else None
+    reader = reader_of(access.mode, fhir_user, access.launch_id)
+    return target_for(access.fhir_base, reader, _options(access))
+
+
+def _client_maker(access: WorklistAccess) -> ClientMaker:
+    """FHIR clients for a background refresh, with this request's access (module doc)."""
+    timeout = launch_state().config.fhir_timeout_s
+    if access.mode == "backend":
+
+        def backend(force: bool) -> FhirClient:
+            token = job_token(force=force)
+            return FhirClient(access.fhir_base, token=token.access_token, timeout=timeout)
+
+        return backend
+    context = access.context
+    if context is None:
+        raise WorklistUnavailable("The launch has ended; launch the app again.")
+    return lambda force: fhir_client_for(context, force_refresh=force)
+
+
+def _start_refresh(access: WorklistAccess, target: RefreshTarget, *, full: bool = False) -> bool:
+    return start_refresh(
+        target,
+        _client_maker(access),
+        mappings=app_mappings(),
+        settings=launch_state().config.rules,
+        as_of=_today(),
+        full=full,
     )
-    return cache
 
 
-def load_worklist(access: WorklistAccess, as_of: date, *, fresh: bool = False) -> Worklist:
-    """The evaluated worklist (from the short-lived cache unless `fresh`)."""
-    key = (access.cache_key, as_of.isoformat())
-    now = time.monotonic()
-    with _cache_lock:
-        cache = _cache()
-        for stale in [k for k, (at, _) in cache.items() if now - at > CACHE_SECONDS]:
-            del cache[stale]
-        hit = cache.get(key)
-    if hit is not None and not fresh:
-        return hit[1]
-    config = launch_state().config
-    mappings = app_mappings()
-    options = _options(access)
-
-    def work(client: FhirClient) -> Worklist:
-        return build_worklist(
-            client, mappings=mappings, settings=config.rules, as_of=as_of, options=options
-        )
-
-    worklist = _with_fhir(access, work)
-    if worklist.population_unreadable:
-        log.info("worklist population unreadable: %d problem(s)", len(worklist.problems))
-        said = " ".join(worklist.problems[1:3] or worklist.problems[:1])
-        raise WorklistUnreadable(
-            "None of the searches for patients on ofatumumab worked, so the app cannot "
-            f"show the worklist (an empty list would be wrong). The FHIR server said: {said} "
-            "Try again in a few minutes; if it keeps happening, tell your administrator."
-        )
-    with _cache_lock:
-        cache = _cache()
-        cache[key] = (time.monotonic(), worklist)
-        while len(cache) > CACHE_ENTRIES:
-            del cache[min(cache, key=lambda k: cache[k][0])]
-    return worklist
+def _should_start(state: StoredState, today: date) -> bool:
+    """Start a refresh on a page view: nothing stored yet, or stored on an earlier day —
+    unless one runs, or one failed a short while ago (the page offers "try again")."""
+    if state.running is not None:
+        return False
+    if state.failure is not None and time.time() - (state.failure.finished_at or 0) < RETRY_S:
+        return False
+    return state.latest is None or state.latest.as_of < today
 
 
-def forget_worklist(access: WorklistAccess) -> None:
-    """Drop the cached worklist of this access (after Tasks were written)."""
-    with _cache_lock:
-        cache = _cache()
-        for key in [k for k in cache if k[0] == access.cache_key]:
-            del cache[key]
+@dataclass(frozen=True)
+class WorklistView:
+    access: WorklistAccess
+    target: RefreshTarget
+    state: StoredState
+    as_of: date
+    #: Every row of the stored worklist for `as_of` (unfiltered).
+    rows: list[WorklistRow]
+    #: A refresh runs, or this request has just started one (it may not show yet).
+    refreshing: bool = False
 
 
 # -- pages -------------------------------------------------------------------------------
@@ -292,11 +314,23 @@ def _today() -> date:
     return date.today()
 
 
-def _view(filters: WorklistFilters) -> tuple[WorklistAccess, Worklist, list[WorklistRow]]:
+def _view(filters: WorklistFilters) -> WorklistView:
     access = worklist_access()
-    as_of = filters.as_of or _today()
-    worklist = load_worklist(access, as_of, fresh=request.args.get("fresh") == "1")
-    return access, worklist, filters.apply(worklist.rows)
+    target = _target(access)
+    state = stored_state(target)
+    today = _today()
+    started = _should_start(state, today) and _start_refresh(access, target)
+    if started:
+        state = stored_state(target)
+    as_of = filters.as_of or today
+    rows: list[WorklistRow] = []
+    if state.latest is not None:
+        config = launch_state().config
+        rows = stored_rows(state.latest, as_of, mappings=app_mappings(), settings=config.rules)
+    refreshing = (
+        started or state.running is not None or refresher_of(current_app).running(target.key)
+    )
+    return WorklistView(access, target, state, as_of, rows, refreshing)
 
 
 def _url(endpoint: str, query: str) -> str:
@@ -314,52 +348,129 @@ SORTABLE = (
 )
 
 
+def _unreadable(state: StoredState) -> WorklistUnreadable:
+    return WorklistUnreadable(
+        f"{state.failure.error if state.failure else ''} Try again in a few minutes; if it "
+        "keeps happening, tell your administrator."
+    )
+
+
+def _age(seconds: float) -> str:
+    minutes = int(max(seconds, 0) // 60)
+    if minutes < 1:
+        return "less than a minute ago"
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''} ago"
+    return f"{minutes // 60} hours ago"
+
+
 @bp.get("/worklist")
 def index() -> BaseResponse:
     filters = WorklistFilters.from_query(request.args)
     try:
-        access, worklist, rows = _view(filters)
+        view = _view(filters)
     except LoginRequired:
         # Population mode and no sign-in yet: off to the organisation's sign-in page.
         return redirect(url_for("launch.login"), code=302)
+    state = view.state
+    if state.latest is None and not view.refreshing and state.failure is not None:
+        raise _unreadable(state)
+    shown = filters.apply(view.rows)
+    page = filters.paginate(shown)
     query = filters.query_string()
+    latest = state.latest
+    stats = latest.stats if latest is not None else {}
+    read_at = datetime.fromtimestamp(
+        (latest.finished_at or latest.started_at) if latest else time.time(), UTC
+    )
+    failed_at = datetime.fromtimestamp(
+        (state.failure.finished_at or state.failure.started_at) if state.failure else 0, UTC
+    )
     html = render_template(
         "worklist/index.html",
-        access=access,
-        worklist=worklist,
-        rows=rows,
+        access=view.access,
+        state=state,
+        refreshing=view.refreshing,
+        page=page,
+        all_count=len(view.rows),
+        stats=stats,
+        problems=list(stats.get("problems", [])),
+        notes=list(stats.get("notes", [])),
         filters=filters,
-        as_of=worklist.as_of,
+        as_of=view.as_of,
+        read_at=read_at,
+        read_age=_age(time.time() - read_at.timestamp()),
+        failed_at=failed_at,
         permalink=_url("worklist.index", query),
-        csv_url=_url("worklist.csv_export", query),
+        csv_url=_url("worklist.csv_export", filters.query_string(page=1)),
+        status_url=url_for("worklist.refresh_status"),
         return_query=query,
         sort_links={
-            column: _url("worklist.index", filters.query_string(**_sort_change(filters, column)))
+            column: _url("worklist.index", urlencode(filters.sort_link(column)))
             for column, _ in SORTABLE
+        },
+        page_links={
+            name: _url("worklist.index", filters.query_string(page=number))
+            for name, number in (
+                ("first", 1),
+                ("previous", page.number - 1),
+                ("next", page.number + 1),
+                ("last", page.pages),
+            )
         },
         statuses=STATUSES,
         status_labels=STATUS_LABELS,
-        checks=[(check_id, check.rule.name) for check_id, check in CHECKS_BY_ID.items()],
+        checks=[(check_id, check_label(check_id)) for check_id in CHECKS_BY_ID],
         phases=PHASE_ORDER,
         task_filters=TASK_FILTERS,
+        page_sizes=PAGE_SIZES,
         max_patients=MAX_PATIENTS,
-        requests=worklist.request_log[:PANEL_REQUESTS],
     )
     return Response(html, mimetype="text/html")
 
 
-def _sort_change(filters: WorklistFilters, column: str) -> dict[str, str]:
-    direction = "desc" if filters.sort == column and filters.direction == "asc" else "asc"
-    return {"sort": column, "direction": direction}
-
-
 @bp.get("/worklist.csv")
 def csv_export() -> Response:
+    """Every filtered row (all pages) of the stored worklist."""
     filters = WorklistFilters.from_query(request.args)
-    _access, worklist, rows = _view(filters)
-    response = Response(write_csv(rows), mimetype="text/csv")
-    filename = f"ofatumumab-worklist-{worklist.as_of.isoformat()}.csv"
+    view = _view(filters)
+    if view.state.latest is None:
+        if view.state.failure is not None and view.state.running is None:
+            raise _unreadable(view.state)
+        response = _message(
+            503,
+            "The worklist is not ready yet",
+            "The worklist is being read from the server for the first time. Try again when "
+            "the worklist page shows it.",
+            url_for("worklist.index"),
+        )
+        response.headers["Retry-After"] = "30"
+        return response
+    response = Response(write_csv(filters.apply(view.rows)), mimetype="text/csv")
+    filename = f"ofatumumab-worklist-{view.as_of.isoformat()}.csv"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.post("/worklist/refresh")
+def refresh() -> BaseResponse:
+    """ "Read the server again": start a background refresh (CSRF-checked) and go back."""
+    filters = WorklistFilters.from_query(_parse_query(request.form.get("return", "")))
+    try:
+        access = worklist_access()
+    except LoginRequired:
+        return redirect(url_for("launch.login"), code=302)
+    started = _start_refresh(access, _target(access))
+    log.info("worklist refresh requested (%s)", "started" if started else "already running")
+    return redirect(_url("worklist.index", filters.query_string()), code=303)
+
+
+@bp.get("/worklist/refresh-status")
+def refresh_status() -> Response:
+    """The stored worklist's refresh, for the page's progress (no patient data)."""
+    access = worklist_access()
+    response = jsonify(stored_state(_target(access)).status_json())
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -411,7 +522,8 @@ def tasks() -> Response:
     except FhirError as err:
         log.info("worklist task creation failed (HTTP %s)", err.status)
         return _message(502, "Nothing could be written", f"The FHIR server failed: {err}", back)
-    forget_worklist(access)
+    # The new Tasks show once the stored worklist has read them (changes only).
+    refreshing = _start_refresh(access, _target(access))
     log.info(
         "worklist tasks: %d patients, %d written, %d failed",
         len(results),
@@ -426,6 +538,7 @@ def tasks() -> Response:
         existed=sum(r.already_existed for r in results),
         reopened=sum(r.reopened for r in results),
         failed=sum(1 for r in results if not r.ok),
+        refreshing=refreshing,
     )
     return Response(html, status=200, mimetype="text/html")
 
@@ -504,6 +617,9 @@ def _open_with_backend_token(access: WorklistAccess, patient_id: str) -> None:
             "started_at": time.time(),
         },
     )
+
+
+bp.add_app_template_global(check_label, "check_label")
 
 
 @bp.app_template_global("worklist_status")

@@ -12,6 +12,8 @@ Query parameters (all optional; repeat a parameter or separate values by commas 
     sort     default | name | phase | next_due | severity | overdue | tasks
     dir      asc | desc
     as_of    YYYY-MM-DD (evaluate as of that day; default today)
+    page     1, 2, … (the screen shows one page of the filtered rows; the CSV all of them)
+    size     rows per page: 25 | 50 | 100 | 200 (default 50)
 
 The default order is overdue first, then highest severity, then next dose due, then
 name (SPEC §4 Web). Unknown values are dropped and reported in `errors`, never fatal.
@@ -33,6 +35,8 @@ STATUSES = ("overdue", "due", "alert", "unknown", "ok")
 TASK_FILTERS = ("open", "none")
 SORTS = ("default", "name", "phase", "next_due", "severity", "overdue", "tasks")
 DIRECTIONS = ("asc", "desc")
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
 UNASSIGNED = "unassigned"
 _ATTENTION = frozenset(status.value for status in ATTENTION)
 _MAX_TEXT = 100
@@ -78,6 +82,8 @@ class WorklistFilters:
     sort: str = "default"
     direction: str = "asc"
     as_of: date | None = None
+    page: int = 1
+    size: int = DEFAULT_PAGE_SIZE
     #: What could not be used from the query, one sentence each (shown above the table).
     errors: tuple[str, ...] = field(default=(), compare=False)
 
@@ -116,6 +122,18 @@ class WorklistFilters:
         if tasks and tasks not in TASK_FILTERS:
             errors.append(f"Unknown tasks filter '{tasks[:_MAX_TEXT]}' was ignored.")
             tasks = ""
+        page_text, size_text = _one(query, "page"), _one(query, "size")
+        page = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 10**6 else 1
+        if page_text and str(page) != page_text.lstrip("0"):
+            errors.append(f"'{page_text[:_MAX_TEXT]}' is not a page number; page 1 shown.")
+        size = int(size_text) if size_text.isdigit() else DEFAULT_PAGE_SIZE
+        if size not in PAGE_SIZES:
+            if size_text:
+                errors.append(
+                    f"Page size '{size_text[:_MAX_TEXT]}' is not one of "
+                    f"{', '.join(map(str, PAGE_SIZES))}; {DEFAULT_PAGE_SIZE} used."
+                )
+            size = DEFAULT_PAGE_SIZE
         return cls(
             statuses=pick("status", STATUSES, "status"),
             checks=pick("check", tuple(CHECKS_BY_ID), "check"),
@@ -126,6 +144,8 @@ class WorklistFilters:
             sort=sort,
             direction=direction,
             as_of=as_of,
+            page=page,
+            size=size,
             errors=tuple(errors),
         )
 
@@ -145,6 +165,10 @@ class WorklistFilters:
             pairs.append(("dir", view.direction))
         if view.as_of is not None:
             pairs.append(("as_of", view.as_of.isoformat()))
+        if view.size != DEFAULT_PAGE_SIZE:
+            pairs.append(("size", str(view.size)))
+        if view.page != 1:
+            pairs.append(("page", str(view.page)))
         return pairs
 
     def query_string(self, **changes: Any) -> str:
@@ -156,7 +180,7 @@ class WorklistFilters:
     def sort_link(self, column: str) -> list[tuple[str, str]]:
         """Query for a column header: sort by it; a second click reverses the order."""
         direction = "desc" if self.sort == column and self.direction == "asc" else "asc"
-        return self.to_query(sort=column, direction=direction)
+        return self.to_query(sort=column, direction=direction, page=1)
 
     @property
     def active(self) -> bool:
@@ -204,10 +228,36 @@ class WorklistFilters:
         return "ok" in wanted and not needing and (bool(findings) or not self.checks)
 
     def apply(self, rows: Iterable[WorklistRow]) -> list[WorklistRow]:
-        """The rows that match, in the chosen order."""
+        """The rows that match, in the chosen order (every page)."""
         kept = [row for row in rows if self.matches(row)]
         kept.sort(key=SORT_KEYS[self.sort], reverse=self.direction == "desc")
         return kept
+
+    def paginate(self, rows: Sequence[WorklistRow]) -> Page:
+        """This view's page of `rows` (the last page when `page` is beyond the end)."""
+        pages = max(1, -(-len(rows) // self.size))
+        number = min(self.page, pages)
+        start = (number - 1) * self.size
+        return Page(list(rows[start : start + self.size]), number, pages, self.size, len(rows))
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[WorklistRow]
+    number: int
+    pages: int
+    size: int
+    #: Rows on all pages (the filtered total).
+    total: int
+
+    @property
+    def first_index(self) -> int:
+        """1-based position of the page's first row (0 when there is none)."""
+        return (self.number - 1) * self.size + 1 if self.rows else 0
+
+    @property
+    def last_index(self) -> int:
+        return self.first_index + len(self.rows) - 1 if self.rows else 0
 
 
 def _due(day: date | None) -> date:

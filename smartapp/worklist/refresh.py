@@ -91,6 +91,10 @@ class RefreshTarget:
         return f"worklist-refresh:{self.key}"
 
 
+class RefreshFailed(RuntimeError):
+    """The read worked but its result cannot be stored (`str(err)`: one sentence)."""
+
+
 class RefreshRunning(RuntimeError):
     """Another refresh of the same worklist is running (`running`: its snapshot, if known)."""
 
@@ -343,6 +347,8 @@ def refresh_worklist(
 
 def failure_text(err: BaseException) -> str:
     """One sentence for the screen (never a traceback)."""
+    if isinstance(err, RefreshFailed):
+        return str(err)
     if isinstance(err, FhirError):
         return f"The FHIR server could not be read: {err}"
     if isinstance(err, KeyboardInterrupt | SystemExit):
@@ -392,6 +398,12 @@ class _Job:
             listener=saver.listener(),
         )
         saver.flush()
+        if worklist.population_unreadable:
+            said = " ".join(worklist.problems[1:3] or worklist.problems[:1])
+            raise RefreshFailed(
+                "None of the searches for patients on ofatumumab worked, so there is no "
+                f"worklist to show (an empty list would be wrong). The FHIR server said: {said}"
+            )
         problems = list(worklist.problems)
         stats = {
             "patients": len(worklist.rows),
@@ -565,3 +577,33 @@ class _Job:
         for data_id, patient_id, blob in self.snapshots.patient_data(list(data_ids)):
             data = stored.decode_patient_data(patient_id, blob)
             self._evaluate(data, patient_id in in_group, saver, data_id=data_id)
+
+
+def rows_as_of(
+    snapshots: SnapshotStore,
+    snapshot: SnapshotInfo,
+    as_of: date,
+    *,
+    mappings: Mappings,
+    settings: RuleSettings,
+) -> list[WorklistRow]:
+    """The snapshot's patients evaluated as of another day, from their stored records (no
+    FHIR reads). A patient no longer on the list that day (e.g. an order not yet written)
+    is left out, as a live read would."""
+    blob = snapshots.rows(snapshot.id)
+    stored_rows = stored.decode_rows(blob) if blob is not None else []
+    in_group = {row.patient_id for row in stored_rows if REASON_GROUP in row.membership}
+    entries = snapshots.entries(snapshot.id)
+    rows: list[WorklistRow] = []
+    for _data_id, patient_id, data_blob in snapshots.patient_data(list(entries.values())):
+        data = stored.decode_patient_data(patient_id, data_blob)
+        found = evaluate_patient(
+            data,
+            as_of=as_of,
+            mappings=mappings,
+            settings=settings,
+            in_group=patient_id in in_group,
+        )
+        if found is not None:
+            rows.append(found[2])
+    return rows

@@ -24,9 +24,11 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -221,6 +223,10 @@ class FakeFhir:
         body = {"resourceType": "Bundle", "type": "batch-response", "entry": entries}
         return 200, {"Content-Type": "application/fhir+json"}, json.dumps(body)
 
+    def _instant_now(self) -> str:
+        moment = self.now() if self.now is not None else time.time()
+        return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
     def _history(self, url: str) -> Resource:
         if not self.history_supported:
             return {
@@ -300,6 +306,7 @@ class FakeFhir:
             rtype = resource["resourceType"]
             rid = url.split("/", 1)[1] if method == "PUT" and "/" in url else f"new-{number}"
             resource["id"] = rid
+            resource["meta"] = {"lastUpdated": self._instant_now()}
             existed = any(r["resourceType"] == rtype and r["id"] == rid for r in self.resources)
             self.resources = [
                 r for r in self.resources if not (r["resourceType"] == rtype and r["id"] == rid)
