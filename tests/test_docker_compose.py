@@ -82,3 +82,41 @@ def test_the_postgres_override_puts_hapi_on_a_healthy_database() -> None:
     # The base file's settings are kept, and the app still waits for a healthy FHIR server.
     assert env["hapi.fhir.reuse_cached_search_results_millis"] == "-1"
     assert config["services"]["app"]["depends_on"]["fhir"]["condition"] == "service_healthy"
+
+
+def test_the_app_has_its_database_migrated_first_and_a_refresh_job() -> None:
+    done = compose_config(
+        REPO / "docker-compose.yml",
+        APP_DB_PASSWORD="app-db-from-env",
+        SMARTAPP_TOKEN_KEY="key-from-env",
+    )
+    assert done.returncode == 0, done.stderr
+    services = yaml.safe_load(done.stdout)["services"]
+    db, migrate, job, app = (
+        services["app-db"],
+        services["migrate"],
+        services["worklist-refresh"],
+        services["app"],
+    )
+    assert db["image"].startswith("postgres:15")
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    assert any(v.startswith("app-db:/var/lib/postgresql/data") for v in db["volumes"])
+    url = "postgresql://smartapp:app-db-from-env@app-db:5432/smartapp"
+    assert db["environment"]["POSTGRES_PASSWORD"] == "app-db-from-env"
+    # The schema is migrated once, before the app and the job start.
+    assert migrate["command"] == ["smartapp", "db", "upgrade"]
+    assert migrate["environment"]["SMARTAPP_DATABASE_URL"] == url
+    assert migrate["depends_on"]["app-db"]["condition"] == "service_healthy"
+    for service in (app, job):
+        assert service["environment"]["SMARTAPP_DATABASE_URL"] == url
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    # The app keeps its sessions there (several workers) with the token key from the env.
+    assert app["environment"]["SMARTAPP_TOKEN_KEY"] == "key-from-env"
+    assert int(app["environment"]["SMARTAPP_WORKERS"]) > 1
+    # The job refreshes the local server's stored worklist on a schedule.
+    command = job["command"]
+    assert command[:2] == ["smartapp", "worklist"] and "--refresh" in command
+    assert command[command.index("--every") + 1] == "900"
+    assert command[command.index("--fhir-base") + 1] == "http://fhir:8080/fhir"
+    assert job["restart"] == "unless-stopped"
+    assert job["depends_on"]["fhir"]["condition"] == "service_healthy"
