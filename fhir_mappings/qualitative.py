@@ -204,19 +204,37 @@ def _read_concept(concept: object, kind: LabKind, mappings: Mappings, where: str
     return Reading(None, "answer code not recognised")
 
 
-def _cutoff(part: Mapping[str, Any], quantity: QuantityValue, where: str) -> float | None:
-    """The positivity cut-off from the reference range, in the quantity's unit."""
+def _ranges(part: Mapping[str, Any], where: str) -> list[tuple[Mapping[str, Any], str]]:
+    found = []
     for index, item in enumerate(as_list(part.get("referenceRange"), f"{where}referenceRange")):
         reference = as_object(item, f"{where}referenceRange[{index}]")
-        if reference is None:
-            continue
-        high = read_quantity(reference.get("high"), f"{where}referenceRange[{index}].high")
-        if high is not None:
-            if not high.unit or not quantity.unit or high.unit == quantity.unit:
-                return high.value
-            return high.to(quantity.unit)
-        text = as_text(reference.get("text"), f"{where}referenceRange[{index}].text")
-        match = _CUTOFF.search(text or "")
+        if reference is not None:
+            found.append((reference, f"{where}referenceRange[{index}]"))
+    return found
+
+
+def _range_value(
+    part: Mapping[str, Any], quantity: QuantityValue, where: str, side: str
+) -> float | None:
+    """The first referenceRange `side` ("low" or "high") in the quantity's unit (a bound with
+    no unit is read in it); None when no range gives one."""
+    for reference, path in _ranges(part, where):
+        bound = read_quantity(reference.get(side), f"{path}.{side}")
+        if bound is not None:
+            if not bound.unit or not quantity.unit or bound.unit == quantity.unit:
+                return bound.value
+            return bound.to(quantity.unit)
+    return None
+
+
+def _cutoff(part: Mapping[str, Any], quantity: QuantityValue, where: str) -> float | None:
+    """The positivity cut-off: the reference range's high, else a cut-off in a range text
+    ("<1.0"), in the quantity's unit."""
+    high = _range_value(part, quantity, where, "high")
+    if high is not None:
+        return high
+    for reference, path in _ranges(part, where):
+        match = _CUTOFF.search(as_text(reference.get("text"), f"{path}.text") or "")
         if match:
             return float(match.group(1))
     return None
@@ -235,17 +253,7 @@ def _compare(quantity: QuantityValue, cutoff: float) -> Qualitative | None:
 
 def _detection_limit(part: Mapping[str, Any], quantity: QuantityValue, where: str) -> float | None:
     """The laboratory's limit of detection (referenceRange.low) in the quantity's unit."""
-    for index, item in enumerate(as_list(part.get("referenceRange"), f"{where}referenceRange")):
-        reference = as_object(item, f"{where}referenceRange[{index}]")
-        if reference is None:
-            continue
-        low = read_quantity(reference.get("low"), f"{where}referenceRange[{index}].low")
-        if low is None:
-            continue
-        if not low.unit or not quantity.unit or low.unit == quantity.unit:
-            return low.value
-        return low.to(quantity.unit)
-    return None
+    return _range_value(part, quantity, where, "low")
 
 
 def read_hbv_dna(part: Mapping[str, Any], quantity: QuantityValue, where: str) -> Reading:

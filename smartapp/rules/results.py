@@ -98,8 +98,9 @@ def order_key(lab: LabResult) -> tuple[date, date, str, tuple[int, float], str, 
     when = lab.when
     if when is None:
         return date.min, date.min, "", worse_rank(lab), lab.source.reference, lab.raw
-    moment = when.moment.isoformat() if when.moment is not None else ""
-    return when.earliest, when.latest, moment, worse_rank(lab), lab.source.reference, lab.raw
+    # The date as written orders times within a day well enough for display; which result
+    # is the latest is `latest_of`'s job, with instants.
+    return when.earliest, when.latest, when.text, worse_rank(lab), lab.source.reference, lab.raw
 
 
 def latest_of(usable: Iterable[LabResult]) -> LabResult | None:

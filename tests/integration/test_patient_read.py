@@ -187,3 +187,51 @@ def test_server_stopping_mid_read_leaves_the_paged_area_incomplete(
         )
     assert result.failed_areas == frozenset({"doses"})
     assert result.resources  # the first page is kept
+
+
+#: The demo patients of SPEC v2's messy-record rules (issue 10).
+V2_SLUGS = (
+    "hbv-dna-detectable",
+    "hbv-dna-low-detected",
+    "anti-hbc-igm-positive",
+    "past-hepatitis-b",
+    "hbsag-pending",
+    "hbsag-same-day",
+    "future-dated-result",
+    "igm-below-bound",
+    "unitless-range",
+    "encounter-pneumonia",
+    "old-open-sinusitis",
+    "past-anaphylaxis",
+    "cd19-during-loading",
+    "dtap-on-therapy",
+    "vaccine-code-unknown",
+    "pregnancy-test-pending",
+)
+
+
+@pytest.mark.parametrize("slug", V2_SLUGS)
+def test_cli_check_fhir_base_shows_each_v2_situation(
+    seeded_demo: SeededCohort, capsys: pytest.CaptureFixture[str], slug: str
+) -> None:
+    from smartapp.demo.situations import SITUATIONS
+
+    spec = SITUATIONS[slug]
+    patient_id = seeded_demo.patient_ids[slug]
+    as_of = seeded_demo.anchor.isoformat()
+    args = ["check", "--fhir-base", seeded_demo.base, "--patient", patient_id, "--as-of", as_of]
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    findings = {f["check"]: f for f in doc["findings"]}
+    for check, status in spec.expect.items():
+        assert findings[check]["status"] == status, (slug, check, findings[check]["detail"])
+    for check, severity in spec.severity.items():
+        assert findings[check]["severity"] == severity, (slug, check)
+    if slug == "future-dated-result":
+        assert any("after the as-of date" in p for p in doc["data"]["problems"])
+    if slug in ("hbsag-pending", "pregnancy-test-pending"):
+        assert any(
+            "pending, not used" in e["display"] for f in doc["findings"] for e in f["evidence"]
+        )
+    if slug == "igm-below-bound":
+        assert "<50 mg/dL" in findings["ig-low"]["detail"]
