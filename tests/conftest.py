@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +15,14 @@ from smartapp.store import Database
 from tests.support.servers import hapi_server
 
 LOG_DIR = Path(__file__).resolve().parent / "e2e" / "artifacts"
+
+# The app's default SQLite file lives under $XDG_DATA_HOME. Point it at a directory of this
+# test run, so no test reads or writes the developer's own ~/.local/share/smartapp (a database
+# left there by another checkout at another schema revision would fail unrelated tests), and
+# the servers the tests start inherit the same scratch place.
+_TEST_DATA_HOME = tempfile.mkdtemp(prefix="smartapp-tests-data-")
+os.environ["XDG_DATA_HOME"] = _TEST_DATA_HOME
+atexit.register(shutil.rmtree, _TEST_DATA_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

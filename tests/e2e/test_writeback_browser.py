@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -40,7 +41,7 @@ def seeded_patient(hapi_base: str) -> str:
 
 
 @pytest.fixture
-def app_base(hapi_base: str, live_server: Any) -> str:
+def app_base(hapi_base: str, live_server: Any, tmp_path: Path) -> str:
     config = load_config(
         {
             "SMARTAPP_ISSUERS": hapi_base,
@@ -48,6 +49,8 @@ def app_base(hapi_base: str, live_server: Any) -> str:
             "SMARTAPP_FHIR_BASE": hapi_base,
             "SMARTAPP_SECRET_KEY": uuid.uuid4().hex,
             "SMARTAPP_INSECURE_COOKIES": "1",
+            # Its own database file: never the developer's default one.
+            "SMARTAPP_DATA_DIR": str(tmp_path),
         },
         require_secret=True,
     )

@@ -46,7 +46,7 @@ class WebPatient:
 
 
 @pytest.fixture(scope="module")
-def web_patient(seeded_demo: SeededCohort) -> WebPatient:
+def web_patient(seeded_demo: SeededCohort, tmp_path_factory: pytest.TempPathFactory) -> WebPatient:
     system = demo_system(f"wbweb-{uuid.uuid4().hex[:8]}")
     with FhirClient(seeded_demo.base) as client:
         report = seed(client, demo_bundles(date.today(), identifier_system=system, slugs=[SLUG]))
@@ -59,6 +59,8 @@ def web_patient(seeded_demo: SeededCohort) -> WebPatient:
             "SMARTAPP_FHIR_BASE": seeded_demo.base,
             "SMARTAPP_SECRET_KEY": uuid.uuid4().hex,
             "SMARTAPP_INSECURE_COOKIES": "1",
+            # Its own database file: never the developer's default one.
+            "SMARTAPP_DATA_DIR": str(tmp_path_factory.mktemp("web-data")),
         },
         require_secret=True,
     )
