@@ -278,10 +278,8 @@ def status_then_manifest(http: responses.RequestsMock, *files: tuple[str, str]) 
     http.delete(STATUS_URL, status=202)
 
 
-def test_types_the_capability_statement_lacks_are_not_asked_for(
-    client: FhirClient, http: responses.RequestsMock
-) -> None:
-    http.get(f"{BASE}/metadata", json=capability("Patient", "Observation"))
+def accept_patient_and_observation(http: responses.RequestsMock) -> Any:
+    """A kick-off for Patient and Observation only, answered with one Patient file."""
     kick = http.get(
         f"{BASE}/Group/g1/$export?_type=Patient,Observation",
         status=202,
@@ -289,6 +287,14 @@ def test_types_the_capability_statement_lacks_are_not_asked_for(
     )
     status_then_manifest(http, ("Patient", f"{BASE}/Binary/b1"))
     http.get(f"{BASE}/Binary/b1", body=ndjson(resource("Patient", "p1")))
+    return kick
+
+
+def test_types_the_capability_statement_lacks_are_not_asked_for(
+    client: FhirClient, http: responses.RequestsMock
+) -> None:
+    http.get(f"{BASE}/metadata", json=capability("Patient", "Observation"))
+    kick = accept_patient_and_observation(http)
     export = client.bulk_export(ALL)
     assert [r["id"] for r in export] == ["p1"]
     assert kick.call_count == 1
@@ -308,13 +314,7 @@ def test_a_kick_off_refused_for_a_named_type_is_sent_again_without_it(
             'The requested resource type "MedicationAdministration" is not available on this server'
         ),
     )
-    accepted = http.get(
-        f"{BASE}/Group/g1/$export?_type=Patient,Observation",
-        status=202,
-        headers={"Content-Location": STATUS_URL},
-    )
-    status_then_manifest(http, ("Patient", f"{BASE}/Binary/b1"))
-    http.get(f"{BASE}/Binary/b1", body=ndjson(resource("Patient", "p1")))
+    accepted = accept_patient_and_observation(http)
     export = client.bulk_export(ALL)
     assert [r["id"] for r in export] == ["p1"]
     assert (refused.call_count, accepted.call_count) == (1, 1)
