@@ -78,7 +78,7 @@ def _refresh_once(
     from smartapp.store.leases import Leases
     from smartapp.store.snapshots import SnapshotStore
     from smartapp.worklist.pacing import ExportPacer
-    from smartapp.worklist.refresh import RefreshRunning, refresh_worklist
+    from smartapp.worklist.refresh import RefreshFailed, RefreshRunning, refresh_worklist
     from smartapp.worklist_cli import backend_token
 
     token = backend_token(config, target.server) if args.backend else None
@@ -109,6 +109,8 @@ def _refresh_once(
             progress = f" ({running.stage}; {running.progress_done}{total} patients)"
         sys.stderr.write(f"smartapp: a refresh of this worklist is already running{progress}\n")
         return EXIT_BUSY
+    except RefreshFailed as err:
+        raise CliError(str(err)) from err
     except TokenExpired as err:
         raise CliError(f"FHIR server refused the token: {err}") from err
     except FhirError as err:
@@ -120,7 +122,7 @@ def _refresh_once(
         f"{outcome.read} read from the server, {outcome.requests} FHIR requests, "
         f"{outcome.elapsed_s:.1f} s"
     )
-    return 0
+    return _exit_code(outcome.snapshot.stats)
 
 
 def _repeat(db: Any, args: argparse.Namespace, config: Any, mappings: Any, target: Any) -> int:
@@ -168,4 +170,11 @@ def _show(db: Any, target: Any, fmt: str, filters: Any) -> int:
             f"\n{len(rows)} of {latest.stats.get('patients', len(rows))} patients shown, as of "
             f"{latest.as_of.isoformat()}; stored {age / 60:.0f} min ago ({latest.mode} refresh)"
         )
-    return 0
+    return _exit_code(latest.stats)
+
+
+def _exit_code(stats: dict[str, Any]) -> int:
+    """3 when a population search failed (patients may be missing), as without the store."""
+    from smartapp.worklist_cli import EXIT_INCOMPLETE
+
+    return EXIT_INCOMPLETE if stats.get("population_problems") else 0
