@@ -21,7 +21,7 @@ from fhir_mappings.write_common import (
     local_reference,
     validated,
 )
-from smartapp.rules.model import Action, Finding, Phase, Status, Summary
+from smartapp.rules.model import Action, Finding, NextDueBasis, Phase, Status, Summary
 
 TITLE = "Ofatumumab monitoring plan"
 
@@ -104,12 +104,35 @@ def ms_conditions(record: PatientRecord, fhir_base: str | None = None) -> list[s
     return refs
 
 
+#: What the next dose asks of the team when its date comes from dispensed pens (SPEC §2).
+DOSE_SOURCE_WORDS: dict[NextDueBasis, str] = {
+    NextDueBasis.SUPPLY_END: (
+        "Date by dispensed supply (the last dispensed pen was presumed injected): "
+        "refill or confirm injection"
+    ),
+    NextDueBasis.PEN_IN_HAND: (
+        "Date by dispensed supply (a dispensed pen is in hand): confirm injection"
+    ),
+}
+
+
+def dose_source_words(summary: Summary) -> str | None:
+    """ "…: refill or confirm injection" when the next dose's date comes from dispensed
+    pens rather than a charted injection; None otherwise."""
+    basis = summary.schedule.next_due_basis
+    return DOSE_SOURCE_WORDS.get(basis) if basis is not None else None
+
+
 def _dose_activity(summary: Summary) -> dict[str, Any] | None:
     schedule = summary.schedule
     if schedule.next_due is None or summary.phase is Phase.PRE_TREATMENT:
         return None
     due = schedule.next_due.isoformat()
     status = "scheduled" if schedule.next_due > summary.as_of else "not-started"
+    description = f"Ofatumumab dose {schedule.doses + 1} (20 mg subcutaneous) due {due}."
+    source = dose_source_words(summary)
+    if source is not None:
+        description += f" {source}."
     return {
         "detail": {
             "kind": "MedicationRequest",
@@ -117,9 +140,7 @@ def _dose_activity(summary: Summary) -> dict[str, Any] | None:
             "status": status,
             "scheduledPeriod": {"start": due, "end": due},
             "productCodeableConcept": OFATUMUMAB,
-            "description": (
-                f"Ofatumumab dose {schedule.doses + 1} (20 mg subcutaneous) due {due}."
-            ),
+            "description": description,
         }
     }
 
@@ -206,6 +227,11 @@ def _description(summary: Summary, activities: list[dict[str, Any]]) -> str:
     ]
     if schedule.next_due and summary.phase is not Phase.PRE_TREATMENT:
         parts.append(f"next dose due {schedule.next_due.isoformat()}")
+    if summary.phase is Phase.DISCONTINUED:
+        parts.append(
+            "therapy discontinued: immunoglobulin, live-vaccine, pregnancy and hepatitis B "
+            "precautions continue"
+        )
     open_items = sum(1 for a in activities if a["detail"]["status"] != "cancelled")
     parts.append(f"{open_items} planned item(s)")
     return "; ".join(parts) + "."

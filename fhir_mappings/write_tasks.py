@@ -20,6 +20,7 @@ from typing import Any
 
 from fhir_mappings.records import AppTask
 from fhir_mappings.tasks import evidence_key
+from fhir_mappings.write_careplan import DOSE_CHECK, dose_source_words
 from fhir_mappings.write_common import (
     OPEN_TASK_STATUSES,
     PRIORITY,
@@ -75,6 +76,10 @@ def build_task(
         raise ValueError(f"{finding.check}: a finding without an action gets no Task")
     patient_id = summary.patient.id
     due = finding.due or summary.as_of
+    description = finding.detail
+    source = dose_source_words(summary) if finding.check == DOSE_CHECK else None
+    if source is not None:
+        description = f"{source}. {description}"
     task: dict[str, Any] = {"resourceType": "Task"}
     if resource_id is not None:
         task["id"] = resource_id
@@ -91,7 +96,7 @@ def build_task(
             "intent": "order",
             "priority": PRIORITY[finding.severity],
             "code": action_concept(finding.action),
-            "description": finding.detail,
+            "description": description,
             "for": {"reference": f"Patient/{patient_id}"},
             "authoredOn": ctx.instant,
             "lastModified": ctx.instant,

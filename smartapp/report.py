@@ -71,6 +71,10 @@ def summary_json(summary: Summary) -> dict[str, Any]:
             "next_due": _iso(schedule.next_due),
             "vaccine_window": [window[0].isoformat(), window[1].isoformat()] if window else None,
             "earliest_start": _iso(schedule.earliest_start),
+            # Home therapy (SPEC §2): how the next due date was found, pens in hand.
+            "next_due_from": schedule.next_due_basis.value if schedule.next_due_basis else None,
+            "pens_in_hand": schedule.pens_in_hand,
+            "supply_until": _iso(schedule.supply_until),
         },
         "findings": [finding_json(item) for item in summary.findings],
         "data": {
@@ -98,6 +102,13 @@ def summary_text(summary: Summary) -> str:
             f"  first dose {schedule.first_dose.isoformat()}, last dose "
             f"{_iso(schedule.last_dose)}, next due {_iso(schedule.next_due) or '-'}"
         )
+    if schedule.next_due_basis is not None and schedule.next_due_basis.value != "schedule":
+        supply = f"  next due date by {schedule.next_due_basis.value}"
+        if schedule.pens_in_hand:
+            supply += f": {schedule.pens_in_hand} pen(s) in hand"
+        if schedule.supply_until:
+            supply += f", supply until {schedule.supply_until.isoformat()} (refill due)"
+        lines.append(supply)
     if schedule.vaccine_window:
         start, end = schedule.vaccine_window
         lines.append(f"  next non-live vaccine window {start.isoformat()} to {end.isoformat()}")

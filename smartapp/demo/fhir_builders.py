@@ -420,6 +420,7 @@ class PatientBuilder:
         start: When | None = None,
         status: str = "active",
         medication: Resource | None = None,
+        end: When | None = None,
     ) -> Resource:
         resource: Resource = {
             "resourceType": "MedicationRequest",
@@ -444,6 +445,9 @@ class PatientBuilder:
         if start is not None:
             dosage["timing"] = {"repeat": {"boundsPeriod": {"start": self.fhir_date(start)}}}
             resource["dispenseRequest"] = {"validityPeriod": {"start": self.fhir_date(start)}}
+        if end is not None:
+            validity = resource.setdefault("dispenseRequest", {}).setdefault("validityPeriod", {})
+            validity["end"] = self.fhir_date(end)
         resource["dosageInstruction"] = [dosage]
         return self.add(resource)
 
@@ -468,20 +472,7 @@ class PatientBuilder:
             "id": self.new_id("mad"),
             "status": status,
         }
-        if style == "contained":
-            resource["contained"] = [_kesimpta_medication("kesimpta", ndc)]
-            resource["medicationReference"] = {"reference": "#kesimpta", "display": "Kesimpta"}
-        elif style == "reference":
-            if medication is None:
-                raise ValueError("a 'reference' style dose needs the Medication resource")
-            resource["medicationReference"] = {
-                "reference": f"Medication/{medication['id']}",
-                "display": "Kesimpta",
-            }
-        elif style == "atc":
-            resource["medicationCodeableConcept"] = _kesimpta_concept()
-        else:
-            raise ValueError(f"unknown medication style {style!r}")
+        _medication_element(resource, style, medication, ndc)
         resource["subject"] = self.subject
         resource["effectiveDateTime"] = self.fhir_datetime(when)
         if request is not None:
@@ -491,6 +482,86 @@ class PatientBuilder:
             "route": {"coding": [ROUTE_SC], "text": "Subcutaneous"},
             "dose": quantity(dose_mg, "mg"),
         }
+        return self.add(resource)
+
+    def kesimpta_dispense(
+        self,
+        when: When,
+        *,
+        pens: int | None = 1,
+        amount: dict[str, Any] | None = None,
+        style: str = "reference",
+        medication: Resource | None = None,
+        request: Resource | None = None,
+        status: str = "completed",
+        ndc: str = KESIMPTA_NDC_PACKAGE,
+    ) -> Resource:
+        """A Kesimpta MedicationDispense from the specialty pharmacy: `pens` pens (None: no
+        quantity recorded), or `amount` as the quantity (e.g. mL) when given."""
+        resource: Resource = {
+            "resourceType": "MedicationDispense",
+            "id": self.new_id("mdp"),
+            "status": status,
+        }
+        _medication_element(resource, style, medication, ndc)
+        resource["subject"] = self.subject
+        if request is not None:
+            resource["authorizingPrescription"] = [
+                {"reference": f"MedicationRequest/{request['id']}"}
+            ]
+        if amount is not None:
+            resource["quantity"] = amount
+        elif pens is not None:
+            resource["quantity"] = {"value": pens, "unit": "pen", "system": UCUM, "code": "{pen}"}
+            resource["daysSupply"] = {
+                "value": 28 * pens,
+                "unit": "day",
+                "system": UCUM,
+                "code": "d",
+            }
+        resource["whenHandedOver"] = self.fhir_datetime(when, "15:10:00")
+        resource["dosageInstruction"] = [
+            {
+                "text": "20 mg (one pen) subcutaneously as scheduled",
+                "route": {"coding": [ROUTE_SC], "text": "Subcutaneous"},
+                "doseAndRate": [{"doseQuantity": quantity(20, "mg")}],
+            }
+        ]
+        return self.add(resource)
+
+    def kesimpta_statement(
+        self,
+        start: When | None,
+        *,
+        status: str = "active",
+        end: When | None = None,
+        asserted: When | None = None,
+    ) -> Resource:
+        """The patient's own report of Kesimpta (a MedicationStatement), effective from
+        `start` (to `end`), asserted on `asserted`."""
+        resource: Resource = {
+            "resourceType": "MedicationStatement",
+            "id": self.new_id("mst"),
+            "status": status,
+            "medicationCodeableConcept": _kesimpta_concept(),
+            "subject": self.subject,
+        }
+        period: dict[str, str] = {}
+        if start is not None:
+            period["start"] = self.fhir_date(start)
+        if end is not None:
+            period["end"] = self.fhir_date(end)
+        if period:
+            resource["effectivePeriod"] = period
+        if asserted is not None:
+            resource["dateAsserted"] = self.fhir_datetime(asserted, "10:00:00")
+        resource["informationSource"] = self.subject
+        resource["dosage"] = [
+            {
+                "text": "20 mg subcutaneously every 4 weeks, self-injected",
+                "route": {"coding": [ROUTE_SC], "text": "Subcutaneous"},
+            }
+        ]
         return self.add(resource)
 
     def arzerra_infusion(self, when: When, *, dose_mg: float = 300) -> Resource:
@@ -607,6 +678,31 @@ class PatientBuilder:
 def _round(value: float) -> float:
     rounded = round(value, 3)
     return int(rounded) if float(rounded).is_integer() else rounded
+
+
+def _medication_element(
+    resource: Resource, style: str, medication: Resource | None, ndc: str
+) -> None:
+    """The Kesimpta medication of an administration or dispense, in one of four styles:
+    "reference" (medicationReference to `medication`), "contained" (a contained Medication),
+    "atc" (medicationCodeableConcept with ATC L04AG12) or "text" (the brand word only)."""
+    if style == "contained":
+        resource["contained"] = [_kesimpta_medication("kesimpta", ndc)]
+        resource["medicationReference"] = {"reference": "#kesimpta", "display": "Kesimpta"}
+    elif style == "reference":
+        if medication is None:
+            raise ValueError("a 'reference' style record needs the Medication resource")
+        resource["medicationReference"] = {
+            "reference": f"Medication/{medication['id']}",
+            "display": "Kesimpta",
+        }
+    elif style == "atc":
+        resource["medicationCodeableConcept"] = _kesimpta_concept()
+    elif style == "text":
+        # No code at all: the brand word alone identifies the product (SPEC §2).
+        resource["medicationCodeableConcept"] = {"text": "Kesimpta Sensoready pen"}
+    else:
+        raise ValueError(f"unknown medication style {style!r}")
 
 
 def _kesimpta_concept() -> dict[str, Any]:

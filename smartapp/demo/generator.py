@@ -1,7 +1,9 @@
 """Random synthetic cohorts of any size, for benchmarks and load tests (SPEC §4 `seed`).
 
 Each patient has MS and 1-5 years (configurable) of ofatumumab history: loading doses and
-doses every 28 days with random late doses, a few gaps and discontinuations; baseline and
+doses every 28 days with random late doses, a few gaps and discontinuations (about 30% of
+patients inject at home after loading: their maintenance doses are recorded only as the
+pharmacy's one-pen dispenses); baseline and
 yearly labs (HBsAg, anti-HBc, IgG/IgM in g/L or mg/dL, CBC, hCG); brain MRIs; flu, COVID
 and other vaccines (rarely a live one); occasional infections. About 60-150 resources for
 five years. Everything is a function of (seed, patient index, anchor): patient `i` is the
@@ -109,6 +111,10 @@ def generate_cohort(
         yield transaction_bundle(_build(index, anchor, seed, years), identifier_system)
 
 
+#: Share of generated patients whose maintenance doses are recorded only as dispenses.
+HOME_SHARE = 0.3
+
+
 def _check(n: int, years: tuple[int, int]) -> None:
     if n < 0:
         raise ValueError(f"cohort size must not be negative, got {n}")
@@ -156,8 +162,15 @@ def _build(index: int, anchor: date, seed: int, years: tuple[int, int]) -> list[
     if rng.random() < 0.2:
         b.immunization("zoster-recombinant", first - rng.randint(30, 90))
 
-    for when in doses:
-        b.kesimpta_dose(when, style=style, medication=medication, request=order, ndc=ndc)
+    # A share of patients inject at home after the loading doses: the clinic charts those,
+    # the specialty pharmacy's dispenses record the rest (a separate random stream, so the
+    # rest of the patient is the same either way).
+    home = random.Random(f"ofatumumab-demo-home:{seed}:{index}").random() < HOME_SHARE  # noqa: S311
+    for number, when in enumerate(doses):
+        if home and number >= 3:
+            b.kesimpta_dispense(when, style=style, medication=medication, request=order, ndc=ndc)
+        else:
+            b.kesimpta_dose(when, style=style, medication=medication, request=order, ndc=ndc)
 
     # Yearly follow-up: labs (IgM drifts down on anti-CD20 therapy), MRI, vaccines.
     igg, igm = rng.gauss(1000, 170), rng.gauss(100, 30)

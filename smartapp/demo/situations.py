@@ -193,21 +193,26 @@ def therapy(
     follow_up_labs: bool = True,
     annual_mri: bool = True,
     order_status: str = "active",
+    order_end: When | None = None,
+    dispenses: Sequence[tuple[When, int]] = (),
 ) -> None:
-    """A patient on Kesimpta: order, baseline work-up and MRI, the doses, follow-up.
+    """A patient on Kesimpta: order, baseline work-up and MRI, the doses (administrations,
+    and pens the pharmacy dispensed: `(day, pens)`), follow-up.
 
     Baseline labs 30 days and MRI 45 days before the first dose; IgG/IgM/CBC every 6
     months and an MRI every year after the first dose (when that is in the past).
     """
-    first = _first(doses)
+    first = _first([*doses, *(when for when, _ in dispenses)])
     medication = b.kesimpta_medication() if style == "reference" else None
     order = b.medication_request(
-        first - 21, start=first, medication=medication, status=order_status
+        first - 21, start=first, medication=medication, status=order_status, end=order_end
     )
     baseline_labs(b, first - 30, hbv=hbv, ig=ig, cbc=cbc, hcg=hcg)
     b.brain_mri(first - 45)
     for when in doses:
         b.kesimpta_dose(when, style=style, medication=medication, request=order)
+    for when, pens in dispenses:
+        b.kesimpta_dispense(when, pens=pens, style=style, medication=medication, request=order)
     # Follow-up labs every 6 months and an MRI every year, as an MS clinic would do them.
     if follow_up_labs:
         when = first + 182 - 14
@@ -1043,6 +1048,10 @@ def _pregnancy_test_pending(b: PatientBuilder) -> None:
     therapy(b, maintenance_course(-12, 6), hcg=True)
     b.qualitative(HCG_SERUM, -2, "negative", status="registered")
 
+
+# Therapy recorded at home (dispenses, statements, discontinuation) registers its
+# situations from a module of its own.
+from smartapp.demo import home_situations  # noqa: E402, F401
 
 SITUATIONS: Mapping[str, Situation] = MappingProxyType(_SITUATIONS)
 DEMO_SLUGS: tuple[str, ...] = tuple(_SITUATIONS)

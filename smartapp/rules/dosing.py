@@ -141,6 +141,7 @@ def dose_schedule(
     evidence.extend(dose_evidence(pen, "in hand") for pen in schedule.therapy.supply[:1])
     basis = _basis(schedule, settings)
     by_supply = schedule.therapy.next_due_basis is NextDueBasis.SUPPLY_END
+    pen_in_hand = schedule.therapy.next_due_basis is NextDueBasis.PEN_IN_HAND
     late_days = (as_of - next_due).days
 
     if late_days > settings.dose_overdue_after_days:
@@ -161,10 +162,14 @@ def dose_schedule(
             "intervals from it; confirm the plan with the prescriber."
         )
         title = "Treatment interrupted" if interrupted else "Dose overdue"
+        if by_supply:
+            title += ": refill or confirm injection"
+        elif pen_in_hand:
+            title += " (pen in hand): confirm injection"
         return DOSE_SCHEDULE.finding(
             Status.OVERDUE,
             Severity.HIGH if interrupted else Severity.MODERATE,
-            f"{title}: refill or confirm injection" if by_supply else title,
+            title,
             detail,
             due=next_due,
             evidence=evidence,
@@ -177,10 +182,16 @@ def dose_schedule(
             when = "due today"
         else:
             when = f"due in {-late_days} day(s)"
+        if by_supply:
+            title = "Refill due: refill or confirm injection"
+        elif pen_in_hand:
+            title = "Dose due (pen in hand): confirm injection"
+        else:
+            title = "Dose due"
         return DOSE_SCHEDULE.finding(
             Status.DUE,
             Severity.MODERATE if late_days >= 0 else Severity.LOW,
-            "Refill due: refill or confirm injection" if by_supply else "Dose due",
+            title,
             f"{basis}: {when}.",
             due=next_due,
             evidence=evidence,

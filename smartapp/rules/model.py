@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from fhir_mappings.records import DataQuality, PatientInfo
+
+if TYPE_CHECKING:  # the course refers back to Phase: no import cycle at run time
+    from smartapp.rules.therapy import Therapy
 
 
 class Status(str, Enum):
@@ -119,3 +123,6 @@ class Summary:
     schedule: Schedule
     findings: tuple[Finding, ...]
     data: DataQuality
+    #: The course the one definition of therapy worked out (doses, pens, supply,
+    #: statements), for the screens that draw it and the write-back's wording.
+    therapy: Therapy | None = field(default=None, compare=False, repr=False)

@@ -267,6 +267,17 @@ class Band:
 
 
 @dataclass(frozen=True)
+class Span:
+    """A period on the dose timeline: the pens a dispense covers, or a statement's span."""
+
+    x1: float
+    x2: float
+    label: str
+    #: dispense or statement (a CSS class suffix and the legend's word).
+    kind: str
+
+
+@dataclass(frozen=True)
 class Timeline:
     width: int
     height: int
@@ -284,6 +295,12 @@ class Timeline:
     hidden_doses: int
     start: date
     end: date
+    #: Dispensed pens counted as doses (presumed injected on their due dates).
+    pens: tuple[Marker, ...] = ()
+    #: Dispensed pens not yet due (supply in hand).
+    supply: tuple[Marker, ...] = ()
+    #: Dispenses (the days their pens cover) and statements (the days they say therapy ran).
+    spans: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -302,22 +319,29 @@ def dose_timeline(
     window: tuple[date, date] | None,
     vaccines: Sequence[VaccineMark] = (),
     earliest_start: date | None = None,
+    pens: Sequence[tuple[date, str]] = (),
+    supply: Sequence[tuple[date, str]] = (),
+    spans: Sequence[tuple[date, date, str, str]] = (),
     width: int = TIMELINE_WIDTH,
     height: int = TIMELINE_HEIGHT,
 ) -> Timeline:
-    """Doses (day, label), next dose due, vaccine window, vaccines and today on one axis.
+    """Injections (`doses`: day, label), dispensed pens counted as doses (`pens`), pens in
+    hand (`supply`), dispense and statement periods (`spans`: start, end, label, kind), the
+    next dose due, the vaccine window, vaccines and today on one axis.
 
     The period runs from the first dose (at most a year before `as_of`) to a little after
-    the later of today, the next due date and the window's end.
+    the later of today, the next due date, the supply in hand and the window's end.
     """
     left, right = 16.0, width - 16.0
     axis_y = round(height * 0.55, 1)
     earliest_shown = as_of - timedelta(days=TIMELINE_LOOKBACK_DAYS)
-    dose_days = sorted(day for day, _ in doses)
+    dose_days = sorted(day for day, _ in (*doses, *pens))
     interesting = [as_of]
     if dose_days:
         interesting.append(max(dose_days[0], earliest_shown))
     interesting += [d for d in (next_due, earliest_start) if d is not None]
+    interesting += [day for day, _ in supply]
+    interesting += [max(first, earliest_shown) for first, _, _, _ in spans]
     if window:
         interesting += list(window)
     interesting += [v.day for v in vaccines if v.day >= earliest_shown]
@@ -330,8 +354,23 @@ def dose_timeline(
     scale = _TimeScale(start, end, left, right)
 
     shown = [(day, label) for day, label in sorted(doses) if day >= start]
-    hidden = len(doses) - len(shown)
+    shown_pens = [(day, label) for day, label in sorted(pens) if day >= start]
+    hidden = len(doses) + len(pens) - len(shown) - len(shown_pens)
     dose_markers = tuple(Marker(scale(day), label, "dose") for day, label in shown)
+    pen_markers = tuple(Marker(scale(day), label, "pen") for day, label in shown_pens)
+    supply_markers = tuple(
+        Marker(scale(day), label, "pen-in-hand") for day, label in sorted(supply) if day <= end
+    )
+    span_bars = tuple(
+        Span(
+            scale(max(first, start)),
+            max(scale(min(last, end)), scale(max(first, start)) + 2),
+            label,
+            kind,
+        )
+        for first, last, label, kind in spans
+        if last >= start and first <= end
+    )
     vaccine_markers = tuple(
         Marker(scale(v.day), v.label, f"vaccine-{v.vaccine_class.replace('_', '-')}")
         for v in vaccines
@@ -371,4 +410,7 @@ def dose_timeline(
         hidden_doses=hidden,
         start=start,
         end=end,
+        pens=pen_markers,
+        supply=supply_markers,
+        spans=span_bars,
     )

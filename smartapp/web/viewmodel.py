@@ -21,6 +21,7 @@ from fhir_mappings.records import (
     AppTask,
     ClinicalDate,
     Dose,
+    DoseKind,
     LabKind,
     LabResult,
     PatientRecord,
@@ -32,10 +33,11 @@ from fhir_mappings.records import (
 from smartapp.fhir.querylog import QueryLogEntry
 from smartapp.rules.descriptions import describe_rule
 from smartapp.rules.evidence import UNIT_TEXT
-from smartapp.rules.model import Finding, Phase, Severity, Status, Summary
+from smartapp.rules.model import Finding, NextDueBasis, Phase, Severity, Status, Summary
 from smartapp.rules.registry import CHECKS_BY_ID
 from smartapp.rules.results import below, lower_limit, place_on_as_of
 from smartapp.rules.settings import RuleSettings
+from smartapp.rules.therapy import Therapy, therapy_of
 from smartapp.web.charts import (
     PendingMark,
     Sample,
@@ -179,6 +181,19 @@ class DoseRow:
     gap: str
     reference: str
     matched_by: str
+    #: Where the dose comes from, in words ("injection charted", "dispensed pen, presumed
+    #: injected on its due date", "pen in hand, not yet due").
+    source: str = "injection charted"
+
+
+@dataclass(frozen=True)
+class HomeRecordRow:
+    """A dispense or a patient statement, as the doses section lists it."""
+
+    date: str
+    what: str
+    reference: str
+    matched_by: str
 
 
 @dataclass(frozen=True)
@@ -195,6 +210,13 @@ class TimelineView:
     chart: Timeline
     rows: tuple[DoseRow, ...]
     description: str
+    #: "by dispensed supply: refill or confirm injection" when the next due date comes from
+    #: dispensed pens; None otherwise.
+    next_due_basis: str | None = None
+    #: Pens in hand and when the supply runs out ("2 pen(s), supply until 2026-01-05").
+    supply: str | None = None
+    #: The pharmacy's dispenses and the patient's statements behind the course.
+    home_records: tuple[HomeRecordRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -417,13 +439,27 @@ def finding_view(
 # -- dose timeline ------------------------------------------------------------------------
 
 
-def _dose_rows(doses: Sequence[Dose]) -> tuple[DoseRow, ...]:
+#: How each kind of counted dose reads in the doses table and on the timeline.
+DOSE_SOURCE_WORDS: dict[DoseKind, str] = {
+    DoseKind.ADMINISTRATION: "injection charted",
+    DoseKind.PEN: "dispensed pen, presumed injected on its due date",
+}
+SUPPLY_WORDS = "pen in hand, not yet due"
+BASIS_WORDS: dict[NextDueBasis, str] = {
+    NextDueBasis.PEN_IN_HAND: "by dispensed supply: the next pen in hand",
+    NextDueBasis.SUPPLY_END: "by dispensed supply: refill or confirm injection",
+}
+
+
+def _dose_rows(doses: Sequence[Dose], supply: Sequence[Dose] = ()) -> tuple[DoseRow, ...]:
     rows = []
     previous: date | None = None
-    for index, dose in enumerate(sorted(doses, key=lambda d: d.when.earliest), 1):
+    ordered = [*sorted(doses, key=lambda d: d.when.earliest), *supply]
+    for index, dose in enumerate(ordered, 1):
         day = dose.when.earliest
         gap = f"{(day - previous).days} days" if previous else "first dose"
         amount = f"{number(dose.amount_mg)} mg" if dose.amount_mg is not None else "not recorded"
+        in_hand = index > len(doses)
         rows.append(
             DoseRow(
                 index,
@@ -432,16 +468,70 @@ def _dose_rows(doses: Sequence[Dose]) -> tuple[DoseRow, ...]:
                 gap,
                 dose.source.reference,
                 dose.source.matched_by,
+                SUPPLY_WORDS if in_hand else DOSE_SOURCE_WORDS[dose.kind],
             )
         )
         previous = day
     return tuple(rows)
 
 
-def _timeline(summary: Summary, record: PatientRecord) -> TimelineView:
+def _home_rows(therapy: Therapy, record: PatientRecord) -> tuple[HomeRecordRow, ...]:
+    rows = [
+        HomeRecordRow(d.when.describe(), d.source.display, d.source.reference, d.source.matched_by)
+        for d in therapy.dispenses
+    ]
+    for statement in record.statements:
+        when = statement.start.describe() if statement.start else "no start recorded"
+        rows.append(
+            HomeRecordRow(
+                when,
+                f"Patient statement: {statement.source.display}",
+                statement.source.reference,
+                statement.source.matched_by,
+            )
+        )
+    return tuple(rows)
+
+
+def _spans(
+    therapy: Therapy, record: PatientRecord, as_of: date
+) -> list[tuple[date, date, str, str]]:
+    """The days each dispense's pens cover, and the days each statement says therapy ran."""
+    spans: list[tuple[date, date, str, str]] = []
+    pens = [*therapy.course, *therapy.supply]
+    for dispense in therapy.dispenses:
+        placed = [p.when.earliest for p in pens if p.source.reference == dispense.source.reference]
+        handed = dispense.when.earliest
+        last = max([handed, *placed])
+        spans.append(
+            (
+                handed,
+                last,
+                f"Dispensed {dispense.when.describe()}: {dispense.pens} pen(s), "
+                f"placed until {last.isoformat()}",
+                "dispense",
+            )
+        )
+    for statement in record.statements:
+        if statement.start is None or statement.start.earliest > as_of:
+            continue
+        shows = statement.status in ("active", "on-hold")
+        end = as_of if shows or statement.end is None else statement.end.latest
+        spans.append(
+            (
+                statement.start.earliest,
+                max(end, statement.start.earliest),
+                f"Patient statement ({statement.status}) from {statement.start.describe()}",
+                "statement",
+            )
+        )
+    return spans
+
+
+def _timeline(summary: Summary, record: PatientRecord, therapy: Therapy) -> TimelineView:
     schedule = summary.schedule
     as_of = summary.as_of
-    rows = _dose_rows(record.doses)
+    rows = _dose_rows(therapy.course, therapy.supply)
     marks = [
         VaccineMark(
             v.when.earliest,
@@ -451,26 +541,53 @@ def _timeline(summary: Summary, record: PatientRecord) -> TimelineView:
         for v in record.vaccinations
         if v.when is not None
     ]
+
+    def label(row: DoseRow) -> str:
+        return f"Dose {row.number}: {row.date}, {row.amount} ({row.source})"
+
+    counted = rows[: len(therapy.course)]
     chart = dose_timeline(
         [
-            (d.when.earliest, f"Dose {row.number}: {row.date}, {row.amount}")
-            for d, row in zip(
-                sorted(record.doses, key=lambda d: d.when.earliest), rows, strict=True
-            )
+            (d.when.earliest, label(r))
+            for d, r in zip(therapy.course, counted, strict=True)
+            if d.kind is DoseKind.ADMINISTRATION
         ],
+        pens=[
+            (d.when.earliest, label(r))
+            for d, r in zip(therapy.course, counted, strict=True)
+            if d.kind is DoseKind.PEN
+        ],
+        supply=[
+            (d.when.earliest, label(r))
+            for d, r in zip(therapy.supply, rows[len(counted) :], strict=True)
+        ],
+        spans=_spans(therapy, record, as_of),
         as_of=as_of,
         next_due=schedule.next_due,
         window=schedule.vaccine_window,
         vaccines=marks,
         earliest_start=schedule.earliest_start,
     )
+    basis = BASIS_WORDS.get(schedule.next_due_basis) if schedule.next_due_basis else None
+    supply = None
+    if therapy.supply or schedule.supply_until:
+        supply = f"{len(therapy.supply)} pen(s) in hand"
+        if schedule.supply_until:
+            supply += f", supply until {schedule.supply_until.isoformat()} (refill due)"
     parts = [f"{schedule.doses} dose(s) counted"]
+    pens = sum(1 for d in therapy.course if d.kind is DoseKind.PEN)
+    if pens:
+        parts.append(f"{pens} of them dispensed pens presumed injected")
     if schedule.first_dose:
         parts.append(f"first on {schedule.first_dose.isoformat()}")
     if schedule.last_dose:
         parts.append(f"last on {schedule.last_dose.isoformat()}")
     if schedule.next_due:
-        parts.append(f"next due {schedule.next_due.isoformat()}")
+        parts.append(f"next due {schedule.next_due.isoformat()}" + (f" ({basis})" if basis else ""))
+    if supply:
+        parts.append(supply)
+    if therapy.statement is not None:
+        parts.append("a patient statement says Kesimpta is taken at home")
     if schedule.vaccine_window:
         start, end = schedule.vaccine_window
         parts.append(f"non-live vaccine window {start.isoformat()} to {end.isoformat()}")
@@ -495,6 +612,9 @@ def _timeline(summary: Summary, record: PatientRecord) -> TimelineView:
         chart=chart,
         rows=rows,
         description="; ".join(parts) + f"; today is {as_of.isoformat()}.",
+        next_due_basis=basis,
+        supply=supply,
+        home_records=_home_rows(therapy, record),
     )
 
 
@@ -668,8 +788,10 @@ def _vaccine_timing(vaccination: Vaccination, dose_days: Sequence[date], as_of: 
     return text
 
 
-def _vaccine_rows(record: PatientRecord, as_of: date) -> tuple[VaccineRow, ...]:
-    dose_days = sorted(d.when.earliest for d in record.doses)
+def _vaccine_rows(
+    record: PatientRecord, as_of: date, course: Sequence[Dose]
+) -> tuple[VaccineRow, ...]:
+    dose_days = sorted(d.when.earliest for d in course)
     rows = []
     ordered = sorted(
         record.vaccinations,
@@ -813,6 +935,7 @@ def build_dashboard(
         LabKind.IGG: settings.igg_lower_limit_mg_dl,
         LabKind.IGM: settings.igm_lower_limit_mg_dl,
     }
+    therapy = summary.therapy or therapy_of(record, as_of, settings)
     return Dashboard(
         as_of=as_of.isoformat(),
         banner=banner,
@@ -833,13 +956,13 @@ def build_dashboard(
             for f in summary.findings
             if f.status is Status.ALERT and f.severity is Severity.CRITICAL
         ),
-        timeline=_timeline(summary, record),
+        timeline=_timeline(summary, record, therapy),
         trends=tuple(
             _trend(kind, key, name, record.labs, as_of, limits[kind])
             for kind, key, name in TREND_KINDS
         ),
         hbv=_hbv_rows(record.labs, as_of),
-        vaccines=_vaccine_rows(record, as_of),
+        vaccines=_vaccine_rows(record, as_of, therapy.course),
         tasks=tasks,
         groups=groups,
         data=data_panel(summary, mappings, settings, fetch),

@@ -49,6 +49,9 @@ def test_json_output_has_the_spec_shape_and_severity_order(
         "next_due",
         "vaccine_window",
         "earliest_start",
+        "next_due_from",
+        "pens_in_hand",
+        "supply_until",
     }
     assert set(doc["data"]) >= {"read", "skipped", "uninterpretable"}
     assert doc["as_of"] == "2026-03-01" and doc["phase"] == "pre-treatment"
@@ -162,6 +165,30 @@ def test_demo_patient_runs_without_any_server(capsys: pytest.CaptureFixture[str]
     code, out, _ = run(capsys, "check", "--demo", "pml", "--format", "json")
     assert code == 0
     assert json.loads(out)["findings"][0]["check"] == "pml"
+
+
+def test_home_therapy_and_discontinued_in_json_and_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = write(
+        tmp_path, "pens.json", demo_collection_bundle(AS_OF, "home-starter-pens-in-hand")
+    )
+    code, out, _ = run(capsys, "check", "--bundle", bundle, "--as-of", AS_OF.isoformat())
+    schedule = json.loads(out)["schedule"]
+    assert code == 0
+    assert (schedule["doses"], schedule["pens_in_hand"]) == (2, 1)
+    assert schedule["next_due_from"] == "pen in hand"
+    assert schedule["next_due"] == "2026-03-07" and schedule["supply_until"] == "2026-03-21"
+    code, out, _ = run(
+        capsys, "check", "--bundle", bundle, "--as-of", AS_OF.isoformat(), "--format", "text"
+    )
+    assert "next due date by pen in hand: 1 pen(s) in hand" in out
+    stopped = write(
+        tmp_path, "stopped.json", demo_collection_bundle(AS_OF, "stopped-live-vaccine-too-soon")
+    )
+    code, out, _ = run(capsys, "check", "--bundle", stopped, "--as-of", AS_OF.isoformat())
+    doc = json.loads(out)
+    assert doc["phase"] == "discontinued" and doc["schedule"]["next_due"] is None
 
 
 def test_installed_command_has_no_traceback_on_bad_input(tmp_path: Path) -> None:

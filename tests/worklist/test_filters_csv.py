@@ -69,6 +69,10 @@ def test_phase_name_owner_and_task_filters(rows) -> None:
     assert {
         r.phase for r in WorklistFilters.from_query({"phase": "pre-treatment"}).apply(rows)
     } == {"pre-treatment"}
+    # The generated cohort holds discontinued courses (a stopped order after the last dose).
+    stopped = WorklistFilters.from_query({"phase": "discontinued"})
+    assert stopped.phases == ("discontinued",)
+    assert {r.phase for r in stopped.apply(rows)} == {"discontinued"}
     named = WorklistFilters.from_query({"q": "planned"}).apply(rows)
     assert [r.patient_id for r in named] == ["planned-start"]
     kim = WorklistFilters.from_query({"owner": "kim"}).apply(rows)
