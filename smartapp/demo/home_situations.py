@@ -11,6 +11,12 @@ from __future__ import annotations
 from smartapp.demo.fhir_builders import CD19, UCUM, PatientBuilder, When
 from smartapp.demo.situations import baseline_labs, maintenance_course, situation, therapy
 
+#: Situations whose story is an unusable record: the record areas they leave incomplete on
+#: purpose (SPEC §2: the checks that depend on them say unknown, with the reason).
+INCOMPLETE_ON_PURPOSE: dict[str, frozenset[str]] = {
+    "home-dispense-unreadable-quantity": frozenset({"doses"}),
+}
+
 
 def dispensed_course(last: int, maintenance_doses: int) -> list[tuple[When, int]]:
     """The pharmacy's dispenses of an on-schedule course: three starter pens on the first

@@ -10,6 +10,7 @@ import pytest
 import smartapp.demo.bundles as demo
 from fhir_mappings.read import read_patient_record
 from fhir_mappings.site import default_mappings
+from smartapp.demo.home_situations import INCOMPLETE_ON_PURPOSE
 
 
 @pytest.mark.parametrize("slug", demo.DEMO_SLUGS)
@@ -19,7 +20,3 @@ def test_demo_patient_reads_cleanly(slug: str) -> None:
     assert record.patient.id
     assert record.data.skipped == 0, record.data.problems
     assert record.data.incomplete == INCOMPLETE_ON_PURPOSE.get(slug, frozenset())
-
-
-#: Situations whose story is an unusable record (SPEC §2: the dependent checks say unknown).
-INCOMPLETE_ON_PURPOSE = {"home-dispense-unreadable-quantity": frozenset({"doses"})}

@@ -11,7 +11,8 @@ from fhir_mappings.read import read_patient_record
 from fhir_mappings.site import Mappings
 from smartapp import patient_service as service
 from smartapp.cli import main
-from smartapp.demo.bundles import DEMO_SLUGS, demo_patient_resources
+from smartapp.demo.bundles import DEMO_SLUGS, demo_collection_bundle, demo_patient_resources
+from smartapp.demo.home_situations import INCOMPLETE_ON_PURPOSE
 from smartapp.fhir import FhirClient
 from smartapp.report import summary_json
 from smartapp.rules import evaluate
@@ -61,7 +62,7 @@ def test_demo_patient_through_server_equals_from_file(
         seeded_demo.anchor,
         SETTINGS,
     )
-    assert served.data.incomplete == frozenset()
+    assert served.data.incomplete == INCOMPLETE_ON_PURPOSE.get(slug, frozenset())
     assert outcome(served) == outcome(local)
 
 
@@ -92,6 +93,38 @@ def test_cli_check_fhir_base_equals_check_bundle_on_the_same_data(
     from_file_json = json.loads(capsys.readouterr().out)
     assert from_server_json == from_file_json
     assert from_server_json["data"]["problems"]  # the messy patient reports what it skipped
+
+
+HOME_SLUGS = ("home-dispenses-maintenance", "home-statement-live-vaccine", "stopped-cd19-recovered")
+
+
+@pytest.mark.parametrize("slug", HOME_SLUGS)
+def test_cli_fhir_base_and_bundle_file_agree_on_home_therapy(
+    seeded_demo: SeededCohort, tmp_path: Any, capsys: pytest.CaptureFixture[str], slug: str
+) -> None:
+    """`smartapp check --fhir-base` on a seeded home-therapy patient says what `--bundle`
+    says on the demo file: phase, schedule (pens, supply) and every finding."""
+    as_of = seeded_demo.anchor.isoformat()
+    file = tmp_path / f"{slug}.json"
+    file.write_text(json.dumps(demo_collection_bundle(seeded_demo.anchor, slug)))
+    patient_id = seeded_demo.patient_ids[slug]
+    args = ["check", "--as-of", as_of]
+    assert main([*args, "--fhir-base", seeded_demo.base, "--patient", patient_id]) == 0
+    served = json.loads(capsys.readouterr().out)
+    assert main([*args, "--bundle", str(file)]) == 0
+    local = json.loads(capsys.readouterr().out)
+
+    def seen(doc: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "phase": doc["phase"],
+            "schedule": doc["schedule"],
+            "findings": {
+                f["check"]: (f["status"], f["severity"], f["due"], f["title"])
+                for f in doc["findings"]
+            },
+        }
+
+    assert seen(served) == seen(local)
 
 
 def test_five_year_patient_reads_in_at_most_two_round_trips(

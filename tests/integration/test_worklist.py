@@ -23,9 +23,11 @@ import pytest
 import requests
 from joserfc.jwk import RSAKey
 
+from fhir_mappings.read import read_patient_record
 from fhir_mappings.site import Mappings
 from fhir_mappings.write import WriteContext
 from smartapp.config import AppConfig, LoginSettings
+from smartapp.demo import demo_patient_resources
 from smartapp.demo.bundles import demo_bundles, demo_system, transaction_bundle
 from smartapp.demo.seed import seed
 from smartapp.demo.situations import SITUATIONS
@@ -36,6 +38,7 @@ from smartapp.launch.scopes import GrantedScopes
 from smartapp.launch.session_store import MemorySessionStore
 from smartapp.patient_service import fetch_patient, summarize_fetched
 from smartapp.report import summary_json
+from smartapp.rules import evaluate
 from smartapp.rules.settings import RuleSettings
 from smartapp.web import create_app
 from smartapp.web.worklist_store import refresher_of
@@ -58,6 +61,13 @@ pytestmark = pytest.mark.integration
 
 SETTINGS = RuleSettings()
 ON_OFATUMUMAB_EXTRAS = ("planned-start", "text-only", "self-reported")
+#: Therapy recorded at home: dispense-only, statement-only, discontinued (smartapp/demo/
+#: home_situations.py). The worklist must read them as the patient view does.
+HOME_SLUGS = tuple(
+    slug
+    for slug in SITUATIONS
+    if slug.startswith(("home-", "stopped-", "completed-", "duplicate-"))
+)
 NOT_ON_OFATUMUMAB = ("not-on-kesimpta", "stopped-before-start")
 GROUP_SLUGS = ("ig-monitoring-overdue", "dose-overdue", "all-ok-maintenance")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "e2e" / "artifacts"
@@ -127,7 +137,11 @@ def test_the_worklist_lists_exactly_the_patients_on_ofatumumab(
     ours = demo | set(extras.ids.values())
     listed = set(mine(searched, ours))
     expected = demo | {extras.ids[key] for key in (*ON_OFATUMUMAB_EXTRAS, *GROUP_SLUGS)}
-    assert listed == expected
+    slugs = {pid: slug for slug, pid in {**extras.ids, **seeded_demo.patient_ids}.items()}
+    assert listed == expected, {
+        "missing": sorted(slugs[pid] for pid in expected - listed),
+        "extra": sorted(slugs[pid] for pid in listed - expected),
+    }
     for key in NOT_ON_OFATUMUMAB:
         assert extras.ids[key] not in listed
     # The stopped order is found by the code search, then dropped on its own data.
@@ -163,7 +177,7 @@ def test_rows_equal_the_single_patient_view(
 ) -> None:
     rows = mine(searched, set(seeded_demo.patient_ids.values()))
     with FhirClient(hapi_base) as client:
-        for slug in ("messy-data", "hbsag-positive", "interrupted", "escaping"):
+        for slug in ("messy-data", "hbsag-positive", "interrupted", "escaping", *HOME_SLUGS):
             pid = seeded_demo.patient_ids[slug]
             fetched = fetch_patient(client, pid, mappings)
             _, summary = summarize_fetched(fetched, pid, date.today(), mappings, SETTINGS)
@@ -258,6 +272,37 @@ def stored(web: Any, browser: Any, url: str) -> Any:
 
 def row_ids(html: str) -> list[str]:
     return re.findall(r'<tr class="wl-row[^"]*" data-patient="([^"]+)"', html)
+
+
+def test_home_therapy_dashboard_shows_what_the_file_shows(
+    web: Any, hapi_base: str, seeded_demo: SeededCohort, mappings: Mappings
+) -> None:
+    """The dashboard over HAPI gives the home-therapy patients the phase, next dose and
+    wording the rules give the same patient read from a file."""
+    for slug in HOME_SLUGS:
+        local = evaluate(
+            read_patient_record(
+                demo_patient_resources(seeded_demo.anchor, slug), mappings=mappings
+            ),
+            seeded_demo.anchor,
+            SETTINGS,
+        )
+        browser = open_browser(web, hapi_base)
+        pid = seeded_demo.patient_ids[slug]
+        assert browser.get(f"/open?iss={hapi_base}&patient={pid}").status_code == 302
+        html = browser.get("/patient").get_data(as_text=True)
+        timeline = html[html.index('id="timeline"') : html.index('id="labs"')]
+        assert f"<dd>{local.schedule.doses}</dd>" in timeline, slug
+        if local.schedule.next_due is not None:
+            assert f'datetime="{local.schedule.next_due.isoformat()}"' in timeline, slug
+        if local.schedule.next_due_basis is not None and local.schedule.pens_in_hand:
+            assert "pen in hand, not yet due" in timeline, slug
+        phase_words = {
+            "maintenance": "Maintenance",
+            "loading": "Loading",
+            "discontinued": "Discontinued",
+        }[local.phase.value]
+        assert f"<dd>{phase_words}" in timeline, slug
 
 
 def test_url_filters_reproduce_the_view(
