@@ -76,6 +76,26 @@ def normalise_base(url: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{path}"
 
 
+#: The keys a tenant in the tenants file may have (docs/connecting.md describes each).
+TENANT_KEYS = frozenset(
+    {
+        "iss",
+        "client_id",
+        "client_secret",
+        "scopes",
+        "open_server",
+        "label",
+        "auth_method",
+        "frame_ancestors",
+        "quirks",
+        "bulk_file_origins",
+        "bulk_token_origins",
+        "callback_id",
+        "auth_origins",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Tenant:
     """Per-issuer client settings (from the tenants file, else the global ones)."""
@@ -245,25 +265,10 @@ def _load_tenants(path: str) -> dict[str, Tenant]:
     if not isinstance(raw, list):
         raise ConfigError("SMARTAPP_TENANTS: the file must hold a JSON list of tenants")
     tenants: dict[str, Tenant] = {}
-    allowed = {
-        "iss",
-        "client_id",
-        "client_secret",
-        "scopes",
-        "open_server",
-        "label",
-        "auth_method",
-        "frame_ancestors",
-        "quirks",
-        "bulk_file_origins",
-        "bulk_token_origins",
-        "callback_id",
-        "auth_origins",
-    }
     for item in raw:
         if not isinstance(item, dict) or "iss" not in item:
             raise ConfigError("SMARTAPP_TENANTS: every tenant needs an 'iss'")
-        unknown = set(item) - allowed
+        unknown = set(item) - TENANT_KEYS
         if unknown:
             raise ConfigError(f"SMARTAPP_TENANTS: unknown key(s) {sorted(unknown)}")
         iss = _require_url("SMARTAPP_TENANTS iss", str(item["iss"]))

@@ -31,7 +31,8 @@ from smartapp.fhir.dialect import SearchDialect
 
 SCOPE_VERSIONS = ("auto", "v1", "v2")
 REFRESH_SCOPES = ("online_access", "offline_access", "none")
-_KEYS = frozenset({"observation_categories", "assume_pkce", "scope_version", "refresh_scope"})
+#: The quirks a tenant may set (docs/connecting.md describes each).
+QUIRK_KEYS = frozenset({"observation_categories", "assume_pkce", "scope_version", "refresh_scope"})
 
 
 class QuirksError(ValueError):
@@ -53,7 +54,7 @@ class TenantQuirks:
             return cls()
         if not isinstance(raw, Mapping):
             raise QuirksError("'quirks' must be an object")
-        unknown = set(raw) - _KEYS
+        unknown = set(raw) - QUIRK_KEYS
         if unknown:
             raise QuirksError(f"unknown quirk(s) {sorted(unknown)}")
         categories = raw.get("observation_categories") or []
