@@ -1,11 +1,11 @@
 """Which findings become cards at which hook. No rule lives here: the findings are the
 dashboard's (`smartapp.patient_service.evaluate_fetched` → `smartapp.rules.evaluate`).
 
-patient-view — for a patient on or planned for ofatumumab (a dose, an order, an app Task,
-or any phase but pre-treatment), one card per finding that is an alert, overdue, due or
-unknown, unless a clinician acknowledged it. Patients who have nothing to do with the drug
-get no cards; when the therapy records could not be read at all, one card says the checks
-could not run.
+patient-view — for a patient on or planned for ofatumumab (a dose, an order, a dispense or
+statement, the app's Task or CarePlan, or any phase but pre-treatment), one card per
+finding that is an alert, overdue, due or unknown, unless a clinician acknowledged it.
+Patients who have nothing to do with the drug get no cards; when the therapy records could
+not be read at all, one card says the checks could not run.
 
 order-select / order-sign — the draft orders count as given on their date
 (`fhir_mappings.draft_orders`) and the checks run twice: as the dashboard sees the patient,
@@ -73,7 +73,15 @@ class HookContext:
 
 def involves_ofatumumab(record: PatientRecord, summary: Summary) -> bool | None:
     """On or planned for ofatumumab; None when the therapy records could not be read."""
-    if record.doses or record.orders or record.tasks or summary.phase is not Phase.PRE_TREATMENT:
+    if (
+        record.doses
+        or record.orders
+        or record.dispenses
+        or record.statements
+        or record.tasks
+        or record.careplans
+        or summary.phase is not Phase.PRE_TREATMENT
+    ):
         return True
     if record.data.incomplete & _THERAPY_AREAS:
         return None
@@ -98,7 +106,7 @@ def _task(finding: Finding, evaluation: Evaluation, ctx: HookContext) -> list[di
         evaluation.record,
         now=ctx.now,
         fhir_base=ctx.fhir_base,
-        careplan=existing_careplan(evaluation.fetched.resources, evaluation.summary.patient.id),
+        careplan=existing_careplan(evaluation.record),
     )
     return [suggestion] if suggestion is not None else []
 

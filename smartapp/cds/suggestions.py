@@ -12,28 +12,23 @@ creates it with POST), and `basedOn` names the app's CarePlan only when it exist
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from fhir_mappings.draft_orders import DraftOrder
-from fhir_mappings.population import app_careplan_subject
 from fhir_mappings.records import PatientRecord
 from fhir_mappings.write_careplan import is_taskable
-from fhir_mappings.write_common import WriteContext, task_identifier_value
+from fhir_mappings.write_common import WriteContext, local_reference, task_identifier_value
 from fhir_mappings.write_tasks import build_task
 from smartapp.rules.model import Finding, Summary
 
 
-def existing_careplan(resources: Iterable[object], patient_id: str) -> str | None:
-    """`CarePlan/<id>` of the app's CarePlan for the patient among the resources read."""
-    for resource in resources:
-        if (
-            isinstance(resource, Mapping)
-            and app_careplan_subject(resource) == patient_id
-            and isinstance(resource.get("id"), str)
-        ):
-            return f"CarePlan/{resource['id']}"
+def existing_careplan(record: PatientRecord) -> str | None:
+    """`CarePlan/<id>` of the app's CarePlan for the patient, when the read found it."""
+    for careplan in record.careplans:
+        reference = local_reference(careplan.source.reference)
+        if reference is not None and reference.startswith("CarePlan/"):
+            return reference
     return None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -11,11 +11,14 @@ from flask.testing import FlaskClient
 
 from fhir_mappings.queries import patient_searches
 from fhir_mappings.site import load_mappings
+from fhir_mappings.write import WriteContext, build_writeback
+from smartapp import patient_service
 from smartapp.cds import views
 from smartapp.cds.cards import SUMMARY_MAX, md, summary_line
 from smartapp.cds.prefetch import PATIENT_TOKEN, prefetch_templates, read_prefetch
 from smartapp.cds.views import CdsState
 from smartapp.demo.situations import DEMO_SLUGS, build_situation
+from smartapp.rules.settings import RuleSettings
 from tests.cds.cds_fakes import APP, bearer, hook_body, prefetch_from
 
 SERVICE = "ofatumumab-patient-view"
@@ -154,3 +157,24 @@ def test_the_rules_document_cards_link_to_is_served(
     assert served.status_code == 200
     assert served.mimetype == "text/plain"
     assert "## hbv-screening" in served.get_data(as_text=True)
+
+
+def test_suggested_task_is_based_on_the_apps_careplan_when_it_exists(
+    client: FlaskClient, cds: CdsState
+) -> None:
+    resources = build_situation("mri-overdue", date.today())
+    fetched = patient_service.FetchedPatient(resources=resources)
+    _, record, summary = patient_service.evaluate_fetched(
+        fetched, "mri-overdue", date.today(), load_mappings(None), RuleSettings()
+    )
+    plan = build_writeback(summary, record, WriteContext(now=datetime.now(UTC)))
+    careplan = next(
+        e["resource"] for e in plan.bundle["entry"] if e["resource"]["resourceType"] == "CarePlan"
+    )
+    body = hook_body(
+        SERVICE, "mri-overdue", prefetch=prefetch_from([*resources, careplan], cds.templates)
+    )
+    reply = client.post(f"/cds-services/{SERVICE}", json=body, headers=bearer(SERVICE))
+    (card,) = reply.get_json()["cards"]
+    task = card["suggestions"][0]["actions"][0]["resource"]
+    assert task["basedOn"] == [{"reference": f"CarePlan/{careplan['id']}"}]
