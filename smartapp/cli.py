@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from smartapp.terminal import terminal_safe
+
 EXIT_OK = 0
 EXIT_UNUSABLE = 2
 
@@ -30,13 +32,21 @@ def _parse_date(text: str) -> date:
 
 
 def _load_json_file(path: str) -> Any:
+    from smartapp.fhir.limits import MAX_JSON_DEPTH, nesting_exceeds
+
     file = Path(path)
     if not file.is_file():
         raise CliError(f"no such file: {path}")
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise CliError(f"{path} is not a text file") from err
+    if nesting_exceeds(text.encode("utf-8"), MAX_JSON_DEPTH):
+        raise CliError(f"{path} is nested more than {MAX_JSON_DEPTH} levels deep; not read")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise CliError(f"{path} is nested too deeply; not read") from None
     except json.JSONDecodeError as err:
         raise CliError(f"{path} is not JSON ({err.msg} at line {err.lineno})") from err
 
@@ -62,16 +72,31 @@ def _context(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _fhir_base(args: argparse.Namespace, config: Any) -> str:
+    """The FHIR base to use: an http(s) URL with a host, and no credentials, query or
+    fragment (`file:///…`, `https://user:pw@…` and `…?x=1` are refused with one line)."""
+    from smartapp.fhir.urls import ServerBase
+
     base = args.fhir_base or config.fhir_base
     if not base:
         raise CliError("no FHIR server: pass --fhir-base URL or set SMARTAPP_FHIR_BASE")
-    return str(base)
+    try:
+        return ServerBase.parse(str(base)).url
+    except ValueError:
+        raise CliError(
+            "--fhir-base must be an http(s) URL like https://fhir.example.org/r4, without a "
+            "user name, password, query or fragment"
+        ) from None
 
 
-def _client(base: str, config: Any) -> Any:
-    from smartapp.fhir import FhirClient
+def _client(base: str, config: Any, *, deadline: bool = True) -> Any:
+    """A client for `base`; its reads bounded by SMARTAPP_FHIR_DEADLINE (whole command)
+    and SMARTAPP_FHIR_MAX_BYTES. `deadline=False` for bulk loads (seeding)."""
+    from smartapp.fhir import FhirClient, ReadLimits
 
-    return FhirClient(base, timeout=config.fhir_timeout_s, dialect=config.dialect_for(base))
+    limits = ReadLimits.start(config.fhir_deadline_s if deadline else None, config.fhir_max_bytes)
+    return FhirClient(
+        base, timeout=config.fhir_timeout_s, dialect=config.dialect_for(base), limits=limits
+    )
 
 
 def _print_summary(summary: Any, fmt: str) -> None:
@@ -80,7 +105,7 @@ def _print_summary(summary: Any, fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(summary_json(summary), indent=2))
     else:
-        print(summary_text(summary))
+        print(terminal_safe(summary_text(summary)))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -111,6 +136,12 @@ def cmd_check(args: argparse.Namespace) -> int:
                 raise CliError("--fhir-base needs --patient ID")
             with _client(_fhir_base(args, config), config) as client:
                 fetched = service.fetch_patient(client, args.patient, mappings)
+            if fetched.problems and not any(
+                item.get("resourceType") == "Patient" and item.get("id") == args.patient
+                for item in fetched.resources
+            ):
+                # Nothing to evaluate: say why the server gave nothing, not "not found".
+                raise CliError(f"Patient/{args.patient} not read: {fetched.problems[0]}")
             record, _ = service.summarize_fetched(
                 fetched, args.patient, as_of, mappings, config.rules
             )
@@ -135,9 +166,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
         if args.count
         else demo_bundles(anchor)
     )
-    with _client(base, config) as client:
+    with _client(base, config, deadline=False) as client:
         report = seed(client, bundles)
-    print(report.describe())
+    print(terminal_safe(report.describe()))
     return EXIT_OK if not report.errors else EXIT_UNUSABLE
 
 
@@ -204,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except CliError as err:
-        print(f"smartapp: {err}", file=sys.stderr)
+        print(f"smartapp: {terminal_safe(str(err))}", file=sys.stderr)
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
         return 130

@@ -7,7 +7,7 @@ The same functions serve the CLI, the web dashboard and the API, so `check --bun
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -33,14 +33,34 @@ class FetchedPatient:
     queries: tuple[str, ...] = field(default=())
 
 
-def fetch_patient(client: FhirClient, patient_id: str, mappings: Any) -> FetchedPatient:
-    """One batch of searches (plus paging): SPEC §5's "at most 2 round trips" read."""
+def fetch_patient(
+    client: FhirClient,
+    patient_id: str,
+    mappings: Any,
+    *,
+    partial_types: Callable[[str], bool] | None = None,
+) -> FetchedPatient:
+    """One batch of searches (plus paging): SPEC §5's "at most 2 round trips" read.
+
+    `partial_types(resource type)`: the grant covers only a filtered part of that type
+    (a granular SMART scope), so its areas are marked incomplete: what the server leaves
+    out is unknown, never "none recorded"."""
     specs = patient_searches(patient_id, mappings)
     result = client.batch_search([(spec.area, spec.url) for spec in specs])
+    incomplete = set(result.failed_areas)
+    problems = list(result.problems)
+    for spec in specs:
+        rtype = spec.url.split("?", 1)[0].split("/", 1)[0]
+        if partial_types is not None and partial_types(rtype) and spec.area not in incomplete:
+            incomplete.add(spec.area)
+            problems.append(
+                f"{spec.area}: the EHR granted access to only part of the {rtype} records "
+                "(a filtered scope), so what it did not return is unknown"
+            )
     return FetchedPatient(
         resources=list(result.resources),
-        incomplete=frozenset(result.failed_areas),
-        problems=tuple(result.problems),
+        incomplete=frozenset(incomplete),
+        problems=tuple(problems),
         queries=tuple(result.queries),
     )
 

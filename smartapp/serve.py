@@ -37,6 +37,7 @@ def serve(
     """
     from smartapp.config import ConfigError
     from smartapp.web import create_app
+    from smartapp.web.capacity import limit_outbound
     from smartapp.web.database import current_database_of
 
     config = load_config(require_secret=True, require_public_url=True)
@@ -49,6 +50,8 @@ def serve(
             raise ConfigError("--threads: must be at least 2 (one stays free for /healthz)")
         config = replace(config, threads=threads)
     app = create_app(config)
+    # One thread per worker stays free for /healthz and local pages (smartapp.web.capacity).
+    limit_outbound(app, config.threads - 1)
     database = current_database_of(app)
     # The schema check above opened connections; no worker may inherit them.
     database.close()

@@ -42,24 +42,27 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qs
 
+from smartapp.terminal import terminal_safe
+
 #: The worklist was printed but the population may be incomplete (module doc).
 EXIT_INCOMPLETE = 3
 
 
 def _out(text: str) -> None:
+    text = terminal_safe(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def _warn(text: str) -> None:
-    sys.stderr.write(f"smartapp: warning: {text}\n")
+    sys.stderr.write(f"smartapp: warning: {terminal_safe(text)}\n")
 
 
 def _note(text: str) -> None:
-    sys.stderr.write(f"smartapp: note: {text}\n")
+    sys.stderr.write(f"smartapp: note: {terminal_safe(text)}\n")
 
 
 def _progress(text: str) -> None:
-    sys.stderr.write(f"smartapp: {text}\n")
+    sys.stderr.write(f"smartapp: {terminal_safe(text)}\n")
     sys.stderr.flush()
 
 
@@ -154,7 +157,7 @@ def backend_token(config: Any, base: str) -> str:
 def cmd_worklist(args: argparse.Namespace) -> int:
     from fhir_mappings.population import group_id
     from smartapp.cli import CliError, _context, _fhir_base
-    from smartapp.fhir import FhirClient, FhirError, TokenExpired
+    from smartapp.fhir import FhirClient, FhirError, ReadLimits, TokenExpired
     from smartapp.worklist import (
         WorklistOptions,
         build_worklist,
@@ -203,7 +206,12 @@ def cmd_worklist(args: argparse.Namespace) -> int:
     sleep = ExportPacer(poll_s=2.0) if args.export else time.sleep
     try:
         dialect = config.dialect_for(base)
-        with FhirClient(base, token=token, timeout=timeout, sleep=sleep, dialect=dialect) as client:
+        # No overall deadline (a nightly run over thousands of patients), but the size and
+        # nesting caps hold for every answer.
+        limits = ReadLimits(max_bytes=config.fhir_max_bytes)
+        with FhirClient(
+            base, token=token, timeout=timeout, sleep=sleep, dialect=dialect, limits=limits
+        ) as client:
             worklist = build_worklist(
                 client, mappings=mappings, settings=config.rules, as_of=as_of, options=options
             )
@@ -222,7 +230,7 @@ def cmd_worklist(args: argparse.Namespace) -> int:
     if args.format == "json":
         _out(json.dumps(worklist_json(rows), indent=2))
     elif args.format == "csv":
-        sys.stdout.write(write_csv(rows))
+        sys.stdout.write(terminal_safe(write_csv(rows)))
     else:
         _out(worklist_text(rows))
         _out(

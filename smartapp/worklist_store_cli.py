@@ -74,7 +74,7 @@ def _refresh_once(
     full: bool,
 ) -> int:
     from smartapp.cli import CliError
-    from smartapp.fhir import FhirClient, FhirError, TokenExpired
+    from smartapp.fhir import FhirClient, FhirError, ReadLimits, TokenExpired
     from smartapp.store.leases import Leases
     from smartapp.store.snapshots import SnapshotStore
     from smartapp.worklist.pacing import ExportPacer
@@ -90,6 +90,8 @@ def _refresh_once(
             timeout=target.options.timeout_s,
             sleep=sleep,
             dialect=config.dialect_for(target.server),
+            # No overall deadline (a long refresh), but the size and nesting caps hold.
+            limits=ReadLimits(max_bytes=config.fhir_max_bytes),
         ) as client:
             outcome = refresh_worklist(
                 SnapshotStore(db),

@@ -17,11 +17,13 @@ import sys
 from datetime import UTC, date, datetime
 from typing import Any
 
+from smartapp.terminal import terminal_safe
+
 EXIT_WRITE_FAILED = 1
 
 
 def _out(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(terminal_safe(text) + "\n")
 
 
 def add_writeback_parser(sub: Any) -> argparse.ArgumentParser:
@@ -110,6 +112,6 @@ def cmd_writeback(args: argparse.Namespace) -> int:
             raise CliError(f"FHIR server error: {err}") from err
     _print_plan(result.plan or plan, as_of, args.format, dry_run=False, result=result)
     if not result.ok:
-        sys.stderr.write(f"smartapp: {result.message}\n")
+        sys.stderr.write(f"smartapp: {terminal_safe(result.message)}\n")
         return EXIT_WRITE_FAILED
     return 0

@@ -20,7 +20,7 @@ from fhir_mappings.queries import SearchSpec
 from smartapp.cds.prefetch import PrefetchTemplate, read_prefetch
 from smartapp.cds.request import HookRequest
 from smartapp.config import AppConfig, Tenant
-from smartapp.fhir import FhirClient, FhirError, TokenExpired
+from smartapp.fhir import FhirClient, FhirError, ReadLimits, TokenExpired
 from smartapp.patient_service import FetchedPatient
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,10 @@ def read_hook_data(
     tenant: Tenant | None,
     timeout_s: float,
     extra: Sequence[SearchSpec] = (),
+    limits: ReadLimits | None = None,
 ) -> HookData:
-    """The resources for `request.patient_id` (never raises for server trouble)."""
+    """The resources for `request.patient_id` (never raises for server trouble); the read is
+    bounded by `limits` (deadline, size, nesting) like a dashboard view's."""
     prefetched = read_prefetch(request.prefetch, templates)
     searches = [template.search_for(request.patient_id) for template in prefetched.missing]
     searches.extend(extra)
@@ -76,6 +78,7 @@ def read_hook_data(
                 timeout=timeout_s,
                 max_retries=MAX_RETRIES,
                 dialect=tenant.quirks.dialect() if tenant is not None else None,
+                limits=limits,
             ) as client:
                 try:
                     result = client.batch_search([(spec.area, spec.url) for spec in searches])

@@ -48,6 +48,7 @@ from smartapp.cds.prefetch import PrefetchTemplate, prefetch_templates
 from smartapp.cds.read import HookData, allowed_server, read_hook_data
 from smartapp.cds.request import BadHookRequest, HookRequest, parse_hook_request
 from smartapp.cds.services import SERVICES, SERVICES_BY_ID, Service, discovery_document
+from smartapp.fhir import ReadLimits
 from smartapp.launch.context import current_context
 from smartapp.launch.login import current_login
 from smartapp.launch.state import launch_state
@@ -225,7 +226,12 @@ def call_service(service_id: str) -> Response:
     extra = [SearchSpec(DRAFT_AREA, reference) for reference in drafts.missing_medications]
     state = cds_state()
     data = read_hook_data(
-        hook, state.templates, tenant=tenant, timeout_s=config.fhir_timeout_s, extra=extra
+        hook,
+        state.templates,
+        tenant=tenant,
+        timeout_s=config.fhir_timeout_s,
+        extra=extra,
+        limits=ReadLimits.start(config.fhir_deadline_s, config.fhir_max_bytes),
     )
     read_at = time.perf_counter()
     context = HookContext(links=_links(), now=datetime.now(UTC), fhir_base=hook.fhir_server)

@@ -10,6 +10,7 @@ Modules, one job each:
     bulk       Bulk Data $export: kick-off, poll, streamed NDJSON
     retry      when to retry and how long to wait (Retry-After, backoff)
     errors     FhirError and subclasses, messages from OperationOutcome
+    limits     bounds on a view's reads: deadline, body size, JSON nesting
     querylog   QueryLogEntry: what was requested (data panel, benchmarks)
     results    SearchResult, BatchResult
 """
@@ -23,18 +24,22 @@ from smartapp.fhir.errors import (
     ServerUnavailable,
     TokenExpired,
 )
+from smartapp.fhir.limits import DeadlineExceeded, ReadLimits, ResponseTooLarge
 from smartapp.fhir.querylog import QueryLogEntry
 from smartapp.fhir.results import BatchResult, Resource, SearchResult
 
 __all__ = [
     "BatchResult",
     "BulkExport",
+    "DeadlineExceeded",
     "FhirClient",
     "FhirError",
     "OffServerError",
     "PermissionDenied",
     "QueryLogEntry",
+    "ReadLimits",
     "Resource",
+    "ResponseTooLarge",
     "SearchResult",
     "ServerUnavailable",
     "TokenExpired",

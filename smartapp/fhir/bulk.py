@@ -69,7 +69,6 @@ log = logging.getLogger("smartapp.fhir")
 _KICK_OFF_HEADERS = {"Accept": FHIR_JSON, "Prefer": "respond-async"}
 _STATUS_HEADERS = {"Accept": "application/json"}
 _DOWNLOAD_HEADERS = {"Accept": FHIR_NDJSON}
-_CHUNK = 64 * 1024
 _MAX_ERROR_TEXTS = 5
 #: Always worth waiting for: rate limiting and gateways in front of a busy server.
 _BUSY_STATUSES = frozenset({429, 502, 503, 504})
@@ -538,7 +537,7 @@ class BulkExport(Iterator[Resource]):
             if not reply.ok:
                 raise reply.error(f"Bulk export download of {rtype}")
             content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-            lines = response.iter_lines(chunk_size=_CHUNK)
+            lines = self._transport.iter_lines(response, f"Bulk export download of {rtype}")
             for resource in self._parse(lines, content_type, rtype):
                 count += 1
                 yield resource
@@ -557,12 +556,15 @@ class BulkExport(Iterator[Resource]):
             return
         try:
             head: Any = json.loads(first)
-        except ValueError:
-            # Not one JSON document per line: a pretty-printed (Binary) JSON body.
-            rest = b"\n".join(lines)
+        except (ValueError, RecursionError):
+            # Not one JSON document per line: a pretty-printed (Binary) JSON body, read
+            # whole (within the size cap: it is one document).
+            rest = _joined(lines, self._transport.limits.max_bytes)
             try:
-                head = json.loads(first + b"\n" + rest)
-            except ValueError:
+                head = None if rest is None else json.loads(first + b"\n" + rest)
+            except (ValueError, RecursionError):
+                head = None
+            if head is None:
                 self.problems.append(f"The {rtype} export file is neither NDJSON nor FHIR JSON")
                 return
             if _is_ndjson_binary(head, content_type, single_document=True):
@@ -582,7 +584,7 @@ class BulkExport(Iterator[Resource]):
                 continue
             try:
                 resource = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 bad += 1
                 continue
             if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
@@ -641,6 +643,18 @@ def _by_type(files: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
     for rtype, url in files:
         grouped.setdefault(rtype, []).append(url)
     return list(grouped.items())
+
+
+def _joined(lines: Iterator[bytes], max_bytes: int) -> bytes | None:
+    """The remaining lines joined, or None past `max_bytes`."""
+    parts: list[bytes] = []
+    total = 0
+    for line in lines:
+        total += len(line) + 1
+        if total > max_bytes:
+            return None
+        parts.append(line)
+    return b"\n".join(parts)
 
 
 def _chain(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:

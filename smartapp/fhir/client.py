@@ -26,6 +26,7 @@ from smartapp.fhir.batch import batch_search
 from smartapp.fhir.bulk import BulkExport, ExportRequest
 from smartapp.fhir.dialect import SearchDialect
 from smartapp.fhir.errors import FhirError, ServerUnavailable
+from smartapp.fhir.limits import ReadLimits
 from smartapp.fhir.querylog import QueryLog, QueryLogEntry
 from smartapp.fhir.results import BatchResult, Resource, SearchResult
 from smartapp.fhir.retry import RetryPolicy
@@ -54,6 +55,7 @@ class FhirClient:
         backoff_s: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         dialect: SearchDialect | None = None,
+        limits: ReadLimits | None = None,
     ) -> None:
         self._server = ServerBase.parse(base)
         self._dialect = dialect or SearchDialect()
@@ -67,6 +69,7 @@ class FhirClient:
             policy=RetryPolicy(max_retries=max(0, max_retries), backoff_s=backoff_s),
             sleep=sleep,
             query_log=self._log,
+            limits=limits,
         )
 
     # -- identity, token and bookkeeping ------------------------------------------------
@@ -80,6 +83,11 @@ class FhirClient:
     def dialect(self) -> SearchDialect:
         """How this server wants searches asked (tenant quirks; applied to every search)."""
         return self._dialect
+
+    @property
+    def limits(self) -> ReadLimits:
+        """The read bounds (deadline, size, nesting); share them with helper clients."""
+        return self._transport.limits
 
     @property
     def token(self) -> str | None:

@@ -106,7 +106,7 @@ def outcome_of(response: requests.Response) -> dict[str, Any] | None:
         return None
     try:
         body = json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
         return body

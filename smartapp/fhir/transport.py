@@ -7,6 +7,10 @@ followed by hand and only on the same server, and only reads are retried. Bulk D
 output files are the one exception, and only through an explicit `FileAccess`: they may
 live on the server's origin or an allowlisted one, and the token goes with them only
 where that policy and the caller (the manifest's `requiresAccessToken`) both allow.
+
+Reads are bounded (`smartapp.fhir.limits`): one deadline for the whole view, retries and
+backoff included; bodies read as a stream with the socket timeout cut to the time left;
+a size cap; a JSON nesting cap. A write gets its own clock of connect + read timeout.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.exceptions
 
 from smartapp.fhir.errors import FhirError, OffServerError, ServerUnavailable, error_from_response
+from smartapp.fhir.limits import Deadline, ReadLimits, parse_json
 from smartapp.fhir.querylog import QueryLog, QueryLogEntry
 from smartapp.fhir.retry import RetryPolicy
 from smartapp.fhir.urls import FileAccess, ServerBase
@@ -45,7 +51,14 @@ NETWORK_ERRORS = (
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
+    # Raised by urllib3 itself while a streamed body is read chunk by chunk.
+    urllib3.exceptions.ReadTimeoutError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.DecodeError,
 )
+_CHUNK = 64 * 1024
+#: The shortest socket timeout set while reading (a zero would mean "non-blocking").
+_MIN_SOCKET_TIMEOUT_S = 0.05
 
 
 @dataclass
@@ -81,13 +94,50 @@ def _entry_count(body: Any) -> int | None:
     return None
 
 
-def _parse_json(response: requests.Response) -> Any:
-    if not response.content:
-        return None
+def _cut_socket_timeout(response: requests.Response, seconds: float) -> None:
+    """Make the next read of the body wait at most `seconds` (urllib3 keeps the socket of
+    a streamed response on `_connection`; without it, the per-read timeout still holds)."""
+    connection = getattr(response.raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        sock.settimeout(max(_MIN_SOCKET_TIMEOUT_S, seconds))
+
+
+def read_limited(
+    response: requests.Response,
+    budget: Deadline,
+    *,
+    max_bytes: int,
+    read_timeout: float,
+    what: str,
+    too_large: Callable[[str, int | None], Exception],
+) -> bytes:
+    """A streamed response's whole body, read a chunk at a time: each wait for the server
+    is cut to the time `budget` has left, and reading stops past `max_bytes` (decoded).
+    The connection goes back to the pool when the body was read whole, else it is closed."""
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        response.close()
+        raise too_large(what, int(length))
+    chunks: list[bytes] = []
+    total = 0
     try:
-        return json.loads(response.content)
-    except ValueError:
-        return None
+        while True:
+            if budget.expired:
+                raise budget.exceeded(what)
+            _cut_socket_timeout(response, min(read_timeout, budget.remaining()))
+            chunk = response.raw.read1(_CHUNK, decode_content=True)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > max_bytes:
+                raise too_large(what, None)
+            chunks.append(chunk)
+    except BaseException:
+        response.close()
+        raise
+    response.raw.release_conn()
+    return b"".join(chunks)
 
 
 class Transport:
@@ -103,6 +153,7 @@ class Transport:
         policy: RetryPolicy,
         sleep: Callable[[float], None],
         query_log: QueryLog,
+        limits: ReadLimits | None = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
@@ -113,6 +164,49 @@ class Transport:
         self.policy = policy
         self.sleep = sleep
         self.log = query_log
+        self.limits = limits or ReadLimits()
+
+    # -- bounded reading ------------------------------------------------------------------
+
+    def _budget(self, retry: bool) -> Deadline:
+        """The view's deadline for reads; a write's own short clock (it must not be cut
+        off by a slow read before it, nor hang on a server that drips its answer)."""
+        return self.limits.deadline if retry else Deadline(sum(self.timeout))
+
+    def _timeouts(self, budget: Deadline) -> tuple[float, float]:
+        left = max(_MIN_SOCKET_TIMEOUT_S, budget.remaining())
+        return (min(self.timeout[0], left), min(self.timeout[1], left))
+
+    def read_body(self, response: requests.Response, budget: Deadline, what: str) -> bytes:
+        """The whole body, read a chunk at a time within `budget` and the size cap."""
+        return read_limited(
+            response,
+            budget,
+            max_bytes=self.limits.max_bytes,
+            read_timeout=self.timeout[1],
+            what=what,
+            too_large=self.limits.too_large,
+        )
+
+    def iter_lines(self, response: requests.Response, what: str) -> Iterator[bytes]:
+        """A streamed body's lines (NDJSON), each within the size cap, the whole read
+        within the view's deadline. The caller closes the response."""
+        limits, budget = self.limits, self.limits.deadline
+        pending = b""
+        while True:
+            if budget.expired:
+                raise budget.exceeded(what)
+            _cut_socket_timeout(response, min(self.timeout[1], budget.remaining()))
+            chunk = response.raw.read1(_CHUNK, decode_content=True)
+            if not chunk:
+                break
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            if len(pending) > limits.max_bytes:
+                raise limits.too_large(f"{what} (one line)")
+            yield from lines
+        if pending:
+            yield pending
 
     def resolve(self, ref: str) -> str:
         return self.base.resolve(ref)
@@ -159,9 +253,12 @@ class Transport:
                 f"{what} refused: {urlsplit(url).hostname or 'that URL'} is not the FHIR server"
             )
         data = json.dumps(body).encode("utf-8") if body is not None else None
+        budget = self._budget(retry)
         attempt = 0
         redirects = 0
         while True:
+            if budget.expired:
+                raise budget.exceeded(what)
             started = time.perf_counter()
             relative = self.base.relative(url)
             try:
@@ -170,10 +267,11 @@ class Transport:
                     url,
                     headers=self._headers(url, headers, files, token),
                     data=data,
-                    timeout=self.timeout,
+                    timeout=self._timeouts(budget),
                     allow_redirects=False,
-                    stream=stream,
+                    stream=True,
                 )
+                content = None if stream else self.read_body(response, budget, what)
             except NETWORK_ERRORS as err:
                 kind = "timeout" if isinstance(err, requests.Timeout) else "connection error"
                 elapsed = (time.perf_counter() - started) * 1000
@@ -181,6 +279,8 @@ class Transport:
                     QueryLogEntry(method, relative, None, elapsed, error=kind, attempt=attempt + 1)
                 )
                 delay = self.policy.delay_for_error(attempt) if retry else None
+                if budget.expired or (delay is not None and delay >= budget.remaining()):
+                    raise budget.exceeded(what) from err
                 if delay is None:
                     tries = f", {attempt + 1} attempts" if attempt else ""
                     raise ServerUnavailable(
@@ -198,8 +298,27 @@ class Transport:
                 attempt += 1
                 continue
 
-            parsed = None if stream else _parse_json(response)
+            except FhirError:
+                # Past the deadline or the size cap while reading the body: logged, not retried.
+                elapsed = (time.perf_counter() - started) * 1000
+                self.log.record(
+                    QueryLogEntry(
+                        method, relative, None, elapsed, error="not read", attempt=attempt + 1
+                    )
+                )
+                raise
+            if content is not None:
+                response._content = content  # what `.content` and `.json()` return
             elapsed = (time.perf_counter() - started) * 1000
+            try:
+                parsed = None if content is None else parse_json(content, what)
+            except FhirError:
+                self.log.record(
+                    QueryLogEntry(
+                        method, relative, response.status_code, elapsed, attempt=attempt + 1
+                    )
+                )
+                raise
             index = self.log.record(
                 QueryLogEntry(
                     method,
@@ -230,6 +349,9 @@ class Transport:
             delay = (
                 self.policy.delay_for_status(attempt, status, response.headers) if retry else None
             )
+            if delay is not None and delay >= budget.remaining():
+                response.close()
+                raise budget.exceeded(what)
             if delay is not None:
                 response.close()
                 log.warning(

@@ -27,7 +27,7 @@ from typing import Any
 
 from flask import g, has_request_context
 
-from smartapp.fhir import FhirClient
+from smartapp.fhir import FhirClient, ReadLimits
 from smartapp.launch import tokens
 from smartapp.launch.errors import RelaunchRequired
 from smartapp.launch.scopes import GrantedScopes
@@ -226,7 +226,16 @@ def fhir_session_for(
     return context.fhir_base, access_token_for(context, force_refresh=force_refresh)
 
 
-def fhir_client_for(context: LaunchContext, *, force_refresh: bool = False) -> FhirClient:
+def view_limits() -> ReadLimits:
+    """Read bounds for one view (SMARTAPP_FHIR_DEADLINE, SMARTAPP_FHIR_MAX_BYTES); the
+    clock starts now. Create them once per view and pass them to every client it uses."""
+    config = launch_state().config
+    return ReadLimits.start(config.fhir_deadline_s, config.fhir_max_bytes)
+
+
+def fhir_client_for(
+    context: LaunchContext, *, force_refresh: bool = False, limits: ReadLimits | None = None
+) -> FhirClient:
     """A `FhirClient` for the context's server with a valid token (None on open servers).
 
     The client only sends the token to URLs under `context.fhir_base`. When a call raises
@@ -236,5 +245,10 @@ def fhir_client_for(context: LaunchContext, *, force_refresh: bool = False) -> F
     base, token = fhir_session_for(context, force_refresh=force_refresh)
     config = launch_state().config
     return FhirClient(
-        base, None, token=token, timeout=config.fhir_timeout_s, dialect=config.dialect_for(base)
+        base,
+        None,
+        token=token,
+        timeout=config.fhir_timeout_s,
+        dialect=config.dialect_for(base),
+        limits=limits or view_limits(),
     )

@@ -27,12 +27,17 @@ from urllib.parse import urlsplit
 
 import requests
 
+from smartapp.fhir.errors import FhirError
+from smartapp.fhir.limits import Deadline, DeadlineExceeded, parse_json
+from smartapp.fhir.transport import NETWORK_ERRORS, read_limited
 from smartapp.launch.errors import DiscoveryError
 
 log = logging.getLogger(__name__)
 
 #: Timeout (seconds) for every call to an authorization server (discovery, token, JWKS).
 AUTH_TIMEOUT_S = 10.0
+#: Discovery documents and key sets are small; anything larger is not read.
+MAX_DOCUMENT_BYTES = 1024 * 1024
 
 
 def is_loopback(url: str) -> bool:
@@ -231,21 +236,40 @@ def _parsed(
 
 
 def fetch_json(url: str, *, what: str, timeout: float = AUTH_TIMEOUT_S) -> object:
-    """GET a JSON document from an authorization server (no redirects, bounded time)."""
+    """GET a JSON document from an authorization server: no redirects, the whole exchange
+    within `timeout` seconds (a server that drips its answer is cut off), at most
+    MAX_DOCUMENT_BYTES, JSON nesting capped."""
     require_secure(url, what)
+    budget = Deadline(timeout)
     try:
         response = requests.get(
-            url, headers={"Accept": "application/json"}, timeout=timeout, allow_redirects=False
+            url,
+            headers={"Accept": "application/json"},
+            timeout=timeout,
+            allow_redirects=False,
+            stream=True,
         )
-    except requests.RequestException as err:
+        with response:
+            if response.status_code != 200:
+                raise DiscoveryError(f"The EHR's {what} answered HTTP {response.status_code}.")
+            body = read_limited(
+                response,
+                budget,
+                max_bytes=MAX_DOCUMENT_BYTES,
+                read_timeout=timeout,
+                what=what,
+                too_large=lambda _what, _size: DiscoveryError(f"The EHR's {what} is too large."),
+            )
+    except (*NETWORK_ERRORS, requests.RequestException, DeadlineExceeded) as err:
         log.warning("%s fetch failed: %s", what, type(err).__name__)
         raise DiscoveryError(f"The EHR's {what} could not be reached.") from err
-    if response.status_code != 200:
-        raise DiscoveryError(f"The EHR's {what} answered HTTP {response.status_code}.")
     try:
-        return response.json()
-    except ValueError as err:
-        raise DiscoveryError(f"The EHR's {what} is not JSON.") from err
+        document = parse_json(body, what)
+    except FhirError as err:
+        raise DiscoveryError(f"The EHR's {what} is not JSON the app can read.") from err
+    if document is None:
+        raise DiscoveryError(f"The EHR's {what} is not JSON.")
+    return document
 
 
 def _document(iss: str, timeout: float) -> object:

@@ -42,7 +42,7 @@ from authlib.integrations.requests_client import OAuth2Session
 
 from smartapp.config import Tenant, normalise_base
 from smartapp.launch import tokens
-from smartapp.launch.context import LAUNCH_KEY, TOKEN_KEY
+from smartapp.launch.context import LAUNCH_KEY, TOKEN_KEY, current_context
 from smartapp.launch.discovery import SmartConfiguration, discover, require_secure
 from smartapp.launch.errors import (
     AuthorizationDenied,
@@ -52,7 +52,7 @@ from smartapp.launch.errors import (
     StateError,
 )
 from smartapp.launch.idtoken import resolve_fhir_user, validate_id_token
-from smartapp.launch.login import LOGIN_KEY
+from smartapp.launch.login import LOGIN_KEY, current_login
 from smartapp.launch.oauth_errors import explain, log_refusal
 from smartapp.launch.scopes import GrantedScopes, read_only, requested_scopes, with_refresh_scope
 from smartapp.launch.session_store import PENDING_TTL_S
@@ -396,15 +396,31 @@ def _verified_fhir_user(
     return resolve_fhir_user(claims.get("fhirUser"), tenant.iss)
 
 
-def open_server_launch(iss: str | None, patient: str | None) -> str:
-    """Open-server mode: no OAuth, full capabilities, patient in context."""
+def open_target(iss: str | None, patient: str | None) -> tuple[Tenant, str | None]:
+    """The allowlisted open server and patient id an `/open` request names (or an error)."""
     tenant = allowed_tenant(iss)
     if not tenant.open_server:
         raise IssuerNotAllowed(
             "This FHIR server is not configured as an open server; launch the app from the "
             "EHR instead."
         )
-    patient_id = fhir_id(patient, "patient")
+    return tenant, fhir_id(patient, "patient")
+
+
+def session_to_replace() -> str | None:
+    """What an open-server session would end in this browser: the EHR of a live launch,
+    or the app's own sign-in; None when there is nothing worth asking about."""
+    context = current_context()
+    if context is not None and not context.open_server:
+        return context.tenant_label
+    if current_login() is not None:
+        return "your sign-in to the app"
+    return None
+
+
+def open_server_launch(iss: str | None, patient: str | None) -> str:
+    """Open-server mode: no OAuth, full capabilities, patient in context."""
+    tenant, patient_id = open_target(iss, patient)
     state = launch_state()
     sid = rotate_session_id() if session_id() else ensure_session_id()
     state.store.discard(sid, TOKEN_KEY)

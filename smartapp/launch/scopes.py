@@ -67,11 +67,21 @@ class GrantedScopes:
                 other.add(token)
         return cls(" ".join(tokens), tuple(resources), frozenset(other))
 
-    def has(self, resource_type: str, letter: str, *, level: str | None = None) -> bool:
+    def has(
+        self,
+        resource_type: str,
+        letter: str,
+        *,
+        level: str | None = None,
+        whole_type: bool = False,
+    ) -> bool:
+        """Whether a granted scope gives `letter` on the type (`whole_type`: a scope with no
+        granular `?param=` filter, i.e. on every resource of the type)."""
         return any(
             scope.covers(resource_type)
             and letter in scope.perms
             and (level is None or scope.level == level)
+            and not (whole_type and scope.query)
             for scope in self.resources
         )
 
@@ -79,9 +89,29 @@ class GrantedScopes:
         """Read or search granted (possibly restricted to a granular subset)."""
         return self.has(resource_type, "r") or self.has(resource_type, "s")
 
+    def reads_only_part(self, resource_type: str) -> bool:
+        """Reading the type is granted only through filtered scopes (`?category=…`): a
+        search returns a subset, so what it does not return is unknown, not absent."""
+        return self.can_read(resource_type) and not (
+            self.has(resource_type, "r", whole_type=True)
+            or self.has(resource_type, "s", whole_type=True)
+        )
+
     def can_write(self, resource_type: str) -> bool:
-        """Create or update granted on the type: v2 `c`/`u`, v1 `.write`/`.*`."""
-        return self.has(resource_type, "c") or self.has(resource_type, "u")
+        """Create or update granted on every resource of the type: v2 `c`/`u`, v1
+        `.write`/`.*`. A filtered grant (`patient/Task.cu?code=…`) does not count: the app
+        cannot tell which of its writes the filter allows, so it writes nothing then."""
+        return self.has(resource_type, "c", whole_type=True) or self.has(
+            resource_type, "u", whole_type=True
+        )
+
+    def filtered_writes(self, resource_type: str) -> list[str]:
+        """The granted write scopes on the type that carry a filter (for messages)."""
+        return [
+            f"{scope.level}/{scope.resource_type}.{scope.perms}?{scope.query}"
+            for scope in self.resources
+            if scope.covers(resource_type) and scope.query and set(scope.perms) & set("cud")
+        ]
 
     @property
     def levels(self) -> frozenset[str]:

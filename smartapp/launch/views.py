@@ -47,10 +47,35 @@ def callback(callback_id: str | None = None) -> ResponseReturnValue:
     return redirect(target, code=302)
 
 
+#: Fetch Metadata values of a navigation another site started (a link, a form, a frame).
+_FROM_ELSEWHERE = frozenset({"cross-site", "same-site"})
+
+
 @bp.get("/open")
 def open_server() -> ResponseReturnValue:
-    target = flow.open_server_launch(request.args.get("iss"), request.args.get("patient"))
-    return redirect(target, code=302)
+    """Open an allowlisted open server. Asks first (a same-origin form) when another site
+    sent the browser here, or when this would end a live EHR launch or sign-in: a link on
+    any web page must not silently swap the patient or session a clinician is working in."""
+    iss, patient = request.args.get("iss"), request.args.get("patient")
+    tenant, _ = flow.open_target(iss, patient)
+    replaces = flow.session_to_replace()
+    if request.headers.get("Sec-Fetch-Site") in _FROM_ELSEWHERE or replaces is not None:
+        page = render_template(
+            "launch/confirm_open.html",
+            server=tenant.display_name,
+            replaces=replaces,
+            iss=tenant.iss,
+            patient=patient or "",
+        )
+        return Response(page, mimetype="text/html")
+    return redirect(flow.open_server_launch(iss, patient), code=302)
+
+
+@bp.post("/open")
+def open_server_confirmed() -> ResponseReturnValue:
+    """The confirmation form's answer (CSRF-checked and same-origin like every POST)."""
+    target = flow.open_server_launch(request.form.get("iss"), request.form.get("patient"))
+    return redirect(target, code=303)
 
 
 def login_redirect_uri() -> str:

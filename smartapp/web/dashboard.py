@@ -38,7 +38,12 @@ from fhir_mappings.site import Mappings, load_mappings
 from smartapp import patient_service
 from smartapp.config import ConfigError
 from smartapp.fhir import FhirClient, FhirError, TokenExpired
-from smartapp.launch.context import LaunchContext, current_context, fhir_client_for
+from smartapp.launch.context import (
+    LaunchContext,
+    current_context,
+    fhir_client_for,
+    view_limits,
+)
 from smartapp.launch.state import launch_state
 from smartapp.rules.model import Summary
 from smartapp.web.viewmodel import FetchInfo, PageContext, build_dashboard
@@ -110,14 +115,16 @@ def _fetch(
     context: LaunchContext, patient_id: str, mappings: Mappings
 ) -> tuple[patient_service.FetchedPatient, FhirClient]:
     """One batch read; a FHIR 401 gets one forced token refresh, then RelaunchRequired."""
-    client = fhir_client_for(context)
+    limits = view_limits()  # one clock for the read and its retry with a fresh token
+    partial = {} if context.open_server else {"partial_types": context.scopes.reads_only_part}
+    client = fhir_client_for(context, limits=limits)
     try:
-        return patient_service.fetch_patient(client, patient_id, mappings), client
+        return patient_service.fetch_patient(client, patient_id, mappings, **partial), client
     except TokenExpired:
         client.close()
-        client = fhir_client_for(context, force_refresh=True)
+        client = fhir_client_for(context, force_refresh=True, limits=limits)
         try:
-            return patient_service.fetch_patient(client, patient_id, mappings), client
+            return patient_service.fetch_patient(client, patient_id, mappings, **partial), client
         except TokenExpired:
             client.close()
             raise

@@ -2,7 +2,7 @@
 
 Headers on every response:
 - `Content-Security-Policy`: no inline script or style; `frame-ancestors` lists 'self' and
-  the origins of the allowlisted issuers (plus tenant `frame_ancestors` and
+  the origins of the allowlisted EHRs — never open servers — (plus tenant `frame_ancestors` and
   SMARTAPP_FRAME_ANCESTORS for EHR UIs on another origin); `form-action` allows 'self'
   and the issuers' origins (a form that starts a launch is redirected to the EHR).
 - `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`, and
@@ -122,11 +122,13 @@ def check_csrf() -> None:
 
 
 def build_csp(config: AppConfig) -> str:
-    tenants = config.all_tenants()
+    # Only EHRs may frame the app: an open FHIR server (HAPI sandbox) has no UI that would,
+    # and anyone can host pages on some of them.
+    tenants = [tenant for tenant in config.all_tenants() if not tenant.open_server]
     ancestors = {origin_of(tenant.iss) for tenant in tenants}
     ancestors.update(origin for tenant in tenants for origin in tenant.frame_ancestors)
     ancestors.update(config.frame_ancestors)
-    form_targets = {origin_of(tenant.iss) for tenant in tenants if not tenant.open_server}
+    form_targets = {origin_of(tenant.iss) for tenant in tenants}
     return "; ".join(
         [
             "default-src 'self'",

@@ -56,7 +56,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from fhir_mappings import population as fp
 from fhir_mappings.write import WriteContext
-from smartapp.fhir import FhirClient, FhirError, TokenExpired
+from smartapp.fhir import FhirClient, FhirError, ReadLimits, TokenExpired
 from smartapp.launch.context import (
     LAUNCH_KEY,
     TOKEN_KEY,
@@ -208,7 +208,9 @@ def worklist_access() -> WorklistAccess:
     )
 
 
-def _client(access: WorklistAccess, *, force_refresh: bool = False) -> FhirClient:
+def _client(
+    access: WorklistAccess, limits: ReadLimits, *, force_refresh: bool = False
+) -> FhirClient:
     timeout = launch_state().config.fhir_timeout_s
     if access.mode == "backend":
         _, token = population_token(force=force_refresh)
@@ -217,22 +219,31 @@ def _client(access: WorklistAccess, *, force_refresh: bool = False) -> FhirClien
             token=token.access_token,
             timeout=timeout,
             dialect=launch_state().config.dialect_for(access.fhir_base),
+            limits=limits,
         )
     if access.context is None:
         raise WorklistUnavailable("The launch has ended; launch the app again.")
-    return fhir_client_for(access.context, force_refresh=force_refresh)
+    return fhir_client_for(access.context, force_refresh=force_refresh, limits=limits)
+
+
+def _worklist_limits() -> ReadLimits:
+    """The population read has its own, longer deadline (SMARTAPP_WORKLIST_DEADLINE)."""
+    config = launch_state().config
+    return ReadLimits.start(config.worklist_deadline_s, config.fhir_max_bytes)
 
 
 def _with_fhir(access: WorklistAccess, work: Callable[[FhirClient], T]) -> T:
-    """Run `work` with a client; on a FHIR 401 once more with a refreshed token."""
-    client = _client(access)
+    """Run `work` with a client; on a FHIR 401 once more with a refreshed token (the same
+    deadline for both)."""
+    limits = _worklist_limits()
+    client = _client(access, limits)
     try:
         return work(client)
     except TokenExpired:
         log.info("FHIR token refused during the worklist; refreshing once")
     finally:
         client.close()
-    client = _client(access, force_refresh=True)
+    client = _client(access, limits, force_refresh=True)
     try:
         return work(client)
     finally:
@@ -259,19 +270,28 @@ def _target(access: WorklistAccess) -> RefreshTarget:
 
 
 def _client_maker(access: WorklistAccess) -> ClientMaker:
-    """FHIR clients for a background refresh, with this request's access (module doc)."""
-    timeout = launch_state().config.fhir_timeout_s
+    """FHIR clients for a background refresh, with this request's access (module doc).
+    The refresh's reads share one clock, SMARTAPP_WORKLIST_DEADLINE, like the population
+    read it replaced: a slow or hostile server cannot hold a web thread for ever."""
+    limits = _worklist_limits()
+    config = launch_state().config
     if access.mode == "backend":
 
         def backend(force: bool) -> FhirClient:
             token = job_token(force=force)
-            return FhirClient(access.fhir_base, token=token.access_token, timeout=timeout)
+            return FhirClient(
+                access.fhir_base,
+                token=token.access_token,
+                timeout=config.fhir_timeout_s,
+                dialect=config.dialect_for(access.fhir_base),
+                limits=limits,
+            )
 
         return backend
     context = access.context
     if context is None:
         raise WorklistUnavailable("The launch has ended; launch the app again.")
-    return lambda force: fhir_client_for(context, force_refresh=force)
+    return lambda force: fhir_client_for(context, force_refresh=force, limits=limits)
 
 
 def _start_refresh(access: WorklistAccess, target: RefreshTarget, *, full: bool = False) -> bool:

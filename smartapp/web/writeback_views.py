@@ -66,6 +66,7 @@ from smartapp.launch.context import (
     fhir_client_for,
     require_context,
     same_launch,
+    view_limits,
 )
 from smartapp.launch.state import launch_state
 from smartapp.rules.model import Summary
@@ -234,8 +235,26 @@ def saved_message(result: WriteResult) -> str:
 # -- permissions and the launch -----------------------------------------------------------
 
 
+def filtered_write_scopes(context: LaunchContext) -> list[str]:
+    """Write grants on the plan's types that carry a filter (and so do not count)."""
+    return [
+        scope
+        for rtype in ("CarePlan", "Task", "Provenance")
+        if not context.can_write(rtype)
+        for scope in context.scopes.filtered_writes(rtype)
+    ]
+
+
 def write_refusal(context: LaunchContext) -> str | None:
     """Why this launch may not save (None when it may): CarePlan, Task and Provenance."""
+    filtered = filtered_write_scopes(context)
+    if filtered:
+        return (
+            "This launch is read-only: the EHR granted write access only to some CarePlans, "
+            f"Tasks or Provenance records ({', '.join(filtered[:3])}), and the app saves its "
+            "plan only with write access to all of them, so nothing can be saved from here. "
+            "Nothing was written."
+        )
     if not context.can_write_plan:
         return (
             "This launch is read-only: the EHR did not grant write access to CarePlan and "
@@ -257,6 +276,8 @@ class WritePermission:
     reason: str | None
     launch_id: str
     patient_id: str | None
+    #: Filtered write grants that did not count (shown on the read-only banner).
+    filtered: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -276,7 +297,13 @@ def writeback_permission() -> WritePermission | None:
     if context is None:
         return None
     reason = write_refusal(context)
-    return WritePermission(reason is None, reason, context.launch_id, context.patient)
+    return WritePermission(
+        reason is None,
+        reason,
+        context.launch_id,
+        context.patient,
+        tuple(filtered_write_scopes(context)),
+    )
 
 
 @bp.app_template_global("writeback_ack")
@@ -381,14 +408,15 @@ def _check_post(context: LaunchContext) -> Response | None:
 def with_fhir(context: LaunchContext, work: Callable[[FhirClient], T]) -> T:
     """Run `work` with a FHIR client; on a 401 once more with a refreshed token. A second
     TokenExpired, or RelaunchRequired, reaches the app's "relaunch" error page."""
-    client = fhir_client_for(context)
+    limits = view_limits()
+    client = fhir_client_for(context, limits=limits)
     try:
         return work(client)
     except TokenExpired:
         log.info("FHIR token refused during write-back; refreshing once")
     finally:
         client.close()
-    client = fhir_client_for(context, force_refresh=True)
+    client = fhir_client_for(context, force_refresh=True, limits=limits)
     try:
         return work(client)
     finally:

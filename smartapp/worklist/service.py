@@ -307,9 +307,13 @@ def build_worklist(
 
 def same_server(client: FhirClient, timeout_s: float) -> ClientFactory:
     """A factory of clients for the same server, token and search dialect (one per worker
-    thread)."""
+    thread), with the same read limits (one deadline for the whole worklist)."""
     return lambda: FhirClient(
-        client.base, token=client.token, timeout=timeout_s, dialect=client.dialect
+        client.base,
+        token=client.token,
+        timeout=timeout_s,
+        dialect=client.dialect,
+        limits=client.limits,
     )
 
 

@@ -559,7 +559,7 @@ def test_csp_with_frame_ancestors_on_every_page(
         assert csp, f"{what}: no CSP"
         assert csp["frame-ancestors"][0] == "'self'", what
         assert smart_stack.sandbox in csp["frame-ancestors"], what
-        assert hapi_origin in csp["frame-ancestors"], what
+        assert hapi_origin not in csp["frame-ancestors"], what  # an open server is no EHR
         assert "*" not in csp["frame-ancestors"], what
         assert csp["script-src"] == ["'self'"], what  # no inline script, no eval
         assert "'unsafe-inline'" not in csp.get("style-src", []), what

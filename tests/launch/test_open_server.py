@@ -55,3 +55,71 @@ def test_open_mode_replaces_an_earlier_context(app, client):
     second = context_of(app, client)
     assert second.patient == "b"
     assert second.launch_id != first.launch_id
+
+
+def _csrf(page: str) -> str:
+    import re
+
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def test_another_site_cannot_open_a_server_without_asking(app, client, rsps):
+    """A link or auto-submitting form on another site: the app asks, nothing changes."""
+    for site in ("cross-site", "same-site"):
+        response = client.get(
+            "/open",
+            query_string={"iss": OPEN_ISS, "patient": "victim-2"},
+            headers={"Sec-Fetch-Site": site},
+        )
+        assert response.status_code == 200
+        assert 'id="confirm-open"' in response.get_data(as_text=True)
+        assert context_of(app, client) is None
+    # Confirming on the app's own page (a same-origin POST with the CSRF token) opens it.
+    done = client.post(
+        "/open",
+        data={"iss": OPEN_ISS, "patient": "victim-2", "csrf_token": _csrf(response.text)},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert done.status_code == 303 and done.headers["Location"] == "/patient"
+    assert context_of(app, client).patient == "victim-2"
+
+
+def test_opening_a_server_asks_before_ending_a_live_ehr_launch(app, client, ehr):
+    ehr.sign_in(client)
+    launched = context_of(app, client)
+    for site in ("same-origin", "none", None):
+        headers = {"Sec-Fetch-Site": site} if site else {}
+        response = client.get(
+            "/open", query_string={"iss": OPEN_ISS, "patient": "x"}, headers=headers
+        )
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200 and 'id="replaces-session"' in page
+        assert "ehr.example.org" in page  # the EHR's configured name, not request text
+    assert context_of(app, client).launch_id == launched.launch_id  # still the EHR launch
+    # A forged confirmation from another site is refused by the CSRF check.
+    forged = client.post(
+        "/open",
+        data={"iss": OPEN_ISS, "patient": "x", "csrf_token": _csrf(page)},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert forged.status_code == 400
+    assert context_of(app, client).launch_id == launched.launch_id
+
+
+def test_the_csrf_token_changes_at_sign_in(app, client, ehr):
+    """A token an earlier page of the session showed (or leaked) is dead after sign-in."""
+    page = client.get(
+        "/open", query_string={"iss": OPEN_ISS}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    before = _csrf(page.get_data(as_text=True))
+    ehr.sign_in(client)
+    with client.session_transaction() as flask_session:
+        assert flask_session.get("_csrf") != before
+    refused = client.post(
+        "/open",
+        data={"iss": OPEN_ISS, "csrf_token": before},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert refused.status_code == 400
