@@ -13,11 +13,12 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from smartapp.config import ConfigError
 from smartapp.launch.backend import BackendTokenProvider, fetch_backend_token
-from smartapp.launch.keys import load_app_key
+from smartapp.launch.keys import load_app_key, verify_keyset
 from smartapp.web import create_app
 from tests.launch.launch_fakes import (
     CLIENT_ID,
     DISCOVERY_URL,
+    ISS,
     TOKEN_URL,
     form,
     make_config,
@@ -301,3 +302,59 @@ def test_a_v1_only_server_gets_v1_backend_scopes(rsa_pem, rsps):
     token = rsps.add(responses.POST, TOKEN_URL, json={"access_token": "t", "token_type": "Bearer"})
     fetch_backend_token(make_config(), load_app_key(rsa_pem), scope="system/Patient.rs")
     assert form(token.calls[0].request)["scope"] == "system/Patient.read"
+
+
+def test_refused_backend_credentials_are_one_cli_line_with_the_ehr_code(rsa_pem, rsps, caplog):
+    """Epic before the organisation maps the client to a user: `invalid_client`."""
+    from smartapp.cli import CliError
+    from smartapp.worklist_cli import backend_token
+
+    rsps.add(responses.GET, DISCOVERY_URL, json=reference_discovery())
+    rsps.add(
+        responses.POST,
+        TOKEN_URL,
+        status=400,
+        json={"error": "invalid_client", "error_description": "Client user mapping missing"},
+    )
+    config = make_config(private_key_path=rsa_pem)
+    with pytest.raises(CliError) as refused:
+        backend_token(config, ISS)
+    assert str(refused.value) == (
+        "backend services: The FHIR server refused the app's backend credentials. "
+        "The EHR did not recognise the app's credentials. (EHR code: invalid_client)"
+    )
+    assert "Client user mapping missing" in caplog.text
+
+
+ORACLE_LIKE_TOKEN_URL = "https://authorization.example.com/tenants/t-1/protocols/oauth2/token"
+
+
+def test_a_token_endpoint_on_another_host_is_used_only_when_the_tenant_lists_it(rsa_pem, rsps):
+    """Oracle Health: the FHIR server's discovery names `authorization.cerner.com`."""
+    from smartapp.cli import CliError
+    from smartapp.config import Tenant
+    from smartapp.worklist_cli import backend_token
+
+    rsps.add(
+        responses.GET,
+        DISCOVERY_URL,
+        json=reference_discovery() | {"token_endpoint": ORACLE_LIKE_TOKEN_URL},
+    )
+    token_calls = rsps.add(
+        responses.POST,
+        ORACLE_LIKE_TOKEN_URL,
+        json={"access_token": "oracle-like", "token_type": "Bearer", "scope": "system/Patient.rs"},
+    )
+    plain = make_config(private_key_path=rsa_pem)
+    with pytest.raises(CliError, match="'auth_origins' in the tenants file"):
+        backend_token(plain, ISS)
+    assert token_calls.call_count == 0
+
+    tenant = Tenant(
+        iss=ISS, client_id=CLIENT_ID, auth_origins=("https://authorization.example.com",)
+    )
+    listed = replace(plain, tenants={ISS: tenant})
+    assert backend_token(listed, ISS) == "oracle-like"
+    _sent, token = decode(rsps.calls[-1].request, verify_keyset(load_app_key(rsa_pem)))
+    claims = token.claims
+    assert claims["aud"] == ORACLE_LIKE_TOKEN_URL
