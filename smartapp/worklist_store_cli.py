@@ -16,7 +16,7 @@ import json
 import math
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 EXIT_BUSY = 4
@@ -159,6 +159,13 @@ def _show(db: Any, target: Any, fmt: str, filters: Any) -> int:
         raise CliError("no worklist is stored for this server yet (use --refresh)")
     for problem in latest.stats.get("problems", []):
         _warn(problem)
+    failed = snapshots.failure_since(target.key, latest.id)
+    if failed is not None:
+        when = datetime.fromtimestamp(failed.finished_at or failed.started_at, UTC)
+        _warn(
+            f"the last refresh failed at {when:%Y-%m-%d %H:%M} UTC ({failed.error}); "
+            "this is the list from the refresh before it"
+        )
     rows = filters.apply(decode_rows(blob))
     if fmt == "json":
         docs = {pid: decode_json(doc) for pid, doc in snapshots.summaries(latest.id)}

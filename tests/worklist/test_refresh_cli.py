@@ -110,3 +110,23 @@ def test_the_refresh_loop_reports_a_refresh_that_read_no_population_and_goes_on(
     assert main(argv) == 130
     err = capsys.readouterr().err
     assert err.count("smartapp: refresh failed: None of the searches for patients") == 2
+
+
+def test_showing_a_stored_list_after_a_failed_refresh_says_so(
+    rsps: responses.RequestsMock,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    FakeFhir(generated(2)).install(rsps)
+    assert main(["worklist", "--fhir-base", BASE, "--refresh", "--workers", "1"]) == 0
+    rsps.reset()
+    rsps.add(responses.POST, BASE, status=503)
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+    assert main(["worklist", "--fhir-base", BASE, "--refresh", "--full", "--workers", "1"]) == 2
+    capsys.readouterr()
+    assert main(["worklist", "--fhir-base", BASE, "--stored", "--format", "text"]) == 0
+    shown = capsys.readouterr()
+    assert "2 of 2 patients shown" in shown.out
+    assert "smartapp: warning: the last refresh failed at " in shown.err
+    assert "None of the searches for patients on ofatumumab worked" in shown.err
+    assert "this is the list from the refresh before it" in shown.err
