@@ -189,6 +189,14 @@ def test_home_therapy_and_discontinued_in_json_and_text(
     code, out, _ = run(capsys, "check", "--bundle", stopped, "--as-of", AS_OF.isoformat())
     doc = json.loads(out)
     assert doc["phase"] == "discontinued" and doc["schedule"]["next_due"] is None
+    statement = write(
+        tmp_path, "statement.json", demo_collection_bundle(AS_OF, "home-statement-live-vaccine")
+    )
+    code, out, _ = run(
+        capsys, "check", "--bundle", statement, "--as-of", AS_OF.isoformat(), "--format", "text"
+    )
+    # A statement alone dates no dose: the text says so, never "None".
+    assert code == 0 and "last dose none recorded, next due -" in out and "None" not in out
 
 
 def test_installed_command_has_no_traceback_on_bad_input(tmp_path: Path) -> None:

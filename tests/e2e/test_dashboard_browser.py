@@ -30,7 +30,14 @@ LAUNCH_HTML = Path(__file__).resolve().parents[2] / "launch.html"
 
 @pytest.fixture
 def fake_fhir_base() -> Iterator[str]:
-    fake = FakeFhir(demo(SLUG) + demo("escaping") + demo("hbsag-pending") + demo("igm-below-bound"))
+    fake = FakeFhir(
+        demo(SLUG)
+        + demo("escaping")
+        + demo("hbsag-pending")
+        + demo("igm-below-bound")
+        + demo("home-early-refill")
+        + demo("home-statement-live-vaccine")
+    )
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -174,4 +181,41 @@ def test_a_bound_is_shown_as_written_and_drawn_as_a_bound(
     assert "<50 mg/dL" in card.inner_text() and "Unknown" in card.inner_text()
     page.screenshot(path=str(ARTIFACTS / "dashboard-bound.png"))
     assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    assert browser_errors == []
+
+
+def test_home_therapy_is_drawn_by_shape_and_word_in_the_browser(
+    browser_page: Any, browser_errors: list[str], app_base: str, fake_fhir_base: str
+) -> None:
+    """Dispensed pens, the pen in hand and the dispense span each have their own shape and
+    legend word (not colour alone), all visible at 1024 px; a statement is a span."""
+    page = browser_page
+    open_dashboard(page, app_base, fake_fhir_base, "home-early-refill")
+    chart = page.locator("#timeline svg.chart-timeline")
+    pens, in_hand = chart.locator("rect.pen"), chart.locator("rect.pen-in-hand")
+    assert pens.count() >= 3 and in_hand.count() == 1
+    assert all(pens.nth(i).is_visible() for i in range(pens.count()))
+    assert in_hand.first.is_visible() and chart.locator(".span-dispense").first.is_visible()
+    assert chart.locator("circle.dose").count() == 0  # no injection was charted
+    style = "(e, p) => getComputedStyle(e)[p]"
+    # A pen in hand is hollow and dashed, a presumed-injected pen is filled: the difference
+    # survives greyscale.
+    assert in_hand.first.evaluate(style, "strokeDasharray") not in ("", "none")
+    assert pens.first.evaluate(style, "strokeDasharray") in ("", "none")
+    assert in_hand.first.evaluate(style, "fill") != pens.first.evaluate(style, "fill")
+    legend = page.locator("#timeline .legend").inner_text()
+    for words in ("dispensed pen, presumed injected", "pen in hand, not yet due"):
+        assert words in legend, words
+    source = page.locator("#timeline td", has_text="dispensed pen, presumed injected")
+    assert source.count() >= 3
+    page.screenshot(path=str(ARTIFACTS / "dashboard-home-therapy.png"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    open_dashboard(page, app_base, fake_fhir_base, "home-statement-live-vaccine")
+    statement = page.locator("#timeline svg.chart-timeline rect.span-statement")
+    assert statement.count() == 1 and statement.first.is_visible()
+    assert "patient statement" in statement.first.locator("title").text_content().lower()
+    assert (
+        "doses taken at home are not recorded"
+        in page.locator("#finding-dose-schedule").inner_text().lower()
+    )
     assert browser_errors == []
