@@ -16,8 +16,12 @@ import cProfile
 import io
 import pstats
 import statistics
+import sys
 import time
 from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fhir_mappings.read import read_patient_record
 from fhir_mappings.site import load_mappings
