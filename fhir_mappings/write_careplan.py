@@ -123,6 +123,20 @@ def dose_source_words(summary: Summary) -> str | None:
     return DOSE_SOURCE_WORDS.get(basis) if basis is not None else None
 
 
+#: Said of the next dose when the dose record could not all be read (SPEC §2: the schedule
+#: is unknown). A dose or pen that could not be read can only move the next dose later (it
+#: comes after the last one read, or makes the interval count longer; an unreadable
+#: quantity is counted as one pen), so the date written is the earliest it can be.
+INCOMPLETE_DOSES_WORDS = (
+    "Dose record incomplete (see the app's data panel): this is the earliest date the dose "
+    "can be due; confirm the last injection"
+)
+
+
+def _dose_record_incomplete(summary: Summary) -> bool:
+    return any(f.check == "dose-schedule" and f.status is Status.UNKNOWN for f in summary.findings)
+
+
 def _dose_activity(summary: Summary) -> dict[str, Any] | None:
     schedule = summary.schedule
     if schedule.next_due is None or summary.phase is Phase.PRE_TREATMENT:
@@ -133,6 +147,8 @@ def _dose_activity(summary: Summary) -> dict[str, Any] | None:
     source = dose_source_words(summary)
     if source is not None:
         description += f" {source}."
+    if _dose_record_incomplete(summary):
+        description += f" {INCOMPLETE_DOSES_WORDS}."
     return {
         "detail": {
             "kind": "MedicationRequest",

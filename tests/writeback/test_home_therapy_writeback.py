@@ -67,3 +67,14 @@ def test_a_discontinued_course_plans_no_dose_and_says_precautions_continue() -> 
     assert "discontinued phase" in careplan["description"]
     assert "precautions continue" in careplan["description"]
     assert all(t["code"]["coding"][0]["code"] != "give-dose" for t in tasks)
+
+
+def test_an_unreadable_dispense_makes_the_planned_date_the_earliest_one() -> None:
+    """The dose record is incomplete (the schedule says unknown): the plan keeps the date the
+    pens that could be read give, and says it is the earliest, to be confirmed."""
+    careplan, tasks = plan_for("home-dispense-unreadable-quantity")
+    description = dose_activity(careplan)["description"]
+    assert "earliest date the dose can be due; confirm the last injection" in description
+    assert not [t for t in tasks if t["code"]["coding"][0]["code"] == "give-dose"]
+    complete, _ = plan_for("home-supply-ran-out")
+    assert "earliest date" not in dose_activity(complete)["description"]
