@@ -99,8 +99,9 @@ def summary_text(summary: Summary) -> str:
     ]
     if schedule.first_dose:
         lines.append(
-            f"  first dose {schedule.first_dose.isoformat()}, last dose "
-            f"{_iso(schedule.last_dose) or 'none recorded'}, next due {_iso(schedule.next_due) or '-'}"
+            f"  first dose {schedule.first_dose.isoformat()}, "
+            f"last dose {_iso(schedule.last_dose) or 'none recorded'}, "
+            f"next due {_iso(schedule.next_due) or '-'}"
         )
     if schedule.next_due_basis is not None and schedule.next_due_basis.value != "schedule":
         supply = f"  next due date by {schedule.next_due_basis.value}"
