@@ -112,11 +112,16 @@ class ScopeFilter:
 
     `strip`: permission letters removed from every resource scope ("cud" = read-only);
     a scope left with no permission is dropped. `drop`: shell-style patterns of scopes never
-    granted (e.g. "offline_access", "patient/Task.*", "*/CarePlan.*").
+    granted (e.g. "offline_access", "patient/Task.*", "*/CarePlan.*"). `restrict`: (pattern,
+    query) pairs; a granted v2 resource scope matching a pattern is narrowed to a granular
+    one, e.g. ("patient/Observation.rs", "category=…|laboratory") grants
+    "patient/Observation.rs?category=…|laboratory" (SMART v2 finer-grained scopes), which the
+    FHIR proxy then enforces.
     """
 
     strip: str = ""
     drop: tuple[str, ...] = ()
+    restrict: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if any(ch not in PERMISSION_ORDER for ch in self.strip):
@@ -128,22 +133,34 @@ class ScopeFilter:
             if any(fnmatch.fnmatchcase(scope, pattern) for pattern in self.drop):
                 continue
             parsed = parse_resource_scope(scope)
-            if parsed is None or not self.strip:
+            if parsed is None:
                 out.append(scope)
                 continue
             kept = "".join(ch for ch in parsed.permissions if ch not in self.strip)
-            if kept == parsed.permissions:
+            if not kept:
+                continue
+            params = parsed.params or self._restriction(scope, parsed)
+            if kept == parsed.permissions and params == parsed.params:
                 out.append(scope)
-            elif kept:
-                as_v1 = parsed.v1 and kept in _V1_BY_PERMISSIONS
-                narrowed = ResourceScope(
-                    parsed.level, parsed.resource_type, kept, parsed.params, as_v1
-                )
-                out.append(narrowed.render())
+                continue
+            as_v1 = parsed.v1 and not params and kept in _V1_BY_PERMISSIONS
+            narrowed = ResourceScope(parsed.level, parsed.resource_type, kept, params, as_v1)
+            out.append(narrowed.render())
         return out
 
+    def _restriction(self, scope: str, parsed: ResourceScope) -> tuple[tuple[str, str], ...]:
+        if parsed.v1:
+            return ()  # granular scopes are v2 only
+        for pattern, query in self.restrict:
+            if fnmatch.fnmatchcase(scope, pattern):
+                return tuple(parse_qsl(query, keep_blank_values=False))
+        return ()
+
     def to_spec(self) -> dict[str, Any]:
-        return {"strip": self.strip, "drop": list(self.drop)}
+        spec: dict[str, Any] = {"strip": self.strip, "drop": list(self.drop)}
+        if self.restrict:
+            spec["restrict"] = dict(self.restrict)
+        return spec
 
 
 def downgrade(
@@ -164,7 +181,8 @@ _PRESETS = {"read-only": ScopeFilter(strip="cud"), "none": None}
 def make_scope_filter(
     spec: ScopeFilterLike,
 ) -> ScopeFilter | Callable[[list[str]], list[str]] | None:
-    """A filter from config/JSON: None, "read-only", {"strip": …, "drop": […]}, or a callable."""
+    """A filter from config/JSON: None, "read-only", {"strip": …, "drop": […], "restrict":
+    {pattern: query}}, or a callable."""
     if spec is None or isinstance(spec, ScopeFilter):
         return spec
     if isinstance(spec, str):
@@ -172,16 +190,21 @@ def make_scope_filter(
             raise ValueError(f"grant_scopes_filter: unknown preset {spec!r}")
         return _PRESETS[spec]
     if isinstance(spec, Mapping):
-        unknown = set(spec) - {"strip", "drop"}
+        unknown = set(spec) - {"strip", "drop", "restrict"}
         if unknown:
             raise ValueError(f"grant_scopes_filter: unknown keys {sorted(unknown)}")
         strip = spec.get("strip", "")
         drop = spec.get("drop", [])
+        restrict = spec.get("restrict", {})
         if not isinstance(strip, str) or not isinstance(drop, list):
             raise ValueError("grant_scopes_filter: strip is a string, drop a list")
         if not all(isinstance(p, str) for p in drop):
             raise ValueError("grant_scopes_filter: drop holds strings")
-        return ScopeFilter(strip=strip, drop=tuple(drop))
+        if not isinstance(restrict, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in restrict.items()
+        ):
+            raise ValueError("grant_scopes_filter: restrict maps scope patterns to queries")
+        return ScopeFilter(strip=strip, drop=tuple(drop), restrict=tuple(restrict.items()))
     if callable(spec):
         return spec
     raise ValueError("grant_scopes_filter: unsupported value")

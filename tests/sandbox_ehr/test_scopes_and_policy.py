@@ -1,5 +1,7 @@
 """Scope parsing and down-grading, request classification, the patient compartment."""
 
+from urllib.parse import parse_qsl
+
 import pytest
 
 from sandbox_ehr.policy import (
@@ -91,7 +93,32 @@ def test_drop_patterns() -> None:
     ]
 
 
+LABS = "category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
+
+
+def test_restrict_narrows_matching_v2_scopes_to_granular_ones() -> None:
+    flt = make_scope_filter(
+        {"strip": "d", "restrict": {"patient/Observation.*": LABS, "patient/Task.cu*": "code=a|b"}}
+    )
+    assert callable(flt)
+    granted = flt(
+        ["launch", "patient/Observation.rs", "patient/Task.cud", "patient/Observation.read"]
+    )
+    assert granted == [
+        "launch",
+        f"patient/Observation.rs?{LABS}",
+        "patient/Task.cu?code=a|b",
+        "patient/Observation.read",  # v1 has no granular form: left as it is
+    ]
+    parsed = parse_resource_scope(granted[1])
+    assert parsed is not None and parsed.params == tuple(parse_qsl(LABS))
+
+
 def test_filter_specs_are_validated() -> None:
+    with pytest.raises(ValueError):
+        make_scope_filter({"restrict": ["patient/Task.cu"]})
+    with pytest.raises(ValueError):
+        make_scope_filter({"restrict": {"patient/Task.cu": ""}})
     with pytest.raises(ValueError):
         make_scope_filter({"strip": "cuz"})
     with pytest.raises(ValueError):

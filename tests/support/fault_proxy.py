@@ -6,7 +6,11 @@ Used by integration tests to prove that a server error or a partial read shows u
 - `fail_batch_entries(prefix)`: in batch responses, entries whose search URL starts with
   `prefix` are replaced by a 500 OperationOutcome (a partial read);
 - `fail_paging()`: every `_getpages` request gets a 500 (the server "stops" mid-read);
-- `delay_s`: every request waits this long first (a slow server).
+- `delay_s`: every request waits this long first (a slow server);
+- `hostile_pages(prefix, how)`: in batch responses, the Bundles of searches whose URL starts
+  with `prefix` get a next link (on the proxy); that page is answered as `how` says
+  (tests.support.hostile_fhir: dripping, huge, a gzip bomb, deeply nested). The first
+  page is real, so only that area is cut short.
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ from typing import Any
 
 import requests
 
+from tests.support.hostile_fhir import Hostility, send_hostile
+
+#: The `_getpages` value of the next links `hostile_pages` adds.
+HOSTILE_PAGE = "hostile"
+
 
 class FaultProxy:
     def __init__(self, upstream_base: str) -> None:
@@ -30,6 +39,8 @@ class FaultProxy:
         self.batch_prefixes: list[str] = []
         self.paging_fails = False
         self.delay_s = 0.0
+        self.hostile_prefixes: list[str] = []
+        self.hostility = Hostility()
         self.requests_seen: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.port = self._server.server_address[1]
@@ -53,6 +64,13 @@ class FaultProxy:
 
     def fail_paging(self) -> None:
         self.paging_fails = True
+
+    def hostile_pages(self, prefix: str, how: Hostility) -> None:
+        self.hostile_prefixes.append(prefix)
+        self.hostility = how
+
+    def hostile_page_requests(self) -> int:
+        return sum(f"_getpages={HOSTILE_PAGE}" in seen for seen in self.requests_seen)
 
     def _take_failure(self) -> tuple[int, str | None] | None:
         with self._lock:
@@ -98,6 +116,10 @@ class FaultProxy:
                         {"Retry-After": retry_after} if retry_after else None,
                     )
                     return
+                if f"_getpages={HOSTILE_PAGE}" in self.path:
+                    empty = {"resourceType": "Bundle", "type": "searchset", "entry": []}
+                    send_hostile(self, proxy.hostility, json.dumps(empty).encode())
+                    return
                 if proxy.paging_fails and "_getpages" in self.path:
                     self._outcome(500, "injected fault: server stopped mid-read")
                     return
@@ -122,7 +144,7 @@ class FaultProxy:
                     method, proxy.upstream + path, data=body, headers=headers, timeout=60
                 )
                 content = reply.content
-                if method == "POST" and proxy.batch_prefixes and body:
+                if method == "POST" and (proxy.batch_prefixes or proxy.hostile_prefixes) and body:
                     content = proxy._rewrite_batch(body, content)
                 # Keep paging on the proxy: rewrite upstream absolute URLs.
                 content = content.replace(proxy.upstream.encode(), proxy.base.encode())
@@ -150,6 +172,11 @@ class FaultProxy:
             return content
         for sent_entry, got_entry in zip(sent.get("entry", []), got.get("entry", []), strict=False):
             url = sent_entry.get("request", {}).get("url", "")
+            found = got_entry.get("resource")
+            if any(url.startswith(prefix) for prefix in self.hostile_prefixes) and found:
+                link = f"{self.upstream}?_getpages={HOSTILE_PAGE}&_getpagesoffset=1"
+                links = [item for item in found.get("link", []) if item.get("relation") != "next"]
+                found["link"] = [*links, {"relation": "next", "url": link}]
             if any(url.startswith(prefix) for prefix in self.batch_prefixes):
                 got_entry.clear()
                 got_entry["response"] = {
