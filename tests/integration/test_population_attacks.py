@@ -1,0 +1,230 @@
+"""Population mode attacked through real processes: the app under gunicorn
+(`smartapp serve`) with Backend Services configured and its own sign-in, the sandbox EHR
+(--test-mode) as both the EHR and the identity provider, real HAPI behind it.
+
+The system token reads every patient, so nothing may reach it without the app's sign-in
+(issue "population mode has no login"), and a patient-level EHR launch must never be
+lifted to it (the patient lock). Each attack also checks the sandbox's access log: no
+token request and no FHIR read happened on the attacker's behalf. Attack inputs: 11
+anonymous requests, 1 sign-in outside the allowed groups (+11 requests after it), 11
+requests from a patient launch; one signed-in coordinator is the positive control.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+from joserfc.jwk import RSAKey
+
+from smartapp.launch.keys import load_app_key, public_jwks
+from tests.e2e.stack import CLIENT_ID, SmartStack, sandbox_redirect_uri
+from tests.integration.conftest import SeededCohort
+from tests.integration.stack import AUTO, LoopbackSession, ehr_launch, follow, sandbox_requests
+from tests.support.servers import free_port, python_server
+
+pytestmark = pytest.mark.integration
+
+COORDINATOR = "sandbox-coordinator"  # in the allowed group ms-coordinators
+NEUROLOGIST = "sandbox-neurologist"  # not in it
+PATIENT_A = "hbsag-positive"
+PATIENT_B = "all-ok-maintenance"
+
+
+@pytest.fixture(scope="module")
+def stack(hapi_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmartStack]:
+    folder = tmp_path_factory.mktemp("population")
+    key_path = folder / "app.pem"
+    key_path.write_bytes(RSAKey.generate_key(2048).as_pem(private=True))
+    jwks_path = folder / "jwks.json"
+    jwks_path.write_text(json.dumps(public_jwks(load_app_key(str(key_path)))))
+    sandbox_port, app_port = free_port(), free_port()
+    sandbox, app = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{app_port}"
+    sandbox_log, app_log = folder / "sandbox.log", folder / "app.log"
+    sandbox_args = [
+        "-m",
+        "sandbox_ehr",
+        "--test-mode",
+        "--port",
+        str(sandbox_port),
+        "--fhir-upstream",
+        hapi_base,
+        "--client-jwks",
+        str(jwks_path),
+        "--redirect-uri",
+        sandbox_redirect_uri(app, sandbox),
+        "--app-launch-url",
+        f"{app}/launch",
+        "--login-redirect-uri",
+        f"{app}/login/callback",
+    ]
+    env = {
+        "SMARTAPP_SECRET_KEY": secrets.token_urlsafe(32),
+        "SMARTAPP_ISSUERS": f"{sandbox}/fhir",
+        "SMARTAPP_CLIENT_ID": CLIENT_ID,
+        "SMARTAPP_PUBLIC_URL": app,
+        "SMARTAPP_BACKEND_ISS": f"{sandbox}/fhir",
+        "SMARTAPP_BACKEND_CLIENT_ID": "smartapp-backend",
+        "SMARTAPP_PRIVATE_KEY": str(key_path),
+        "SMARTAPP_LOGIN_ISSUER": sandbox,
+        "SMARTAPP_LOGIN_CLIENT_ID": "smartapp-login",
+        "SMARTAPP_LOGIN_CLIENT_SECRET": "sandbox-login-secret",
+        "SMARTAPP_LOGIN_ALLOWED_GROUPS": "ms-coordinators",
+        "SMARTAPP_DATABASE_URL": f"sqlite:///{folder}/app.db",
+        "SMARTAPP_LOG_LEVEL": "INFO",
+        "SMARTAPP_OPEN_SERVERS": "",
+        "SMARTAPP_FHIR_BASE": "",
+        "SMARTAPP_TENANTS": "",
+        "SMARTAPP_SCOPES": "",
+        "SMARTAPP_CLIENT_SECRET": "",
+        "SMARTAPP_CLIENT_AUTH": "",
+        "SMARTAPP_MAPPINGS": "",
+        "SMARTAPP_TOKEN_KEY": "",
+        "SMARTAPP_CDS_CLIENTS": "",
+        "SMARTAPP_INSECURE_COOKIES": "0",
+    }
+    with (
+        python_server(sandbox_args, "/healthz", sandbox_log, port=sandbox_port),
+        python_server(
+            ["-m", "smartapp.cli", "serve", "--port", str(app_port)],
+            "/healthz",
+            app_log,
+            port=app_port,
+            env=env,
+        ),
+    ):
+        yield SmartStack(hapi_base, sandbox, app, app_log, sandbox_log, free_port())
+
+
+@pytest.fixture
+def sandbox_as(stack: SmartStack) -> Iterator[Callable[[str], None]]:
+    """`sandbox_as(user)`: the sandbox skips its login (as `user`) and consent pages."""
+    stack.reset_sandbox()
+
+    def configure(user: str) -> None:
+        stack.configure_sandbox(**{**AUTO, "auto_login_user": user})
+
+    yield configure
+    stack.reset_sandbox()
+
+
+def _calls_on_behalf(stack: SmartStack, since: int) -> list[str]:
+    """Token requests and FHIR reads the sandbox saw after entry `since` of its log."""
+    time.sleep(0.3)  # the sandbox writes its access log after answering
+    return [
+        line
+        for line in sandbox_requests(stack)[since:]
+        if line.startswith(("POST /auth/token", "GET /fhir", "POST /fhir"))
+    ]
+
+
+def _attack(
+    session: requests.Session, stack: SmartStack, ids: dict[str, str]
+) -> list[tuple[str, int, str]]:
+    """Every population endpoint, as a browser would ask: (what, status, body)."""
+    a, b = ids[PATIENT_A], ids[PATIENT_B]
+    same_origin = {"Sec-Fetch-Site": "same-origin", "Origin": stack.app}
+    asks = [
+        ("GET", "/worklist", {}),
+        ("GET", "/worklist.csv", {}),
+        ("GET", "/worklist/refresh-status", {}),
+        ("POST", "/worklist/refresh", same_origin),
+        ("POST", "/worklist/tasks", same_origin),
+        ("GET", f"/worklist/open/{b}", same_origin),
+        ("GET", f"/api/patient/{a}", {}),
+        ("GET", f"/api/patient/{b}", {}),
+        ("GET", "/patient", {}),
+        ("GET", "/patient/plan", {}),
+        ("POST", "/patient/plan", same_origin),
+    ]
+    out = []
+    for method, path, headers in asks:
+        reply = session.request(
+            method, f"{stack.app}{path}", headers=headers, allow_redirects=False, timeout=30
+        )
+        out.append((f"{method} {path}", reply.status_code, reply.text))
+    return out
+
+
+def _nothing_served(answers: list[tuple[str, int, str]], names: tuple[str, ...]) -> None:
+    for what, status, body in answers:
+        assert status in (302, 303, 400, 401, 403, 404), (what, status, body[:300])
+        for name in names:
+            assert name not in body, (what, name)
+
+
+PATIENT_NAMES = ("Demo HBsAg-Positive", "Demo All-OK-Maintenance")
+
+
+def test_without_sign_in_nothing_reaches_the_system_token(
+    stack: SmartStack, seeded_demo: SeededCohort
+) -> None:
+    since = len(sandbox_requests(stack))
+    session = LoopbackSession()
+    answers = _attack(session, stack, seeded_demo.patient_ids)
+    _nothing_served(answers, PATIENT_NAMES)
+    worklist = answers[0]
+    assert worklist[1] == 302  # to the app's sign-in
+    assert _calls_on_behalf(stack, since) == []
+
+
+def test_a_user_outside_the_allowed_groups_is_refused(
+    stack: SmartStack, seeded_demo: SeededCohort, sandbox_as: Callable[[str], None]
+) -> None:
+    sandbox_as(NEUROLOGIST)
+    session = LoopbackSession()
+    since = len(sandbox_requests(stack))
+    refused = follow(session, f"{stack.app}/login")
+    assert refused.response.status_code == 403, refused.response.text[:500]
+    assert "Nora Neuro" not in refused.response.text  # nothing of the id_token echoed
+    answers = _attack(session, stack, seeded_demo.patient_ids)
+    _nothing_served(answers, PATIENT_NAMES)
+    # The sign-in's own code exchange is the only token request; no FHIR read at all.
+    calls = _calls_on_behalf(stack, since)
+    assert len(calls) == 1 and calls[0].startswith('POST /auth/token HTTP/1.1" 200'), calls
+
+
+def test_a_patient_launch_is_never_lifted_to_the_system_token(
+    stack: SmartStack, seeded_demo: SeededCohort, sandbox_as: Callable[[str], None]
+) -> None:
+    sandbox_as(NEUROLOGIST)
+    session = LoopbackSession()
+    ids = seeded_demo.patient_ids
+    launch = ehr_launch(stack, session, ids[PATIENT_A])
+    assert launch.response.status_code == 200 and "Demo HBsAg-Positive" in launch.html
+    since = len(sandbox_requests(stack))
+    answers = dict((what, (status, body)) for what, status, body in _attack(session, stack, ids))
+    # Patient A, in context, is served; patient B and the population are not.
+    assert answers[f"GET /api/patient/{ids[PATIENT_A]}"][0] == 200
+    for what in ("GET /worklist", "GET /worklist.csv", "GET /worklist/refresh-status"):
+        status, body = answers[what]
+        assert status in (302, 403), (what, status)
+        assert "Demo All-OK-Maintenance" not in body
+    for what in (f"GET /worklist/open/{ids[PATIENT_B]}", f"GET /api/patient/{ids[PATIENT_B]}"):
+        status, body = answers[what]
+        assert status in (400, 403), (what, status)
+        assert "Demo All-OK-Maintenance" not in body
+    # Only the patient's own reads went out, with the launch's token: no new token at all
+    # (a Backend Services token would be a POST /auth/token).
+    calls = _calls_on_behalf(stack, since)
+    assert not [line for line in calls if line.startswith("POST /auth/token")], calls
+
+
+def test_a_coordinator_in_the_allowed_group_gets_the_worklist(
+    stack: SmartStack, seeded_demo: SeededCohort, sandbox_as: Callable[[str], None]
+) -> None:
+    """The positive control: the refusals above are the sign-in's doing, not a broken set-up."""
+    sandbox_as(COORDINATOR)
+    session = LoopbackSession()
+    signed_in = follow(session, f"{stack.app}/login")
+    assert signed_in.response.status_code == 200, signed_in.response.text[:500]
+    assert signed_in.urls[-1] == f"{stack.app}/worklist"
+    assert "Signed in as Casey Coord" in signed_in.response.text
+    session.headers["Sec-Fetch-Site"] = "same-origin"  # a click on the worklist's link
+    opened = follow(session, f"{stack.app}/worklist/open/{seeded_demo.patient_ids[PATIENT_B]}")
+    assert opened.response.status_code == 200 and opened.urls[-1] == f"{stack.app}/patient"
+    assert "Demo All-OK-Maintenance" in opened.response.text
