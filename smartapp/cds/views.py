@@ -281,7 +281,20 @@ def feedback(service_id: str) -> Response:
         outcomes = parse_feedback(request.get_json(silent=True), service.id)
     except BadFeedback as err:
         return _error(400, "bad_request", f"This feedback cannot be used: {err}.")
-    cds_state().feedback.outcomes_received(outcomes)
+    store = cds_state().feedback
+    # Only cards this service returned count: the report's numbers stay the cards shown.
+    # The unknown ids are not repeated back (they are the client's text).
+    named = {item.card for item in outcomes}
+    unknown = named - store.issued_by(service.id, named)
+    if unknown:
+        log.warning("CDS %s: feedback names %d card(s) it never issued", service.id, len(unknown))
+        return _error(
+            400,
+            "unknown_card",
+            f"This feedback cannot be used: {len(unknown)} of its cards were not issued by "
+            f"{service.id}; nothing was stored.",
+        )
+    store.outcomes_received(outcomes)
     log.info("CDS %s: %d feedback item(s) stored", service.id, len(outcomes))
     return Response(status=200)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, delete, select, update
@@ -71,6 +71,18 @@ class DatabaseFeedbackStore:
         ]
         with self.db.write() as conn:
             conn.execute(cds_feedback.insert(), rows)
+
+    def issued_by(self, service: str, cards: Iterable[str]) -> set[str]:
+        wanted = sorted(set(cards))
+        if not wanted:
+            return set()
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(cds_cards.c.card).where(
+                    cds_cards.c.service == service, cds_cards.c.card.in_(wanted)
+                )
+            ).all()
+        return {row.card for row in rows}
 
     def issued(self, since: datetime) -> list[CardIssued]:
         with self.db.read() as conn:

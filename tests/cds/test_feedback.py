@@ -91,7 +91,8 @@ def test_override_with_reason_and_acceptance_are_stored_and_reported(
 
 
 def test_feedback_needs_a_jwt_for_the_feedback_endpoint(client: FlaskClient, cds: CdsState) -> None:
-    item = {"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00Z"}
+    card = live_vaccine_card(client, cds)["uuid"]
+    item = {"card": card, "outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00Z"}
     reply = client.post(f"/cds-services/{SIGN}/feedback", json={"feedback": [item]})
     assert reply.status_code == 401
     wrong = client.post(
@@ -103,6 +104,33 @@ def test_feedback_needs_a_jwt_for_the_feedback_endpoint(client: FlaskClient, cds
     assert list(cds.feedback.outcomes(EPOCH)) == []
     # The service URL itself is accepted as the audience too.
     assert send_with_service_audience(client, [item]).status_code == 200
+
+
+def test_feedback_on_cards_the_service_never_issued_is_refused_and_nothing_stored(
+    client: FlaskClient, cds: CdsState
+) -> None:
+    real = live_vaccine_card(client, cds)["uuid"]
+    now = datetime.now(UTC).isoformat()
+    made_up = "0b7d6a1e-0000-4000-8000-000000000000"
+    mixed = [
+        {"card": real, "outcome": "overridden", "outcomeTimestamp": now},
+        {"card": made_up, "outcome": "overridden", "outcomeTimestamp": now},
+    ]
+    reply = send(client, mixed)
+    assert reply.status_code == 400
+    assert reply.get_json()["error"] == "unknown_card"
+    assert "1 of its cards" in reply.get_json()["message"]
+    assert made_up not in reply.get_data(as_text=True)
+    # A card of order-sign sent to patient-view's feedback is not patient-view's card.
+    view = "ofatumumab-patient-view"
+    elsewhere = send(client, mixed[:1], service=view)
+    assert elsewhere.status_code == 400
+    assert list(cds.feedback.outcomes(EPOCH)) == []
+    (row,) = build_report(cds.feedback.issued(EPOCH), cds.feedback.outcomes(EPOCH))
+    assert (row.shown, row.accepted, row.overridden) == (1, 0, 0)
+    # The card's own service takes it.
+    assert send(client, mixed[:1]).status_code == 200
+    assert [o.card for o in cds.feedback.outcomes(EPOCH)] == [real]
 
 
 def send_with_service_audience(client: FlaskClient, items: list[dict[str, Any]]) -> Any:

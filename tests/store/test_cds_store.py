@@ -46,6 +46,10 @@ def test_cards_and_outcomes_round_trip(database: Database) -> None:
         store.issued(AT - timedelta(days=1)), store.outcomes(AT - timedelta(days=1))
     )
     assert (row.shown, row.accepted, row.overridden) == (1, 1, 1)
+    # Which of the named cards this service issued (feedback for others is refused).
+    assert store.issued_by(SERVICE, ["c1", "c2"]) == {"c1"}
+    assert store.issued_by("ofatumumab-patient-view", ["c1"]) == set()
+    assert store.issued_by(SERVICE, []) == set()
 
 
 def test_comments_are_encrypted_at_rest_and_rotate(database: Database) -> None:
