@@ -1,13 +1,20 @@
-"""Population mode attacked through real processes: the app under gunicorn
-(`smartapp serve`) with Backend Services configured and its own sign-in, the sandbox EHR
-(--test-mode) as both the EHR and the identity provider, real HAPI behind it.
+"""Attacks through real processes: the app under gunicorn (`smartapp serve`) with Backend
+Services configured and its own sign-in, the sandbox EHR (--test-mode) as both the EHR and
+the identity provider, real HAPI behind it, and a hostile allowlisted issuer
+(tests/support/hostile_issuer.py) for the OAuth mix-up attack.
 
 The system token reads every patient, so nothing may reach it without the app's sign-in
 (issue "population mode has no login"), and a patient-level EHR launch must never be
 lifted to it (the patient lock). Each attack also checks the sandbox's access log: no
 token request and no FHIR read happened on the attacker's behalf. Attack inputs: 11
 anonymous requests, 1 sign-in outside the allowed groups (+11 requests after it), 11
-requests from a patient launch; one signed-in coordinator is the positive control.
+requests from a patient launch, 1 mix-up relay; one signed-in coordinator is the
+positive control.
+
+Mix-up: a launch begun at the hostile issuer is relayed to the sandbox, whose code comes
+back to the app's redirect URI for the sandbox with the hostile launch's state. The app
+must not redeem it anywhere: the hostile token endpoint never sees the code or the PKCE
+verifier, and the sandbox issues no token either.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -24,7 +32,15 @@ from joserfc.jwk import RSAKey
 from smartapp.launch.keys import load_app_key, public_jwks
 from tests.e2e.stack import CLIENT_ID, SmartStack, sandbox_redirect_uri
 from tests.integration.conftest import SeededCohort
-from tests.integration.stack import AUTO, LoopbackSession, ehr_launch, follow, sandbox_requests
+from tests.integration.stack import (
+    AUTO,
+    LoopbackSession,
+    ehr_launch,
+    follow,
+    query,
+    sandbox_requests,
+)
+from tests.support.hostile_issuer import HostileIssuer
 from tests.support.servers import free_port, python_server
 
 pytestmark = pytest.mark.integration
@@ -33,6 +49,15 @@ COORDINATOR = "sandbox-coordinator"  # in the allowed group ms-coordinators
 NEUROLOGIST = "sandbox-neurologist"  # not in it
 PATIENT_A = "hbsag-positive"
 PATIENT_B = "all-ok-maintenance"
+
+
+@pytest.fixture(scope="module")
+def hostile_issuer(stack: SmartStack) -> HostileIssuer:
+    return _issuers[stack.app]
+
+
+#: The hostile issuer started with each stack (by the app's URL).
+_issuers: dict[str, HostileIssuer] = {}
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +87,11 @@ def stack(hapi_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "--login-redirect-uri",
         f"{app}/login/callback",
     ]
+    hostile = HostileIssuer(f"{sandbox}/fhir", sandbox_redirect_uri(app, sandbox))
+    _issuers[app] = hostile
     env = {
         "SMARTAPP_SECRET_KEY": secrets.token_urlsafe(32),
-        "SMARTAPP_ISSUERS": f"{sandbox}/fhir",
+        "SMARTAPP_ISSUERS": f"{sandbox}/fhir,{hostile.fhir_base}",
         "SMARTAPP_CLIENT_ID": CLIENT_ID,
         "SMARTAPP_PUBLIC_URL": app,
         "SMARTAPP_BACKEND_ISS": f"{sandbox}/fhir",
@@ -88,6 +115,7 @@ def stack(hapi_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "SMARTAPP_INSECURE_COOKIES": "0",
     }
     with (
+        hostile,
         python_server(sandbox_args, "/healthz", sandbox_log, port=sandbox_port),
         python_server(
             ["-m", "smartapp.cli", "serve", "--port", str(app_port)],
@@ -228,3 +256,40 @@ def test_a_coordinator_in_the_allowed_group_gets_the_worklist(
     opened = follow(session, f"{stack.app}/worklist/open/{seeded_demo.patient_ids[PATIENT_B]}")
     assert opened.response.status_code == 200 and opened.urls[-1] == f"{stack.app}/patient"
     assert "Demo All-OK-Maintenance" in opened.response.text
+
+
+def test_a_relayed_authorization_is_never_redeemed_mix_up(
+    stack: SmartStack,
+    seeded_demo: SeededCohort,
+    sandbox_as: Callable[[str], None],
+    hostile_issuer: HostileIssuer,
+) -> None:
+    sandbox_as(NEUROLOGIST)
+    # A real EHR launch id (the attacker opened the sandbox's launcher), sent to the app
+    # with the hostile issuer as `iss`.
+    launcher = requests.get(
+        stack.launcher_url(seeded_demo.patient_ids[PATIENT_A]), allow_redirects=False, timeout=30
+    )
+    launch_id = query(launcher.headers["Location"])["launch"]
+    session = LoopbackSession()
+    since = len(sandbox_requests(stack))
+    hops = follow(
+        session,
+        f"{stack.app}/launch?" + urlencode({"iss": hostile_issuer.fhir_base, "launch": launch_id}),
+    )
+    # The relay happened: the app asked the hostile issuer, which sent the browser on to the
+    # sandbox, which answered at the app's redirect URI for the sandbox.
+    assert len(hostile_issuer.authorize_requests) == 1
+    asked = hostile_issuer.authorize_requests[0]
+    assert asked["aud"] == hostile_issuer.fhir_base
+    assert asked["redirect_uri"] != sandbox_redirect_uri(stack.app, stack.sandbox)
+    assert hops.first(sandbox_redirect_uri(stack.app, stack.sandbox) + "?") is not None
+    # ... and the app used the code nowhere: refused with its own words, no token request.
+    page = hops.response
+    assert page.status_code in (400, 403), page.status_code
+    assert "Demo HBsAg-Positive" not in page.text
+    assert hostile_issuer.token_requests == []
+    calls = _calls_on_behalf(stack, since)
+    assert not [line for line in calls if line.startswith("POST /auth/token")], calls
+    # (The hostile issuer itself copied the sandbox's discovery document: not a data read.)
+    assert not [line for line in calls if "/fhir" in line and ".well-known" not in line], calls
