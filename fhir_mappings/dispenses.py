@@ -14,9 +14,11 @@ word, or the generic word with a subcutaneous route or the labelled dose in
 - no quantity: one pen.
 
 A quantity that is not a whole number of pens counts the whole pens in it (a part of a pen
-is not a dose), and says so. Any other unit, or less than one pen, cannot be read: the
-dispense still counts as one pen (something was handed over) and the therapy data are
-incomplete, so the checks that depend on them say unknown with the reason.
+is not a dose), and says so. Any other unit, less than one pen, or more than a year's
+doses (`MAX_PENS_PER_DISPENSE`: a typing error such as 100 for 1.00, which would otherwise
+place supply for years, or for ever) cannot be read: the dispense still counts as one pen
+(something was handed over) and the therapy data are incomplete, so the checks that depend
+on them say unknown with the reason.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ _COUNT_UNITS = frozenset({"", "1", "each", "ea", "unit of presentation"})
 _PEN_WORDS = re.compile(r"\b(?:pens?|syringes?|injections?|doses?)\b")
 _PACK_WORDS = re.compile(r"\b(?:packs?|packages?|cartons?|box(?:es)?|kits?)\b")
 _DISPENSE_DATES = ("whenHandedOver", "whenPrepared")
+#: The most pens one dispense can plausibly hand over: a year of monthly doses (SPEC is
+#: silent; pharmacies dispense one to three months). More is read as a data error.
+MAX_PENS_PER_DISPENSE = 13
 
 
 def _pens(quantity: QuantityValue | None) -> tuple[float | None, str]:
@@ -91,7 +96,11 @@ def read_dispense(
         raise Malformed("a Kesimpta dispense with no whenHandedOver or whenPrepared", "doses")
     quantity = read_quantity(resource.get("quantity"), "quantity")
     pens, how = _pens(quantity)
-    if pens is None or pens < 1 or (quantity is not None and quantity.comparator):
+    # `not 1 <= pens <= max` is also true for NaN.
+    comparator = quantity is not None and quantity.comparator
+    if pens is None or not 1 <= pens <= MAX_PENS_PER_DISPENSE or comparator:
+        if pens is not None and pens > MAX_PENS_PER_DISPENSE:
+            how += f": more than {MAX_PENS_PER_DISPENSE} pens (a year of doses) in one dispense"
         notes.unusable(
             f"{reference}: the quantity dispensed ({how}) cannot be read as Kesimpta pens; "
             "counted as one pen, so the therapy data are incomplete",

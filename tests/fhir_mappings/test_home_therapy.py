@@ -104,6 +104,7 @@ def test_only_completed_dispenses_count(status: str) -> None:
         (quantity(40, "mg"), 2),
         (quantity(1, None, unit="carton"), 1),
         (quantity(2, None, unit="packs"), 2),
+        (quantity(13, None, unit="pen"), 13),  # a year of doses: the most one dispense holds
     ],
 )
 def test_pens_from_the_quantity(amount: Resource, pens: int) -> None:
@@ -121,7 +122,16 @@ def test_a_part_pen_is_not_a_dose() -> None:
 
 @pytest.mark.parametrize(
     "amount",
-    [quantity(3, None, unit="tablets"), quantity(0.2, "mL"), quantity(0, None, unit="pen")],
+    [
+        quantity(3, None, unit="tablets"),
+        quantity(0.2, "mL"),
+        quantity(0, None, unit="pen"),
+        quantity(14, None, unit="pen"),  # more than a year of doses in one dispense
+        quantity(1e9, None, unit="pen"),  # would place supply for ever
+        quantity(6, "mL"),  # 15 pens
+        quantity(float("inf"), None, unit="pen"),
+        quantity(float("nan"), None, unit="pen"),
+    ],
 )
 def test_any_other_quantity_makes_the_therapy_data_incomplete(amount: Resource) -> None:
     record = read(dispense(kesimpta_atc(), did="md9", quantity=amount))
