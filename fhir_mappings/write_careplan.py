@@ -133,10 +133,6 @@ INCOMPLETE_DOSES_WORDS = (
 )
 
 
-def _dose_record_incomplete(summary: Summary) -> bool:
-    return any(f.check == "dose-schedule" and f.status is Status.UNKNOWN for f in summary.findings)
-
-
 def _dose_activity(summary: Summary) -> dict[str, Any] | None:
     schedule = summary.schedule
     if schedule.next_due is None or summary.phase is Phase.PRE_TREATMENT:
@@ -147,7 +143,7 @@ def _dose_activity(summary: Summary) -> dict[str, Any] | None:
     source = dose_source_words(summary)
     if source is not None:
         description += f" {source}."
-    if _dose_record_incomplete(summary):
+    if summary.next_due_is_earliest:
         description += f" {INCOMPLETE_DOSES_WORDS}."
     return {
         "detail": {

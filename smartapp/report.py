@@ -102,6 +102,11 @@ def summary_text(summary: Summary) -> str:
             f"  first dose {schedule.first_dose.isoformat()}, "
             f"last dose {_iso(schedule.last_dose) or 'none recorded'}, "
             f"next due {_iso(schedule.next_due) or '-'}"
+            + (
+                " (at the earliest: the dose record is incomplete)"
+                if summary.next_due_is_earliest
+                else ""
+            )
         )
     if schedule.next_due_basis is not None and schedule.next_due_basis.value != "schedule":
         supply = f"  next due date by {schedule.next_due_basis.value}"

@@ -126,3 +126,12 @@ class Summary:
     #: The course the one definition of therapy worked out (doses, pens, supply,
     #: statements), for the screens that draw it and the write-back's wording.
     therapy: Therapy | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def next_due_is_earliest(self) -> bool:
+        """The next dose's date comes from a dose record that could not all be read (the
+        next-dose check says unknown): a dose or pen that could not be read can only make
+        it later, so it is the earliest date the dose can be due (SPEC is silent)."""
+        return self.schedule.next_due is not None and any(
+            f.check == "dose-schedule" and f.status is Status.UNKNOWN for f in self.findings
+        )

@@ -356,6 +356,10 @@ class FetchInfo:
 # -- small formatting helpers -------------------------------------------------------------
 
 
+#: After the next dose's date when the dose record could not all be read.
+EARLIEST_WORDS = "; at the earliest: the dose record is incomplete"
+
+
 def relative_days(day: date, as_of: date) -> str:
     delta = (day - as_of).days
     if delta == 0:
@@ -601,7 +605,12 @@ def _timeline(summary: Summary, record: PatientRecord, therapy: Therapy) -> Time
         first_dose=_iso(schedule.first_dose),
         last_dose=_iso(schedule.last_dose),
         next_due=_iso(schedule.next_due),
-        next_due_relative=relative_days(schedule.next_due, as_of) if schedule.next_due else None,
+        next_due_relative=(
+            relative_days(schedule.next_due, as_of)
+            + (EARLIEST_WORDS if summary.next_due_is_earliest else "")
+            if schedule.next_due
+            else None
+        ),
         next_due_late=bool(schedule.next_due and schedule.next_due < as_of),
         window=(
             (schedule.vaccine_window[0].isoformat(), schedule.vaccine_window[1].isoformat())

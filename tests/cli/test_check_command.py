@@ -197,6 +197,15 @@ def test_home_therapy_and_discontinued_in_json_and_text(
     )
     # A statement alone dates no dose: the text says so, never "None".
     assert code == 0 and "last dose none recorded, next due -" in out and "None" not in out
+    unreadable = write(
+        tmp_path,
+        "unreadable.json",
+        demo_collection_bundle(AS_OF, "home-dispense-unreadable-quantity"),
+    )
+    code, out, _ = run(
+        capsys, "check", "--bundle", unreadable, "--as-of", AS_OF.isoformat(), "--format", "text"
+    )
+    assert "(at the earliest: the dose record is incomplete)" in out
 
 
 def test_installed_command_has_no_traceback_on_bad_input(tmp_path: Path) -> None:

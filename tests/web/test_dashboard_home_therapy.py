@@ -66,3 +66,19 @@ def test_the_discontinued_phase_is_shown_in_words(client, open_patient):
     open_patient(demo("stopped-live-vaccine-too-soon"), "stopped-live-vaccine-too-soon")
     _, html, _ = page(client)
     assert "Discontinued (therapy stopped; precautions continue)" in html
+
+
+def test_a_date_from_an_incomplete_dose_record_is_the_earliest(client, open_patient):
+    """An unreadable dispense: the next dose's date is shown as the earliest it can be, at a
+    glance and in the timeline, next to the next-dose check's unknown."""
+    open_patient(demo("home-dispense-unreadable-quantity"), "home-dispense-unreadable-quantity")
+    _, html, _ = page(client)
+    glance = html[
+        html.index('class="glance-next"') : html.index("</li>", html.index("glance-next"))
+    ]
+    assert "at the earliest: the dose record is incomplete" in glance
+    timeline = html[html.index('id="timeline"') : html.index('id="labs"')]
+    assert "at the earliest: the dose record is incomplete" in timeline
+    open_patient(demo("home-supply-ran-out"), "home-supply-ran-out")
+    _, html, _ = page(client)
+    assert "at the earliest" not in html
