@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+# Needs the built HAPI jar (hapi/run --build-only), like the tests that start the server.
+pytestmark = pytest.mark.integration
+
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / "hapi" / "run"
 JAR = REPO / "hapi" / "target" / "hapi-server.jar"
