@@ -89,11 +89,6 @@ def public_jwks(app_key: AppKey | None) -> dict[str, Any]:
     return {"keys": [app_key.public_jwk()]}
 
 
-def verify_keyset(app_key: AppKey) -> KeySet:
-    """A key set holding the public key (tests, the sandbox)."""
-    return KeySet.import_key_set(public_jwks(app_key))  # type: ignore[arg-type]
-
-
 def signing_keys(document: object) -> KeySet:
     """The RSA and EC signing keys of a JWK Set document (as fetched from a `jwks_uri` or
     `jku`). ValueError ("is not a key set", "holds no usable key") otherwise."""

@@ -30,11 +30,6 @@ def plus_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
-def days_between(earlier: date, later: date) -> int:
-    """Whole days from `earlier` to `later` (negative when `later` is before)."""
-    return (later - earlier).days
-
-
 def age_on(birth: date, on: date) -> int:
     """Age in completed years on `on`."""
     years = on.year - birth.year

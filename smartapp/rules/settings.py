@@ -70,10 +70,6 @@ class RuleSettings:
     mri_interval_days: int = 365
 
 
-def setting_names() -> frozenset[str]:
-    return frozenset(f.name for f in fields(RuleSettings))
-
-
 def with_overrides(base: RuleSettings, overrides: dict[str, Any]) -> RuleSettings:
     """Apply a site's overrides, rejecting unknown names and values of the wrong type."""
     known = {f.name: f for f in fields(RuleSettings)}

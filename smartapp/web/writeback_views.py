@@ -90,7 +90,6 @@ T = TypeVar("T")
 #: Flash categories the dashboard's `writeback/flash.html` shows.
 FLASH_SAVED = "writeback-saved"
 FLASH_ACK = "writeback-ack"
-FLASH_CATEGORIES = (FLASH_SAVED, FLASH_ACK)
 
 REASON_MAX = 500
 #: Finding statuses (the view's `status.key`) that can be acknowledged: the taskable ones.

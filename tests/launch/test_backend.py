@@ -13,7 +13,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from smartapp.config import ConfigError
 from smartapp.launch.backend import BackendTokenProvider, fetch_backend_token
-from smartapp.launch.keys import load_app_key, verify_keyset
+from smartapp.launch.keys import load_app_key, public_jwks, signing_keys
 from smartapp.web import create_app
 from tests.launch.launch_fakes import (
     CLIENT_ID,
@@ -355,6 +355,6 @@ def test_a_token_endpoint_on_another_host_is_used_only_when_the_tenant_lists_it(
     )
     listed = replace(plain, tenants={ISS: tenant})
     assert backend_token(listed, ISS) == "oracle-like"
-    _sent, token = decode(rsps.calls[-1].request, verify_keyset(load_app_key(rsa_pem)))
+    _sent, token = decode(rsps.calls[-1].request, signing_keys(public_jwks(load_app_key(rsa_pem))))
     claims = token.claims
     assert claims["aud"] == ORACLE_LIKE_TOKEN_URL
