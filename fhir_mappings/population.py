@@ -34,7 +34,6 @@ grows with patients ÷ chunk size (plus paging at `PAGE` entries), never with pa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -42,6 +41,7 @@ from urllib.parse import quote
 from fhir_mappings.canonical import CAREPLAN_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import matches, reference_target
+from fhir_mappings.ids import is_fhir_id
 from fhir_mappings.labs import LAB_VALUESETS
 from fhir_mappings.queries import PAGE, SearchSpec
 from fhir_mappings.site import KESIMPTA_VALUESET, Mappings
@@ -122,7 +122,6 @@ EXPORT_TYPES: tuple[str, ...] = (
 REPORT_AREAS = "labs,imaging"
 
 _SUBJECT_FIELDS = ("subject", "patient", "for")
-_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _NDC = SYSTEMS["ndc"].uri
 
 
@@ -315,7 +314,7 @@ def population_searches_for(
     specs: list[SearchSpec] = []
     for chunk in chunks(patient_ids, chunk_size):
         for patient_id in chunk:
-            if not _FHIR_ID.match(patient_id):
+            if not is_fhir_id(patient_id):
                 raise ValueError(f"not a FHIR id: {patient_id!r}")
         ids = ",".join(chunk)
         refs = ",".join(f"Patient/{patient_id}" for patient_id in chunk)
@@ -419,7 +418,7 @@ def _patient_id(reference: object) -> str | None:
     if not isinstance(reference, str) or not reference or reference.startswith("#"):
         return None
     kind, target = reference_target(reference)
-    if kind != "Patient" or not _FHIR_ID.match(target):
+    if kind != "Patient" or not is_fhir_id(target):
         return None
     return target
 
@@ -430,7 +429,7 @@ def patient_of(resource: Mapping[str, Any]) -> str | None:
     rtype = resource.get("resourceType")
     if rtype == "Patient":
         rid = resource.get("id")
-        return rid if isinstance(rid, str) and _FHIR_ID.match(rid) else None
+        return rid if isinstance(rid, str) and is_fhir_id(rid) else None
     for name in _SUBJECT_FIELDS:
         element = resource.get(name)
         if isinstance(element, dict):
@@ -456,7 +455,7 @@ def medication_ids(resources: Iterable[Mapping[str, Any]]) -> list[str]:
     for resource in resources:
         rid = resource.get("id")
         if resource.get("resourceType") == "Medication" and isinstance(rid, str):
-            if _FHIR_ID.match(rid):
+            if is_fhir_id(rid):
                 found[f"Medication/{rid}"] = None
     return list(found)
 
@@ -466,7 +465,7 @@ def group_id(text: str) -> str:
     value = text.strip()
     if value.startswith("Group/"):
         value = value[len("Group/") :]
-    if not _FHIR_ID.match(value):
+    if not is_fhir_id(value):
         raise ValueError(f"'{text}' is not Group/<id>")
     return value
 

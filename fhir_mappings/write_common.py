@@ -17,6 +17,7 @@ from typing import Any, Literal
 from fhir.resources.R4B import get_fhir_model_class
 
 from fhir_mappings.canonical import CANONICAL
+from fhir_mappings.ids import ID_PATTERN
 from fhir_mappings.records import AppTask
 from fhir_mappings.terminology import action_codesystem, action_displays
 from smartapp.rules.model import Action, Severity
@@ -38,7 +39,7 @@ PRIORITY: dict[Severity, str] = {
 #: Relative literal reference `Type/id` (optionally `/_history/n`), the only form we copy
 #: into what we write: urn:uuid (file input) and `#contained` ids mean nothing on a server.
 _LOCAL_REFERENCE = re.compile(
-    r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/(?P<version>[A-Za-z0-9\-.]{1,64}))?$"
+    rf"(?P<type>[A-Z][A-Za-z]+)/(?P<id>{ID_PATTERN})(?:/_history/(?P<version>{ID_PATTERN}))?"
 )
 
 
@@ -112,7 +113,7 @@ def local_reference(reference: str | None, fhir_base: str | None = None) -> str 
     ref = reference.strip()
     if fhir_base and ref.startswith(fhir_base.rstrip("/") + "/"):
         ref = ref[len(fhir_base.rstrip("/")) + 1 :]
-    match = _LOCAL_REFERENCE.match(ref)
+    match = _LOCAL_REFERENCE.fullmatch(ref)
     if match is None:
         return None
     return f"{match['type']}/{match['id']}"
@@ -120,7 +121,7 @@ def local_reference(reference: str | None, fhir_base: str | None = None) -> str 
 
 def reference_parts(reference: str) -> tuple[str, str, str | None] | None:
     """(type, id, version or None) of a relative reference, else None."""
-    match = _LOCAL_REFERENCE.match(reference.strip())
+    match = _LOCAL_REFERENCE.fullmatch(reference.strip())
     if match is None:
         return None
     return match["type"], match["id"], match["version"]

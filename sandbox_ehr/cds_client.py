@@ -31,6 +31,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from fhir_mappings.ids import is_fhir_id
 from sandbox_ehr.cds_orders import DRAFT_ORDERS, draft_order
 from sandbox_ehr.fhir_proxy import _Upstream, upstream_patients
 from sandbox_ehr.policy import Denied
@@ -48,7 +49,6 @@ CDS_SERVICE_CLIENT = "ofatumumab-cds"
 CDS_SCOPE = "patient/*.rs"
 HOOKS = ("patient-view", "order-select", "order-sign")
 TIMEOUT_S = 30.0
-FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
@@ -274,7 +274,7 @@ def call() -> Response:
     order = request.form.get("order", "none")
     data = request.form.get("data", "prefetch")
     user_id = request.form.get("user") or st.config.users[0].id
-    if not FHIR_ID.match(patient_id) or hook not in HOOKS or st.config.user(user_id) is None:
+    if not is_fhir_id(patient_id) or hook not in HOOKS or st.config.user(user_id) is None:
         return _page("cds_result.html", 400, problem="Choose a patient, a hook and a user.")
     if order not in ("none", *DRAFT_ORDERS) or data not in ("prefetch", "fhir"):
         return _page("cds_result.html", 400, problem="Choose a draft order and a data source.")

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, redirect, render_template, request
 
+from fhir_mappings.ids import is_fhir_id
 from sandbox_ehr.fhir_proxy import upstream_patients
 from sandbox_ehr.policy import Denied
 from sandbox_ehr.state import SandboxState, sandbox
 
 bp = Blueprint("launcher", __name__)
-
-FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
 def _origin(url: str) -> str:
@@ -43,7 +41,7 @@ def launch() -> Response:
     if not allowed_launch_url(st, app_url):
         return _bad_request("app is not the launch URL of a registered app.")
     patient = request.args.get("patient") or None
-    if patient is not None and not FHIR_ID.match(patient):
+    if patient is not None and not is_fhir_id(patient):
         return _bad_request("patient is not a FHIR id.")
     user_id = request.args.get("user") or st.config.users[0].id
     if st.config.user(user_id) is None:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from fhir_mappings.ids import is_fhir_id
 from sandbox_ehr.scopes import ResourceScope
 
 INTERACTION_NAMES = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search"}
 _TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
-_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 #: Elements that place a resource in a patient's compartment (R4 CompartmentDefinition
 #: "patient", plus Task.for and Provenance.target). Types not listed are not patient data
@@ -175,7 +175,7 @@ def classify(
         return FhirCall(method, rtype, None, "s", params)
     if len(segs) == 2 and second == "_history" and method == "GET":
         return FhirCall(method, rtype, None, "s", params)
-    if second.startswith("$") or not _ID.match(second):
+    if second.startswith("$") or not is_fhir_id(second):
         raise Denied(403, "This operation is not supported by the sandbox.", "not-supported")
     rid = second
     if len(segs) == 2:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Blueprint, Response, current_app, render_template, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from fhir_mappings.ids import is_fhir_id
 from sandbox_ehr.config import SandboxUser
 from sandbox_ehr.fhir_proxy import upstream_patients
 from sandbox_ehr.grants import Approval, SmartAuthorization
@@ -37,7 +37,6 @@ OAUTH_PARAMS = (
     "nonce",
 )
 TXN_MAX_AGE_S = 900
-FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -114,7 +113,7 @@ def authorize() -> Any:
             problem = "Choose a user."
     if action == "patient":
         chosen = (request.form.get("patient_id") or "").strip() or request.form.get("patient", "")
-        if FHIR_ID.match(chosen):
+        if is_fhir_id(chosen):
             txn["patient"] = chosen
         else:
             problem = "Choose a patient."

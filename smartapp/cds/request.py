@@ -6,15 +6,14 @@ nothing is read from a FHIR server for a request that fails here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from fhir_mappings.ids import is_fhir_id
 from smartapp.cds.services import Service
 
-_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _MAX_TEXT = 2048
 
 
@@ -81,7 +80,7 @@ def parse_hook_request(body: object, service: Service) -> HookRequest:
     if not isinstance(context, Mapping):
         raise BadHookRequest("context must be an object")
     patient_id = _text(context.get("patientId"), "context.patientId", required=True)
-    if patient_id is None or not _FHIR_ID.match(patient_id):
+    if patient_id is None or not is_fhir_id(patient_id):
         raise BadHookRequest("context.patientId must be a FHIR id")
     fhir_server = _fhir_server(body.get("fhirServer"))
     access_token = _access_token(body.get("fhirAuthorization"))

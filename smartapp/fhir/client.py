@@ -22,6 +22,7 @@ from typing import Any
 
 import requests
 
+from fhir_mappings.ids import is_fhir_id
 from smartapp.fhir.batch import batch_search
 from smartapp.fhir.bulk import BulkExport, ExportRequest
 from smartapp.fhir.dialect import SearchDialect
@@ -36,7 +37,6 @@ from smartapp.fhir.urls import FileAccess, ServerBase, origin_of
 
 log = logging.getLogger("smartapp.fhir")
 
-_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 _RETURN_REPRESENTATION = {"Prefer": "return=representation"}
 
@@ -204,7 +204,7 @@ class FhirClient:
         self, patient_id: str, *, count: int | None = None, max_pages: int = 50
     ) -> SearchResult:
         """`Patient/{id}/$everything`, all pages."""
-        if not _FHIR_ID.match(patient_id):
+        if not is_fhir_id(patient_id):
             raise ValueError("patient_id is not a valid FHIR id")
         query = f"?_count={int(count)}" if count else ""
         return self.search_all(f"Patient/{patient_id}/$everything{query}", max_pages=max_pages)

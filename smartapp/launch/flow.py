@@ -31,7 +31,6 @@ launch, and never shown (`oauth_errors`).
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -40,6 +39,7 @@ from urllib.parse import urlsplit
 
 from authlib.integrations.requests_client import OAuth2Session
 
+from fhir_mappings.ids import is_fhir_id
 from smartapp.config import Tenant, normalise_base
 from smartapp.launch import tokens
 from smartapp.launch.context import LAUNCH_KEY, TOKEN_KEY, current_context
@@ -62,7 +62,6 @@ from smartapp.launch.websession import ensure_session_id, rotate_session_id, ses
 log = logging.getLogger(__name__)
 
 #: FHIR `id` datatype: the only shape a patient or encounter id from the EHR may have.
-FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _MAX_LAUNCH_PARAM = 4096
 _MAX_TEXT = 200
 
@@ -101,7 +100,7 @@ def allowed_tenant(iss: str | None) -> Tenant:
 def fhir_id(value: object, what: str) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not FHIR_ID.match(value):
+    if not isinstance(value, str) or not is_fhir_id(value):
         raise LaunchError(f"The EHR sent a {what} id the app cannot use.")
     return value
 

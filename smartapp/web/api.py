@@ -17,11 +17,11 @@ The body is exactly `smartapp.report.summary_json(summary)`.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from flask import Blueprint, Response, jsonify, request
 
+from fhir_mappings.ids import is_fhir_id
 from smartapp.launch.context import LaunchContext, current_context
 from smartapp.report import summary_json
 from smartapp.web.dashboard import load_mappings_on_register, read_patient, server_timing
@@ -30,7 +30,6 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 bp.record_once(load_mappings_on_register)
 
 #: FHIR `id` datatype.
-_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
 def json_error(status: int, error: str, message: str) -> Response:
@@ -55,7 +54,7 @@ def patient_summary(patient_id: str) -> Response:
             "There is no active launch in this browser session: launch the app from your "
             "EHR or from launch.html first.",
         )
-    if not _FHIR_ID.match(patient_id):
+    if not is_fhir_id(patient_id):
         return json_error(
             400, "Invalid patient id", "A FHIR id is 1-64 letters, digits, '-' or '.'."
         )

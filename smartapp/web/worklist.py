@@ -33,7 +33,6 @@ stored worklist.
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import time
 from collections.abc import Callable
@@ -55,6 +54,7 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from fhir_mappings import population as fp
+from fhir_mappings.ids import is_fhir_id
 from fhir_mappings.write import WriteContext
 from smartapp.fhir import FhirClient, FhirError, ReadLimits, TokenExpired
 from smartapp.launch.context import (
@@ -101,7 +101,6 @@ bp = Blueprint("worklist", __name__)
 RETRY_S = 600
 #: The types the worklist reads (to learn which ones the granted scopes allow).
 READ_TYPES = (*fp.EXPORT_TYPES, "Group")
-_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 T = TypeVar("T")
 
@@ -514,7 +513,7 @@ def tasks() -> Response:
     selected = list(dict.fromkeys(request.form.getlist("patient")))
     if not selected:
         return _message(400, "No patient selected", "Select at least one patient.", back)
-    if len(selected) > MAX_PATIENTS or not all(_FHIR_ID.match(pid) for pid in selected):
+    if len(selected) > MAX_PATIENTS or not all(is_fhir_id(pid) for pid in selected):
         return _message(
             400,
             "The selection cannot be used",
@@ -596,7 +595,7 @@ def open_patient(patient_id: str) -> BaseResponse:
             "does not say where it came from), so the patient in context was not changed.",
             url_for(".index"),
         )
-    if not _FHIR_ID.match(patient_id):
+    if not is_fhir_id(patient_id):
         return _message(400, "Not a patient id", "This link is broken.", url_for(".index"))
     access = worklist_access()
     state = launch_state()
