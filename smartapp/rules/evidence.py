@@ -106,7 +106,9 @@ def sentence(text: str) -> str:
 
 
 def number(value: float) -> str:
-    return f"{value:g}"
+    """A value as recorded, without float noise: 1020, 5.234, 0.35 (the one number format of
+    findings, dashboard tables and chart labels; never rounded for display)."""
+    return f"{value:.0f}" if value == int(value) else f"{value:g}"
 
 
 def value_text(lab: LabResult) -> str:

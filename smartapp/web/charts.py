@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from smartapp.rules.evidence import number
 from smartapp.rules.results import below
 
 #: Chart frame in user units; CSS scales it (width 100%, height auto).
@@ -120,10 +121,6 @@ def nice_step(span: float, target_ticks: int = 4) -> float:
     return 10 * magnitude
 
 
-def _number(value: float) -> str:
-    return f"{value:.0f}" if value == int(value) else f"{value:g}"
-
-
 def _month_ticks(start: date, end: date, scale: _TimeScale, max_ticks: int) -> tuple[Tick, ...]:
     """Ticks on the first of months between start and end, thinned to at most max_ticks."""
     months: list[date] = []
@@ -201,7 +198,7 @@ def trend_chart(
         [(p.x, limit) for p, limit in zip(points, limits, strict=True)], left, right, yscale
     )
     y_ticks = tuple(
-        Tick(yscale(step * index), _number(step * index))
+        Tick(yscale(step * index), number(step * index))
         for index in range(round(top_value / step) + 1)
     )
     x_ticks = _month_ticks(start, end, xscale, max_ticks=5)

@@ -31,8 +31,9 @@ from fhir_mappings.records import (
     VaccineClass,
 )
 from smartapp.fhir.querylog import QueryLogEntry
+from smartapp.rules.dates import age_on
 from smartapp.rules.descriptions import describe_rule
-from smartapp.rules.evidence import UNIT_TEXT
+from smartapp.rules.evidence import UNIT_TEXT, number
 from smartapp.rules.model import Finding, NextDueBasis, Phase, Severity, Status, Summary
 from smartapp.rules.registry import CHECKS_BY_ID
 from smartapp.rules.results import below, lower_limit, place_on_as_of
@@ -371,19 +372,8 @@ def relative_days(day: date, as_of: date) -> str:
     return f"in {delta} days" if delta > 0 else f"{-delta} days ago"
 
 
-def number(value: float) -> str:
-    """A lab value without noise: 1020, 5.2, 0.35."""
-    if value == int(value):
-        return f"{int(value)}"
-    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
-
-
 def clinical_date(when: ClinicalDate | None) -> str:
     return when.describe() if when is not None else "no date"
-
-
-def age_on(birth: date, day: date) -> int:
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
 def _iso(day: date | None) -> str | None:
