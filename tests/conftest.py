@@ -14,6 +14,10 @@ import pytest
 from smartapp.store import Database
 from tests.support.servers import hapi_server
 
+# Fixtures shared by every directory: the unit tests' fakes (one fake FHIR server, `rsps`,
+# `open_patient`) and the SMART launch fakes (`app`, `client`, `config`, `ehr`, `store`).
+pytest_plugins = ["tests.launch.launch_fakes", "tests.support.fixtures"]
+
 LOG_DIR = Path(__file__).resolve().parent / "e2e" / "artifacts"
 
 # The app's default SQLite file lives under $XDG_DATA_HOME. Point it at a directory of this

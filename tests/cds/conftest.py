@@ -13,7 +13,7 @@ from smartapp.config import AppConfig
 from smartapp.launch.session_store import MemorySessionStore
 from smartapp.web import create_app
 from tests.cds.cds_fakes import cds_config, write_clients
-from tests.launch.launch_fakes import make_config, rsps  # noqa: F401
+from tests.launch.launch_fakes import make_config
 
 
 @pytest.fixture

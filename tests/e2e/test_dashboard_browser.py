@@ -20,7 +20,8 @@ import pytest
 from smartapp.web import create_app
 from tests.e2e.conftest import ARTIFACTS
 from tests.launch.launch_fakes import make_config
-from tests.web.test_dashboard_helpers import FakeFhir, demo
+from tests.support.fake_fhir import FakeFhir
+from tests.support.pages import demo
 
 pytestmark = pytest.mark.e2e
 

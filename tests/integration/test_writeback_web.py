@@ -29,7 +29,7 @@ from smartapp.demo.seed import seed
 from smartapp.fhir import FhirClient
 from smartapp.web import create_app
 from tests.integration.conftest import SeededCohort, patient_ids_for
-from tests.web.test_dashboard_helpers import article, elements
+from tests.support.pages import article, elements
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,6 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
@@ -214,13 +213,7 @@ def make_config(**overrides: Any) -> AppConfig:
     return replace(base, **overrides)
 
 
-# -- fixtures (imported by the conftest files) ----------------------------------------
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
+# -- fixtures (a pytest plugin: tests/conftest.py) -------------------------------------------------
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from smartapp import patient_service
 from smartapp.report import summary_json
 from smartapp.rules.settings import RuleSettings
 from tests.launch.launch_fakes import ISS, OPEN_ISS
-from tests.web.test_dashboard_helpers import FakeFhir, demo, open_patient_fixture  # noqa: F401
+from tests.support.fake_fhir import FakeFhir, fail_types
+from tests.support.pages import demo
 
 AS_OF = date.today()
 
@@ -96,7 +97,7 @@ def test_bad_requests_are_json_400(client, open_patient, path, error):
 
 
 def test_a_failed_search_is_reported_in_the_json_not_as_an_error(client, open_patient):
-    open_patient(demo("ig-low"), "ig-low", fail={"Observation": "500 Internal Server Error"})
+    open_patient(demo("ig-low"), "ig-low", fail=fail_types(Observation=500))
     response = client.get("/api/patient/ig-low")
     assert response.status_code == 200
     body = response.get_json()

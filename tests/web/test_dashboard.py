@@ -20,15 +20,8 @@ from smartapp.config import ConfigError
 from smartapp.rules.settings import RuleSettings
 from smartapp.web import create_app
 from tests.launch.launch_fakes import ISS, make_config
-from tests.web.test_dashboard_helpers import (
-    FakeFhir,
-    article,
-    demo,
-    elements,
-    finding_cards,
-    open_patient_fixture,  # noqa: F401 - the `open_patient` fixture
-    page,
-)
+from tests.support.fake_fhir import FakeFhir, fail_types
+from tests.support.pages import article, demo, elements, finding_cards, page
 
 SECTION_ORDER = [
     'id="patient-banner"',
@@ -96,7 +89,7 @@ def expected_summary(resources: list[dict]):
 
 
 def test_sections_follow_the_contract_order(client, open_patient):
-    open_patient(demo("pregnant"), "pregnant", fail={"Immunization": "500 Internal Server Error"})
+    open_patient(demo("pregnant"), "pregnant", fail=fail_types(Immunization=500))
     status, html, _ = page(client)
     assert status == 200
     positions = [html.index(marker) for marker in SECTION_ORDER]
@@ -260,7 +253,7 @@ def test_patient_banner_shows_name_birth_date_gender_and_id(client, open_patient
 
 
 def test_failed_search_shows_the_incomplete_banner_and_unknown_checks(client, open_patient):
-    open_patient(demo("all-ok-maintenance"), "all-ok-maintenance", fail={"Observation": "503"})
+    open_patient(demo("all-ok-maintenance"), "all-ok-maintenance", fail=fail_types(Observation=503))
     status, html, _ = page(client)
     assert status == 200
     banner = html[html.index('id="data-incomplete"') - 80 : html.index('id="alerts"')]
@@ -384,7 +377,9 @@ def test_the_write_back_template_plugs_into_the_plan_section(app, client, open_p
 
 
 def test_headings_never_skip_a_level_and_ids_are_unique(client, open_patient):
-    open_patient(demo("recurrent-infections"), "recurrent-infections", fail={"Immunization": "503"})
+    open_patient(
+        demo("recurrent-infections"), "recurrent-infections", fail=fail_types(Immunization=503)
+    )
     _, html, _ = page(client)
     tags = elements(html)
     levels = [int(tag[1]) for tag, _ in tags if re.fullmatch(r"h[1-6]", tag)]

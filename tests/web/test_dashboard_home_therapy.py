@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-from tests.web.test_dashboard_helpers import (
-    demo,
-    open_patient_fixture,  # noqa: F401 - the `open_patient` fixture
-    page,
-)
+from tests.support.pages import demo, page
 
 
 def timeline_of(client, open_patient, slug: str) -> str:

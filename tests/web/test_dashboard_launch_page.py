@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.web.test_dashboard_helpers import elements
+from tests.support.pages import elements
 
 LAUNCH_HTML = Path(__file__).resolve().parents[2] / "launch.html"
 DEFAULT_APP = "http://127.0.0.1:8000"

@@ -21,7 +21,7 @@ from smartapp.web.viewmodel import (
     build_dashboard,
     relative_days,
 )
-from tests.web.test_dashboard_helpers import demo
+from tests.support.pages import demo
 
 TODAY = date.today()
 

@@ -8,7 +8,8 @@ import pytest
 
 from smartapp.launch.scopes import GrantedScopes
 from tests.launch.launch_fakes import ISS, PATIENT_ID, FakeEhr
-from tests.web.test_dashboard_helpers import FakeFhir, demo, retarget
+from tests.support.fake_fhir import FakeFhir
+from tests.support.pages import demo, retarget
 
 FILTERED_TASK = "patient/Task.cu?code=http://example.org|x"
 FILTERED_LABS = "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory"

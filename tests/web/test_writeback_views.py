@@ -1,21 +1,19 @@
 """The write-back in the web app: preview, confirm, acknowledge (smartapp.web.writeback_views).
 
-Flask test client against `WritableFake`, the dashboard tests' fake FHIR server extended
-with what a write needs: transactions (PUT stored, FHIRPath Patch applied, Provenance
-POSTed), reads by id, and failures on demand. The real server is the integration test's job.
+Flask test client against the unit tests' fake FHIR server (tests/support/fake_fhir.py):
+transactions (PUT stored, FHIRPath Patch applied, Provenance POSTed), reads by id, and
+failures on demand. The real server is the integration test's job.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import requests
 import responses
 from flask.testing import FlaskClient
 
@@ -23,7 +21,8 @@ from fhir_mappings.write import PlanItem, WritePlan
 from smartapp.web import writeback_views
 from smartapp.writeback import PatientPlan
 from tests.launch.launch_fakes import FULL_SCOPES, ISS, OPEN_ISS
-from tests.web.test_dashboard_helpers import FakeFhir, article, demo, elements, page
+from tests.support.fake_fhir import FakeFhir
+from tests.support.pages import article, demo, elements, page
 
 ORIGIN = {"Origin": "http://localhost"}
 SLUG = "recurrent-infections"  # ig-monitoring overdue, ig-low and infection-active alerts
@@ -32,122 +31,11 @@ WRITE_SCOPES = FULL_SCOPES + " patient/Provenance.c"
 Resource = dict[str, Any]
 
 
-# -- a fake FHIR server that can be written to ------------------------------------------
-
-
-def _outcome(status: int, text: str) -> tuple[int, dict[str, str], str]:
-    body = {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": "processing", "diagnostics": text}],
-    }
-    return status, {"Content-Type": "application/fhir+json"}, json.dumps(body)
-
-
-def _apply_patch(resource: Resource, patch: Resource) -> None:
-    """The FHIRPath Patch operations the write-back sends (replace/delete/add on Task)."""
-    for operation in patch.get("parameter", []):
-        parts = {p["name"]: p for p in operation["part"]}
-        kind = parts["type"]["valueCode"]
-        path = parts["path"]["valueString"]
-        if kind == "replace":
-            resource[path.split(".", 1)[1]] = parts["value"]["valueCode"]
-        elif kind == "delete":
-            resource.pop(path.split(".", 1)[1], None)
-        elif kind == "add":
-            name = parts["name"]["valueString"]
-            value = next(v for k, v in parts["value"].items() if k.startswith("value"))
-            if name == "note":
-                resource.setdefault("note", []).append(value)
-            else:
-                resource[name] = value
-
-
-@dataclass
-class WritableFake(FakeFhir):
-    transactions: list[Resource] = field(default_factory=list)
-    #: Fail the next transactions with these (status, diagnostics), in order.
-    tx_failures: list[tuple[int, str]] = field(default_factory=list)
-    #: Fail the batch read (not the transaction) with this status.
-    batch_status: int | None = None
-    reads: list[str] = field(default_factory=list)
-    #: Status for reads of these references (e.g. {"Practitioner/dr-1": 403}).
-    read_status: dict[str, int] = field(default_factory=dict)
-
-    def callback(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
-        body = request.body or b"{}"
-        bundle = json.loads(body.decode() if isinstance(body, bytes) else body)
-        if bundle.get("type") == "transaction":
-            return self.transaction(bundle)
-        if self.batch_status is not None:
-            return _outcome(self.batch_status, "batch failed")
-        return super().callback(request)
-
-    def transaction(self, bundle: Resource) -> tuple[int, dict[str, str], str]:
-        if self.tx_failures:
-            return _outcome(*self.tx_failures.pop(0))
-        self.transactions.append(bundle)
-        answers = []
-        for number, entry in enumerate(bundle["entry"]):
-            request, resource = entry["request"], entry.get("resource") or {}
-            method, url = request["method"], request["url"]
-            if method == "PUT":
-                rtype, rid = url.split("/", 1)
-                existing = self.find(rtype, rid)
-                stored = {**resource, "id": rid}
-                version = 1
-                if existing is not None:
-                    version = int(existing.get("meta", {}).get("versionId", "1")) + 1
-                    self.resources.remove(existing)
-                stored["meta"] = {"versionId": str(version), "lastUpdated": "2025-01-01T00:00:00Z"}
-                self.resources.append(stored)
-                status = "201 Created" if existing is None else "200 OK"
-                location = f"{rtype}/{rid}/_history/{version}"
-            elif method == "PATCH":
-                rtype, rid = url.split("/", 1)
-                target = self.find(rtype, rid)
-                assert target is not None, url
-                _apply_patch(target, resource)
-                status, location = "200 OK", f"{url}/_history/2"
-            else:
-                stored = {**resource, "id": f"prov-{len(self.transactions)}-{number}"}
-                self.resources.append(stored)
-                status, location = "201 Created", f"{url}/{stored['id']}/_history/1"
-            answers.append({"response": {"status": status, "location": location}})
-        reply = {"resourceType": "Bundle", "type": "transaction-response", "entry": answers}
-        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(reply)
-
-    def find(self, rtype: str, rid: str) -> Resource | None:
-        return next(
-            (r for r in self.resources if r["resourceType"] == rtype and r.get("id") == rid), None
-        )
-
-    def read(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
-        path = urlsplit(str(request.url)).path
-        rtype, rid = path.rstrip("/").split("/")[-2:]
-        reference = f"{rtype}/{rid}"
-        self.reads.append(reference)
-        if reference in self.read_status:
-            return _outcome(self.read_status[reference], "refused")
-        found = self.find(rtype, rid)
-        if found is None:
-            return _outcome(404, f"{reference} is not known")
-        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(found)
-
-    def install(self, rsps: responses.RequestsMock) -> WritableFake:
-        super().install(rsps)
-        pattern = re.compile(re.escape(self.base) + r"/[A-Z][A-Za-z]+/[^/?]+$")
-        rsps.add_callback(responses.GET, pattern, callback=self.read)
-        return self
-
-    def tasks(self) -> list[Resource]:
-        return [r for r in self.resources if r["resourceType"] == "Task"]
-
-
 # -- helpers ------------------------------------------------------------------------------
 
 
 def open_session(client: FlaskClient, rsps: responses.RequestsMock, slug: str = SLUG, **kw: Any):
-    fake = WritableFake(demo(slug), **kw).install(rsps)
+    fake = FakeFhir(demo(slug), base=OPEN_ISS, **kw).install(rsps)
     response = client.get("/open", query_string={"iss": OPEN_ISS, "patient": slug})
     assert response.status_code == 302, response.get_data(as_text=True)
     return fake
@@ -162,7 +50,7 @@ def ehr_session(client: FlaskClient, ehr: Any, rsps: responses.RequestsMock, sco
         "id": "dr-1",
         "name": [{"use": "official", "prefix": ["Dr"], "given": ["Jane"], "family": "Doe"}],
     }
-    return WritableFake([*demo(SLUG), practitioner], base=ISS, **kw).install(rsps)
+    return FakeFhir([*demo(SLUG), practitioner], base=ISS, **kw).install(rsps)
 
 
 def hidden_fields(html: str, form_id: str) -> dict[str, str]:
@@ -355,7 +243,7 @@ def test_confirm_writes_once_redirects_and_the_dashboard_shows_the_banner(client
     assert response.status_code == 303
     assert response.headers["Location"] == "/patient?saved=1"
     assert len(fake.transactions) == 1
-    assert len(fake.tasks()) == 3
+    assert len(fake.of_type("Task")) == 3
 
     status, html, _ = page(client, "/patient?saved=1")
     assert status == 200
@@ -380,7 +268,7 @@ def test_double_click_writes_once_and_both_clicks_see_the_saved_banner(client, r
     assert first.status_code == second.status_code == 303
     assert second.headers["Location"] == "/patient?saved=1"
     assert len(fake.transactions) == 1
-    assert len(fake.tasks()) == 3
+    assert len(fake.of_type("Task")) == 3
     _, html, _ = page(client, "/patient?saved=1")
     assert html.count("Plan saved: 3 created, 0 updated, 0 completed (Tasks).") >= 1
     # A new preview: the saved plan already says all this, so there is nothing to confirm.
@@ -412,7 +300,7 @@ def test_plan_saved_meanwhile_by_someone_else_shows_what_is_left(app, client, rs
     assert "Nothing was written" in html and "just saved" in html
     assert 'id="plan-changed"' in html and 'role="alert"' in html
     assert len(fake.transactions) == 1
-    assert len(fake.tasks()) == 3
+    assert len(fake.of_type("Task")) == 3
     # The new preview has nothing left to write: the other user saved the same plan.
     assert rows(html) == [] and 'id="preview-unchanged"' in html
 
@@ -460,13 +348,13 @@ def test_server_failure_says_nothing_was_written_without_a_traceback(client, rsp
     assert "<b>unknown" not in html
     assert href(html, "retry-link") == "/patient/plan"
     no_traceback(html)
-    assert fake.tasks() == []
+    assert fake.of_type("Task") == []
 
 
 def test_server_down_on_the_confirm_read_is_a_clear_page(client, rsps):
     fake = open_session(client, rsps)
     _, fields = preview(client)
-    fake.batch_status = 400  # (a 5xx is retried with backoff first: slower, same outcome)
+    fake.fail_all = 400  # (a 5xx is retried with backoff first: slower, same outcome)
     response = confirm(client, fields)
     html = response.get_data(as_text=True)
     assert response.status_code == 502
@@ -507,7 +395,7 @@ def test_ehr_user_is_the_requester_with_a_name(client, ehr, rsps):
     fake = ehr_session(client, ehr, rsps, WRITE_SCOPES)
     _, fields = preview(client)
     assert confirm(client, fields).status_code == 303
-    task = fake.tasks()[0]
+    task = fake.of_type("Task")[0]
     assert task["requester"] == {"reference": "Practitioner/dr-1", "display": "Dr Jane Doe"}
 
 
@@ -595,7 +483,7 @@ def test_acknowledging_an_open_task_patches_it(client, rsps):
     assert entries[0]["request"]["method"] == "PATCH"
     _, html, _ = page(client)
     assert "IVIG discussed with immunology" in article(html, "ig-low")
-    assert len(fake.tasks()) == 3
+    assert len(fake.of_type("Task")) == 3
 
 
 @pytest.mark.parametrize("reason", ["", "   \n  ", "x" * 501])
@@ -705,7 +593,7 @@ def test_acknowledge_failure_is_a_clear_page(client, rsps):
     assert response.status_code == 502
     assert "Nothing was written" in body and 'href="/patient#finding-ig-low"' in body
     no_traceback(body)
-    assert fake.tasks() == []
+    assert fake.of_type("Task") == []
 
 
 # -- small pieces ---------------------------------------------------------------------------

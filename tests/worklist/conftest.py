@@ -3,18 +3,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import responses
 
 from fhir_mappings.site import Mappings, load_mappings
 from smartapp.fhir import FhirClient
 from smartapp.rules.settings import RuleSettings
-from tests.worklist.fake_fhir import BASE
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
+from tests.support.fake_fhir import BASE
 
 
 @pytest.fixture

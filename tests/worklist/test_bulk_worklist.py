@@ -16,6 +16,7 @@ from smartapp.report import summary_json
 from smartapp.rules import evaluate
 from smartapp.rules.settings import RuleSettings
 from smartapp.worklist import Worklist, WorklistOptions, build_worklist
+from tests.support.fake_fhir import FakeFhir
 from tests.worklist.cohort import (
     AS_OF,
     app_task,
@@ -28,7 +29,6 @@ from tests.worklist.cohort import (
     stopped_order_patient,
     text_only_patient,
 )
-from tests.worklist.fake_fhir import FakeFhir
 
 Resources = list[dict[str, Any]]
 

@@ -11,8 +11,8 @@ from smartapp import patient_service
 from smartapp.config import load_config
 from smartapp.fhir import FhirClient
 from smartapp.worklist import WorklistOptions, build_worklist
+from tests.support.fake_fhir import BASE, FakeFhir
 from tests.worklist.cohort import AS_OF, generated
-from tests.worklist.fake_fhir import BASE, FakeFhir
 
 EPIC_LIKE = {"Observation": "category"}
 

@@ -26,8 +26,8 @@ from smartapp.rules import evaluate
 from smartapp.rules.model import Phase
 from smartapp.rules.settings import RuleSettings
 from smartapp.worklist import WorklistOptions, build_worklist
+from tests.support.fake_fhir import BASE, FakeFhir
 from tests.worklist.cohort import AS_OF, patient, subject
-from tests.worklist.fake_fhir import BASE, FakeFhir
 
 Resource = dict[str, Any]
 MAPPINGS: Mappings = load_mappings(None)

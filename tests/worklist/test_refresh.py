@@ -33,8 +33,8 @@ from smartapp.worklist.refresh import (
 )
 from smartapp.worklist.report import row_json
 from smartapp.worklist.stored import decode_json, decode_rows, row_record
+from tests.support.fake_fhir import BASE, FakeFhir
 from tests.worklist.cohort import AS_OF, generated, other_drug_patient, patient, subject
-from tests.worklist.fake_fhir import BASE, FakeFhir
 
 KESIMPTA_NDC = "0078-1007-68"
 NDC = "http://hl7.org/fhir/sid/ndc"

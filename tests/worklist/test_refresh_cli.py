@@ -9,8 +9,8 @@ import pytest
 import responses
 
 from smartapp.cli import main
+from tests.support.fake_fhir import BASE, FakeFhir
 from tests.worklist.cohort import generated
-from tests.worklist.fake_fhir import BASE, FakeFhir
 
 
 @pytest.fixture(autouse=True)

@@ -16,8 +16,8 @@ from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, FhirError
 from smartapp.worklist.bulk import ReadReport, read_by_export
 from smartapp.worklist.spool import DiskBuckets, SpoolError
+from tests.support.fake_fhir import FakeFhir
 from tests.worklist.cohort import generated
-from tests.worklist.fake_fhir import FakeFhir
 
 
 def obs(pid: str, n: int, **extra: Any) -> dict[str, Any]:

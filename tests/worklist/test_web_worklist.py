@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from tests.launch.launch_fakes import (
     login_settings,
     make_config,
 )
+from tests.support.fake_fhir import FakeFhir
 from tests.worklist.cohort import (
     AS_OF,
     app_task,
@@ -41,7 +41,6 @@ from tests.worklist.cohort import (
     planned_patient,
     subject,
 )
-from tests.worklist.fake_fhir import FakeFhir
 
 COORDINATOR_SCOPES = (
     "openid fhirUser user/Patient.rs user/Observation.rs user/MedicationAdministration.rs "
@@ -71,12 +70,6 @@ def cohort() -> list[dict[str, Any]]:
         app_task("gen-3-000001", "ig-monitoring", "2026-12-01", owner="Nurse Kim"),
     ]
     return resources
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

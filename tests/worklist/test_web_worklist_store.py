@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -18,17 +17,11 @@ from smartapp.web import create_app
 from smartapp.web.worklist_store import refresher_of
 from smartapp.worklist import read_csv
 from tests.launch.launch_fakes import OPEN_ISS, make_config
+from tests.support.fake_fhir import FakeFhir
 from tests.worklist.cohort import AS_OF, generated
-from tests.worklist.fake_fhir import FakeFhir
 from tests.worklist.test_web_worklist import csrf, open_session, read_again, row_ids
 
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from smartapp.config import ConfigError, load_config
 from smartapp.worklist import read_csv
 from smartapp.worklist.pacing import ExportPacer
 from smartapp.worklist_cli import add_worklist_parser, cmd_worklist
+from tests.support.fake_fhir import BASE, FakeFhir
 from tests.worklist.cohort import generated, other_drug_patient, planned_patient
-from tests.worklist.fake_fhir import BASE, FakeFhir
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -32,6 +32,7 @@ from smartapp.rules.model import (
     Status,
     Summary,
 )
+from tests.support.fake_fhir import patch_operations
 
 AS_OF = date(2025, 6, 15)
 NOW = datetime(2025, 6, 15, 14, 30, tzinfo=UTC)
@@ -203,22 +204,5 @@ def r4_roundtrip(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def patch_ops(entry: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    """(type, path or path.name, value) of each FHIRPath Patch operation in a bundle entry;
-    a value given as parts (a BackboneElement such as Task.input) as {part name: value}."""
-    out = []
-    for param in entry["resource"]["parameter"]:
-        parts = {p["name"]: p for p in param["part"]}
-        path = parts["path"]["valueString"]
-        if "name" in parts:
-            path = f"{path}.{parts['name']['valueString']}"
-        value = parts.get("value")
-        if value is not None and "part" in value:
-            value = {p["name"]: _value_of(p) for p in value["part"]}
-        elif value is not None:
-            value = _value_of(value)
-        out.append((parts["type"]["valueCode"], path, value))
-    return out
-
-
-def _value_of(part: dict[str, Any]) -> Any:
-    return next(v for k, v in part.items() if k.startswith("value"))
+    """(type, path or path.name, value) of each FHIRPath Patch operation in a bundle entry."""
+    return patch_operations(entry["resource"])

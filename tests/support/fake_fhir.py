@@ -1,4 +1,4 @@
-"""A small in-memory FHIR server on `responses`: just enough search semantics for the worklist.
+"""A small in-memory FHIR server on `responses`: just enough FHIR for the unit tests.
 
 Supported: batch POSTs of GET searches, HAPI-style paging (`{base}?_getpages=…`), and
 Bulk Data `$export` (kick-off → poll → NDJSON). Searches:
@@ -15,8 +15,16 @@ Bulk Data `$export` (kick-off → poll → NDJSON). Searches:
 `meta.lastUpdated` of a resource (missing: long ago) answers `_lastUpdated` and `_since`;
 `delete(rtype, id, when)` removes a resource and leaves a DELETE entry in its history.
 
-Tokens are `system|code` matched exactly on `code` (or `medicationCodeableConcept`), as a
-server does. Every request is recorded in `requests` (method, relative URL).
+Tokens are `system|code` matched exactly on `code`, `medicationCodeableConcept` or
+`vaccineCode`, as a server does. Every request is recorded in `requests` (method, relative
+URL) and every batch read in `batches`.
+
+Also, for the web tests: reads by id (`GET Type/id`, and `Type/id` entries in a batch),
+transactions (PUT stored with a new version, POST stored under a new id, FHIRPath Patch
+applied to the stored resource), and failures on demand: `fail` (a search URL -> status;
+`fail_types(Observation=503)` fails every entry of those types), `fail_all` (the whole
+batch read), `tx_failures` (the next transactions) and `read_status` (reads by id).
+The one fake FHIR server of the unit tests; the real one is the integration tests' job.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -42,11 +50,15 @@ Resource = dict[str, Any]
 _MED_TYPES = ("MedicationAdministration", "MedicationRequest", "MedicationStatement")
 
 
+_CODE_FIELDS = ("code", "medicationCodeableConcept", "vaccineCode")
+
+
 def _codings(resource: Resource) -> list[tuple[str, str]]:
-    element = resource.get("code") or resource.get("medicationCodeableConcept") or {}
     return [
         (c.get("system", ""), c.get("code", ""))
-        for c in element.get("coding", [])
+        for name in _CODE_FIELDS
+        if isinstance(resource.get(name), dict)
+        for c in resource[name].get("coding", [])
         if isinstance(c, dict)
     ]
 
@@ -77,7 +89,7 @@ def _tokens(value: str) -> set[tuple[str, str]]:
 
 
 def _subject(resource: Resource) -> str | None:
-    for name in ("subject", "patient", "for"):
+    for name in ("subject", "patient", "for", "beneficiary"):
         element = resource.get(name)
         if isinstance(element, dict) and isinstance(element.get("reference"), str):
             return str(element["reference"])
@@ -91,6 +103,96 @@ def _updated(resource: Resource) -> str:
 
 def _identifier_systems(resource: Resource) -> set[str]:
     return {i.get("system", "") for i in resource.get("identifier", []) if isinstance(i, dict)}
+
+
+def _outcome(code: str, text: str) -> Resource:
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": text}],
+    }
+
+
+def _failed_entry(status: str, code: str, text: str) -> Resource:
+    """A batch-response entry that failed."""
+    return {"response": {"status": status, "outcome": _outcome(code, text)}}
+
+
+def _http_outcome(status: int, text: str) -> tuple[int, dict[str, str], str]:
+    """A whole HTTP answer that failed."""
+    body = json.dumps(_outcome("processing", text))
+    return status, {"Content-Type": "application/fhir+json"}, body
+
+
+def fail_types(**statuses: int) -> Callable[[str], int | None]:
+    """`fail=` for a FakeFhir: every read or search of these types fails with the status
+    (`fail_types(Observation=503)`)."""
+
+    def fail(url: str) -> int | None:
+        return statuses.get(url.partition("?")[0].strip("/").split("/")[0])
+
+    return fail
+
+
+def patch_operations(patch: Resource) -> list[tuple[str, str, Any]]:
+    """(type, path or path.name, value) of each operation of a FHIRPath Patch Parameters
+    resource; a value given as parts (a BackboneElement such as Task.input) as
+    {part name: value}."""
+    return list(_operations(patch, _plain))
+
+
+def _operations(
+    patch: Resource, convert: Callable[[Resource], Any]
+) -> Iterator[tuple[str, str, Any]]:
+    for operation in patch["parameter"]:
+        parts = {p["name"]: p for p in operation["part"]}
+        path = parts["path"]["valueString"]
+        if "name" in parts:
+            path = f"{path}.{parts['name']['valueString']}"
+        value = parts.get("value")
+        yield parts["type"]["valueCode"], path, (None if value is None else convert(value))
+
+
+def _value_key(part: Resource) -> str:
+    return next(k for k in part if k.startswith("value"))
+
+
+def _plain(value: Resource) -> Any:
+    if "part" in value:
+        return {p["name"]: p[_value_key(p)] for p in value["part"]}
+    return value[_value_key(value)]
+
+
+def _element(value: Resource) -> Any:
+    """The FHIR JSON of a patch value: a value[x], or a BackboneElement from its parts."""
+    if "part" in value:
+        return {
+            (_value_key(p) if p["name"] == "value" else p["name"]): _element(p)
+            for p in value["part"]
+        }
+    return value[_value_key(value)]
+
+
+#: Elements the write-back adds to (repeating: `add` appends).
+_REPEATING = frozenset({"note", "input", "output", "identifier", "basedOn", "partOf"})
+
+
+def apply_patch(resource: Resource, patch: Resource) -> Resource:
+    """A copy of `resource` with the FHIRPath Patch applied (replace, delete and add on
+    top-level elements: what the write-back sends)."""
+    patched = json.loads(json.dumps(resource))
+    for kind, path, value in _operations(patch, _element):
+        element = path.split(".", 1)[1]
+        if kind == "replace":
+            patched[element] = value
+        elif kind == "delete":
+            patched.pop(element, None)
+        elif kind == "add" and element in _REPEATING:
+            patched.setdefault(element, []).append(value)
+        elif kind == "add":
+            patched[element] = value
+        else:
+            raise NotImplementedError(f"FHIRPath Patch {kind} is not supported here")
+    return patched
 
 
 @dataclass
@@ -112,6 +214,16 @@ class FakeFhir:
     history_supported: bool = True
     #: The server's clock (seconds since the epoch) for the `Date` header of `metadata`.
     now: Callable[[], float] | None = None
+    #: Fail every batch read (not transactions) with this HTTP status.
+    fail_all: int | None = None
+    #: Fail the next transactions with these (status, diagnostics), in order.
+    tx_failures: list[tuple[int, str]] = field(default_factory=list)
+    #: Status of reads by id of these references (e.g. {"Practitioner/dr-1": 403}).
+    read_status: dict[str, int] = field(default_factory=dict)
+    #: The batch reads received, in order.
+    batches: list[Resource] = field(default_factory=list)
+    #: The references read by id (GET Type/id), in order.
+    reads: list[str] = field(default_factory=list)
     _pages: dict[str, list[Resource]] = field(default_factory=dict)
     _polls: itertools.count[int] = field(default_factory=itertools.count)
     _export_since: str | None = None
@@ -146,6 +258,11 @@ class FakeFhir:
         rsps.add_callback(
             responses.GET, re.compile(rf"{base}/[A-Z][A-Za-z]+\?.*"), callback=self._get
         )
+        rsps.add_callback(
+            responses.GET,
+            re.compile(rf"{base}/(?!Binary/)[A-Z][A-Za-z]+/[^/?]+$"),
+            callback=self._read,
+        )
         return self
 
     # -- counting -----------------------------------------------------------------------------
@@ -167,61 +284,57 @@ class FakeFhir:
         bundle = json.loads(request.body)
         if bundle.get("type") == "transaction":
             return self._transaction(bundle)
-        entries = []
-        for entry in bundle["entry"]:
-            url = entry["request"]["url"]
-            status = self.fail(url)
-            if status:
-                entries.append(
-                    {
-                        "response": {
-                            "status": f"{status} Error",
-                            "outcome": {
-                                "resourceType": "OperationOutcome",
-                                "issue": [
-                                    {
-                                        "severity": "error",
-                                        "code": "exception",
-                                        "diagnostics": "simulated failure",
-                                    }
-                                ],
-                            },
-                        }
-                    }
-                )
-                continue
-            if "/_history" in url.partition("?")[0]:
-                entries.append(self._history(url))
-                continue
-            try:
-                matched, included = self.search(url)
-            except NotImplementedError as err:
-                entries.append(
-                    {
-                        "response": {
-                            "status": "400 Bad Request",
-                            "outcome": {
-                                "resourceType": "OperationOutcome",
-                                "issue": [
-                                    {
-                                        "severity": "error",
-                                        "code": "not-supported",
-                                        "diagnostics": str(err),
-                                    }
-                                ],
-                            },
-                        }
-                    }
-                )
-                continue
-            entries.append(
-                {
-                    "resource": self._first_page(matched, included, url),
-                    "response": {"status": "200 OK"},
-                }
-            )
-        body = {"resourceType": "Bundle", "type": "batch-response", "entry": entries}
-        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(body)
+        if self.fail_all is not None:
+            return _http_outcome(self.fail_all, "batch failed")
+        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(self.respond(bundle))
+
+    def respond(self, batch: Resource) -> Resource:
+        """The batch-response Bundle to a batch of GETs (recorded in `batches`)."""
+        self.batches.append(batch)
+        entries = [self._entry(entry["request"]["url"]) for entry in batch["entry"]]
+        return {"resourceType": "Bundle", "type": "batch-response", "entry": entries}
+
+    def _entry(self, url: str) -> Resource:
+        status = self.fail(url)
+        if status:
+            return _failed_entry(f"{status} Error", "exception", "simulated failure")
+        path = url.partition("?")[0]
+        if "/_history" in path:
+            return self._history(url)
+        if "/" in path.strip("/"):
+            rtype, rid = path.strip("/").split("/", 1)
+            found = self.find(rtype, rid)
+            if found is None:
+                return _failed_entry("404 Not Found", "not-found", f"{path} is not known")
+            return {"resource": found, "response": {"status": "200 OK"}}
+        try:
+            matched, included = self.search(url)
+        except NotImplementedError as err:
+            return _failed_entry("400 Bad Request", "not-supported", str(err))
+        return {
+            "resource": self._first_page(matched, included, url),
+            "response": {"status": "200 OK"},
+        }
+
+    def of_type(self, rtype: str) -> list[Resource]:
+        """The stored resources of one type."""
+        return [r for r in self.resources if r["resourceType"] == rtype]
+
+    def find(self, rtype: str, rid: str) -> Resource | None:
+        return next(
+            (r for r in self.resources if r["resourceType"] == rtype and r.get("id") == rid), None
+        )
+
+    def _read(self, request: Any) -> tuple[int, dict[str, str], str]:
+        reference = self._relative(request.url)
+        self.requests.append(("GET", reference))
+        self.reads.append(reference)
+        if reference in self.read_status:
+            return _http_outcome(self.read_status[reference], "refused")
+        found = self.find(*reference.split("/", 1))
+        if found is None:
+            return _http_outcome(404, f"{reference} is not known")
+        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(found)
 
     def _instant_now(self) -> str:
         moment = self.now() if self.now is not None else time.time()
@@ -229,15 +342,7 @@ class FakeFhir:
 
     def _history(self, url: str) -> Resource:
         if not self.history_supported:
-            return {
-                "response": {
-                    "status": "404 Not Found",
-                    "outcome": {
-                        "resourceType": "OperationOutcome",
-                        "issue": [{"severity": "error", "code": "not-supported"}],
-                    },
-                }
-            }
+            return _failed_entry("404 Not Found", "not-supported", "no history here")
         path, _, query = url.partition("?")
         rtype = path.split("/")[0]
         since = parse_qs(query)["_since"][0]
@@ -294,29 +399,44 @@ class FakeFhir:
         return {"resourceType": "Bundle", "type": "searchset", "link": links, "entry": page}
 
     def _transaction(self, bundle: Resource) -> tuple[int, dict[str, str], str]:
-        """Stores PUT and POST entries (ids kept or made up); PATCH is acknowledged only."""
+        """All or nothing: PUT stores a new version, POST stores under a new id, PATCH applies
+        the FHIRPath Patch to the stored resource (404 when there is none)."""
+        if self.tx_failures:
+            return _http_outcome(*self.tx_failures.pop(0))
         self.transactions.append(bundle)
+        before = list(self.resources)
         answers = []
         for number, entry in enumerate(bundle["entry"]):
             method, url = entry["request"]["method"], entry["request"]["url"]
+            resource = entry.get("resource") or {}
             if method == "PATCH":
-                answers.append({"response": {"status": "200 OK", "location": f"{url}/_history/2"}})
-                continue
-            resource = dict(entry["resource"])
-            rtype = resource["resourceType"]
-            rid = url.split("/", 1)[1] if method == "PUT" and "/" in url else f"new-{number}"
-            resource["id"] = rid
-            resource["meta"] = {"lastUpdated": self._instant_now()}
-            existed = any(r["resourceType"] == rtype and r["id"] == rid for r in self.resources)
-            self.resources = [
-                r for r in self.resources if not (r["resourceType"] == rtype and r["id"] == rid)
-            ] + [resource]
-            status = "200 OK" if existed else "201 Created"
-            answers.append(
-                {"response": {"status": status, "location": f"{rtype}/{rid}/_history/1"}}
-            )
+                rtype, rid = url.split("/", 1)
+                target = self.find(rtype, rid)
+                if target is None:
+                    self.resources = before
+                    return _http_outcome(404, f"{url} is not known")
+                resource = apply_patch(target, resource)
+            elif method == "PUT":
+                rtype, rid = url.split("/", 1)
+            else:
+                rtype, rid = resource["resourceType"], f"new-{len(self.transactions)}-{number}"
+            status, version = self._store(rtype, rid, resource)
+            location = f"{rtype}/{rid}/_history/{version}"
+            answers.append({"response": {"status": status, "location": location}})
         body = {"resourceType": "Bundle", "type": "transaction-response", "entry": answers}
         return 200, {"Content-Type": "application/fhir+json"}, json.dumps(body)
+
+    def _store(self, rtype: str, rid: str, resource: Resource) -> tuple[str, int]:
+        """Stores a new version of `rtype/rid`; (HTTP status, version number)."""
+        existing = self.find(rtype, rid)
+        version = 1
+        if existing is not None:
+            version = int((existing.get("meta") or {}).get("versionId", "1")) + 1
+            self.resources = [r for r in self.resources if r is not existing]
+        stored = {**resource, "resourceType": rtype, "id": rid}
+        stored["meta"] = {"versionId": str(version), "lastUpdated": self._instant_now()}
+        self.resources.append(stored)
+        return ("201 Created" if existing is None else "200 OK"), version
 
     # -- search semantics ----------------------------------------------------------------------
 
