@@ -27,10 +27,11 @@ from fhir_mappings.conditions import read_allergy, read_condition
 from fhir_mappings.dates import parse_clinical_date
 from fhir_mappings.dispenses import read_dispense
 from fhir_mappings.errors import Malformed, UnusableInput
-from fhir_mappings.fhirjson import as_list, reference_target
+from fhir_mappings.fhirjson import reference_target
 from fhir_mappings.imaging import read_imaging_study, read_procedure, read_report_imaging
 from fhir_mappings.labs import LABELS, read_observation, read_report_labs
 from fhir_mappings.medications import MedicationResolver, read_administration, read_request
+from fhir_mappings.names import human_name
 from fhir_mappings.records import (
     AREAS,
     AllergyRecord,
@@ -132,18 +133,7 @@ def _label(resource: Mapping[str, Any], position: int) -> str:
 
 
 def _patient_name(patient: Mapping[str, Any]) -> str:
-    names = [n for n in as_list(patient.get("name"), "name") if isinstance(n, dict)]
-    names.sort(key=lambda n: {"official": 0, "usual": 1}.get(str(n.get("use")), 2))
-    for name in names:
-        text = name.get("text")
-        if isinstance(text, str) and text.strip():
-            return text.strip()
-        given = [g for g in as_list(name.get("given"), "name.given") if isinstance(g, str)]
-        family = name.get("family")
-        parts = [*given, family] if isinstance(family, str) else given
-        if parts:
-            return " ".join(part.strip() for part in parts if part.strip())
-    return "(no name recorded)"
+    return human_name(patient.get("name")) or "(no name recorded)"
 
 
 def _patient_info(patient: Mapping[str, Any], collected: _Collected) -> PatientInfo:

@@ -38,7 +38,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -55,7 +55,8 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from fhir_mappings.errors import UnusableInput
+from fhir_mappings.errors import Malformed, UnusableInput
+from fhir_mappings.names import human_name as fhir_human_name
 from fhir_mappings.write import PlanItem, WritebackBlocked, WriteContext, WritePlan
 from fhir_mappings.write_common import local_reference
 from smartapp import patient_service
@@ -423,27 +424,13 @@ def with_fhir(context: LaunchContext, work: Callable[[FhirClient], T]) -> T:
 
 
 def human_name(names: Any) -> str | None:
-    """A person's name from FHIR HumanName[] (official/usual first): text, else the parts."""
-    if not isinstance(names, Sequence) or isinstance(names, str):
+    """A person's name for the note (fhir_mappings.names), at most NAME_MAX characters;
+    None when there is none or `name` is malformed."""
+    try:
+        text = fhir_human_name(names)
+    except Malformed:
         return None
-    usable = [n for n in names if isinstance(n, Mapping)]
-    ranked = sorted(usable, key=lambda n: {"official": 0, "usual": 1}.get(str(n.get("use")), 2))
-    for name in ranked:
-        text = name.get("text")
-        if not isinstance(text, str) or not text.strip():
-            parts: list[str] = []
-            for key in ("prefix", "given"):
-                values = name.get(key)
-                if isinstance(values, list):
-                    parts.extend(v for v in values if isinstance(v, str))
-            family = name.get("family")
-            if isinstance(family, str):
-                parts.append(family)
-            text = " ".join(parts)
-        text = " ".join(text.split())
-        if text:
-            return text[:NAME_MAX]
-    return None
+    return text[:NAME_MAX] if text else None
 
 
 def user_display(client: FhirClient, context: LaunchContext) -> str | None:
