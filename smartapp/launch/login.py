@@ -41,6 +41,7 @@ from smartapp.launch.errors import (
 from smartapp.launch.idtoken import issuer_keys, verify_claims
 from smartapp.launch.session_store import PENDING_TTL_S
 from smartapp.launch.state import launch_state
+from smartapp.launch.tokens import bound_token_responses
 from smartapp.launch.websession import ensure_session_id, rotate_session_id, session_id
 
 log = logging.getLogger(__name__)
@@ -278,6 +279,7 @@ def _exchange(settings: LoginSettings, pending: Mapping[str, Any], code: str) ->
         token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
         redirect_uri=str(pending["redirect_uri"]),
     )
+    bound_token_responses(session)
     try:
         with session:
             token = session.fetch_token(

@@ -17,6 +17,9 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 
 from smartapp.config import Tenant
+from smartapp.fhir.errors import FhirError
+from smartapp.fhir.limits import Deadline
+from smartapp.fhir.transport import NETWORK_ERRORS, read_limited
 from smartapp.launch.discovery import AUTH_TIMEOUT_S
 from smartapp.launch.errors import LaunchError, RelaunchRequired, TokenError
 from smartapp.launch.keys import AppKey
@@ -68,6 +71,40 @@ def auth_method_for(tenant: Tenant) -> str:
     return "client_secret_basic" if tenant.client_secret else "none"
 
 
+#: A token response is a few KB; one this large is not read.
+TOKEN_MAX_BYTES = 1024 * 1024
+
+
+def _bounded_body(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    """Read a token endpoint's answer within AUTH_TIMEOUT_S in all and TOKEN_MAX_BYTES.
+
+    A response hook runs before `requests` reads the body, so a token endpoint that drips
+    its answer (a per-read timeout never fires for it) or sends a huge one cannot hold a
+    web thread or fill memory; going past either is a RequestException (the token service
+    "could not be reached")."""
+    if response.raw is None or getattr(response, "_content_consumed", False):
+        return response
+    try:
+        body = read_limited(
+            response,
+            Deadline(AUTH_TIMEOUT_S),
+            max_bytes=TOKEN_MAX_BYTES,
+            read_timeout=AUTH_TIMEOUT_S,
+            what="Token response",
+            too_large=lambda what, size: ValueError(f"{what} larger than {TOKEN_MAX_BYTES} bytes"),
+        )
+    except (FhirError, ValueError, *NETWORK_ERRORS) as err:
+        raise requests.exceptions.ContentDecodingError(str(err), response=response) from err
+    response._content = body
+    return response
+
+
+def bound_token_responses(session: requests.Session) -> requests.Session:
+    """Make every answer `session` gets bounded (see `_bounded_body`)."""
+    session.hooks["response"].append(_bounded_body)
+    return session
+
+
 def oauth_session(
     tenant: Tenant,
     app_key: AppKey | None,
@@ -97,9 +134,12 @@ def oauth_session(
             **kwargs,
         )
         session.register_client_auth_method(SmartPrivateKeyJWT(app_key))
+        bound_token_responses(session)
         return session
     secret = tenant.client_secret if method.startswith("client_secret") else None
-    return OAuth2Session(cid, secret, token_endpoint_auth_method=method, **kwargs)
+    session = OAuth2Session(cid, secret, token_endpoint_auth_method=method, **kwargs)
+    bound_token_responses(session)
+    return session
 
 
 def _expires_at(token: dict[str, Any]) -> float | None:
