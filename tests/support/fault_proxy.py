@@ -18,18 +18,19 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import requests
 
 from tests.support.hostile_fhir import Hostility, send_hostile
+from tests.support.loopback import LoopbackServer
 
 #: The `_getpages` value of the next links `hostile_pages` adds.
 HOSTILE_PAGE = "hostile"
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     def __init__(self, upstream_base: str) -> None:
         self.upstream = upstream_base.rstrip("/")
         self._lock = threading.Lock()
@@ -42,18 +43,8 @@ class FaultProxy:
         self.hostile_prefixes: list[str] = []
         self.hostility = Hostility()
         self.requests_seen: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.port = self._server.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}/fhir"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FaultProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen(self._handler())
+        self.base = f"{self.origin}/fhir"
 
     def fail_next(self, n: int, status: int = 503, retry_after: str | None = None) -> None:
         with self._lock:

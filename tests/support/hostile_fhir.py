@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.loopback import LoopbackServer
 
 
 def _bundle(kind: str = "searchset") -> bytes:
@@ -103,25 +104,14 @@ def send_hostile(handler: BaseHTTPRequestHandler, how: Hostility, ok_body: bytes
         pass  # the app hung up: what a bounded client does
 
 
-class HostileFhir(Hostility):
+class HostileFhir(Hostility, LoopbackServer):
     """A whole server that answers every request as `mode` says."""
 
     def __init__(self) -> None:
         super().__init__()
         self.requests: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}/fhir"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> HostileFhir:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen(self._handler())
+        self.base = f"{self.origin}/fhir"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self

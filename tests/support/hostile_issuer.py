@@ -15,33 +15,23 @@ this issuer's token endpoint, the attacker would hold the code and the PKCE veri
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 
+from tests.support.loopback import LoopbackServer
 
-class HostileIssuer:
+
+class HostileIssuer(LoopbackServer):
     def __init__(self, honest_fhir: str, honest_redirect_uri: str) -> None:
         self.honest_fhir = honest_fhir.rstrip("/")
         self.honest_redirect_uri = honest_redirect_uri
         self.authorize_requests: list[dict[str, str]] = []
         self.token_requests: list[bytes] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._listen(self._handler())
         self.fhir_base = f"{self.origin}/fhir"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> HostileIssuer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _discovery(self) -> dict[str, Any]:
         url = f"{self.honest_fhir}/.well-known/smart-configuration"
