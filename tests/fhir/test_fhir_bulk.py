@@ -558,3 +558,36 @@ def test_a_status_url_on_another_server_is_refused(
     with pytest.raises(OffServerError, match="status URL is on another server"):
         list(client.bulk_export(KICK_OFF))
     assert elsewhere.call_count == 0
+
+
+def test_an_export_file_larger_than_the_response_cap_is_read_line_by_line(
+    http: responses.RequestsMock,
+) -> None:
+    """SMARTAPP_FHIR_MAX_BYTES bounds one answer (and one NDJSON line), never an export
+    file: a hospital's Observation file is routinely hundreds of megabytes."""
+    from smartapp.fhir.limits import ReadLimits
+
+    patients = [resource("Patient", f"p{i}") | {"name": [{"text": "x" * 200}]} for i in range(40)]
+    body = ndjson(*patients)
+    assert len(body) > 4 * 2048
+    start(http, {"json": manifest(("Patient", f"{BASE}/Binary/big"))})
+    http.get(f"{BASE}/Binary/big", body=body, headers={"Content-Length": str(len(body))})
+    limits = ReadLimits.start(None, max_bytes=2048)
+    with FhirClient(BASE, token=TOKEN, sleep=lambda _s: None, limits=limits) as client:
+        export = client.bulk_export(KICK_OFF)
+        assert [r["id"] for r in export] == [f"p{i}" for i in range(40)]
+
+
+def test_one_ndjson_line_beyond_the_cap_is_refused_with_the_setting_named(
+    http: responses.RequestsMock,
+) -> None:
+    # Lines are cut from 64 KB chunks, so the cap holds to within one chunk.
+    from smartapp.fhir.limits import ReadLimits
+
+    huge = resource("Patient", "p1") | {"name": [{"text": "x" * 200_000}]}
+    start(http, {"json": manifest(("Patient", f"{BASE}/Binary/huge"))})
+    http.get(f"{BASE}/Binary/huge", body=ndjson(huge))
+    limits = ReadLimits.start(None, max_bytes=2048)
+    with FhirClient(BASE, token=TOKEN, sleep=lambda _s: None, limits=limits) as client:
+        with pytest.raises(FhirError, match="SMARTAPP_FHIR_MAX_BYTES"):
+            list(client.bulk_export(KICK_OFF))
