@@ -203,6 +203,8 @@ class AppConfig:
     fhir_max_bytes: int = 50 * 1024 * 1024
     #: Seconds the web worklist may spend reading the population.
     worklist_deadline_s: float = 300.0
+    #: Seconds `smartapp worklist --export` waits for the server to finish an export.
+    export_max_wait_s: float = 1800.0
     #: `smartapp serve`: gunicorn worker processes and threads per worker.
     workers: int = 1
     threads: int = 8
@@ -438,6 +440,9 @@ def load_config(
     worklist_deadline = _number(
         get("SMARTAPP_WORKLIST_DEADLINE"), "SMARTAPP_WORKLIST_DEADLINE", 300, minimum=1
     )
+    export_max_wait = _number(
+        get("SMARTAPP_EXPORT_MAX_WAIT"), "SMARTAPP_EXPORT_MAX_WAIT", 1800, minimum=60
+    )
     workers = _number(get("SMARTAPP_WORKERS"), "SMARTAPP_WORKERS", 1, minimum=1)
     threads = _number(get("SMARTAPP_THREADS"), "SMARTAPP_THREADS", 8, minimum=2)
     if workers != int(workers) or threads != int(threads):
@@ -547,6 +552,7 @@ def load_config(
         fhir_deadline_s=deadline,
         fhir_max_bytes=int(max_bytes),
         worklist_deadline_s=worklist_deadline,
+        export_max_wait_s=export_max_wait,
         workers=int(workers),
         threads=int(threads),
         cds_clients_path=cds_clients_path,

@@ -37,7 +37,6 @@ import argparse
 import json
 import math
 import sys
-import time
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qs
@@ -165,7 +164,7 @@ def cmd_worklist(args: argparse.Namespace) -> int:
         worklist_text,
         write_csv,
     )
-    from smartapp.worklist.pacing import ExportPacer
+    from smartapp.worklist.pacing import poll_sleep
 
     config, mappings = _context(args)
     base = _fhir_base(args, config)
@@ -203,7 +202,7 @@ def cmd_worklist(args: argparse.Namespace) -> int:
 
         return refresh_or_show(args, config, mappings, base, options, filters, as_of)
     token = backend_token(config, base) if args.backend else None
-    sleep = ExportPacer(poll_s=2.0) if args.export else time.sleep
+    sleep = poll_sleep(args.export, config.export_max_wait_s)
     try:
         dialect = config.dialect_for(base)
         # No overall deadline (a nightly run over thousands of patients), but the size and

@@ -77,12 +77,12 @@ def _refresh_once(
     from smartapp.fhir import FhirClient, FhirError, ReadLimits, TokenExpired
     from smartapp.store.leases import Leases
     from smartapp.store.snapshots import SnapshotStore
-    from smartapp.worklist.pacing import ExportPacer
+    from smartapp.worklist.pacing import poll_sleep
     from smartapp.worklist.refresh import RefreshFailed, RefreshRunning, refresh_worklist
     from smartapp.worklist_cli import backend_token
 
     token = backend_token(config, target.server) if args.backend else None
-    sleep = ExportPacer(poll_s=2.0) if target.options.export else time.sleep
+    sleep = poll_sleep(target.options.export, config.export_max_wait_s)
     try:
         with FhirClient(
             target.server,

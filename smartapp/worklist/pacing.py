@@ -3,10 +3,15 @@
 HAPI FHIR answers every `$export-poll-status` with `Retry-After: 120`, however short the
 job (a few hundred patients export in seconds), and `FhirClient` rightly honours it. For
 an interactive or benchmarked export that turns seconds into two minutes, so a client
-made for `$export` may be given `ExportPacer` as its `sleep`: waits of `long_wait_s` or
-more are shortened to `poll_s`, and the pacer (not the client's wait budget, which counts
-the server's hints) enforces a real-time deadline. Short waits (retry backoff) are left
-alone. Pass `max_wait_s=math.inf` to `bulk_export` together with it.
+made for `$export` may be given `ExportPacer` as its `sleep`: long waits (`long_wait_s`
+or more) start at `poll_s` and double with each poll until they reach the server's own
+hint (2, 4, 8 … s). A small export is read seconds after it is ready; a long one (an
+EHR's export over a whole clinic can take an hour) is polled as often as the server asks
+and no more, since the Bulk Data IG asks clients to honour `Retry-After` and servers
+answer 429 to clients that do not. The pacer (not the client's wait budget, which counts
+the server's hints) enforces a real-time deadline (SMARTAPP_EXPORT_MAX_WAIT). Short waits
+(retry backoff) are left alone. Pass `max_wait_s=math.inf` to `bulk_export` together
+with it.
 """
 
 from __future__ import annotations
@@ -44,5 +49,11 @@ class ExportPacer:
             self._started = now
         if now - self._started > self.deadline_s:
             raise FhirError(f"Bulk export not finished after {self.deadline_s:.0f} s")
+        wait = min(seconds, self.poll_s * 2**self.shortened)
         self.shortened += 1
-        self._sleep(self.poll_s)
+        self._sleep(wait)
+
+
+def poll_sleep(export: bool, max_wait_s: float) -> Callable[[float], None]:
+    """The `sleep` for a worklist's FHIR client: paced polls for `$export`, else plain."""
+    return ExportPacer(poll_s=2.0, deadline_s=max_wait_s) if export else time.sleep

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import responses
 from smartapp.cli import CliError
 from smartapp.config import ConfigError, load_config
 from smartapp.worklist import read_csv
-from smartapp.worklist.pacing import ExportPacer
+from smartapp.worklist.pacing import ExportPacer, poll_sleep
 from smartapp.worklist_cli import add_worklist_parser, cmd_worklist
 from tests.support.fake_fhir import BASE, FakeFhir
 from tests.worklist.cohort import generated, other_drug_patient, planned_patient
@@ -159,13 +160,24 @@ def test_backend_iss_must_be_allowlisted_and_have_a_key(tmp_path: Path) -> None:
     assert config.backend_iss == base
 
 
-def test_export_pacer_shortens_long_hints_only() -> None:
+def test_export_pacer_starts_long_hints_short_and_grows_to_the_servers_pace() -> None:
     slept: list[float] = []
-    clock = iter([0.0, 10.0, 5000.0])
+    clock = iter([0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 5000.0])
     pacer = ExportPacer(poll_s=2.0, deadline_s=1800, sleep=slept.append, clock=lambda: next(clock))
-    pacer(0.5)
-    pacer(120)
-    pacer(120)
-    assert slept == [0.5, 2.0, 2.0]
+    pacer(0.5)  # retry backoff: as asked
+    for _ in range(9):
+        pacer(120)
+    pacer(45)
+    assert slept == [0.5, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 120.0, 120.0, 120.0, 45.0]
     with pytest.raises(Exception, match="not finished after 1800 s"):
         pacer(120)
+
+
+def test_the_export_wait_is_a_setting() -> None:
+    assert load_config({}).export_max_wait_s == 1800
+    assert load_config({"SMARTAPP_EXPORT_MAX_WAIT": "7200"}).export_max_wait_s == 7200
+    with pytest.raises(ConfigError, match="SMARTAPP_EXPORT_MAX_WAIT"):
+        load_config({"SMARTAPP_EXPORT_MAX_WAIT": "5"})
+    paced = poll_sleep(True, 7200)
+    assert isinstance(paced, ExportPacer) and paced.deadline_s == 7200
+    assert poll_sleep(False, 7200) is time.sleep
