@@ -10,7 +10,7 @@ index-stable, so 1,000 includes the first 100), and measures the worklist:
 - search: the population searches, then one batch of multi-patient searches per chunk
   of 50 patients, plus paging (SPEC §5: requests ∝ patients ÷ page size);
 - export: system-level `$export` streamed into the same evaluation (HAPI's fixed
-  `Retry-After: 120` starts as 2 s polls that double up to it, see
+  `Retry-After: 120` starts as 2 s polls that grow to it, see
   `smartapp.worklist.pacing`).
 
 Seeding uses transactions of plain `PUT Type/id` (several patients per transaction, two

@@ -3,10 +3,11 @@
 HAPI FHIR answers every `$export-poll-status` with `Retry-After: 120`, however short the
 job (a few hundred patients export in seconds), and `FhirClient` rightly honours it. For
 an interactive or benchmarked export that turns seconds into two minutes, so a client
-made for `$export` may be given `ExportPacer` as its `sleep`: long waits (`long_wait_s`
-or more) start at `poll_s` and double with each poll until they reach the server's own
-hint (2, 4, 8 … s). A small export is read seconds after it is ready; a long one (an
-EHR's export over a whole clinic can take an hour) is polled as often as the server asks
+made for `$export` may be given `ExportPacer` as its `sleep`: a long wait (`long_wait_s`
+or more) becomes a quarter of the time already spent waiting, at least `poll_s` and at
+most the server's own hint. A small export is read seconds after it is ready, and no
+export is read later than a quarter of its time after it is ready; a long one (an EHR's
+export over a whole clinic can take an hour) is soon polled as often as the server asks
 and no more, since the Bulk Data IG asks clients to honour `Retry-After` and servers
 answer 429 to clients that do not. The pacer (not the client's wait budget, which counts
 the server's hints) enforces a real-time deadline (SMARTAPP_EXPORT_MAX_WAIT). Short waits
@@ -29,12 +30,14 @@ class ExportPacer:
         poll_s: float = 2.0,
         long_wait_s: float = 30.0,
         deadline_s: float = 1800.0,
+        growth: float = 0.25,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.poll_s = poll_s
         self.long_wait_s = long_wait_s
         self.deadline_s = deadline_s
+        self.growth = growth
         self._sleep = sleep
         self._clock = clock
         self._started: float | None = None
@@ -49,7 +52,8 @@ class ExportPacer:
             self._started = now
         if now - self._started > self.deadline_s:
             raise FhirError(f"Bulk export not finished after {self.deadline_s:.0f} s")
-        wait = min(seconds, self.poll_s * 2**self.shortened)
+        waited = now - self._started
+        wait = min(seconds, max(self.poll_s, waited * self.growth))
         self.shortened += 1
         self._sleep(wait)
 
