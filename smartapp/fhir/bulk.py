@@ -36,7 +36,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import logging
 import re
 import time
@@ -45,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urljoin
 
+from smartapp.fhir import jsonio
 from smartapp.fhir.errors import (
     FhirError,
     OffServerError,
@@ -555,13 +555,13 @@ class BulkExport(Iterator[Resource]):
         if first is None:
             return
         try:
-            head: Any = json.loads(first)
+            head: Any = jsonio.loads(first)
         except (ValueError, RecursionError):
             # Not one JSON document per line: a pretty-printed (Binary) JSON body, read
             # whole (within the size cap: it is one document).
             rest = _joined(lines, self._transport.limits.max_bytes)
             try:
-                head = None if rest is None else json.loads(first + b"\n" + rest)
+                head = None if rest is None else jsonio.loads(first + b"\n" + rest)
             except (ValueError, RecursionError):
                 head = None
             if head is None:
@@ -583,7 +583,7 @@ class BulkExport(Iterator[Resource]):
             if not line.strip():
                 continue
             try:
-                resource = json.loads(line)
+                resource = jsonio.loads(line)
             except (ValueError, RecursionError):
                 bad += 1
                 continue

@@ -21,13 +21,13 @@ needed the data say `unknown`.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from smartapp.fhir import jsonio
 from smartapp.fhir.errors import FhirError, ServerUnavailable
 
 DEFAULT_DEADLINE_S = 30.0
@@ -117,7 +117,7 @@ def parse_json(data: bytes | str, what: str, *, max_depth: int = MAX_JSON_DEPTH)
             f"{what} not read: the answer is nested more than {max_depth} levels deep"
         )
     try:
-        return json.loads(raw)
+        return jsonio.loads(raw)
     except RecursionError as err:
         raise UnreadableJson(f"{what} not read: the answer is nested too deeply") from err
     except ValueError:

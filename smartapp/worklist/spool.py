@@ -14,7 +14,6 @@ rather than pickle, so what is read back can only ever be data.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import tempfile
@@ -23,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from smartapp.fhir import jsonio
 
 #: Rows written per `executemany`: large enough to amortise the call, small enough to
 #: keep the pending list a few MB.
@@ -92,7 +93,7 @@ class DiskBuckets:
             rows = self._db.execute(
                 "SELECT body FROM bucket WHERE patient = ? ORDER BY rowid", (patient_id,)
             ).fetchall()
-        return [json.loads(body) for (body,) in rows]
+        return [jsonio.loads(body) for (body,) in rows]
 
     def close(self) -> None:
         """Drop the file. Safe to call twice, and after a failed start."""
@@ -123,4 +124,4 @@ class DiskBuckets:
 
 
 def _dumps(resource: dict[str, Any]) -> str:
-    return json.dumps(resource, separators=(",", ":"), ensure_ascii=False)
+    return jsonio.dumps_text(resource)
