@@ -1,6 +1,6 @@
 """The stored worklist: full versus incremental refresh, and `/worklist` served from a snapshot.
 
-    PYTHONPATH=. python benchmarks/worklist_snapshot.py [--sizes 1000,5000] [--changed 0.01]
+    python benchmarks/worklist_snapshot.py [--sizes 1000,5000] [--changed 0.01]
         [--database-url postgresql+psycopg://…]
 
 For each size, generated patients (`smartapp.demo.generator`, about 90 resources each) are

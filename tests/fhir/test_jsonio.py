@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
+import threading
 from datetime import date
 
 import pytest
@@ -52,3 +54,49 @@ def test_dumps_text_round_trips_and_falls_back_for_what_orjson_will_not_write() 
     assert jsonio.dumps_text(odd) == json.dumps(odd, separators=(",", ":"), ensure_ascii=False)
     with pytest.raises(TypeError):
         jsonio.dumps_text({"when": object()})
+
+
+def test_a_large_document_is_decoded_with_the_collector_paused_and_restored() -> None:
+    page = json.dumps({"entry": [{"resource": {"id": str(i), "n": [i]}} for i in range(2000)]})
+    seen: list[bool] = []
+    real = jsonio._loads
+
+    def spy(data: bytes | str) -> object:
+        seen.append(gc.isenabled())
+        return real(data)
+
+    assert gc.isenabled()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jsonio, "_loads", spy)
+        assert jsonio.loads(page.encode()) == json.loads(page)
+        assert jsonio.loads(b'{"small": true}') == {"small": True}
+        with pytest.raises(ValueError):
+            jsonio.loads(page.encode()[:-1])  # a truncated page: the error, collector back on
+    assert seen == [False, True, False]
+    assert gc.isenabled()
+
+
+def test_overlapping_pauses_switch_the_collector_on_once_and_only_if_it_was_on() -> None:
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with jsonio.collector_paused():
+            inside.set()
+            release.wait(10)
+
+    other = threading.Thread(target=hold)
+    other.start()
+    assert inside.wait(10)
+    with jsonio.collector_paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the other thread still decodes
+    release.set()
+    other.join(10)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with jsonio.collector_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: left off
+    finally:
+        gc.enable()
