@@ -49,8 +49,8 @@ from smartapp.store.snapshots import SnapshotStore
 from smartapp.worklist import WorklistOptions
 from smartapp.worklist.refresh import RefreshOutcome, RefreshTarget, refresh_worklist
 from smartapp.worklist.stored import decode_rows, row_record
+from tests.support.fake_fhir import BASE, FakeFhir
 from tests.worklist.cohort import AS_OF, generated
-from tests.worklist.fake_fhir import BASE, FakeFhir
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -196,7 +196,7 @@ def views(size: int, database_url: str, repeat: int, times: int) -> None:
     from smartapp.web.worklist_store import refresher_of
     from tests.launch.launch_fakes import OPEN_ISS, make_config
 
-    web_worklist._today = lambda: AS_OF  # type: ignore[attr-defined]
+    web_worklist._today = lambda: AS_OF
     app = create_app(make_config(database_url=database_url))
     browser = app.test_client()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
@@ -216,15 +216,15 @@ def views(size: int, database_url: str, repeat: int, times: int) -> None:
             "CSV (every row)": "/worklist.csv",
         }
         for label, url in urls.items():
-            times = []
+            samples: list[float] = []
             for _ in range(repeat):
                 began = time.perf_counter()
                 response = browser.get(url)
-                times.append(time.perf_counter() - began)
+                samples.append(time.perf_counter() - began)
                 assert response.status_code == 200, (url, response.status_code)
             print(
-                f"  {label:>16}: median {statistics.median(times) * 1000:.0f} ms, "
-                f"max {max(times) * 1000:.0f} ms",
+                f"  {label:>16}: median {statistics.median(samples) * 1000:.0f} ms, "
+                f"max {max(samples) * 1000:.0f} ms",
                 flush=True,
             )
         print(f"  FHIR requests made by those views: {len(server.requests) - before}")
