@@ -19,6 +19,13 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SMARTAPP_MAPPINGS", raising=False)
 
 
+@pytest.fixture
+def server_down(rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every batch answered 503 (retries without waiting): no population search works."""
+    rsps.add(responses.POST, BASE, status=503)
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -44,13 +51,10 @@ def test_refresh_and_stored_cannot_be_combined(capsys: pytest.CaptureFixture[str
     assert "not allowed with argument" in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("server_down")
 def test_a_refresh_that_reads_no_population_is_one_line_and_exit_2(
-    rsps: responses.RequestsMock,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    rsps.add(responses.POST, BASE, status=503)
-    monkeypatch.setattr("time.sleep", lambda _s: None)
     code = main(["worklist", "--fhir-base", BASE, "--refresh", "--workers", "1"])
     out, err = capsys.readouterr()
     assert code == 2
@@ -91,12 +95,10 @@ def test_a_complete_refresh_and_its_showing_exit_0(
     assert "2 of 2 patients shown" in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("server_down")
 def test_the_refresh_loop_reports_a_refresh_that_read_no_population_and_goes_on(
-    rsps: responses.RequestsMock,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rsps.add(responses.POST, BASE, status=503)
     waits: list[float] = []
 
     def sleep(seconds: float) -> None:
