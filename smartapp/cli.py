@@ -12,9 +12,13 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smartapp.terminal import terminal_safe
+
+if TYPE_CHECKING:
+    from fhir_mappings.site import Mappings
+    from smartapp.config import AppConfig
 
 EXIT_OK = 0
 EXIT_UNUSABLE = 2
@@ -51,11 +55,11 @@ def _load_json_file(path: str) -> Any:
         raise CliError(f"{path} is not JSON ({err.msg} at line {err.lineno})") from err
 
 
-def _context(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The code mappings and rule settings in force (SMARTAPP_MAPPINGS or --mappings)."""
+def _context(args: argparse.Namespace) -> tuple[AppConfig, Mappings]:
+    """The configuration with the code mappings and rule settings in force
+    (SMARTAPP_MAPPINGS or --mappings)."""
     import os
 
-    from fhir_mappings.site import load_mappings
     from smartapp.config import ConfigError, load_config
 
     environ = dict(os.environ)
@@ -63,12 +67,9 @@ def _context(args: argparse.Namespace) -> tuple[Any, Any]:
         environ["SMARTAPP_MAPPINGS"] = args.mappings
     try:
         config = load_config(environ)
-        mappings = load_mappings(config.mappings_path)
     except ConfigError as err:
         raise CliError(str(err)) from err
-    except ValueError as err:
-        raise CliError(f"SMARTAPP_MAPPINGS: {err}") from err
-    return config, mappings
+    return config, config.mappings
 
 
 def _fhir_base(args: argparse.Namespace, config: Any) -> str:

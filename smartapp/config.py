@@ -18,9 +18,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fhir_mappings.population import EXPORT_TYPES
+from fhir_mappings.site import Mappings, default_mappings, load_mappings
 from smartapp.fhir.dialect import SearchDialect
 from smartapp.quirks import QuirksError, TenantQuirks
-from smartapp.rules.settings import RuleSettings
+from smartapp.rules.settings import RuleSettings, with_overrides
 
 DEFAULT_SCOPES = (
     "launch openid fhirUser online_access "
@@ -160,7 +161,9 @@ class AppConfig:
     private_key_path: str | None = None
     scopes: str = DEFAULT_SCOPES
     secret_key: str | None = None
-    mappings_path: str | None = None
+    #: The value sets in force (shipped + the site file), parsed once by `load_config`; the
+    #: site file's settings are already in `rules`.
+    mappings: Mappings = field(default_factory=default_mappings)
     log_level: str = "INFO"
     public_url: str | None = None
     fhir_timeout_s: float = 20.0
@@ -516,10 +519,7 @@ def load_config(
     if cds_clients_path and not Path(cds_clients_path).is_file():
         raise ConfigError(f"SMARTAPP_CDS_CLIENTS: no such file {cds_clients_path}")
 
-    mappings_path = get("SMARTAPP_MAPPINGS")
-    rules = RuleSettings()
-    if mappings_path:
-        rules = _rules_from_mappings(mappings_path)
+    mappings, rules = _site_mappings(get("SMARTAPP_MAPPINGS"))
 
     config = AppConfig(
         fhir_base=fhir_base,
@@ -530,7 +530,7 @@ def load_config(
         private_key_path=private_key,
         scopes=get("SMARTAPP_SCOPES") or DEFAULT_SCOPES,
         secret_key=secret_key,
-        mappings_path=mappings_path,
+        mappings=mappings,
         log_level=log_level,
         public_url=public_url,
         fhir_timeout_s=timeout,
@@ -596,14 +596,11 @@ def _token_keys(text: str | None) -> tuple[str, ...]:
     return keys
 
 
-def _rules_from_mappings(path: str) -> RuleSettings:
-    # Imported here: fhir_mappings owns the file format; config only applies its settings part.
-    from fhir_mappings.site import SiteMappingsError, load_site_mappings
-    from smartapp.rules.settings import with_overrides
-
+def _site_mappings(path: str | None) -> tuple[Mappings, RuleSettings]:
+    """The mappings in force and the rule settings with the site file's overrides: the one
+    place the file is read (fhir_mappings owns its format; the rules own the settings)."""
     try:
-        site = load_site_mappings(path)
-        overrides: dict[str, Any] = dict(site.settings)
-        return with_overrides(RuleSettings(), overrides)
-    except (SiteMappingsError, ValueError) as err:
+        mappings = load_mappings(path)
+        return mappings, with_overrides(RuleSettings(), dict(mappings.settings))
+    except ValueError as err:  # SiteMappingsError is a ValueError
         raise ConfigError(f"SMARTAPP_MAPPINGS: {err}") from err

@@ -55,7 +55,6 @@ from smartapp.launch.state import launch_state
 from smartapp.store.cds import DatabaseFeedbackStore, DatabaseReplayCache
 from smartapp.store.database import Database
 from smartapp.store.startup import token_cipher
-from smartapp.web.dashboard import install_mappings
 from smartapp.web.dashboard import server_timing as timing_header
 from smartapp.web.database import EXTENSION as DATABASE_EXTENSION
 from smartapp.web.errors import TITLES, render_error
@@ -94,7 +93,7 @@ def install_cds(app: App) -> CdsState:
     # another worker is refused too.
     db: Database = app.extensions[DATABASE_EXTENSION]
     state = CdsState(
-        templates=prefetch_templates(install_mappings(app)),
+        templates=prefetch_templates(config.mappings),
         authenticator=Authenticator(clients, replay=DatabaseReplayCache(db)),
         feedback=DatabaseFeedbackStore(db, token_cipher(config)),
     )
@@ -179,7 +178,7 @@ def _evaluate(
     if extra:
         fetched = replace(fetched, resources=[*fetched.resources, *extra])
     fetched, record, summary = patient_service.evaluate_fetched(
-        fetched, patient_id, as_of, install_mappings(current_app), launch_state().config.rules
+        fetched, patient_id, as_of, launch_state().config.mappings, launch_state().config.rules
     )
     return Evaluation(fetched, record, summary)
 

@@ -24,10 +24,9 @@ from flask import Blueprint, Response, jsonify, request
 from fhir_mappings.ids import is_fhir_id
 from smartapp.launch.context import LaunchContext, current_context
 from smartapp.report import summary_json
-from smartapp.web.dashboard import load_mappings_on_register, read_patient, server_timing
+from smartapp.web.dashboard import read_patient, server_timing
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-bp.record_once(load_mappings_on_register)
 
 #: FHIR `id` datatype.
 

@@ -21,22 +21,18 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request
-from flask.blueprints import BlueprintSetupState
-from flask.sansio.app import App
+from flask import Blueprint, Response, render_template, request
 from markupsafe import escape
 
 from fhir_mappings.records import AREAS, PatientRecord
-from fhir_mappings.site import Mappings, load_mappings
+from fhir_mappings.site import Mappings
 from smartapp import patient_service
-from smartapp.config import ConfigError
 from smartapp.fhir import FhirClient, FhirError, TokenExpired
 from smartapp.launch.context import (
     LaunchContext,
@@ -52,8 +48,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("dashboard", __name__)
 
-MAPPINGS_EXTENSION = "smartapp.web.mappings"
-_mappings_lock = threading.Lock()
 
 #: The launch page at the repository root (also opened as a file by developers).
 #: launch.html lives at the repository root; an installed app (the Docker image) keeps a
@@ -65,37 +59,12 @@ LAUNCH_PAGE_DEFAULT_APP = "http://127.0.0.1:8000"
 LAUNCH_PAGE_FILE_CSS = "smartapp/web/static/"
 
 
-# -- mappings: loaded once per app ---------------------------------------------------------
-
-
-def install_mappings(app: App) -> Mappings:
-    """Load the mappings in force once per app (a bad SMARTAPP_MAPPINGS stops start-up)."""
-    with _mappings_lock:
-        mappings = app.extensions.get(MAPPINGS_EXTENSION)
-        if isinstance(mappings, Mappings):
-            return mappings
-        config = app.extensions["smartapp.launch"].config
-        try:
-            mappings = load_mappings(config.mappings_path)
-        except ValueError as err:
-            raise ConfigError(f"SMARTAPP_MAPPINGS: {err}") from err
-        app.extensions[MAPPINGS_EXTENSION] = mappings
-        return mappings
+# -- mappings: parsed once, by load_config ---------------------------------------------------
 
 
 def app_mappings() -> Mappings:
-    mappings = current_app.extensions.get(MAPPINGS_EXTENSION)
-    if isinstance(mappings, Mappings):
-        return mappings
-    return install_mappings(current_app._get_current_object())  # type: ignore[attr-defined]
-
-
-def load_mappings_on_register(state: BlueprintSetupState) -> None:
-    """Blueprint hook: load the mappings when the app is built, so a bad file stops start-up."""
-    install_mappings(state.app)
-
-
-bp.record_once(load_mappings_on_register)
+    """The mappings in force (`AppConfig.mappings`)."""
+    return launch_state().config.mappings
 
 
 # -- reading and evaluating one patient ----------------------------------------------------

@@ -118,6 +118,8 @@ def test_config_applies_site_settings_and_reports_bad_ones(tmp_path: Path) -> No
     good = write(tmp_path, {"settings": {"ig_interval_days": 180}})
     config = load_config({"SMARTAPP_MAPPINGS": good})
     assert config.rules.ig_interval_days == 180
+    assert config.mappings.describe()["site_file"] == good  # parsed once, kept typed
+    assert dict(config.mappings.settings) == {"ig_interval_days": 180}
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"settings": {"no_such_setting": 1}}))
     with pytest.raises(ConfigError, match="no_such_setting"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 
 from fhir_mappings.site import load_mappings
 from smartapp import patient_service
-from smartapp.config import ConfigError
+from smartapp.config import ConfigError, load_config
 from smartapp.rules.settings import RuleSettings
 from smartapp.web import create_app
 from tests.launch.launch_fakes import ISS, make_config
@@ -353,7 +354,18 @@ def test_a_bad_mappings_file_stops_start_up_with_one_line(tmp_path):
     bad = tmp_path / "mappings.json"
     bad.write_text("{not json")
     with pytest.raises(ConfigError, match="SMARTAPP_MAPPINGS"):
-        create_app(make_config(mappings_path=str(bad)))
+        create_app(load_config({"SMARTAPP_MAPPINGS": str(bad)}))
+
+
+def test_the_app_uses_the_mappings_the_configuration_parsed(tmp_path):
+    from smartapp.web.dashboard import app_mappings
+
+    site = tmp_path / "mappings.json"
+    site.write_text('{"settings": {"ig_interval_days": 180}}')
+    config = replace(make_config(), mappings=load_config({"SMARTAPP_MAPPINGS": str(site)}).mappings)
+    app = create_app(config)
+    with app.app_context():
+        assert app_mappings() is config.mappings
 
 
 def test_the_write_back_template_plugs_into_the_plan_section(app, client, open_patient):
