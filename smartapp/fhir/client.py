@@ -56,7 +56,10 @@ class FhirClient:
         sleep: Callable[[float], None] = time.sleep,
         dialect: SearchDialect | None = None,
         limits: ReadLimits | None = None,
+        reauthorize: Callable[[], str | None] | None = None,
     ) -> None:
+        """`reauthorize` gives a fresh token when the server answers 401 to ours (built
+        where the session is known); each request is then sent once more with it."""
         self._server = ServerBase.parse(base)
         self._dialect = dialect or SearchDialect()
         self._owns_session = session is None
@@ -70,6 +73,7 @@ class FhirClient:
             sleep=sleep,
             query_log=self._log,
             limits=limits,
+            reauthorize=reauthorize,
         )
 
     # -- identity, token and bookkeeping ------------------------------------------------

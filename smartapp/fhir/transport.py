@@ -154,12 +154,16 @@ class Transport:
         sleep: Callable[[float], None],
         query_log: QueryLog,
         limits: ReadLimits | None = None,
+        reauthorize: Callable[[], str | None] | None = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self.base = base
         self.session = session
         self.token = token
+        #: Gives a fresh token after the server refused ours (401): called at most once per
+        #: request, which is then sent again. It may raise (e.g. RelaunchRequired).
+        self.reauthorize = reauthorize
         self.timeout = (min(timeout, _MAX_CONNECT_TIMEOUT_S), timeout)
         self.policy = policy
         self.sleep = sleep
@@ -256,16 +260,18 @@ class Transport:
         budget = self._budget(retry)
         attempt = 0
         redirects = 0
+        reauthorized = False
         while True:
             if budget.expired:
                 raise budget.exceeded(what)
             started = time.perf_counter()
             relative = self.base.relative(url)
             try:
+                sent = self._headers(url, headers, files, token)
                 response = self.session.request(
                     method,
                     url,
-                    headers=self._headers(url, headers, files, token),
+                    headers=sent,
                     data=data,
                     timeout=self._timeouts(budget),
                     allow_redirects=False,
@@ -330,6 +336,19 @@ class Transport:
                 )
             )
             status = response.status_code
+
+            if (
+                status == 401
+                and "Authorization" in sent
+                and self.reauthorize is not None
+                and not reauthorized
+            ):
+                # The one place a refused token is renewed: no caller handles 401 itself.
+                response.close()
+                reauthorized = True
+                log.info("FHIR %s answered 401; renewing the token once", method)
+                self.token = self.reauthorize()
+                continue
 
             if status in _REDIRECTS and method == "GET" and "Location" in response.headers:
                 response.close()

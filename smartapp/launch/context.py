@@ -238,9 +238,11 @@ def fhir_client_for(
 ) -> FhirClient:
     """A `FhirClient` for the context's server with a valid token (None on open servers).
 
-    The client only sends the token to URLs under `context.fhir_base`. When a call raises
-    `TokenExpired`, get a new client with `force_refresh=True` once; if that cannot help,
-    `RelaunchRequired` propagates and the web layer shows the "relaunch" page.
+    The client only sends the token to URLs under `context.fhir_base`. When the server
+    refuses the token (401) the client renews it once through the session (refresh token
+    or a new Backend Services token) and sends the request again; a second 401 raises
+    `TokenExpired`, and a session that cannot renew raises `RelaunchRequired`: both reach
+    the web layer's "relaunch" page. No caller handles a 401 itself.
     """
     base, token = fhir_session_for(context, force_refresh=force_refresh)
     config = launch_state().config
@@ -251,4 +253,5 @@ def fhir_client_for(
         timeout=config.fhir_timeout_s,
         dialect=config.dialect_for(base),
         limits=limits or view_limits(),
+        reauthorize=lambda: access_token_for(context, force_refresh=True),
     )

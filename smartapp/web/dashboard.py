@@ -83,20 +83,14 @@ class PatientRead:
 def _fetch(
     context: LaunchContext, patient_id: str, mappings: Mappings
 ) -> tuple[patient_service.FetchedPatient, FhirClient]:
-    """One batch read; a FHIR 401 gets one forced token refresh, then RelaunchRequired."""
-    limits = view_limits()  # one clock for the read and its retry with a fresh token
+    """One batch read (the client renews a refused token once; see `fhir_client_for`)."""
     partial = {} if context.open_server else {"partial_types": context.scopes.reads_only_part}
-    client = fhir_client_for(context, limits=limits)
+    client = fhir_client_for(context, limits=view_limits())
     try:
         return patient_service.fetch_patient(client, patient_id, mappings, **partial), client
     except TokenExpired:
         client.close()
-        client = fhir_client_for(context, force_refresh=True, limits=limits)
-        try:
-            return patient_service.fetch_patient(client, patient_id, mappings, **partial), client
-        except TokenExpired:
-            client.close()
-            raise
+        raise
     except FhirError as err:
         # batch_search reports server trouble as values; anything raised here (a query
         # off the base, …) still must not hide the page: everything is unknown.

@@ -56,7 +56,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from fhir_mappings import population as fp
 from fhir_mappings.ids import is_fhir_id
 from fhir_mappings.write import WriteContext
-from smartapp.fhir import FhirClient, FhirError, ReadLimits, TokenExpired
+from smartapp.fhir import FhirClient, FhirError, ReadLimits
 from smartapp.launch.context import (
     LAUNCH_KEY,
     TOKEN_KEY,
@@ -207,22 +207,22 @@ def worklist_access() -> WorklistAccess:
     )
 
 
-def _client(
-    access: WorklistAccess, limits: ReadLimits, *, force_refresh: bool = False
-) -> FhirClient:
+def _client(access: WorklistAccess, limits: ReadLimits) -> FhirClient:
+    """A client that renews a refused token once (Backend Services or the launch's)."""
     timeout = launch_state().config.fhir_timeout_s
     if access.mode == "backend":
-        _, token = population_token(force=force_refresh)
+        _, token = population_token()
         return FhirClient(
             access.fhir_base,
             token=token.access_token,
             timeout=timeout,
             dialect=launch_state().config.dialect_for(access.fhir_base),
             limits=limits,
+            reauthorize=lambda: population_token(force=True)[1].access_token,
         )
     if access.context is None:
         raise WorklistUnavailable("The launch has ended; launch the app again.")
-    return fhir_client_for(access.context, force_refresh=force_refresh, limits=limits)
+    return fhir_client_for(access.context, limits=limits)
 
 
 def _worklist_limits() -> ReadLimits:
@@ -232,17 +232,8 @@ def _worklist_limits() -> ReadLimits:
 
 
 def _with_fhir(access: WorklistAccess, work: Callable[[FhirClient], T]) -> T:
-    """Run `work` with a client; on a FHIR 401 once more with a refreshed token (the same
-    deadline for both)."""
-    limits = _worklist_limits()
-    client = _client(access, limits)
-    try:
-        return work(client)
-    except TokenExpired:
-        log.info("FHIR token refused during the worklist; refreshing once")
-    finally:
-        client.close()
-    client = _client(access, limits, force_refresh=True)
+    """Run `work` with a client (which renews a refused token once)."""
+    client = _client(access, _worklist_limits())
     try:
         return work(client)
     finally:
@@ -276,21 +267,21 @@ def _client_maker(access: WorklistAccess) -> ClientMaker:
     config = launch_state().config
     if access.mode == "backend":
 
-        def backend(force: bool) -> FhirClient:
-            token = job_token(force=force)
+        def backend() -> FhirClient:
             return FhirClient(
                 access.fhir_base,
-                token=token.access_token,
+                token=job_token().access_token,
                 timeout=config.fhir_timeout_s,
                 dialect=config.dialect_for(access.fhir_base),
                 limits=limits,
+                reauthorize=lambda: job_token(force=True).access_token,
             )
 
         return backend
     context = access.context
     if context is None:
         raise WorklistUnavailable("The launch has ended; launch the app again.")
-    return lambda force: fhir_client_for(context, force_refresh=force, limits=limits)
+    return lambda: fhir_client_for(context, limits=limits)
 
 
 def _start_refresh(access: WorklistAccess, target: RefreshTarget, *, full: bool = False) -> bool:

@@ -52,8 +52,8 @@ ROWS_EXTENSION = "smartapp.worklist.rows"
 #: Decoded snapshots kept per app process (about 2 KB per row).
 _ROWS_CACHE_ENTRIES = 4
 
-#: Makes a FHIR client for a refresh; `force_refresh` after the server refused the token.
-ClientMaker = Callable[[bool], FhirClient]
+#: Makes a FHIR client for a refresh (one that renews a refused token once).
+ClientMaker = Callable[[], FhirClient]
 
 
 def reader_of(mode: str, fhir_user: str | None, launch_id: str) -> str:
@@ -193,36 +193,30 @@ def start_refresh(
     def work() -> None:
         with app.app_context():
             db = current_database()
-            for force in (False, True):
-                client: FhirClient | None = None
-                try:
-                    client = make_client(force)
-                    refresh_worklist(
-                        SnapshotStore(db),
-                        Leases(db),
-                        client,
-                        target,
-                        mappings=mappings,
-                        settings=settings,
-                        as_of=as_of,
-                        full=full,
-                    )
-                    return
-                except TokenExpired:
-                    if force:
-                        log.info("worklist refresh: the FHIR server refused the token again")
-                        return
-                    log.info("worklist refresh: token refused; once more with a new one")
-                except RefreshRunning:
-                    return  # another worker or the scheduled job is on it
-                except Exception as err:
-                    log.warning("worklist refresh failed: %s", failure_text(err))
-                    if client is None:  # it never started: record why for the page
-                        _record_failure(db, target, as_of, failure_text(err))
-                    return
-                finally:
-                    if client is not None:
-                        client.close()
+            client: FhirClient | None = None
+            try:
+                client = make_client()
+                refresh_worklist(
+                    SnapshotStore(db),
+                    Leases(db),
+                    client,
+                    target,
+                    mappings=mappings,
+                    settings=settings,
+                    as_of=as_of,
+                    full=full,
+                )
+            except TokenExpired:  # the client renewed it once already
+                log.info("worklist refresh: the FHIR server refused the token again")
+            except RefreshRunning:
+                pass  # another worker or the scheduled job is on it
+            except Exception as err:
+                log.warning("worklist refresh failed: %s", failure_text(err))
+                if client is None:  # it never started: record why for the page
+                    _record_failure(db, target, as_of, failure_text(err))
+            finally:
+                if client is not None:
+                    client.close()
 
     return refresher_of(app).start(target.key, work)
 

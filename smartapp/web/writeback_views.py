@@ -406,17 +406,9 @@ def _check_post(context: LaunchContext) -> Response | None:
 
 
 def with_fhir(context: LaunchContext, work: Callable[[FhirClient], T]) -> T:
-    """Run `work` with a FHIR client; on a 401 once more with a refreshed token. A second
-    TokenExpired, or RelaunchRequired, reaches the app's "relaunch" error page."""
-    limits = view_limits()
-    client = fhir_client_for(context, limits=limits)
-    try:
-        return work(client)
-    except TokenExpired:
-        log.info("FHIR token refused during write-back; refreshing once")
-    finally:
-        client.close()
-    client = fhir_client_for(context, force_refresh=True, limits=limits)
+    """Run `work` with a FHIR client (it renews a refused token once; see
+    `fhir_client_for`). TokenExpired or RelaunchRequired reach the "relaunch" error page."""
+    client = fhir_client_for(context, limits=view_limits())
     try:
         return work(client)
     finally:
