@@ -37,6 +37,7 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qs
@@ -134,10 +135,12 @@ def _filters(texts: list[str]) -> Any:
     return filters
 
 
-def backend_token(config: Any, base: str) -> str:
+def backend_access(config: Any, base: str) -> tuple[str, Callable[[], str | None]]:
+    """A Backend Services token for `base` and the client's `reauthorize` (a new token
+    when the server refused this one: a long --every run outlives a token)."""
     from smartapp.cli import CliError
     from smartapp.config import ConfigError
-    from smartapp.launch.backend import fetch_backend_token
+    from smartapp.launch.backend import BackendTokenProvider
     from smartapp.launch.errors import LaunchError
     from smartapp.launch.keys import load_app_key
 
@@ -145,12 +148,19 @@ def backend_token(config: Any, base: str) -> str:
         raise CliError("--backend needs SMARTAPP_PRIVATE_KEY (the app's signing key)")
     try:
         key = load_app_key(config.private_key_path, kid=config.key_id)
-        token = fetch_backend_token(config, key, iss=base)
     except ConfigError as err:
         raise CliError(str(err)) from err
-    except LaunchError as err:
-        raise CliError(f"backend services: {err.message}") from err
-    return str(token["access_token"])
+    provider = BackendTokenProvider(config, key, iss=base)
+
+    def token(force: bool = False) -> str:
+        try:
+            return str(provider.token(force=force)["access_token"])
+        except ConfigError as err:
+            raise CliError(str(err)) from err
+        except LaunchError as err:
+            raise CliError(f"backend services: {err.message}") from err
+
+    return token(), lambda: token(force=True)
 
 
 def cmd_worklist(args: argparse.Namespace) -> int:
@@ -201,7 +211,7 @@ def cmd_worklist(args: argparse.Namespace) -> int:
         from smartapp.worklist_store_cli import refresh_or_show
 
         return refresh_or_show(args, config, mappings, base, options, filters, as_of)
-    token = backend_token(config, base) if args.backend else None
+    token, reauthorize = backend_access(config, base) if args.backend else (None, None)
     sleep = poll_sleep(args.export, config.export_max_wait_s)
     try:
         dialect = config.dialect_for(base)
@@ -209,7 +219,13 @@ def cmd_worklist(args: argparse.Namespace) -> int:
         # nesting caps hold for every answer.
         limits = ReadLimits(max_bytes=config.fhir_max_bytes)
         with FhirClient(
-            base, token=token, timeout=timeout, sleep=sleep, dialect=dialect, limits=limits
+            base,
+            token=token,
+            timeout=timeout,
+            sleep=sleep,
+            dialect=dialect,
+            limits=limits,
+            reauthorize=reauthorize,
         ) as client:
             worklist = build_worklist(
                 client, mappings=mappings, settings=config.rules, as_of=as_of, options=options

@@ -79,9 +79,9 @@ def _refresh_once(
     from smartapp.store.snapshots import SnapshotStore
     from smartapp.worklist.pacing import poll_sleep
     from smartapp.worklist.refresh import RefreshFailed, RefreshRunning, refresh_worklist
-    from smartapp.worklist_cli import backend_token
+    from smartapp.worklist_cli import backend_access
 
-    token = backend_token(config, target.server) if args.backend else None
+    token, reauthorize = backend_access(config, target.server) if args.backend else (None, None)
     sleep = poll_sleep(target.options.export, config.export_max_wait_s)
     try:
         with FhirClient(
@@ -92,6 +92,7 @@ def _refresh_once(
             dialect=config.dialect_for(target.server),
             # No overall deadline (a long refresh), but the size and nesting caps hold.
             limits=ReadLimits(max_bytes=config.fhir_max_bytes),
+            reauthorize=reauthorize,
         ) as client:
             outcome = refresh_worklist(
                 SnapshotStore(db),

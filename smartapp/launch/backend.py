@@ -217,9 +217,18 @@ class BackendTokenProvider:
         self._lock = threading.Lock()
 
     def access_token(self) -> str:
+        return str(self.token()["access_token"])
+
+    def token(self, *, force: bool = False) -> dict[str, Any]:
+        """The cached token dict (`access_token`, `expires_at`, `scope`); a new one when it
+        is about to expire, or when `force` (the server refused it)."""
         with self._lock:
             token = self._token
-            if token is None or float(token["expires_at"]) - REFRESH_LEEWAY_S <= time.time():
+            if (
+                force
+                or token is None
+                or float(token["expires_at"]) - REFRESH_LEEWAY_S <= time.time()
+            ):
                 if self._smart is None:
                     tenant = backend_tenant(self._config, self._iss)
                     alg = self._key.alg if self._key is not None else None
@@ -230,4 +239,4 @@ class BackendTokenProvider:
                     self._config, self._key, iss=self._iss, scope=self._scope, smart=self._smart
                 )
                 self._token = token
-            return str(token["access_token"])
+            return token

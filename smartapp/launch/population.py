@@ -8,28 +8,27 @@ copied into a session either: a patient opened from the population worklist keep
 so signing out, or the sign-in expiring, ends that access too. A patient-level EHR launch
 never reaches this module (the patient lock, `LaunchContext.user_level`).
 
-The token itself is fetched with a new signed assertion shortly before the cached one
-expires (no refresh tokens in this flow), one per app process.
+The token itself comes from one `BackendTokenProvider` per app process: a new signed
+assertion shortly before the cached token expires (no refresh tokens in this flow), or
+when the FHIR server refused it.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 
 from flask import current_app
 
 from smartapp.config import AppConfig
-from smartapp.launch.backend import fetch_backend_token
+from smartapp.launch.backend import BackendTokenProvider
 from smartapp.launch.errors import LaunchError
 from smartapp.launch.login import SignedInUser, require_login
 from smartapp.launch.scopes import GrantedScopes
 from smartapp.launch.state import launch_state
 
 BACKEND_EXTENSION = "smartapp.launch.population"
-_REFRESH_LEEWAY_S = 60
-_token_lock = threading.Lock()
+_provider_lock = threading.Lock()
 
 
 class PopulationUnavailable(LaunchError):
@@ -71,22 +70,17 @@ def _backend_token(force: bool) -> BackendToken:
     iss = state.config.backend_iss
     if not iss:
         raise PopulationUnavailable("Backend Services are not configured (SMARTAPP_BACKEND_ISS).")
-    with _token_lock:
-        cached = current_app.extensions.get(BACKEND_EXTENSION)
-        if (
-            isinstance(cached, BackendToken)
-            and not force
-            and cached.expires_at - _REFRESH_LEEWAY_S > time.time()
-        ):
-            return cached
-        token = fetch_backend_token(state.config, state.app_key, iss=iss)
-        fresh = BackendToken(
-            str(token["access_token"]),
-            GrantedScopes.parse(str(token.get("scope") or state.config.backend_scopes)),
-            float(token["expires_at"]),
-        )
-        current_app.extensions[BACKEND_EXTENSION] = fresh
-        return fresh
+    with _provider_lock:
+        provider = current_app.extensions.get(BACKEND_EXTENSION)
+        if not isinstance(provider, BackendTokenProvider):
+            provider = BackendTokenProvider(state.config, state.app_key, iss=iss)
+            current_app.extensions[BACKEND_EXTENSION] = provider
+    token = provider.token(force=force)
+    return BackendToken(
+        str(token["access_token"]),
+        GrantedScopes.parse(str(token.get("scope") or state.config.backend_scopes)),
+        float(token["expires_at"]),
+    )
 
 
 def population_token(*, force: bool = False) -> tuple[SignedInUser, BackendToken]:

@@ -307,7 +307,7 @@ def test_a_v1_only_server_gets_v1_backend_scopes(rsa_pem, rsps):
 def test_refused_backend_credentials_are_one_cli_line_with_the_ehr_code(rsa_pem, rsps, caplog):
     """Epic before the organisation maps the client to a user: `invalid_client`."""
     from smartapp.cli import CliError
-    from smartapp.worklist_cli import backend_token
+    from smartapp.worklist_cli import backend_access
 
     rsps.add(responses.GET, DISCOVERY_URL, json=reference_discovery())
     rsps.add(
@@ -318,7 +318,7 @@ def test_refused_backend_credentials_are_one_cli_line_with_the_ehr_code(rsa_pem,
     )
     config = make_config(private_key_path=rsa_pem)
     with pytest.raises(CliError) as refused:
-        backend_token(config, ISS)
+        backend_access(config, ISS)
     assert str(refused.value) == (
         "backend services: The FHIR server refused the app's backend credentials. "
         "The EHR did not recognise the app's credentials. (EHR code: invalid_client)"
@@ -333,7 +333,7 @@ def test_a_token_endpoint_on_another_host_is_used_only_when_the_tenant_lists_it(
     """Oracle Health: the FHIR server's discovery names `authorization.cerner.com`."""
     from smartapp.cli import CliError
     from smartapp.config import Tenant
-    from smartapp.worklist_cli import backend_token
+    from smartapp.worklist_cli import backend_access
 
     rsps.add(
         responses.GET,
@@ -347,14 +347,14 @@ def test_a_token_endpoint_on_another_host_is_used_only_when_the_tenant_lists_it(
     )
     plain = make_config(private_key_path=rsa_pem)
     with pytest.raises(CliError, match="'auth_origins' in the tenants file"):
-        backend_token(plain, ISS)
+        backend_access(plain, ISS)
     assert token_calls.call_count == 0
 
     tenant = Tenant(
         iss=ISS, client_id=CLIENT_ID, auth_origins=("https://authorization.example.com",)
     )
     listed = replace(plain, tenants={ISS: tenant})
-    assert backend_token(listed, ISS) == "oracle-like"
+    assert backend_access(listed, ISS)[0] == "oracle-like"
     _sent, token = decode(rsps.calls[-1].request, signing_keys(public_jwks(load_app_key(rsa_pem))))
     claims = token.claims
     assert claims["aud"] == ORACLE_LIKE_TOKEN_URL
