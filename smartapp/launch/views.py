@@ -47,19 +47,22 @@ def callback(callback_id: str | None = None) -> ResponseReturnValue:
     return redirect(target, code=302)
 
 
-#: Fetch Metadata values of a navigation another site started (a link, a form, a frame).
-_FROM_ELSEWHERE = frozenset({"cross-site", "same-site"})
+#: Fetch Metadata values of a navigation this app's own pages started ("same-origin") or the
+#: user typed or bookmarked ("none"). Anything else — another site, a sibling subdomain, or a
+#: client that sends no Fetch Metadata at all (curl, very old browsers) — is asked first.
+_OWN_NAVIGATION = frozenset({"same-origin", "none"})
 
 
 @bp.get("/open")
 def open_server() -> ResponseReturnValue:
-    """Open an allowlisted open server. Asks first (a same-origin form) when another site
-    sent the browser here, or when this would end a live EHR launch or sign-in: a link on
-    any web page must not silently swap the patient or session a clinician is working in."""
+    """Open an allowlisted open server. Goes straight on only for a navigation from this app's
+    own pages or one the user typed; asks first (a same-origin form) otherwise, and whenever
+    this would end a live EHR launch or sign-in: a link on any web page must not silently swap
+    the patient or session a clinician is working in."""
     iss, patient = request.args.get("iss"), request.args.get("patient")
     tenant, _ = flow.open_target(iss, patient)
     replaces = flow.session_to_replace()
-    if request.headers.get("Sec-Fetch-Site") in _FROM_ELSEWHERE or replaces is not None:
+    if request.headers.get("Sec-Fetch-Site") not in _OWN_NAVIGATION or replaces is not None:
         page = render_template(
             "launch/confirm_open.html",
             server=tenant.display_name,

@@ -230,7 +230,9 @@ def test_report_page_and_json_for_a_launched_user(client: FlaskClient, cds: CdsS
             }
         ],
     )
-    opened = client.get("/open", query_string={"iss": OPEN_ISS, "patient": "p1"})
+    opened = client.get(
+        "/open", query_string={"iss": OPEN_ISS, "patient": "p1"}, headers={"Sec-Fetch-Site": "none"}
+    )
     assert opened.status_code == 302
     page = client.get("/cds-services/report")
     assert page.status_code == 200, page.get_data(as_text=True)[:300]

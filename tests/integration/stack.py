@@ -59,12 +59,16 @@ class Hops:
         return next((url for url in self.urls if url.startswith(prefix)), None)
 
 
-def follow(session: requests.Session, url: str, *, max_hops: int = 12) -> Hops:
-    """GET `url` and follow redirects by hand, recording each URL and Set-Cookie header."""
+def follow(session: requests.Session, url: str, *, max_hops: int = 12, typed: bool = False) -> Hops:
+    """GET `url` and follow redirects by hand, recording each URL and Set-Cookie header.
+    `typed`: the first request says what a browser says for an address the user typed
+    (`Sec-Fetch-Site: none`)."""
     hops = Hops(response=requests.Response())
+    headers = {"Sec-Fetch-Site": "none"} if typed else {}
     for _ in range(max_hops):
         hops.urls.append(url)
-        response = session.get(url, allow_redirects=False, timeout=60)
+        response = session.get(url, allow_redirects=False, timeout=60, headers=headers)
+        headers = {}
         hops.set_cookies += [(url, value) for value in set_cookie_headers(response)]
         hops.response = response
         if response.status_code not in (301, 302, 303, 307, 308):

@@ -88,7 +88,9 @@ def test_five_year_patient_in_open_server_mode_in_at_most_two_round_trips(
     smart_stack: SmartStack, long_history_patient: SeededCohort, session: LoopbackSession
 ) -> None:
     (patient_id,) = long_history_patient.patient_ids.values()
-    opened = follow(session, f"{smart_stack.app}/open?iss={smart_stack.hapi}&patient={patient_id}")
+    opened = follow(
+        session, f"{smart_stack.app}/open?iss={smart_stack.hapi}&patient={patient_id}", typed=True
+    )
     assert opened.response.status_code == 200
     assert opened.urls[-1] == f"{smart_stack.app}/patient"
     page = opened.response.text

@@ -259,7 +259,9 @@ def web(hapi_base: str) -> Any:
 
 def open_browser(web: Any, hapi_base: str) -> Any:
     browser = web.test_client()
-    assert browser.get(f"/open?iss={hapi_base}").status_code == 302
+    assert (
+        browser.get(f"/open?iss={hapi_base}", headers={"Sec-Fetch-Site": "none"}).status_code == 302
+    )
     return browser
 
 
@@ -289,7 +291,12 @@ def test_home_therapy_dashboard_shows_what_the_file_shows(
         )
         browser = open_browser(web, hapi_base)
         pid = seeded_demo.patient_ids[slug]
-        assert browser.get(f"/open?iss={hapi_base}&patient={pid}").status_code == 302
+        assert (
+            browser.get(
+                f"/open?iss={hapi_base}&patient={pid}", headers={"Sec-Fetch-Site": "none"}
+            ).status_code
+            == 302
+        )
         html = browser.get("/patient").get_data(as_text=True)
         timeline = html[html.index('id="timeline"') : html.index('id="labs"')]
         assert f"<dd>{local.schedule.doses}</dd>" in timeline, slug

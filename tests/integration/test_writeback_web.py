@@ -74,7 +74,9 @@ def browser(web_patient: WebPatient) -> Iterator[FlaskClient]:
     """One browser session on the patient, shared by the steps of this module (in order)."""
     client = web_patient.app.test_client()
     response = client.get(
-        "/open", query_string={"iss": web_patient.base, "patient": web_patient.patient_id}
+        "/open",
+        query_string={"iss": web_patient.base, "patient": web_patient.patient_id},
+        headers={"Sec-Fetch-Site": "none"},
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     assert response.headers["Location"].endswith("/patient")

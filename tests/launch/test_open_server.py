@@ -6,7 +6,11 @@ from tests.launch.launch_fakes import ISS, OPEN_ISS, context_of
 
 
 def test_open_server_session_has_full_capabilities_and_no_outbound_call(app, client, rsps):
-    response = client.get("/open", query_string={"iss": OPEN_ISS, "patient": "example-1"})
+    response = client.get(
+        "/open",
+        query_string={"iss": OPEN_ISS, "patient": "example-1"},
+        headers={"Sec-Fetch-Site": "none"},
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/patient"
     context = context_of(app, client)
@@ -19,25 +23,37 @@ def test_open_server_session_has_full_capabilities_and_no_outbound_call(app, cli
 
 
 def test_open_server_without_patient_goes_to_the_worklist(client):
-    response = client.get("/open", query_string={"iss": OPEN_ISS})
+    response = client.get(
+        "/open", query_string={"iss": OPEN_ISS}, headers={"Sec-Fetch-Site": "none"}
+    )
     assert response.headers["Location"] == "/worklist"
 
 
 def test_open_mode_refuses_servers_that_need_sign_in(client, rsps):
-    response = client.get("/open", query_string={"iss": ISS, "patient": "1"})
+    response = client.get(
+        "/open", query_string={"iss": ISS, "patient": "1"}, headers={"Sec-Fetch-Site": "none"}
+    )
     assert response.status_code == 400
     assert "not configured as an open server" in response.get_data(as_text=True)
     assert len(rsps.calls) == 0
 
 
 def test_open_mode_refuses_unknown_servers(client, rsps):
-    response = client.get("/open", query_string={"iss": "http://elsewhere:8080/fhir"})
+    response = client.get(
+        "/open",
+        query_string={"iss": "http://elsewhere:8080/fhir"},
+        headers={"Sec-Fetch-Site": "none"},
+    )
     assert response.status_code == 400
     assert len(rsps.calls) == 0
 
 
 def test_open_mode_refuses_a_malformed_patient_id(client):
-    response = client.get("/open", query_string={"iss": OPEN_ISS, "patient": "<script>x</script>"})
+    response = client.get(
+        "/open",
+        query_string={"iss": OPEN_ISS, "patient": "<script>x</script>"},
+        headers={"Sec-Fetch-Site": "none"},
+    )
     assert response.status_code == 400
     assert "<script>x" not in response.get_data(as_text=True)
 
@@ -49,9 +65,13 @@ def test_oauth_launch_against_an_open_server_is_refused(client, rsps):
 
 
 def test_open_mode_replaces_an_earlier_context(app, client):
-    client.get("/open", query_string={"iss": OPEN_ISS, "patient": "a"})
+    client.get(
+        "/open", query_string={"iss": OPEN_ISS, "patient": "a"}, headers={"Sec-Fetch-Site": "none"}
+    )
     first = context_of(app, client)
-    client.get("/open", query_string={"iss": OPEN_ISS, "patient": "b"})
+    client.get(
+        "/open", query_string={"iss": OPEN_ISS, "patient": "b"}, headers={"Sec-Fetch-Site": "none"}
+    )
     second = context_of(app, client)
     assert second.patient == "b"
     assert second.launch_id != first.launch_id
@@ -66,12 +86,13 @@ def _csrf(page: str) -> str:
 
 
 def test_another_site_cannot_open_a_server_without_asking(app, client, rsps):
-    """A link or auto-submitting form on another site: the app asks, nothing changes."""
-    for site in ("cross-site", "same-site"):
+    """A link or auto-submitting form on another site, or a client that sends no Fetch
+    Metadata at all (so where it came from cannot be told): the app asks, nothing changes."""
+    for site in ("cross-site", "same-site", None):
         response = client.get(
             "/open",
             query_string={"iss": OPEN_ISS, "patient": "victim-2"},
-            headers={"Sec-Fetch-Site": site},
+            headers={"Sec-Fetch-Site": site} if site else {},
         )
         assert response.status_code == 200
         assert 'id="confirm-open"' in response.get_data(as_text=True)

@@ -29,7 +29,11 @@ def open_patient(client: FlaskClient, rsps: responses.RequestsMock) -> Iterator[
 
     def start(resources: list[Resource], patient_id: str, **kwargs: Any) -> FakeFhir:
         fake = FakeFhir(resources, base=OPEN_ISS, **kwargs).install(rsps)
-        response = client.get("/open", query_string={"iss": OPEN_ISS, "patient": patient_id})
+        response = client.get(
+            "/open",
+            query_string={"iss": OPEN_ISS, "patient": patient_id},
+            headers={"Sec-Fetch-Site": "none"},
+        )
         assert response.status_code == 302, response.get_data(as_text=True)
         return fake
 

@@ -34,7 +34,11 @@ def browser(hostile: HostileFhir) -> FlaskClient:
         fhir_max_bytes=1024 * 1024,
     )
     client = create_app(config, store=MemorySessionStore()).test_client()
-    opened = client.get("/open", query_string={"iss": hostile.base, "patient": "p1"})
+    opened = client.get(
+        "/open",
+        query_string={"iss": hostile.base, "patient": "p1"},
+        headers={"Sec-Fetch-Site": "none"},
+    )
     assert opened.status_code == 302
     return client
 

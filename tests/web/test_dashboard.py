@@ -291,7 +291,7 @@ def test_without_a_launch_the_page_says_how_to_launch(client):
 def test_open_server_without_patient_explains(client, rsps):
     from tests.launch.launch_fakes import OPEN_ISS
 
-    client.get("/open", query_string={"iss": OPEN_ISS})
+    client.get("/open", query_string={"iss": OPEN_ISS}, headers={"Sec-Fetch-Site": "none"})
     status, html, _ = page(client)
     assert status == 400
     assert "No patient selected" in html

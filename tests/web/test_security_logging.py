@@ -10,7 +10,11 @@ from tests.launch.launch_fakes import OPEN_ISS
 
 def test_open_server_launch_logs_no_patient_id(client, caplog):
     with caplog.at_level(logging.INFO):
-        client.get("/open", query_string={"iss": OPEN_ISS, "patient": "patient-secret-42"})
+        client.get(
+            "/open",
+            query_string={"iss": OPEN_ISS, "patient": "patient-secret-42"},
+            headers={"Sec-Fetch-Site": "none"},
+        )
     assert "open-server session started" in caplog.text
     assert "patient-secret-42" not in caplog.text
 

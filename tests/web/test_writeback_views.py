@@ -36,7 +36,9 @@ Resource = dict[str, Any]
 
 def open_session(client: FlaskClient, rsps: responses.RequestsMock, slug: str = SLUG, **kw: Any):
     fake = FakeFhir(demo(slug), base=OPEN_ISS, **kw).install(rsps)
-    response = client.get("/open", query_string={"iss": OPEN_ISS, "patient": slug})
+    response = client.get(
+        "/open", query_string={"iss": OPEN_ISS, "patient": slug}, headers={"Sec-Fetch-Site": "none"}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     return fake
 
@@ -212,7 +214,11 @@ def test_confirm_after_relaunch_for_another_patient_is_refused(client, rsps):
     fake = open_session(client, rsps)
     _, fields = preview(client)
     # The same browser opens the app again (another tab): a new launch.
-    client.get("/open", query_string={"iss": OPEN_ISS, "patient": "ig-low"})
+    client.get(
+        "/open",
+        query_string={"iss": OPEN_ISS, "patient": "ig-low"},
+        headers={"Sec-Fetch-Site": "none"},
+    )
     response = confirm(client, fields)
     assert response.status_code == 400
     assert fake.transactions == []
@@ -291,7 +297,14 @@ def test_plan_saved_meanwhile_by_someone_else_shows_what_is_left(app, client, rs
     _, fields = preview(client)
     # Another user (another browser session) saves the same plan first.
     other = app.test_client()
-    assert other.get("/open", query_string={"iss": OPEN_ISS, "patient": SLUG}).status_code == 302
+    assert (
+        other.get(
+            "/open",
+            query_string={"iss": OPEN_ISS, "patient": SLUG},
+            headers={"Sec-Fetch-Site": "none"},
+        ).status_code
+        == 302
+    )
     _, other_fields = preview(other)
     assert confirm(other, other_fields).status_code == 303
     response = confirm(client, fields)

@@ -100,7 +100,7 @@ def open_fhir(rsps: responses.RequestsMock) -> FakeFhir:
 
 
 def open_session(client: FlaskClient) -> None:
-    response = client.get(f"/open?iss={OPEN_ISS}")
+    response = client.get(f"/open?iss={OPEN_ISS}", headers={"Sec-Fetch-Site": "none"})
     assert response.status_code == 302 and response.headers["Location"] == "/worklist"
     first_read(client)
 
