@@ -14,9 +14,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from domain.records import AppCarePlan, SourceRef
 from fhir_mappings.canonical import CAREPLAN_IDENTIFIER_SYSTEM
 from fhir_mappings.fhirjson import as_list, as_object, as_text
-from fhir_mappings.records import AppCarePlan, SourceRef
 
 #: Elements that differ between two saves of the same plan.
 _NOT_CONTENT = frozenset({"meta", "id", "text", "author"})

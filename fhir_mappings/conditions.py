@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from domain.records import AllergyRecord, ConditionKind, ConditionRecord, SourceRef
 from fhir_mappings.dates import describe, first_date
 from fhir_mappings.fhirjson import (
     Match,
@@ -29,7 +30,6 @@ from fhir_mappings.fhirjson import (
     matches,
 )
 from fhir_mappings.memo import MISSING
-from fhir_mappings.records import AllergyRecord, ConditionKind, ConditionRecord, SourceRef
 from fhir_mappings.site import Mappings
 
 #: Condition value sets in priority order.

@@ -15,8 +15,8 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
+from domain.records import ClinicalDate, ClinicalDateKind
 from fhir_mappings.errors import Malformed
-from fhir_mappings.records import ClinicalDate, ClinicalDateKind
 
 # FHIR R4 dateTime (a time needs an offset there; a missing offset is tolerated, as
 # servers do send it, and read as the local day written).

@@ -28,6 +28,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from domain.records import Dispense, SourceRef
 from fhir_mappings.dates import first_date
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import as_text
@@ -41,7 +42,6 @@ from fhir_mappings.medications import (
     first_dosage,
 )
 from fhir_mappings.quantity import QuantityValue, read_quantity
-from fhir_mappings.records import Dispense, SourceRef
 from fhir_mappings.site import Mappings
 
 #: Units that count pens: an exact word, or one of the pen words in a longer unit

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from domain.records import ClinicalDate, ImagingRecord, SourceRef
 from fhir_mappings.dates import describe, first_date, parse_clinical_date
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import Match, as_list, as_object, as_text, concept_text, matches
-from fhir_mappings.records import ClinicalDate, ImagingRecord, SourceRef
 from fhir_mappings.site import Mappings
 
 BRAIN_MRI = "brain-mri"

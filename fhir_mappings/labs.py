@@ -17,6 +17,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from domain.records import (
+    CANONICAL_UNITS,
+    ClinicalDate,
+    LabKind,
+    LabResult,
+    Qualitative,
+    ResultStatus,
+    SourceRef,
+)
 from fhir_mappings.dates import describe, first_date
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import (
@@ -30,15 +39,6 @@ from fhir_mappings.fhirjson import (
 )
 from fhir_mappings.qualitative import read_qualitative
 from fhir_mappings.quantity import QuantityValue, read_quantity
-from fhir_mappings.records import (
-    CANONICAL_UNITS,
-    ClinicalDate,
-    LabKind,
-    LabResult,
-    Qualitative,
-    ResultStatus,
-    SourceRef,
-)
 from fhir_mappings.site import Mappings
 
 LAB_KINDS: dict[str, LabKind] = {

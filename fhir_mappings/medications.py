@@ -30,6 +30,7 @@ from collections.abc import Hashable, Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
+from domain.records import ClinicalDate, Dose, MedicationOrder, SourceRef
 from fhir_mappings.dates import describe, first_date, parse_clinical_date
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import (
@@ -45,7 +46,6 @@ from fhir_mappings.fhirjson import (
 )
 from fhir_mappings.memo import MISSING
 from fhir_mappings.quantity import QuantityValue, quantity_key, read_quantity
-from fhir_mappings.records import ClinicalDate, Dose, MedicationOrder, SourceRef
 from fhir_mappings.site import Mappings
 
 KESIMPTA = "ofatumumab-kesimpta"

@@ -27,11 +27,11 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from domain.records import LabKind, Qualitative
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import ConceptKey, as_list, as_object, as_text, codings, concept_key
 from fhir_mappings.memo import MISSING
 from fhir_mappings.quantity import QuantityValue, read_quantity
-from fhir_mappings.records import LabKind, Qualitative
 from fhir_mappings.site import Mappings
 from fhir_mappings.systems import SYSTEMS
 

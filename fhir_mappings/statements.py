@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from domain.records import SourceRef, TherapyStatement
 from fhir_mappings.dates import first_date
 from fhir_mappings.fhirjson import as_text
 from fhir_mappings.medications import (
@@ -24,7 +25,6 @@ from fhir_mappings.medications import (
     counts_as_kesimpta,
     first_dosage,
 )
-from fhir_mappings.records import SourceRef, TherapyStatement
 from fhir_mappings.site import Mappings
 
 #: Statements that need a start date to mean anything.

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
+from domain.records import AppTask, SourceRef
 from fhir_mappings.canonical import TASK_IDENTIFIER_SYSTEM
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import (
@@ -20,7 +21,6 @@ from fhir_mappings.fhirjson import (
     reference_of,
     reference_target,
 )
-from fhir_mappings.records import AppTask, SourceRef
 
 
 def _due(text: str) -> date | None:

@@ -21,9 +21,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from domain.records import SourceRef, Vaccination, VaccineClass
 from fhir_mappings.dates import describe, parse_clinical_date
 from fhir_mappings.fhirjson import as_text, codings, concept_key, concept_text, concept_words
-from fhir_mappings.records import SourceRef, Vaccination, VaccineClass
 from fhir_mappings.site import Mappings
 from fhir_mappings.systems import system_key
 

@@ -52,8 +52,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from domain.findings import Finding, Status, Summary
+from domain.records import AppTask, PatientRecord
 from fhir_mappings.careplans import careplan_content_key
-from fhir_mappings.records import AppTask, PatientRecord
 from fhir_mappings.tasks import evidence_key, uncited_keys
 from fhir_mappings.write_careplan import build_careplan, is_taskable
 from fhir_mappings.write_common import (
@@ -75,7 +76,6 @@ from fhir_mappings.write_tasks import (
     status_patch,
     uncited,
 )
-from smartapp.rules.model import Finding, Status, Summary
 
 __all__ = [
     "PlanAction",

@@ -13,7 +13,8 @@ import html
 from datetime import date
 from typing import Any
 
-from fhir_mappings.records import ConditionKind, PatientRecord
+from domain.findings import Action, Finding, NextDueBasis, Phase, Status, Summary
+from domain.records import ConditionKind, PatientRecord
 from fhir_mappings.terminology import action_displays
 from fhir_mappings.write_common import (
     WriteContext,
@@ -21,7 +22,6 @@ from fhir_mappings.write_common import (
     local_reference,
     validated,
 )
-from smartapp.rules.model import Action, Finding, NextDueBasis, Phase, Status, Summary
 
 TITLE = "Ofatumumab monitoring plan"
 

@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 from fhir.resources.R4B import get_fhir_model_class
 
+from domain.findings import Action, Severity
+from domain.records import AppTask
 from fhir_mappings.canonical import CANONICAL
 from fhir_mappings.ids import ID_PATTERN
-from fhir_mappings.records import AppTask
 from fhir_mappings.terminology import action_codesystem, action_displays
-from smartapp.rules.model import Action, Severity
 
 APP_DISPLAY = "Ofatumumab safety app"
 

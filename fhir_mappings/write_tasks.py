@@ -18,7 +18,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fhir_mappings.records import AppTask
+from domain.findings import Finding, Summary
+from domain.records import AppTask
 from fhir_mappings.tasks import evidence_key
 from fhir_mappings.write_careplan import DOSE_CHECK, dose_source_words
 from fhir_mappings.write_common import (
@@ -30,7 +31,6 @@ from fhir_mappings.write_common import (
     task_identifier_value,
     validated,
 )
-from smartapp.rules.model import Finding, Summary
 
 #: Task.input type for the evidence after the first (Task.reasonReference is 0..1 in R4).
 EVIDENCE_INPUT_TYPE = {"text": "Supporting evidence"}

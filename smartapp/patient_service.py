@@ -12,12 +12,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from domain.findings import Summary
+from domain.records import AREAS, PatientRecord
 from fhir_mappings.queries import patient_searches
 from fhir_mappings.read import UnusableInput, read_patient_record
-from fhir_mappings.records import AREAS, PatientRecord
 from smartapp.fhir import FhirClient
 from smartapp.rules import evaluate
-from smartapp.rules.model import Summary
 from smartapp.rules.settings import RuleSettings
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from smartapp.rules.model import Finding, Status, Summary
+from domain.findings import Finding, Status, Summary
 
 #: How each status reads in a terminal: an icon AND a word, never colour alone (SPEC §4 Web).
 STATUS_MARKS: dict[Status, str] = {

@@ -38,7 +38,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from fhir_mappings.records import PatientRecord
+from domain.findings import Summary
+from domain.records import PatientRecord
 from fhir_mappings.write import (
     PlanItem,
     WritebackBlocked,
@@ -49,7 +50,6 @@ from fhir_mappings.write import (
 )
 from fhir_mappings.write_common import local_reference
 from smartapp.fhir import FhirClient, FhirError, ServerUnavailable, TokenExpired
-from smartapp.rules.model import Summary
 
 
 class PatientUnreadable(WritebackBlocked):

@@ -23,9 +23,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.findings import Finding, Severity, Status
 from fhir_mappings.canonical import CHECK_SYSTEM
 from fhir_mappings.override_reasons import override_reasons
-from smartapp.rules.model import Finding, Severity, Status
 from smartapp.rules.registry import CHECKS_BY_ID
 
 SOURCE_LABEL = "Ofatumumab safety app"

@@ -31,8 +31,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.findings import Finding, Phase, Status, Summary
+from domain.records import PatientRecord
 from fhir_mappings.draft_orders import DraftOrder, DraftOrders
-from fhir_mappings.records import PatientRecord
 from smartapp.cds.cards import (
     NOT_RUN,
     ORDER_NOT_CHECKED,
@@ -47,7 +48,6 @@ from smartapp.cds.cards import (
 from smartapp.cds.suggestions import existing_careplan, remove_draft_suggestion, task_suggestion
 from smartapp.patient_service import FetchedPatient
 from smartapp.rules import CHECKS_BY_ID
-from smartapp.rules.model import Finding, Phase, Status, Summary
 
 #: Finding statuses that make a card.
 CARD_STATUSES = frozenset({Status.ALERT, Status.OVERDUE, Status.DUE, Status.UNKNOWN})

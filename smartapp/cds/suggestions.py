@@ -15,12 +15,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from domain.findings import Finding, Summary
+from domain.records import PatientRecord
 from fhir_mappings.draft_orders import DraftOrder
-from fhir_mappings.records import PatientRecord
 from fhir_mappings.write_careplan import is_taskable
 from fhir_mappings.write_common import WriteContext, local_reference, task_identifier_value
 from fhir_mappings.write_tasks import build_task
-from smartapp.rules.model import Finding, Summary
 
 
 def existing_careplan(record: PatientRecord) -> str | None:

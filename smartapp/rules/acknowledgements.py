@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from fhir_mappings.records import AppTask
+from domain.findings import Acknowledgement
+from domain.records import AppTask
 from fhir_mappings.tasks import covers
-from smartapp.rules.model import Acknowledgement
 
 #: Task statuses that close a Task; with a `statusReason` they acknowledge the finding.
 CLOSED_STATUSES = frozenset({"cancelled", "rejected", "completed"})

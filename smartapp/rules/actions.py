@@ -6,7 +6,7 @@ unknown because a test is missing and the fix is to order it. Keep the codes exa
 
 from __future__ import annotations
 
-from smartapp.rules.model import Action
+from domain.findings import Action
 
 ORDER_HBV_SCREENING = Action("order-hbv-screening", "Order HBV screening (HBsAg and anti-HBc)")
 REVIEW_HBV_SEROLOGY = Action(

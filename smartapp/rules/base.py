@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from fhir_mappings.records import AREAS, PatientRecord
-from smartapp.rules.model import Action, Evidence, Finding, Severity, Status
+from domain.findings import Action, Evidence, Finding, Severity, Status
+from domain.records import AREAS, PatientRecord
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import date
 from enum import Enum
 
-from fhir_mappings.records import ConditionKind, ConditionRecord
+from domain.records import ConditionKind, ConditionRecord
 from smartapp.rules.dates import plus_days
 from smartapp.rules.settings import RuleSettings
 

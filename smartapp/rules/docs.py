@@ -19,9 +19,9 @@ from pathlib import Path
 
 import fhir_mappings.qualitative
 import fhir_mappings.vaccines
+from domain.findings import Status
 from smartapp.rules import conditions, results
 from smartapp.rules.descriptions import describe_rule
-from smartapp.rules.model import Status
 from smartapp.rules.registry import CHECKS
 from smartapp.rules.settings import RuleSettings
 

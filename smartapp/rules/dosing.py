@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import date
 from itertools import pairwise
 
-from fhir_mappings.records import Dose, DoseKind, PatientRecord
+from domain.findings import Evidence, Finding, NextDueBasis, Phase, Severity, Status
+from domain.records import Dose, DoseKind, PatientRecord
 from smartapp.rules import actions
 from smartapp.rules.base import Rule
 from smartapp.rules.evidence import (
@@ -20,7 +21,6 @@ from smartapp.rules.evidence import (
     on_day,
     statement_evidence,
 )
-from smartapp.rules.model import Evidence, Finding, NextDueBasis, Phase, Severity, Status
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
 from smartapp.rules.therapy import next_interval_days

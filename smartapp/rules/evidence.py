@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from fhir_mappings.records import (
+from domain.findings import Discontinuation, Evidence
+from domain.records import (
     AllergyRecord,
     ClinicalDate,
     ClinicalDateKind,
@@ -26,9 +27,7 @@ from fhir_mappings.records import (
     Vaccination,
     VaccineClass,
 )
-from smartapp.rules.model import Evidence
 from smartapp.rules.results import LabSeries, is_usable
-from smartapp.rules.therapy import Discontinuation
 
 LAB_LABELS: dict[LabKind, str] = {
     LabKind.HBSAG: "HBsAg",

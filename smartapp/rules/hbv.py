@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import date
 from typing import NamedTuple
 
-from fhir_mappings.records import (
+from domain.findings import Evidence, Finding, Severity, Status
+from domain.records import (
     ConditionKind,
     ConditionRecord,
     LabKind,
@@ -39,7 +40,6 @@ from smartapp.rules.labs import (
     baseline_item,
     baseline_window,
 )
-from smartapp.rules.model import Evidence, Finding, Severity, Status
 from smartapp.rules.results import LabSeries, at_or_above
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from fhir_mappings.records import PatientRecord
+from domain.findings import Evidence, Finding, Severity, Status
+from domain.records import PatientRecord
 from smartapp.rules import actions
 from smartapp.rules.base import Rule
 from smartapp.rules.dates import plus_days
 from smartapp.rules.evidence import counted_as, day, imaging_evidence, on_day
-from smartapp.rules.model import Evidence, Finding, Severity, Status
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
 

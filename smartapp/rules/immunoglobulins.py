@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from fhir_mappings.records import ConditionKind, ConditionRecord, LabKind, PatientRecord
+from domain.findings import Evidence, Finding, Phase, Severity, Status
+from domain.records import ConditionKind, ConditionRecord, LabKind, PatientRecord
 from smartapp.rules import actions
 from smartapp.rules.base import Rule
 from smartapp.rules.dates import plus_days
@@ -30,7 +31,6 @@ from smartapp.rules.labs import (
     baseline_item,
     baseline_window,
 )
-from smartapp.rules.model import Evidence, Finding, Phase, Severity, Status
 from smartapp.rules.results import below, lower_limit
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings

@@ -8,7 +8,8 @@ from datetime import date
 from enum import IntEnum
 from typing import NamedTuple
 
-from fhir_mappings.records import LabKind, LabResult, PatientRecord
+from domain.findings import Action, Evidence, Finding, Severity, Status
+from domain.records import LabKind, LabResult, PatientRecord
 from smartapp.rules import actions
 from smartapp.rules.base import Rule
 from smartapp.rules.dates import plus_days
@@ -21,7 +22,6 @@ from smartapp.rules.evidence import (
     pending_text,
     sentence,
 )
-from smartapp.rules.model import Action, Evidence, Finding, Severity, Status
 from smartapp.rules.results import LabSeries
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings

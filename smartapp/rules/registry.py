@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from fhir_mappings.records import DataQuality, PatientRecord
+from domain.findings import Finding, Status
+from domain.records import DataQuality, PatientRecord
 from smartapp.rules import dosing, hbv, imaging, immunoglobulins, labs, safety, vaccines
 from smartapp.rules.base import CheckFunction, Rule
-from smartapp.rules.model import Finding, Status
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
 

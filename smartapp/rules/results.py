@@ -26,7 +26,7 @@ from dataclasses import replace
 from datetime import date
 from typing import NamedTuple
 
-from fhir_mappings.records import (
+from domain.records import (
     ClinicalDate,
     ClinicalDateKind,
     LabKind,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 from enum import Enum
 
-from fhir_mappings.records import (
+from domain.findings import Finding, Severity, Status
+from domain.records import (
     AllergyRecord,
     ConditionKind,
     ConditionRecord,
@@ -28,7 +29,6 @@ from smartapp.rules.evidence import (
     pending_text,
     sentence,
 )
-from smartapp.rules.model import Finding, Severity, Status
 from smartapp.rules.results import at_or_above, below, is_usable
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings

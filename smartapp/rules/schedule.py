@@ -18,7 +18,8 @@ from datetime import date
 from operator import attrgetter
 from typing import NamedTuple
 
-from fhir_mappings.records import (
+from domain.findings import Discontinuation, Evidence, Phase, Schedule, Therapy
+from domain.records import (
     ClinicalDate,
     Dose,
     LabKind,
@@ -29,15 +30,9 @@ from fhir_mappings.records import (
 )
 from smartapp.rules.dates import plus_days
 from smartapp.rules.evidence import dose_evidence
-from smartapp.rules.model import Evidence, Phase, Schedule
 from smartapp.rules.results import DataProblem, LabSeries, index_labs, series_of
 from smartapp.rules.settings import RuleSettings
-from smartapp.rules.therapy import (
-    Discontinuation,
-    Therapy,
-    planned_starts,
-    therapy_of,
-)
+from smartapp.rules.therapy import planned_starts, therapy_of
 
 #: Vaccine classes timed as live: an ambiguous CVX is never silently non-live.
 LIVE_LIKE = frozenset({VaccineClass.LIVE, VaccineClass.AMBIGUOUS})

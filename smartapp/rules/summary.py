@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from fhir_mappings.records import PatientRecord
+from domain.findings import Finding, Severity, Status, Summary
+from domain.records import PatientRecord
 from smartapp.rules.acknowledgements import find_acknowledgement
 from smartapp.rules.base import ACTIONABLE
-from smartapp.rules.model import Finding, Severity, Status, Summary
 from smartapp.rules.registry import CHECKS
 from smartapp.rules.schedule import build_schedule
 from smartapp.rules.settings import RuleSettings

@@ -31,7 +31,14 @@ from dataclasses import dataclass
 from datetime import date
 from operator import attrgetter
 
-from fhir_mappings.records import (
+from domain.findings import (
+    Discontinuation,
+    NextDueBasis,
+    Phase,
+    Therapy,
+    stopped_by_statement,
+)
+from domain.records import (
     ClinicalDate,
     Dispense,
     Dose,
@@ -42,7 +49,6 @@ from fhir_mappings.records import (
     TherapyStatement,
 )
 from smartapp.rules.dates import plus_days
-from smartapp.rules.model import NextDueBasis, Phase
 from smartapp.rules.settings import RuleSettings
 
 #: Statuses that never count, whatever the record (SPEC §2 "Discontinued").
@@ -76,79 +82,6 @@ def next_interval_days(count: int, settings: RuleSettings) -> int:
     if count == 3:
         return settings.first_maintenance_after_third_days
     return settings.maintenance_interval_days
-
-
-@dataclass(frozen=True)
-class Discontinuation:
-    """The order or statement that discontinued therapy, and its stop date (None: not given)."""
-
-    record: MedicationOrder | TherapyStatement
-    stop: ClinicalDate | None
-
-    @property
-    def source(self) -> SourceRef:
-        return self.record.source
-
-    def describe(self) -> str:
-        """'MedicationRequest/7 stopped on 2025-03-01' / '… completed (no stop date)'."""
-        kind = "statement" if isinstance(self.record, TherapyStatement) else "order"
-        when = f"on {self.stop.describe()}" if self.stop else "(no stop date recorded)"
-        return f"Kesimpta {kind} {self.record.status} {when} ({self.source.reference})"
-
-
-@dataclass(frozen=True)
-class Therapy:
-    """The course of ofatumumab as of a day (module doc)."""
-
-    as_of: date
-    #: Counted doses dated on or before as_of, one per day, oldest first: administrations
-    #: and placed pens (`Dose.kind`).
-    course: tuple[Dose, ...]
-    #: Every administration record dated on or before as_of, oldest first (duplicates kept:
-    #: dose-interval reports them).
-    administrations: tuple[Dose, ...]
-    #: Dispenses dated on or before as_of, oldest first.
-    dispenses: tuple[Dispense, ...]
-    #: Pens placed after as_of: supply in hand, oldest first.
-    supply: tuple[Dose, ...]
-    #: When pens were dispensed: the due date after the last placed pen (refill due).
-    supply_until: date | None
-    #: Dispensed pens never placed because therapy was stopped before their due date.
-    unused_pens: int
-    #: The active (or on-hold) statement with the earliest start, when one shows therapy.
-    statement: TherapyStatement | None
-    #: First evidence of therapy: the earliest counted dose, placed pen or statement start.
-    first: ClinicalDate | None
-    #: The last counted dose or placed pen (None when there is none).
-    last_dose: ClinicalDate | None
-    #: The last day the patient is known to have been on therapy: the last dose or pen, as_of
-    #: while an active statement says it is taken, a stopped statement's end.
-    last: ClinicalDate | None
-    discontinued: Discontinuation | None
-    phase: Phase
-    next_due: date | None
-    next_due_basis: NextDueBasis | None
-
-    @property
-    def started(self) -> bool:
-        """Therapy has begun (a dose, a placed pen or a statement): "first dose" exists."""
-        return self.first is not None
-
-    def sources(self) -> tuple[str, ...]:
-        """The kinds of record therapy rests on ("administrations", "dispensed pens",
-        "statement"), for the worklist's reasons and the evidence."""
-        kinds: list[str] = []
-        if any(dose.kind is _ADMINISTRATION for dose in self.course):
-            kinds.append("administrations")
-        if any(dose.kind is _PEN for dose in (*self.course, *self.supply)):
-            kinds.append("dispensed pens")
-        if self.statement is not None or _stop_statement(self.discontinued):
-            kinds.append("statement")
-        return tuple(kinds)
-
-
-def _stop_statement(discontinued: Discontinuation | None) -> bool:
-    return discontinued is not None and isinstance(discontinued.record, TherapyStatement)
 
 
 def _day(value: date, text: str | None = None) -> ClinicalDate:
@@ -526,7 +459,9 @@ def therapy_reasons(record: PatientRecord, therapy: Therapy) -> tuple[str, ...]:
     if therapy.dispenses:
         reasons.append(REASON_DISPENSES)
     current = STATEMENT_SHOWS_THERAPY | STATEMENT_PLANNED
-    if _stop_statement(therapy.discontinued) or any(s.status in current for s in record.statements):
+    if stopped_by_statement(therapy.discontinued) or any(
+        s.status in current for s in record.statements
+    ):
         reasons.append(REASON_STATEMENT)
     if any(order.status in ORDER_KEEPS_ON_LIST for order in record.orders):
         reasons.append(REASON_ORDER)

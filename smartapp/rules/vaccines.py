@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from datetime import date
 from typing import NamedTuple
 
-from fhir_mappings.records import (
+from domain.findings import Evidence, Finding, Phase, Severity, Status
+from domain.records import (
     ClinicalDate,
     LabKind,
     LabResult,
@@ -36,7 +37,6 @@ from smartapp.rules.evidence import (
     sentence,
     vaccine_evidence,
 )
-from smartapp.rules.model import Evidence, Finding, Phase, Severity, Status
 from smartapp.rules.results import at_or_above, latest_of, lower_limit
 from smartapp.rules.schedule import LIVE_LIKE, TreatmentSchedule, days_before_start
 from smartapp.rules.settings import RuleSettings

@@ -30,7 +30,8 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 from markupsafe import escape
 
-from fhir_mappings.records import AREAS, PatientRecord
+from domain.findings import Summary
+from domain.records import AREAS, PatientRecord
 from fhir_mappings.site import Mappings
 from smartapp import patient_service
 from smartapp.fhir import FhirClient, FhirError, TokenExpired
@@ -41,7 +42,6 @@ from smartapp.launch.context import (
     view_limits,
 )
 from smartapp.launch.state import launch_state
-from smartapp.rules.model import Summary
 from smartapp.web.viewmodel import FetchInfo, PageContext, build_dashboard
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fhir_mappings.records import (
+from domain.findings import Finding, NextDueBasis, Phase, Severity, Status, Summary, Therapy
+from domain.records import (
     AppTask,
     ClinicalDate,
     Dose,
@@ -34,11 +35,10 @@ from smartapp.fhir.querylog import QueryLogEntry
 from smartapp.rules.dates import age_on
 from smartapp.rules.descriptions import describe_rule
 from smartapp.rules.evidence import UNIT_TEXT, number
-from smartapp.rules.model import Finding, NextDueBasis, Phase, Severity, Status, Summary
 from smartapp.rules.registry import CHECKS_BY_ID
 from smartapp.rules.results import below, lower_limit, place_on_as_of
 from smartapp.rules.settings import RuleSettings
-from smartapp.rules.therapy import Therapy, therapy_of
+from smartapp.rules.therapy import therapy_of
 from smartapp.web.charts import (
     PendingMark,
     Sample,

@@ -55,6 +55,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from domain.findings import Summary
 from fhir_mappings.errors import Malformed, UnusableInput
 from fhir_mappings.names import human_name as fhir_human_name
 from fhir_mappings.write import PlanItem, WritebackBlocked, WriteContext, WritePlan
@@ -70,7 +71,6 @@ from smartapp.launch.context import (
     view_limits,
 )
 from smartapp.launch.state import launch_state
-from smartapp.rules.model import Summary
 from smartapp.rules.registry import CHECKS_BY_ID
 from smartapp.web.dashboard import app_mappings
 from smartapp.writeback import (

@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from domain.records import AREAS, PatientRecord
 from fhir_mappings import population as fp
 from fhir_mappings.read import AREA_OF, read_patient_record
-from fhir_mappings.records import AREAS, PatientRecord
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, FhirError, TokenExpired
 from smartapp.fhir.bulk import BulkExport

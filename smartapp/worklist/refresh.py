@@ -36,11 +36,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from domain.findings import Summary
 from fhir_mappings import population as fp
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, FhirError
 from smartapp.report import summary_json
-from smartapp.rules.model import Summary
 from smartapp.rules.settings import RuleSettings
 from smartapp.store.leases import Lease, Leases
 from smartapp.store.snapshots import PatientItem, SnapshotInfo, SnapshotStore, snapshot_key

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from fhir_mappings.records import PatientRecord
+from domain.findings import Finding, Phase, Severity, Status, Summary
+from domain.records import PatientRecord
 from fhir_mappings.write_common import OPEN_TASK_STATUSES
-from smartapp.rules.model import Finding, Phase, Severity, Status, Summary
 
 #: Statuses that need a coordinator's attention, worst first (a row's `status`).
 ATTENTION: tuple[Status, ...] = (Status.ALERT, Status.OVERDUE, Status.DUE, Status.UNKNOWN)

@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from domain.findings import Summary, Therapy
+from domain.records import PatientRecord
 from fhir_mappings import population as fp
-from fhir_mappings.records import PatientRecord
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, QueryLogEntry
 from smartapp.rules import evaluate
-from smartapp.rules.model import Summary
 from smartapp.rules.settings import RuleSettings
-from smartapp.rules.therapy import Therapy, therapy_of, therapy_reasons
+from smartapp.rules.therapy import therapy_of, therapy_reasons
 from smartapp.worklist.bulk import (
     PatientData,
     ReadReport,

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fhir_mappings.records import PatientRecord
+from domain.findings import Summary
+from domain.records import PatientRecord
 from fhir_mappings.site import Mappings
 from fhir_mappings.write import WritebackBlocked, WriteContext, WritePlan, build_writeback
 from fhir_mappings.write_careplan import is_taskable
 from fhir_mappings.write_common import task_identifier_value
 from smartapp.fhir import FhirClient, FhirError, TokenExpired
 from smartapp.rules import evaluate
-from smartapp.rules.model import Summary
 from smartapp.rules.settings import RuleSettings
 from smartapp.worklist.bulk import ReadReport, patient_record, read_by_search
 from smartapp.writeback import plan_for_patient, write_plan

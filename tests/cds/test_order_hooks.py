@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from domain.findings import Finding, Phase, Severity, Status, Summary
 from fhir_mappings.canonical import TASK_IDENTIFIER_SYSTEM
 from fhir_mappings.site import load_mappings
 from fhir_mappings.write import WriteContext, build_acknowledgement
@@ -16,7 +17,6 @@ from smartapp.cds.cards import INDICATOR, ORDER_NOT_CHECKED
 from smartapp.cds.views import CdsState
 from smartapp.demo.situations import DEMO_SLUGS, build_situation
 from smartapp.rules import CHECKS_BY_ID
-from smartapp.rules.model import Finding, Phase, Severity, Status, Summary
 from smartapp.rules.settings import RuleSettings
 from tests.cds.cds_fakes import bearer, card_checks, hook_body, prefetch_from
 

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from domain.findings import Status, Summary
 from fhir_mappings.site import load_mappings
 from smartapp import patient_service
 from smartapp.cds.cards import INDICATOR
 from smartapp.cds.views import CdsState
 from smartapp.demo.situations import DEMO_SLUGS, build_situation
-from smartapp.rules.model import Status, Summary
 from smartapp.rules.settings import RuleSettings
 from tests.cds.cds_fakes import bearer, card_checks, hook_body, prefetch_from
 

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from domain.findings import Summary
 from fhir_mappings import read as fhir_read
 from fhir_mappings.site import load_mappings
 from smartapp.demo import (
@@ -22,7 +23,6 @@ from smartapp.demo import (
     generate_cohort_resources,
 )
 from smartapp.rules import evaluate
-from smartapp.rules.model import Summary
 from smartapp.rules.settings import RuleSettings
 
 ANCHORS = [date(2025, 3, 1), date(2024, 2, 29), date(2025, 12, 31), date.today()]

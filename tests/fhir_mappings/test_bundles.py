@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from domain.records import LabKind, PatientRecord, Qualitative
 from fhir_mappings.read import UnusableInput, read_patient_record, resources_from_json
-from fhir_mappings.records import LabKind, PatientRecord, Qualitative
 from fhir_mappings.site import default_mappings
 
 FIXTURES = Path(__file__).parent / "fixtures"

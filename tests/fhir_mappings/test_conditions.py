@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from fhir_mappings.records import ConditionKind
+from domain.records import ConditionKind
 
 from .fhirdata import ATC, ICD10CM, SNOMED, SUBJECT, concept, condition, read
 

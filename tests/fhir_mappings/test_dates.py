@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
+from domain.records import ClinicalDateKind
 from fhir_mappings.dates import first_date, parse_clinical_date
 from fhir_mappings.errors import Malformed
-from fhir_mappings.records import ClinicalDateKind
 
 
 def day(text: str) -> date:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from fhir_mappings.records import LabResult, Qualitative
+from domain.records import LabResult, Qualitative
 
 from .fhirdata import INTERPRETATION, concept, interpretation, observation, quantity, read
 

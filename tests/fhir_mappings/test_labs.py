@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from fhir_mappings.records import LabKind, Qualitative, ResultStatus
+from domain.records import LabKind, Qualitative, ResultStatus
 
 from .fhirdata import (
     IGG,

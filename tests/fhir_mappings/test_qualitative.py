@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fhir_mappings.records import LabKind, Qualitative
+from domain.records import LabKind, Qualitative
 
 from .fhirdata import (
     ANTI_HBC,

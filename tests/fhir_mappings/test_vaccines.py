@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fhir_mappings.records import VaccineClass
+from domain.records import VaccineClass
 from fhir_mappings.terminology import default_valuesets
 
 from .fhirdata import CVX, SNOMED, concept, immunization, read

@@ -14,6 +14,7 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
+from domain.findings import Status
 from fhir_mappings.site import Mappings
 from smartapp import patient_service
 from smartapp.cds.read import read_hook_data
@@ -21,7 +22,6 @@ from smartapp.cds.request import HookRequest
 from smartapp.cds.views import CdsState, install_cds
 from smartapp.config import AppConfig
 from smartapp.fhir import FhirClient
-from smartapp.rules.model import Status
 from smartapp.rules.settings import RuleSettings
 from smartapp.web import create_app
 from tests.cds.cds_fakes import bearer, card_checks, cds_config, hook_body, write_clients

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from domain.findings import Status, Summary
 from fhir_mappings.read import read_patient_record
 from fhir_mappings.site import Mappings
 from smartapp import patient_service as service
@@ -16,7 +17,6 @@ from smartapp.demo.home_situations import INCOMPLETE_ON_PURPOSE
 from smartapp.fhir import FhirClient
 from smartapp.report import summary_json
 from smartapp.rules import evaluate
-from smartapp.rules.model import Status, Summary
 from smartapp.rules.settings import RuleSettings
 from tests.integration.conftest import SeededCohort
 from tests.support.fault_proxy import FaultProxy

@@ -22,13 +22,13 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from fhirclient.models.fhirelementfactory import FHIRElementFactory
 
+from domain.findings import Status, Summary
+from domain.records import PatientRecord
 from fhir_mappings.canonical import CAREPLAN_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM
-from fhir_mappings.records import PatientRecord
 from fhir_mappings.site import load_mappings
 from fhir_mappings.write import WriteContext, WritePlan, build_writeback
 from smartapp import patient_service
 from smartapp.fhir import FhirClient
-from smartapp.rules.model import Status, Summary
 from smartapp.rules.settings import RuleSettings
 from smartapp.worklist.tasks import create_tasks
 from smartapp.writeback import (

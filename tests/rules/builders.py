@@ -9,8 +9,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from fhir_mappings.dates import parse_clinical_date
-from fhir_mappings.records import (
+from domain.findings import Finding, Summary
+from domain.records import (
     AllergyRecord,
     AppTask,
     ClinicalDate,
@@ -33,9 +33,9 @@ from fhir_mappings.records import (
     Vaccination,
     VaccineClass,
 )
+from fhir_mappings.dates import parse_clinical_date
 from fhir_mappings.tasks import evidence_keys
 from smartapp.rules import evaluate
-from smartapp.rules.model import Finding, Summary
 from smartapp.rules.settings import RuleSettings
 
 AS_OF = date(2025, 6, 15)

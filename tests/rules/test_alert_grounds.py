@@ -4,7 +4,7 @@ a normal result of the other immunoglobulin. New grounds make it a new alert."""
 
 from __future__ import annotations
 
-from fhir_mappings.records import LabKind
+from domain.records import LabKind
 
 from .builders import anti_hbc, check, course, dose, hbsag, igg, igm, lab, record, task
 

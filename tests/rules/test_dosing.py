@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from domain.findings import Finding, Severity, Status
 from smartapp.rules import evaluate
-from smartapp.rules.model import Finding, Severity, Status
 
 from .builders import AS_OF, SETTINGS, check, course, d, dispense, dose, order, record, vaccine
 

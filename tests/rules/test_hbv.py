@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from fhir_mappings.records import ConditionKind, LabKind
-from smartapp.rules.model import Finding, Severity, Status
+from domain.findings import Finding, Severity, Status
+from domain.records import ConditionKind, LabKind
 
 from .builders import (
     Part,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smartapp.rules.model import Severity, Status
+from domain.findings import Severity, Status
 
 from .builders import check, course, d, mri, record
 

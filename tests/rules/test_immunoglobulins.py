@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fhir_mappings.records import ConditionKind
-from smartapp.rules.model import Severity, Status
+from domain.findings import Severity, Status
+from domain.records import ConditionKind
 
 from .builders import (
     AS_OF,

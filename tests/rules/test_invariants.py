@@ -21,13 +21,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from domain.findings import Status, Summary
 from fhir_mappings.read import read_patient_record
 from fhir_mappings.site import default_mappings
 from smartapp.demo.generator import generate_patient_resources
 from smartapp.demo.situations import SITUATIONS, build_situation
 from smartapp.report import summary_json
 from smartapp.rules import CHECKS_BY_ID, RuleSettings, evaluate
-from smartapp.rules.model import Status, Summary
 
 Resource = dict[str, Any]
 ANCHOR = date(2025, 6, 15)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fhir_mappings.records import LabKind
-from smartapp.rules.model import Status
+from domain.findings import Status
+from domain.records import LabKind
 
 from .builders import AS_OF, cbc, check, course, d, lab, order, record
 

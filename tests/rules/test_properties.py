@@ -8,7 +8,8 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fhir_mappings.records import (
+from domain.findings import Status
+from domain.records import (
     AREAS,
     ConditionKind,
     LabKind,
@@ -17,7 +18,6 @@ from fhir_mappings.records import (
     Qualitative,
 )
 from smartapp.rules import CHECKS, STATUS_ORDER, evaluate, finding_order
-from smartapp.rules.model import Status
 
 from .builders import (
     AS_OF,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fhir_mappings.records import AREAS, SourceRef
+from domain.findings import Severity, Status
+from domain.records import AREAS, SourceRef
 from smartapp.rules import ACTIONS, CHECKS, find_acknowledgement
-from smartapp.rules.model import Severity, Status
 
 from .builders import (
     anti_hbc,

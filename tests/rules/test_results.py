@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 import random
 
-from fhir_mappings.records import LabKind, LabResult
-from smartapp.rules.model import Severity, Status
+from domain.findings import Severity, Status
+from domain.records import LabKind, LabResult
 from smartapp.rules.results import LabSeries, index_labs, latest_of
 
 from .builders import AS_OF, anti_hbc, check, hbsag, igg, igm, lab, record, summary

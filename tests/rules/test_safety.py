@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from fhir_mappings.records import ConditionKind, LabKind, LabResult
-from smartapp.rules.model import Severity, Status
+from domain.findings import Severity, Status
+from domain.records import ConditionKind, LabKind, LabResult
 
 from .builders import allergy, check, condition, course, dose, infection, lab, record
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.findings import Phase, Severity, Status
 from smartapp.rules import CHECKS, TreatmentSchedule, build_schedule
-from smartapp.rules.model import Phase, Severity, Status
 
 from .builders import (
     AS_OF,

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from fhir_mappings.records import DoseKind, PatientRecord
+from domain.findings import Finding, NextDueBasis, Phase, Status, Therapy
+from domain.records import DoseKind, PatientRecord
 from smartapp.rules import evaluate
-from smartapp.rules.model import Finding, NextDueBasis, Phase, Status
-from smartapp.rules.therapy import Therapy, therapy_of
+from smartapp.rules.therapy import therapy_of
 
 from .builders import (
     AS_OF,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fhir_mappings.records import LabKind, Vaccination, VaccineClass
-from smartapp.rules.model import Finding, Severity, Status
+from domain.findings import Finding, Severity, Status
+from domain.records import LabKind, Vaccination, VaccineClass
 
 from .builders import (
     AS_OF,

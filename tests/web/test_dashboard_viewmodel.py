@@ -7,11 +7,11 @@ from datetime import date
 
 import pytest
 
+from domain.findings import Status
 from fhir_mappings.site import load_mappings
 from smartapp import patient_service
 from smartapp.fhir.querylog import QueryLogEntry
 from smartapp.rules.descriptions import RULE_TEXT
-from smartapp.rules.model import Status
 from smartapp.rules.registry import CHECKS
 from smartapp.rules.settings import RuleSettings
 from smartapp.web.viewmodel import (

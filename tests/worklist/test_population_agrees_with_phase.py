@@ -17,13 +17,13 @@ import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from domain.findings import Phase
 from fhir_mappings.read import read_patient_record
 from fhir_mappings.site import Mappings, load_mappings
 from smartapp.demo import generate_patient_resources
 from smartapp.fhir import FhirClient
 from smartapp.report import summary_json
 from smartapp.rules import evaluate
-from smartapp.rules.model import Phase
 from smartapp.rules.settings import RuleSettings
 from smartapp.worklist import WorklistOptions, build_worklist
 from tests.support.fake_fhir import BASE, FakeFhir

@@ -9,19 +9,7 @@ from typing import Any
 
 from fhirclient.models.fhirelementfactory import FHIRElementFactory
 
-from fhir_mappings.canonical import CANONICAL
-from fhir_mappings.records import (
-    AppTask,
-    ConditionKind,
-    ConditionRecord,
-    DataQuality,
-    PatientInfo,
-    PatientRecord,
-    SourceRef,
-)
-from fhir_mappings.terminology import action_displays
-from fhir_mappings.write import WriteContext
-from smartapp.rules.model import (
+from domain.findings import (
     Acknowledgement,
     Action,
     Evidence,
@@ -32,6 +20,18 @@ from smartapp.rules.model import (
     Status,
     Summary,
 )
+from domain.records import (
+    AppTask,
+    ConditionKind,
+    ConditionRecord,
+    DataQuality,
+    PatientInfo,
+    PatientRecord,
+    SourceRef,
+)
+from fhir_mappings.canonical import CANONICAL
+from fhir_mappings.terminology import action_displays
+from fhir_mappings.write import WriteContext
 from tests.support.fake_fhir import patch_operations
 
 AS_OF = date(2025, 6, 15)

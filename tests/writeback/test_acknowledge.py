@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from domain.findings import Status
 from fhir_mappings.tasks import read_task
 from fhir_mappings.write import WritebackBlocked, build_acknowledgement
 from smartapp.rules.acknowledgements import find_acknowledgement
-from smartapp.rules.model import Status
 from tests.writeback.factories import (
     PATIENT,
     USER,

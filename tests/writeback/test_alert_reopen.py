@@ -12,8 +12,8 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+from domain.findings import Severity, Status
 from fhir_mappings.write import build_acknowledgement, build_writeback
-from smartapp.rules.model import Severity, Status
 from tests.writeback.factories import (
     app_task,
     context,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from domain.findings import Acknowledgement, Finding, Phase, Status
 from fhir_mappings.canonical import ACTION_SYSTEM, CANONICAL
 from fhir_mappings.write import build_writeback
 from fhir_mappings.write_common import careplan_id
-from smartapp.rules.model import Acknowledgement, Finding, Phase, Status
 from tests.writeback.factories import (
     PATIENT,
     USER,

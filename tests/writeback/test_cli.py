@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import responses
 
+from domain.findings import Status
 from fhir_mappings.write import WritebackBlocked, WritePlan, build_writeback
 from smartapp import writeback
 from smartapp.cli import CliError
-from smartapp.rules.model import Status
 from smartapp.writeback import PatientPlan
 from smartapp.writeback_cli import add_writeback_parser, cmd_writeback
 from tests.writeback.factories import context, finding, record, summary

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from domain.findings import Acknowledgement, Status
 from fhir_mappings.canonical import CANONICAL
 from fhir_mappings.write import WritebackBlocked, WritePlan, build_writeback
 from fhir_mappings.write_common import careplan_id, task_id
-from smartapp.rules.model import Acknowledgement, Status
 from tests.writeback.factories import (
     AS_OF,
     PATIENT,

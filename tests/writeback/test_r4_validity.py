@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
+from domain.findings import Status
 from fhir_mappings.write import WritePlan, build_acknowledgement, build_writeback
-from smartapp.rules.model import Status
 from tests.writeback.factories import (
     ACTION_CASES,
     app_task,

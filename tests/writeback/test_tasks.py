@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from domain.findings import Finding, Severity, Status
+from domain.records import PatientRecord
 from fhir_mappings.canonical import ACTION_SYSTEM, CANONICAL
-from fhir_mappings.records import PatientRecord
 from fhir_mappings.terminology import action_codesystem
 from fhir_mappings.write import WriteContext, WritePlan, build_writeback
 from fhir_mappings.write_common import task_id
 from smartapp.rules.actions import ACTIONS, UNTASKED
-from smartapp.rules.model import Finding, Severity, Status
 from tests.writeback.factories import (
     ACTION_CASES,
     AS_OF,

@@ -13,10 +13,10 @@ import pytest
 import requests
 import responses
 
+from domain.findings import Status
 from fhir_mappings.write import WritePlan, build_writeback
 from smartapp import writeback
 from smartapp.fhir import FhirClient, TokenExpired
-from smartapp.rules.model import Status
 from smartapp.writeback import (
     PatientPlan,
     acknowledge,

@@ -5,12 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
-from typing import TYPE_CHECKING
 
-from fhir_mappings.records import DataQuality, PatientInfo
-
-if TYPE_CHECKING:  # the course refers back to Phase: no import cycle at run time
-    from smartapp.rules.therapy import Therapy
+from domain.records import (
+    ClinicalDate,
+    DataQuality,
+    Dispense,
+    Dose,
+    DoseKind,
+    MedicationOrder,
+    PatientInfo,
+    SourceRef,
+    TherapyStatement,
+)
 
 
 class Status(str, Enum):
@@ -135,3 +141,79 @@ class Summary:
         return self.schedule.next_due is not None and any(
             f.check == "dose-schedule" and f.status is Status.UNKNOWN for f in self.findings
         )
+
+
+# -- the course of therapy (built by smartapp.rules.therapy) --------------------------------
+
+
+@dataclass(frozen=True)
+class Discontinuation:
+    """The order or statement that discontinued therapy, and its stop date (None: not given)."""
+
+    record: MedicationOrder | TherapyStatement
+    stop: ClinicalDate | None
+
+    @property
+    def source(self) -> SourceRef:
+        return self.record.source
+
+    def describe(self) -> str:
+        """'MedicationRequest/7 stopped on 2025-03-01' / '… completed (no stop date)'."""
+        kind = "statement" if isinstance(self.record, TherapyStatement) else "order"
+        when = f"on {self.stop.describe()}" if self.stop else "(no stop date recorded)"
+        return f"Kesimpta {kind} {self.record.status} {when} ({self.source.reference})"
+
+
+@dataclass(frozen=True)
+class Therapy:
+    """The course of ofatumumab as of a day (module doc)."""
+
+    as_of: date
+    #: Counted doses dated on or before as_of, one per day, oldest first: administrations
+    #: and placed pens (`Dose.kind`).
+    course: tuple[Dose, ...]
+    #: Every administration record dated on or before as_of, oldest first (duplicates kept:
+    #: dose-interval reports them).
+    administrations: tuple[Dose, ...]
+    #: Dispenses dated on or before as_of, oldest first.
+    dispenses: tuple[Dispense, ...]
+    #: Pens placed after as_of: supply in hand, oldest first.
+    supply: tuple[Dose, ...]
+    #: When pens were dispensed: the due date after the last placed pen (refill due).
+    supply_until: date | None
+    #: Dispensed pens never placed because therapy was stopped before their due date.
+    unused_pens: int
+    #: The active (or on-hold) statement with the earliest start, when one shows therapy.
+    statement: TherapyStatement | None
+    #: First evidence of therapy: the earliest counted dose, placed pen or statement start.
+    first: ClinicalDate | None
+    #: The last counted dose or placed pen (None when there is none).
+    last_dose: ClinicalDate | None
+    #: The last day the patient is known to have been on therapy: the last dose or pen, as_of
+    #: while an active statement says it is taken, a stopped statement's end.
+    last: ClinicalDate | None
+    discontinued: Discontinuation | None
+    phase: Phase
+    next_due: date | None
+    next_due_basis: NextDueBasis | None
+
+    @property
+    def started(self) -> bool:
+        """Therapy has begun (a dose, a placed pen or a statement): "first dose" exists."""
+        return self.first is not None
+
+    def sources(self) -> tuple[str, ...]:
+        """The kinds of record therapy rests on ("administrations", "dispensed pens",
+        "statement"), for the worklist's reasons and the evidence."""
+        kinds: list[str] = []
+        if any(dose.kind is DoseKind.ADMINISTRATION for dose in self.course):
+            kinds.append("administrations")
+        if any(dose.kind is DoseKind.PEN for dose in (*self.course, *self.supply)):
+            kinds.append("dispensed pens")
+        if self.statement is not None or stopped_by_statement(self.discontinued):
+            kinds.append("statement")
+        return tuple(kinds)
+
+
+def stopped_by_statement(discontinued: Discontinuation | None) -> bool:
+    return discontinued is not None and isinstance(discontinued.record, TherapyStatement)
