@@ -33,15 +33,6 @@ KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
         frozenset(
             {"smartapp.launch.context", "smartapp.launch.login", "smartapp.launch.population"}
         ),
-        frozenset(
-            {
-                "smartapp.cli",
-                "smartapp.db_cli",
-                "smartapp.worklist_cli",
-                "smartapp.worklist_store_cli",
-                "smartapp.writeback_cli",
-            }
-        ),
     }
 )
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from smartapp.cli import main
+from smartapp.cli.main import main
 from smartapp.demo.bundles import demo_collection_bundle
 
 AS_OF = date(2026, 3, 1)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from smartapp.cli import main
+from smartapp.cli.main import main
 from smartapp.demo.bundles import demo_collection_bundle
 from smartapp.terminal import terminal_safe
 from tests.support.hostile_fhir import HostileFhir

@@ -11,7 +11,7 @@ from domain.findings import Status, Summary
 from fhir_mappings.read import read_patient_record
 from fhir_mappings.site import Mappings
 from smartapp import patient_service as service
-from smartapp.cli import main
+from smartapp.cli.main import main
 from smartapp.demo.bundles import DEMO_SLUGS, demo_collection_bundle, demo_patient_resources
 from smartapp.demo.home_situations import INCOMPLETE_ON_PURPOSE
 from smartapp.fhir import FhirClient

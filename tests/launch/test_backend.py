@@ -306,8 +306,7 @@ def test_a_v1_only_server_gets_v1_backend_scopes(rsa_pem, rsps):
 
 def test_refused_backend_credentials_are_one_cli_line_with_the_ehr_code(rsa_pem, rsps, caplog):
     """Epic before the organisation maps the client to a user: `invalid_client`."""
-    from smartapp.cli import CliError
-    from smartapp.worklist_cli import backend_access
+    from smartapp.cli.common import CliError, backend_access
 
     rsps.add(responses.GET, DISCOVERY_URL, json=reference_discovery())
     rsps.add(
@@ -331,9 +330,8 @@ ORACLE_LIKE_TOKEN_URL = "https://authorization.example.com/tenants/t-1/protocols
 
 def test_a_token_endpoint_on_another_host_is_used_only_when_the_tenant_lists_it(rsa_pem, rsps):
     """Oracle Health: the FHIR server's discovery names `authorization.cerner.com`."""
-    from smartapp.cli import CliError
+    from smartapp.cli.common import CliError, backend_access
     from smartapp.config import Tenant
-    from smartapp.worklist_cli import backend_access
 
     rsps.add(
         responses.GET,

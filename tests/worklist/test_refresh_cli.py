@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from smartapp.cli import main
+from smartapp.cli.main import main
 from tests.support.fake_fhir import BASE, FakeFhir
 from tests.worklist.cohort import generated
 

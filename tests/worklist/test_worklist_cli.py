@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import responses
 
-from smartapp.cli import CliError
+from smartapp.cli.common import CliError
+from smartapp.cli.worklist import add_parser, cmd_worklist
 from smartapp.config import ConfigError, load_config
 from smartapp.worklist import read_csv
 from smartapp.worklist.pacing import ExportPacer, poll_sleep
-from smartapp.worklist_cli import add_worklist_parser, cmd_worklist
 from tests.support.fake_fhir import BASE, FakeFhir
 from tests.worklist.cohort import generated, other_drug_patient, planned_patient
 
@@ -22,7 +22,7 @@ from tests.worklist.cohort import generated, other_drug_patient, planned_patient
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="smartapp")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_worklist_parser(sub)
+    add_parser(sub)
     return parser.parse_args(["worklist", *argv])
 
 

@@ -1,4 +1,4 @@
-"""`smartapp writeback` (smartapp.writeback_cli): dry run, write, failures."""
+"""`smartapp writeback` (smartapp.cli.writeback): dry run, write, failures."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import responses
 from domain.findings import Status
 from fhir_mappings.write import WritebackBlocked, WritePlan, build_writeback
 from smartapp import writeback
-from smartapp.cli import CliError
+from smartapp.cli.common import CliError
+from smartapp.cli.writeback import add_parser, cmd_writeback
 from smartapp.writeback import PatientPlan
-from smartapp.writeback_cli import add_writeback_parser, cmd_writeback
 from tests.writeback.factories import context, finding, record, summary
 
 BASE = "https://ehr.example.org/fhir"
@@ -24,7 +24,7 @@ BASE = "https://ehr.example.org/fhir"
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="smartapp")
-    add_writeback_parser(parser.add_subparsers(dest="command", required=True))
+    add_parser(parser.add_subparsers(dest="command", required=True))
     return parser.parse_args(["writeback", "--fhir-base", BASE, "--patient", "pat-1", *argv])
 
 
@@ -141,6 +141,6 @@ def test_blocked_plan_is_a_cli_error(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_patient_is_required() -> None:
     parser = argparse.ArgumentParser(prog="smartapp")
-    add_writeback_parser(parser.add_subparsers(dest="command", required=True))
+    add_parser(parser.add_subparsers(dest="command", required=True))
     with pytest.raises(SystemExit):
         parser.parse_args(["writeback", "--fhir-base", BASE])

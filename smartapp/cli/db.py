@@ -9,7 +9,7 @@
 
 The database is SMARTAPP_DATABASE_URL (default: a SQLite file in SMARTAPP_DATA_DIR).
 Exit codes: 0 done; 2 the database cannot be used (one line saying why); 3 (`status`) the
-schema is behind. Wire it into `smartapp.cli.build_parser` with `add_db_parser(sub)`.
+schema is behind. Wire it into `smartapp.cli.build_parser` with `add_parser(sub)`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 EXIT_BEHIND = 3
 
 
-def add_db_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     cmd: argparse.ArgumentParser = sub.add_parser("db", help="the app's own database")
     actions = cmd.add_subparsers(dest="db_command", required=True)
     for name, help_text in (
@@ -41,7 +41,7 @@ def _say(text: str) -> None:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from smartapp.cli import CliError
+    from smartapp.cli.common import CliError
     from smartapp.config import ConfigError, load_config
     from smartapp.store import StoreError
     from smartapp.store.cipher import new_key

@@ -28,7 +28,7 @@ Exit codes (docs/worklist.md "Exit codes"):
   would look like "no patients on ofatumumab").
 - 4 (`--refresh`): another refresh of the same worklist is running; nothing was done.
 With `--export`, the export's progress goes to stderr. Wire it into
-`smartapp.cli.build_parser` with `add_worklist_parser(sub)`.
+`smartapp.cli.build_parser` with `add_parser(sub)`.
 """
 
 from __future__ import annotations
@@ -37,15 +37,11 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qs
 
 from smartapp.terminal import terminal_safe
-
-#: The worklist was printed but the population may be incomplete (module doc).
-EXIT_INCOMPLETE = 3
 
 
 def _out(text: str) -> None:
@@ -66,16 +62,16 @@ def _progress(text: str) -> None:
     sys.stderr.flush()
 
 
-def add_worklist_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the `worklist` sub-command to `smartapp`'s sub-parsers."""
-    from smartapp.cli import _parse_date
+    from smartapp.cli.common import parse_date
 
     cmd: argparse.ArgumentParser = sub.add_parser(
         "worklist", help="every patient on ofatumumab with their findings"
     )
     cmd.add_argument("--fhir-base", help="FHIR server (default $SMARTAPP_FHIR_BASE)")
     cmd.add_argument("--format", choices=("json", "csv", "text"), default="json")
-    cmd.add_argument("--as-of", type=_parse_date, help="evaluate as of this day (default today)")
+    cmd.add_argument("--as-of", type=parse_date, help="evaluate as of this day (default today)")
     cmd.add_argument(
         "--export", action="store_true", help="read with Bulk Data $export instead of searches"
     )
@@ -120,7 +116,7 @@ def add_worklist_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def _filters(texts: list[str]) -> Any:
-    from smartapp.cli import CliError
+    from smartapp.cli.common import CliError
     from smartapp.worklist import WorklistFilters
 
     query: dict[str, list[str]] = {}
@@ -135,37 +131,15 @@ def _filters(texts: list[str]) -> Any:
     return filters
 
 
-def backend_access(config: Any, base: str) -> tuple[str, Callable[[], str | None]]:
-    """A Backend Services token for `base` and the client's `reauthorize` (a new token
-    when the server refused this one: a long --every run outlives a token)."""
-    from smartapp.cli import CliError
-    from smartapp.config import ConfigError
-    from smartapp.launch.backend import BackendTokenProvider
-    from smartapp.launch.errors import LaunchError
-    from smartapp.launch.keys import load_app_key
-
-    if not config.private_key_path:
-        raise CliError("--backend needs SMARTAPP_PRIVATE_KEY (the app's signing key)")
-    try:
-        key = load_app_key(config.private_key_path, kid=config.key_id)
-    except ConfigError as err:
-        raise CliError(str(err)) from err
-    provider = BackendTokenProvider(config, key, iss=base)
-
-    def token(force: bool = False) -> str:
-        try:
-            return str(provider.token(force=force)["access_token"])
-        except ConfigError as err:
-            raise CliError(str(err)) from err
-        except LaunchError as err:
-            raise CliError(f"backend services: {err.message}") from err
-
-    return token(), lambda: token(force=True)
-
-
 def cmd_worklist(args: argparse.Namespace) -> int:
     from fhir_mappings.population import group_id
-    from smartapp.cli import CliError, _context, _fhir_base
+    from smartapp.cli.common import (
+        EXIT_INCOMPLETE,
+        CliError,
+        backend_access,
+        config_and_mappings,
+        fhir_base_from,
+    )
     from smartapp.fhir import FhirClient, FhirError, ReadLimits, TokenExpired
     from smartapp.worklist import (
         WorklistOptions,
@@ -176,8 +150,8 @@ def cmd_worklist(args: argparse.Namespace) -> int:
     )
     from smartapp.worklist.pacing import poll_sleep
 
-    config, mappings = _context(args)
-    base = _fhir_base(args, config)
+    config, mappings = config_and_mappings(args)
+    base = fhir_base_from(args, config)
     filters = _filters(args.filter)
     as_of = args.as_of or filters.as_of or date.today()
     try:
@@ -208,7 +182,7 @@ def cmd_worklist(args: argparse.Namespace) -> int:
         on_progress=_progress,
     )
     if args.refresh or args.stored:
-        from smartapp.worklist_store_cli import refresh_or_show
+        from smartapp.cli.worklist_store import refresh_or_show
 
         return refresh_or_show(args, config, mappings, base, options, filters, as_of)
     token, reauthorize = backend_access(config, base) if args.backend else (None, None)

@@ -6,7 +6,7 @@
 `--dry-run` prints the preview and the transaction Bundle and writes nothing. Exit codes:
 0 written (or dry run), 1 the server refused the write (nothing was written), 2 unusable
 input or configuration. Wire it into `smartapp.cli.build_parser` with
-`add_writeback_parser(sub)`.
+`add_parser(sub)`.
 """
 
 from __future__ import annotations
@@ -26,16 +26,16 @@ def _out(text: str) -> None:
     sys.stdout.write(terminal_safe(text) + "\n")
 
 
-def add_writeback_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the `writeback` sub-command to `smartapp`'s sub-parsers."""
-    from smartapp.cli import _parse_date
+    from smartapp.cli.common import parse_date
 
     cmd: argparse.ArgumentParser = sub.add_parser(
         "writeback", help="write the CarePlan and Tasks for one patient"
     )
     cmd.add_argument("--fhir-base", help="FHIR server (default $SMARTAPP_FHIR_BASE)")
     cmd.add_argument("--patient", required=True, help="the patient id")
-    cmd.add_argument("--as-of", type=_parse_date, help="evaluate as of this day (default today)")
+    cmd.add_argument("--as-of", type=parse_date, help="evaluate as of this day (default today)")
     cmd.add_argument(
         "--dry-run", action="store_true", help="print the preview and the bundle; write nothing"
     )
@@ -74,13 +74,13 @@ def _print_plan(plan: Any, as_of: date, fmt: str, *, dry_run: bool, result: Any 
 
 def cmd_writeback(args: argparse.Namespace) -> int:
     from fhir_mappings.write import WritebackBlocked, WriteContext
-    from smartapp.cli import CliError, _client, _context, _fhir_base
+    from smartapp.cli.common import CliError, config_and_mappings, fhir_base_from, fhir_client
     from smartapp.fhir import FhirError, TokenExpired
     from smartapp.writeback import plan_for_patient, write_plan
 
-    config, mappings = _context(args)
+    config, mappings = config_and_mappings(args)
     as_of = args.as_of or date.today()
-    base = _fhir_base(args, config)
+    base = fhir_base_from(args, config)
     try:
         ctx = WriteContext(
             now=datetime.now(UTC),
@@ -91,7 +91,7 @@ def cmd_writeback(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise CliError(str(err)) from err
 
-    with _client(base, config) as client:
+    with fhir_client(base, config) as client:
 
         def build() -> Any:
             return plan_for_patient(

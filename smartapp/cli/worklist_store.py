@@ -39,7 +39,7 @@ def refresh_or_show(
     filters: Any,
     as_of: date,
 ) -> int:
-    from smartapp.cli import CliError
+    from smartapp.cli.common import CliError
     from smartapp.config import normalise_base
     from smartapp.store import StoreError
     from smartapp.store.startup import open_database
@@ -73,13 +73,12 @@ def _refresh_once(
     *,
     full: bool,
 ) -> int:
-    from smartapp.cli import CliError
+    from smartapp.cli.common import CliError, backend_access
     from smartapp.fhir import FhirClient, FhirError, ReadLimits, TokenExpired
     from smartapp.store.leases import Leases
     from smartapp.store.snapshots import SnapshotStore
     from smartapp.worklist.pacing import poll_sleep
     from smartapp.worklist.refresh import RefreshFailed, RefreshRunning, refresh_worklist
-    from smartapp.worklist_cli import backend_access
 
     token, reauthorize = backend_access(config, target.server) if args.backend else (None, None)
     sleep = poll_sleep(target.options.export, config.export_max_wait_s)
@@ -131,7 +130,7 @@ def _refresh_once(
 def _repeat(db: Any, args: argparse.Namespace, config: Any, mappings: Any, target: Any) -> int:
     """Refresh every `--every` seconds until stopped; a full one every `--full-every` hours.
     A failed refresh is reported and the loop goes on (the stored snapshot stays)."""
-    from smartapp.cli import CliError
+    from smartapp.cli.common import CliError
 
     last_full = -math.inf
     while True:
@@ -147,7 +146,7 @@ def _repeat(db: Any, args: argparse.Namespace, config: Any, mappings: Any, targe
 
 
 def _show(db: Any, target: Any, fmt: str, filters: Any) -> int:
-    from smartapp.cli import CliError
+    from smartapp.cli.common import CliError
     from smartapp.store.snapshots import SnapshotStore
     from smartapp.worklist import worklist_text, write_csv
     from smartapp.worklist.report import row_json
@@ -185,6 +184,6 @@ def _show(db: Any, target: Any, fmt: str, filters: Any) -> int:
 
 def _exit_code(stats: dict[str, Any]) -> int:
     """3 when a population search failed (patients may be missing), as without the store."""
-    from smartapp.worklist_cli import EXIT_INCOMPLETE
+    from smartapp.cli.common import EXIT_INCOMPLETE
 
     return EXIT_INCOMPLETE if stats.get("population_problems") else 0
