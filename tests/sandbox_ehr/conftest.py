@@ -7,7 +7,6 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,6 +18,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from werkzeug.test import TestResponse
 
 from sandbox_ehr import SandboxConfig, create_sandbox
+from tests.support.forms import parse_form
 
 PUBLIC = "http://sandbox.test"
 FHIR_BASE = f"{PUBLIC}/fhir"
@@ -107,40 +107,6 @@ def auth_params(challenge: str, **overrides: Any) -> dict[str, str]:
     }
     params.update(overrides)
     return {k: v for k, v in params.items() if v is not None}
-
-
-class _Form(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: dict[str, str] = {}
-        self.buttons: dict[str, tuple[str, str]] = {}  # id -> (name, value)
-        self.selects: dict[str, list[str]] = {}
-        self._select: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.action = a.get("action")
-        elif tag == "input" and a.get("type") == "hidden":
-            self.fields[a["name"]] = a.get("value", "")
-        elif tag == "button":
-            self.buttons[a.get("id", "")] = (a.get("name", ""), a.get("value", ""))
-        elif tag == "select":
-            self._select = a.get("name")
-            self.selects[a["name"]] = []
-        elif tag == "option" and self._select:
-            self.selects[self._select].append(a.get("value", ""))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "select":
-            self._select = None
-
-
-def parse_form(html: str) -> _Form:
-    form = _Form()
-    form.feed(html)
-    return form
 
 
 def click(client: FlaskClient, page: TestResponse, button_id: str, **fields: str) -> TestResponse:

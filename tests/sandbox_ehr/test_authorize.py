@@ -14,10 +14,10 @@ from tests.sandbox_ehr.conftest import (
     auth_params,
     click,
     launch,
-    parse_form,
     pkce,
     redirect_params,
 )
+from tests.support.forms import parse_form
 
 
 def authorize(client: FlaskClient, **overrides: str | None):  # type: ignore[no-untyped-def]

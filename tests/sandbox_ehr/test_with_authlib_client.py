@@ -17,7 +17,8 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from authlib.oauth2.rfc7523.assertion import private_key_jwt_sign
 from flask import Flask
 
-from tests.sandbox_ehr.conftest import PUBLIC, REDIRECT, RS_KEY, UPSTREAM, parse_form
+from tests.sandbox_ehr.conftest import PUBLIC, REDIRECT, RS_KEY, UPSTREAM
+from tests.support.forms import parse_form
 
 
 @pytest.fixture
