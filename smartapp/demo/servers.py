@@ -10,6 +10,7 @@ EHR as the identity provider (client `smartapp-login`), members of `ms-coordinat
     python -m smartapp.demo.servers app     --hapi URL --ehr URL --app URL --dir .demo
 
 Each replaces itself with the server (`exec`), so the caller's process id is the server's.
+The app keeps its database in the demo's folder and upgrades its schema before serving.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import secrets
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,10 +89,12 @@ def sandbox_args(urls: DemoUrls, files: dict[str, Path]) -> list[str]:
 
 
 def app_env(
-    urls: DemoUrls, files: dict[str, Path], secret_key: str | None = None
+    urls: DemoUrls, folder: Path, files: dict[str, Path], secret_key: str | None = None
 ) -> dict[str, str]:
     """The app's settings; `secret_key` None: a fresh demo-only one."""
     return {
+        # The demo's own SQLite database, next to its logs (not the user's default one).
+        "SMARTAPP_DATA_DIR": str(folder),
         "SMARTAPP_CDS_CLIENTS": str(files["cds_clients"]),
         "SMARTAPP_SECRET_KEY": secret_key or f"demo-only-{secrets.token_hex(16)}",
         "SMARTAPP_ISSUERS": f"{urls.ehr_fhir},{urls.hapi},{PUBLIC_SERVER}",
@@ -126,7 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         port = str(urlsplit(urls.app).port)
         command = [sys.executable, "-m", "smartapp.cli", "serve", "--port", port]
-        env = {**os.environ, **app_env(urls, files, os.environ.get("SMARTAPP_SECRET_KEY"))}
+        secret = os.environ.get("SMARTAPP_SECRET_KEY")
+        env = {**os.environ, **app_env(urls, args.dir, files, secret)}
+        # A demo database from an earlier version of the app is brought up to date first.
+        upgrade = [sys.executable, "-m", "smartapp.cli", "db", "upgrade"]
+        done = subprocess.run(upgrade, env=env, check=False)  # noqa: S603 - fixed arguments
+        if done.returncode != 0:
+            return done.returncode
     sys.stdout.flush()
     os.execve(sys.executable, command, env)  # noqa: S606 - our own interpreter, fixed args
     return 1  # not reached

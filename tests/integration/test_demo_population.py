@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import time
 from collections.abc import Iterator
 
@@ -38,8 +39,8 @@ def demo(hapi_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
     ehr_port, app_port = free_port(), free_port()
     urls = DemoUrls(hapi_base, f"http://127.0.0.1:{ehr_port}", f"http://127.0.0.1:{app_port}")
     demo_args = ["--hapi", urls.hapi, "--ehr", urls.ehr, "--app", urls.app, "--dir", str(folder)]
-    # Only the app's database moves into the test's folder (the demo keeps the default).
-    app_env = {"SMARTAPP_DATABASE_URL": f"sqlite:///{folder}/app.db"}
+    # As from a shell without app settings: the demo's own are all there is.
+    clean = {name: "" for name in os.environ if name.startswith("SMARTAPP_")}
     with (
         python_server(
             ["-m", "smartapp.demo.servers", "sandbox", *demo_args],
@@ -52,7 +53,7 @@ def demo(hapi_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
             "/healthz",
             folder / "app.log",
             port=app_port,
-            env=app_env,
+            env=clean,
         ),
     ):
         yield urls
