@@ -155,6 +155,18 @@ def _analyte(label: str, series: LabSeries, settings: RuleSettings) -> _Analyte:
     return _Analyte(label, series, latest, value, problem, pending, ever)
 
 
+EVER_POSITIVE_NOTE = "positive or detectable: counts whatever later results say"
+
+
+def _before(lab: LabResult, latest: LabResult | None) -> bool:
+    return (
+        latest is not None
+        and lab.when is not None
+        and latest.when is not None
+        and lab.when.certainly_before(latest.when)
+    )
+
+
 def hbv_serology(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
 ) -> Finding:
@@ -199,17 +211,28 @@ def hbv_serology(
         return condition_evidence(condition, notes.get(condition.source.reference, ""))
 
     evidence: list[Evidence] = [*map(cond_evidence, current), *map(cond_evidence, past)]
+    # Each record once: a positive anti-HBc IgM is in both the IgM and the anti-HBc series.
     seen: set[str] = set()
+
+    def add(item: Evidence) -> None:
+        if item.reference not in seen:
+            seen.add(item.reference)
+            evidence.append(item)
+
     for analyte in analytes:
         for item in series_evidence(analyte.series):
-            if item.reference + item.display not in seen:
-                seen.add(item.reference + item.display)
-                evidence.append(item)
+            add(item)
         for lab in analyte.ever_positive:
-            item = lab_evidence(lab, "positive or detectable: counts whatever later results say")
-            if lab is not analyte.latest and item.reference + item.display not in seen:
-                seen.add(item.reference + item.display)
-                evidence.append(item)
+            if lab is analyte.latest:
+                continue
+            # Only a result certainly before the latest one is "earlier"; one whose order
+            # cannot be told (same day) is shown as it is. Otherwise which of two same-day
+            # positives got the note would depend on the servers' ids for them.
+            add(
+                lab_evidence(lab, EVER_POSITIVE_NOTE)
+                if _before(lab, analyte.latest)
+                else lab_evidence(lab)
+            )
     waiting = [pending_text(a.label, a.pending) for a in analytes if a.pending]
     waiting_text = f" Also {'; '.join(waiting)}." if waiting else ""
 

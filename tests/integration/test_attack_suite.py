@@ -140,6 +140,21 @@ def sandbox_as(stack: SmartStack) -> Iterator[Callable[[str], None]]:
     stack.reset_sandbox()
 
 
+def _settled(stack: SmartStack) -> int:
+    """Where the sandbox's log stands once it has been quiet for a second (at most 60 s):
+    a background worklist refresh an earlier test started (the coordinator's, with the
+    system token) must not be taken for a read made on the attacker's behalf."""
+    deadline = time.monotonic() + 60
+    seen = len(sandbox_requests(stack))
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = len(sandbox_requests(stack))
+        if now == seen:
+            return now
+        seen = now
+    raise AssertionError("the sandbox never went quiet: something keeps calling it")
+
+
 def _calls_on_behalf(stack: SmartStack, since: int) -> list[str]:
     """Token requests and FHIR reads the sandbox saw after entry `since` of its log."""
     time.sleep(0.3)  # the sandbox writes its access log after answering
@@ -191,7 +206,7 @@ PATIENT_NAMES = ("Demo HBsAg-Positive", "Demo All-OK-Maintenance")
 def test_without_sign_in_nothing_reaches_the_system_token(
     stack: SmartStack, seeded_demo: SeededCohort
 ) -> None:
-    since = len(sandbox_requests(stack))
+    since = _settled(stack)
     session = LoopbackSession()
     answers = _attack(session, stack, seeded_demo.patient_ids)
     _nothing_served(answers, PATIENT_NAMES)
@@ -205,7 +220,7 @@ def test_a_user_outside_the_allowed_groups_is_refused(
 ) -> None:
     sandbox_as(NEUROLOGIST)
     session = LoopbackSession()
-    since = len(sandbox_requests(stack))
+    since = _settled(stack)
     refused = follow(session, f"{stack.app}/login")
     assert refused.response.status_code == 403, refused.response.text[:500]
     assert "Nora Neuro" not in refused.response.text  # nothing of the id_token echoed
@@ -224,7 +239,7 @@ def test_a_patient_launch_is_never_lifted_to_the_system_token(
     ids = seeded_demo.patient_ids
     launch = ehr_launch(stack, session, ids[PATIENT_A])
     assert launch.response.status_code == 200 and "Demo HBsAg-Positive" in launch.html
-    since = len(sandbox_requests(stack))
+    since = _settled(stack)
     answers = dict((what, (status, body)) for what, status, body in _attack(session, stack, ids))
     # Patient A, in context, is served; patient B and the population are not.
     assert answers[f"GET /api/patient/{ids[PATIENT_A]}"][0] == 200
@@ -272,7 +287,7 @@ def test_a_relayed_authorization_is_never_redeemed_mix_up(
     )
     launch_id = query(launcher.headers["Location"])["launch"]
     session = LoopbackSession()
-    since = len(sandbox_requests(stack))
+    since = _settled(stack)
     hops = follow(
         session,
         f"{stack.app}/launch?" + urlencode({"iss": hostile_issuer.fhir_base, "launch": launch_id}),

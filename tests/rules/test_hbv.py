@@ -343,3 +343,31 @@ def test_a_pending_result_never_raises_an_hbv_alert_and_an_alert_names_it() -> N
     assert only_pending.status is Status.UNKNOWN
     alert = serology(hbsag(-30), anti_hbc(-30, "positive"), dna(-1, pending=True))
     assert alert.status is Status.ALERT and "HBV DNA result pending since" in alert.detail
+
+
+@pytest.mark.parametrize(
+    ("total_ref", "igm_ref"),
+    [("Observation/a-total", "Observation/b-igm"), ("Observation/b-total", "Observation/a-igm")],
+)
+def test_same_day_positive_anti_hbc_and_igm_show_each_record_once_whatever_their_ids(
+    total_ref: str, igm_ref: str
+) -> None:
+    """Found on real HAPI: which of a same-day total anti-HBc and IgM was 'the latest'
+    followed the server's ids, and the other was shown as an earlier positive — the IgM
+    twice. Neither is earlier than the other: each is shown once, as recorded."""
+    total = anti_hbc(-10, "positive", ref=total_ref)
+    igm = lab(LabKind.ANTI_HBC_IGM, -10, qualitative="positive", ref=igm_ref)
+    f = serology(hbsag(-10), total, igm)
+    assert f.severity is Severity.CRITICAL
+    references = [e.reference for e in f.evidence]
+    assert sorted(references) == sorted({*references})
+    assert {total_ref, igm_ref} <= set(references) and len(references) == 3
+    assert not any("counts whatever later results say" in e.display for e in f.evidence)
+
+
+def test_an_earlier_positive_is_still_marked_as_counting_whatever_later_results_say() -> None:
+    old = lab(LabKind.ANTI_HBC_IGM, -400, qualitative="positive", ref="Observation/old-igm")
+    new = lab(LabKind.ANTI_HBC_IGM, -5, qualitative="negative", ref="Observation/new-igm")
+    f = serology(hbsag(-5), anti_hbc(-5), old, new)
+    marked = [e for e in f.evidence if "counts whatever later results say" in e.display]
+    assert [e.reference for e in marked] == ["Observation/old-igm"]
