@@ -20,6 +20,7 @@ from smartapp.cds.views import CdsState
 from smartapp.demo.situations import build_situation
 from tests.cds.cds_fakes import bearer, hook_body, prefetch_from
 from tests.launch.launch_fakes import OPEN_ISS
+from tests.support.navigation import TYPED
 
 SIGN = "ofatumumab-order-sign"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -230,9 +231,7 @@ def test_report_page_and_json_for_a_launched_user(client: FlaskClient, cds: CdsS
             }
         ],
     )
-    opened = client.get(
-        "/open", query_string={"iss": OPEN_ISS, "patient": "p1"}, headers={"Sec-Fetch-Site": "none"}
-    )
+    opened = client.get("/open", query_string={"iss": OPEN_ISS, "patient": "p1"}, headers=TYPED)
     assert opened.status_code == 302
     page = client.get("/cds-services/report")
     assert page.status_code == 200, page.get_data(as_text=True)[:300]

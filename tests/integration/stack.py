@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import requests
 
 from tests.e2e.stack import NEUROLOGIST, SmartStack
+from tests.support.navigation import TYPED
 
 #: Sandbox run-time settings that skip the login and consent pages.
 AUTO: dict[str, Any] = {"auto_login_user": NEUROLOGIST, "auto_approve": True}
@@ -64,7 +65,7 @@ def follow(session: requests.Session, url: str, *, max_hops: int = 12, typed: bo
     `typed`: the first request says what a browser says for an address the user typed
     (`Sec-Fetch-Site: none`)."""
     hops = Hops(response=requests.Response())
-    headers = {"Sec-Fetch-Site": "none"} if typed else {}
+    headers = TYPED if typed else {}
     for _ in range(max_hops):
         hops.urls.append(url)
         response = session.get(url, allow_redirects=False, timeout=60, headers=headers)

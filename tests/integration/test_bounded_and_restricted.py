@@ -42,6 +42,7 @@ from tests.integration.conftest import SeededCohort
 from tests.integration.stack import AUTO, LoopbackSession, ehr_launch, sandbox_requests
 from tests.support.fault_proxy import FaultProxy
 from tests.support.hostile_fhir import Hostility
+from tests.support.navigation import TYPED
 from tests.support.servers import REPO, free_port, python_server
 
 pytestmark = pytest.mark.integration
@@ -85,7 +86,7 @@ class App:
         opened = session.get(
             f"{self.url}/open",
             params={"iss": self.proxy.base, "patient": self.patient_id},
-            headers={"Sec-Fetch-Site": "none"},  # typed by the user
+            headers=TYPED,
             allow_redirects=False,
             timeout=10,
         )

@@ -47,6 +47,7 @@ from smartapp.worklist.csvfile import row_values
 from smartapp.worklist.pacing import ExportPacer
 from smartapp.worklist.tasks import create_tasks
 from tests.integration.conftest import SeededCohort, patient_ids_for
+from tests.support.navigation import TYPED
 from tests.support.servers import free_port, python_server
 from tests.worklist.cohort import (
     group,
@@ -259,9 +260,7 @@ def web(hapi_base: str) -> Any:
 
 def open_browser(web: Any, hapi_base: str) -> Any:
     browser = web.test_client()
-    assert (
-        browser.get(f"/open?iss={hapi_base}", headers={"Sec-Fetch-Site": "none"}).status_code == 302
-    )
+    assert browser.get(f"/open?iss={hapi_base}", headers=TYPED).status_code == 302
     return browser
 
 
@@ -291,12 +290,7 @@ def test_home_therapy_dashboard_shows_what_the_file_shows(
         )
         browser = open_browser(web, hapi_base)
         pid = seeded_demo.patient_ids[slug]
-        assert (
-            browser.get(
-                f"/open?iss={hapi_base}&patient={pid}", headers={"Sec-Fetch-Site": "none"}
-            ).status_code
-            == 302
-        )
+        assert browser.get(f"/open?iss={hapi_base}&patient={pid}", headers=TYPED).status_code == 302
         html = browser.get("/patient").get_data(as_text=True)
         timeline = html[html.index('id="timeline"') : html.index('id="labs"')]
         assert f"<dd>{local.schedule.doses}</dd>" in timeline, slug

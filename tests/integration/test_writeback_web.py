@@ -29,6 +29,7 @@ from smartapp.demo.seed import seed
 from smartapp.fhir import FhirClient
 from smartapp.web import create_app
 from tests.integration.conftest import SeededCohort, patient_ids_for
+from tests.support.navigation import TYPED
 from tests.support.pages import article, elements
 
 pytestmark = pytest.mark.integration
@@ -76,7 +77,7 @@ def browser(web_patient: WebPatient) -> Iterator[FlaskClient]:
     response = client.get(
         "/open",
         query_string={"iss": web_patient.base, "patient": web_patient.patient_id},
-        headers={"Sec-Fetch-Site": "none"},
+        headers=TYPED,
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     assert response.headers["Location"].endswith("/patient")

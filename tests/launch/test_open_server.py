@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from tests.launch.launch_fakes import ISS, OPEN_ISS, context_of
+from tests.support.navigation import TYPED
 
 
 def test_open_server_session_has_full_capabilities_and_no_outbound_call(app, client, rsps):
     response = client.get(
         "/open",
         query_string={"iss": OPEN_ISS, "patient": "example-1"},
-        headers={"Sec-Fetch-Site": "none"},
+        headers=TYPED,
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/patient"
@@ -23,16 +24,12 @@ def test_open_server_session_has_full_capabilities_and_no_outbound_call(app, cli
 
 
 def test_open_server_without_patient_goes_to_the_worklist(client):
-    response = client.get(
-        "/open", query_string={"iss": OPEN_ISS}, headers={"Sec-Fetch-Site": "none"}
-    )
+    response = client.get("/open", query_string={"iss": OPEN_ISS}, headers=TYPED)
     assert response.headers["Location"] == "/worklist"
 
 
 def test_open_mode_refuses_servers_that_need_sign_in(client, rsps):
-    response = client.get(
-        "/open", query_string={"iss": ISS, "patient": "1"}, headers={"Sec-Fetch-Site": "none"}
-    )
+    response = client.get("/open", query_string={"iss": ISS, "patient": "1"}, headers=TYPED)
     assert response.status_code == 400
     assert "not configured as an open server" in response.get_data(as_text=True)
     assert len(rsps.calls) == 0
@@ -42,7 +39,7 @@ def test_open_mode_refuses_unknown_servers(client, rsps):
     response = client.get(
         "/open",
         query_string={"iss": "http://elsewhere:8080/fhir"},
-        headers={"Sec-Fetch-Site": "none"},
+        headers=TYPED,
     )
     assert response.status_code == 400
     assert len(rsps.calls) == 0
@@ -52,7 +49,7 @@ def test_open_mode_refuses_a_malformed_patient_id(client):
     response = client.get(
         "/open",
         query_string={"iss": OPEN_ISS, "patient": "<script>x</script>"},
-        headers={"Sec-Fetch-Site": "none"},
+        headers=TYPED,
     )
     assert response.status_code == 400
     assert "<script>x" not in response.get_data(as_text=True)
@@ -65,13 +62,9 @@ def test_oauth_launch_against_an_open_server_is_refused(client, rsps):
 
 
 def test_open_mode_replaces_an_earlier_context(app, client):
-    client.get(
-        "/open", query_string={"iss": OPEN_ISS, "patient": "a"}, headers={"Sec-Fetch-Site": "none"}
-    )
+    client.get("/open", query_string={"iss": OPEN_ISS, "patient": "a"}, headers=TYPED)
     first = context_of(app, client)
-    client.get(
-        "/open", query_string={"iss": OPEN_ISS, "patient": "b"}, headers={"Sec-Fetch-Site": "none"}
-    )
+    client.get("/open", query_string={"iss": OPEN_ISS, "patient": "b"}, headers=TYPED)
     second = context_of(app, client)
     assert second.patient == "b"
     assert second.launch_id != first.launch_id

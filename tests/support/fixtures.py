@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from tests.launch.launch_fakes import OPEN_ISS
 from tests.support.fake_fhir import FakeFhir
+from tests.support.navigation import TYPED
 
 Resource = dict[str, Any]
 
@@ -32,7 +33,7 @@ def open_patient(client: FlaskClient, rsps: responses.RequestsMock) -> Iterator[
         response = client.get(
             "/open",
             query_string={"iss": OPEN_ISS, "patient": patient_id},
-            headers={"Sec-Fetch-Site": "none"},
+            headers=TYPED,
         )
         assert response.status_code == 302, response.get_data(as_text=True)
         return fake

@@ -15,6 +15,7 @@ from smartapp.launch.session_store import MemorySessionStore
 from smartapp.web import create_app
 from tests.launch.launch_fakes import make_config
 from tests.support.hostile_fhir import HostileFhir
+from tests.support.navigation import TYPED
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def browser(hostile: HostileFhir) -> FlaskClient:
     opened = client.get(
         "/open",
         query_string={"iss": hostile.base, "patient": "p1"},
-        headers={"Sec-Fetch-Site": "none"},
+        headers=TYPED,
     )
     assert opened.status_code == 302
     return client

@@ -22,6 +22,7 @@ from smartapp.rules.settings import RuleSettings
 from smartapp.web import create_app
 from tests.launch.launch_fakes import ISS, make_config
 from tests.support.fake_fhir import FakeFhir, fail_types
+from tests.support.navigation import TYPED
 from tests.support.pages import article, demo, elements, finding_cards, page
 
 SECTION_ORDER = [
@@ -291,7 +292,7 @@ def test_without_a_launch_the_page_says_how_to_launch(client):
 def test_open_server_without_patient_explains(client, rsps):
     from tests.launch.launch_fakes import OPEN_ISS
 
-    client.get("/open", query_string={"iss": OPEN_ISS}, headers={"Sec-Fetch-Site": "none"})
+    client.get("/open", query_string={"iss": OPEN_ISS}, headers=TYPED)
     status, html, _ = page(client)
     assert status == 400
     assert "No patient selected" in html

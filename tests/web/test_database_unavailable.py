@@ -8,6 +8,7 @@ from pathlib import Path
 from smartapp.config import AppConfig
 from smartapp.store import Database
 from smartapp.web import create_app
+from tests.support.navigation import TYPED
 
 SECRET = "test-secret-key-0123456789abcdef"
 
@@ -39,7 +40,7 @@ def test_a_session_page_says_the_database_is_unavailable(tmp_path: Path) -> None
     )
     app = create_app(config)
     client = app.test_client()
-    opened = client.get("/open?iss=http://hapi.local/fhir", headers={"Sec-Fetch-Site": "none"})
+    opened = client.get("/open?iss=http://hapi.local/fhir", headers=TYPED)
     assert opened.status_code in (302, 303)
     # The database goes away under the running app: its file becomes a directory.
     db_file = tmp_path / "a.db"

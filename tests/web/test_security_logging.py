@@ -6,6 +6,7 @@ import logging
 
 from smartapp.web import RedactQueryStrings
 from tests.launch.launch_fakes import OPEN_ISS
+from tests.support.navigation import TYPED
 
 
 def test_open_server_launch_logs_no_patient_id(client, caplog):
@@ -13,7 +14,7 @@ def test_open_server_launch_logs_no_patient_id(client, caplog):
         client.get(
             "/open",
             query_string={"iss": OPEN_ISS, "patient": "patient-secret-42"},
-            headers={"Sec-Fetch-Site": "none"},
+            headers=TYPED,
         )
     assert "open-server session started" in caplog.text
     assert "patient-secret-42" not in caplog.text

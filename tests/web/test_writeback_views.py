@@ -22,6 +22,7 @@ from smartapp.web import writeback_views
 from smartapp.writeback import PatientPlan
 from tests.launch.launch_fakes import FULL_SCOPES, ISS, OPEN_ISS
 from tests.support.fake_fhir import FakeFhir
+from tests.support.navigation import TYPED
 from tests.support.pages import article, demo, elements, page
 
 ORIGIN = {"Origin": "http://localhost"}
@@ -36,9 +37,7 @@ Resource = dict[str, Any]
 
 def open_session(client: FlaskClient, rsps: responses.RequestsMock, slug: str = SLUG, **kw: Any):
     fake = FakeFhir(demo(slug), base=OPEN_ISS, **kw).install(rsps)
-    response = client.get(
-        "/open", query_string={"iss": OPEN_ISS, "patient": slug}, headers={"Sec-Fetch-Site": "none"}
-    )
+    response = client.get("/open", query_string={"iss": OPEN_ISS, "patient": slug}, headers=TYPED)
     assert response.status_code == 302, response.get_data(as_text=True)
     return fake
 
@@ -217,7 +216,7 @@ def test_confirm_after_relaunch_for_another_patient_is_refused(client, rsps):
     client.get(
         "/open",
         query_string={"iss": OPEN_ISS, "patient": "ig-low"},
-        headers={"Sec-Fetch-Site": "none"},
+        headers=TYPED,
     )
     response = confirm(client, fields)
     assert response.status_code == 400
@@ -301,7 +300,7 @@ def test_plan_saved_meanwhile_by_someone_else_shows_what_is_left(app, client, rs
         other.get(
             "/open",
             query_string={"iss": OPEN_ISS, "patient": SLUG},
-            headers={"Sec-Fetch-Site": "none"},
+            headers=TYPED,
         ).status_code
         == 302
     )

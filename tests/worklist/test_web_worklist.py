@@ -32,6 +32,7 @@ from tests.launch.launch_fakes import (
     make_config,
 )
 from tests.support.fake_fhir import FakeFhir
+from tests.support.navigation import TYPED
 from tests.worklist.cohort import (
     AS_OF,
     app_task,
@@ -100,7 +101,7 @@ def open_fhir(rsps: responses.RequestsMock) -> FakeFhir:
 
 
 def open_session(client: FlaskClient) -> None:
-    response = client.get(f"/open?iss={OPEN_ISS}", headers={"Sec-Fetch-Site": "none"})
+    response = client.get(f"/open?iss={OPEN_ISS}", headers=TYPED)
     assert response.status_code == 302 and response.headers["Location"] == "/worklist"
     first_read(client)
 
@@ -367,7 +368,7 @@ def test_another_site_cannot_switch_the_patient(app, client, open_fhir) -> None:
     assert cross.status_code == 403
     context = context_of(app, client, "__Host-smartapp")
     assert context is not None and context.patient is None
-    typed = client.get("/worklist/open/gen-3-000002", headers={"Sec-Fetch-Site": "none"})
+    typed = client.get("/worklist/open/gen-3-000002", headers=TYPED)
     assert typed.status_code == 303
 
 
