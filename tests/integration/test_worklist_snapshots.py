@@ -62,7 +62,7 @@ def clinic(hapi_base: str) -> dict[str, Any]:
         ids = patient_ids_for(client, system)
         gid = f"snap-{uuid.uuid4().hex[:12]}"
         client.update(f"Group/{gid}", group(gid, [ids[slug] for slug in SLUGS]))
-    return {"ids": ids, "group": gid}
+    return {"ids": ids, "group": gid, "seeded_at": time.time()}
 
 
 @pytest.fixture
@@ -86,6 +86,9 @@ def test_incremental_refresh_reads_what_changed_and_stores_what_a_full_read_show
     assert full.stdout.startswith("worklist refreshed (full): 4 patients")
     # The patients were seeded moments ago, within the refresh's safety margin for late
     # commits; pretend the full refresh ran long after the seeding (as in real life).
+    # The moment must be after every seeded record (at whole seconds, as the searches ask):
+    # on a fast machine the full refresh can end within a second of the seeding.
+    time.sleep(max(0.0, clinic["seeded_at"] + 2 - time.time()))
     db = Database(database_env["SMARTAPP_DATABASE_URL"])
     with db.write() as conn:
         conn.execute(update(worklist_snapshots).values(since=time.time() - 1))
