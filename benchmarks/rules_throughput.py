@@ -7,7 +7,7 @@ Times are CPU time of this process, so other load on the machine does not count.
 Generates a cohort in memory (1-5 years of history each), serialises each patient as one
 searchset Bundle (what a FHIR server sends), then times, per patient: decoding the bytes
 (`smartapp.fhir.jsonio`, as the app's transport does), reading the resources into domain
-records (`fhir_mappings.read`) and evaluating every check (`smartapp.rules.evaluate`).
+records (`fhir_mappings.read.record`) and evaluating every check (`smartapp.rules.evaluate`).
 The standard library's decoder is timed on the same pages for comparison, and the findings
 from both decoders are compared (they must be identical). Prints the rate and where the
 time goes.
@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fhir_mappings.read import read_patient_record
+from fhir_mappings.read.record import read_patient_record
 from fhir_mappings.site import load_mappings
 from smartapp.demo.generator import generate_cohort_resources
 from smartapp.fhir import jsonio

@@ -88,7 +88,7 @@ class Finding:
     #: For an alert (no due date): the records it rests on, when fewer than `evidence`
     #: (which also shows context, such as every dose or the latest negative test). An
     #: acknowledgement covers an alert while its Task cites all of these; None = all of
-    #: `evidence` (`fhir_mappings.tasks.covers`).
+    #: `evidence` (`fhir_mappings.read.tasks.covers`).
     grounds: tuple[str, ...] | None = None
 
     def ground_references(self) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """Domain records: what the rules know about a patient, with no FHIR JSON left in them.
 
-`fhir_mappings.read` builds these from FHIR resources; `smartapp.rules` evaluates them.
+`fhir_mappings.read.record` builds these from FHIR resources; `smartapp.rules` evaluates them.
 Every record keeps a `SourceRef` back to the resource it came from so a finding can show
 its evidence. Quantities are already converted to canonical units (see `CANONICAL_UNITS`).
 """
@@ -323,7 +323,7 @@ class AppTask:
 
 @dataclass(frozen=True)
 class AppCarePlan:
-    """The monitoring CarePlan this app wrote earlier (fhir_mappings.careplans)."""
+    """The monitoring CarePlan this app wrote earlier (fhir_mappings.read.careplans)."""
 
     #: Hash of the plan's content, without what every save changes (careplans module doc).
     content_key: str

@@ -153,8 +153,8 @@ def load_site_mappings(path: str) -> SiteMappings:
 class Mappings:
     """The value sets in force (shipped + site additions) and their lookup index.
 
-    This is what `fhir_mappings.read` and `fhir_mappings.queries` use. Build it once at
-    start-up with `load_mappings` and share it: it is read-only.
+    This is what `fhir_mappings.read.record` and `fhir_mappings.search.queries` use. Build it
+    once at start-up with `load_mappings` and share it: it is read-only.
     """
 
     def __init__(self, site: SiteMappings | None = None) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from fhir_mappings.population import EXPORT_TYPES
+from fhir_mappings.search.population import EXPORT_TYPES
 from fhir_mappings.site import Mappings, default_mappings, load_mappings
 from smartapp.fhir.dialect import SearchDialect
 from smartapp.quirks import QuirksError, TenantQuirks
@@ -497,7 +497,7 @@ def load_config(
             raise ConfigError("SMARTAPP_BACKEND_ISS: Backend Services need SMARTAPP_PRIVATE_KEY")
     worklist_group = get("SMARTAPP_WORKLIST_GROUP")
     if worklist_group:
-        from fhir_mappings.population import group_id
+        from fhir_mappings.search.population import group_id
 
         try:
             worklist_group = group_id(worklist_group)

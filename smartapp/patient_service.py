@@ -14,8 +14,8 @@ from typing import Any
 
 from domain.findings import Summary
 from domain.records import AREAS, PatientRecord
-from fhir_mappings.queries import patient_searches
-from fhir_mappings.read import UnusableInput, read_patient_record
+from fhir_mappings.read.record import UnusableInput, read_patient_record
+from fhir_mappings.search.queries import patient_searches
 from smartapp.fhir import FhirClient
 from smartapp.rules import evaluate
 from smartapp.rules.settings import RuleSettings

@@ -1,6 +1,6 @@
 """Post a write-back (CarePlan, Tasks, Provenance) as one transaction, and acknowledgements.
 
-    plan = build_writeback(summary, record, ctx)         # fhir_mappings.write: pure
+    plan = build_writeback(summary, record, ctx)         # fhir_mappings.write.writeback: pure
     result = write_plan(client, plan)                    # one POST; WriteResult, never raises
     result.ok, result.message, result.entries            # for the page / the CLI
 
@@ -13,7 +13,7 @@ a failure (FhirError) means nothing was written, and the result says so.
 
 Concurrency (ten clicks at once must leave one CarePlan and no duplicate Task). Three
 layers, each enough for a different case:
-1. Ids derived from identifiers (`fhir_mappings.write`, `id_strategy="client"`): every
+1. Ids derived from identifiers (`fhir_mappings.write.writeback`, `id_strategy="client"`): every
    create is `PUT {type}/{id}`, so however many write-backs race — in other processes,
    other gunicorn workers, other app instances — one id can only ever be one resource.
 2. Racing creates of the same new id can make the losers fail as a whole (HAPI: 409
@@ -23,7 +23,7 @@ layers, each enough for a different case:
 3. A per-patient lock in this process serialises write-backs of one patient from one
    worker, so double clicks do not even reach the server at the same time.
 Conditional create/update alone (SPEC §4 as written) cannot give this guarantee: two
-transactions can both see "no match" and both create (see fhir_mappings/write.py).
+transactions can both see "no match" and both create (see fhir_mappings/write/writeback.py).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ from typing import Any
 
 from domain.findings import Summary
 from domain.records import PatientRecord
-from fhir_mappings.write import (
+from fhir_mappings.write.common import local_reference
+from fhir_mappings.write.writeback import (
     PlanItem,
     WritebackBlocked,
     WriteContext,
@@ -48,7 +49,6 @@ from fhir_mappings.write import (
     build_acknowledgement,
     build_writeback,
 )
-from fhir_mappings.write_common import local_reference
 from smartapp.fhir import FhirClient, FhirError, ServerUnavailable, TokenExpired
 
 
@@ -412,7 +412,7 @@ def plan_for_patient(
     Raises FhirError on a server error, WritebackBlocked when the patient or the app's
     Tasks could not be read completely.
     """
-    from fhir_mappings.read import UnusableInput
+    from fhir_mappings.read.record import UnusableInput
     from smartapp import patient_service
 
     fetched = patient_service.fetch_patient(client, patient_id, mappings)

@@ -25,7 +25,7 @@ from typing import Any
 
 from domain.findings import Finding, Severity, Status
 from fhir_mappings.canonical import CHECK_SYSTEM
-from fhir_mappings.override_reasons import override_reasons
+from fhir_mappings.write.override_reasons import override_reasons
 from smartapp.rules.registry import CHECKS_BY_ID
 
 SOURCE_LABEL = "Ofatumumab safety app"

@@ -8,7 +8,7 @@ Patients who have nothing to do with the drug get no cards; when the therapy rec
 not be read at all, one card says the checks could not run.
 
 order-select / order-sign — the draft orders count as given on their date
-(`fhir_mappings.draft_orders`) and the checks run twice: as the dashboard sees the patient,
+(`fhir_mappings.read.draft_orders`) and the checks run twice: as the dashboard sees the patient,
 and with the drafts. A finding is *caused* by the drafts when its status, severity or due
 date differ between the two, or it cites a draft.
 - An ofatumumab draft (the stand-in reads as a counted dose): every alert, overdue or
@@ -33,7 +33,7 @@ from datetime import datetime
 
 from domain.findings import Finding, Phase, Status, Summary
 from domain.records import PatientRecord
-from fhir_mappings.draft_orders import DraftOrder, DraftOrders
+from fhir_mappings.read.draft_orders import DraftOrder, DraftOrders
 from smartapp.cds.cards import (
     NOT_RUN,
     ORDER_NOT_CHECKED,

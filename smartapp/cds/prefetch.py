@@ -1,6 +1,6 @@
 """Prefetch templates, and reading what a CDS client prefetched.
 
-The templates ARE the dashboard's batch read (`fhir_mappings.queries.patient_searches`)
+The templates ARE the dashboard's batch read (`fhir_mappings.search.queries.patient_searches`)
 with `{{context.patientId}}` in place of the patient id, so whatever the dashboard reads
 (a new resource type, a new value set) is asked for in prefetch too, with no edit here.
 Each template's key is `<area>-<ResourceType>` (`labs-Observation`), or the area alone when
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from fhir_mappings.queries import SearchSpec, patient_searches
+from fhir_mappings.search.queries import SearchSpec, patient_searches
 from fhir_mappings.site import Mappings
 
 PATIENT_TOKEN = "{{context.patientId}}"  # noqa: S105 - a template token, not a secret

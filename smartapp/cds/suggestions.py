@@ -1,6 +1,6 @@
 """Card suggestions: the follow-up Task, and removing a draft order.
 
-The Task is the write-back's own Task for the finding (`fhir_mappings.write_tasks.
+The Task is the write-back's own Task for the finding (`fhir_mappings.write.tasks.
 build_task`): same identifier `{canonical}/task|{patient}:{check}:{due}`, code, priority,
 due date and evidence. When the EHR creates it, the dashboard's next write-back finds it by
 that identifier and does not create another; when the write-back (or an earlier card) has
@@ -17,10 +17,10 @@ from typing import Any
 
 from domain.findings import Finding, Summary
 from domain.records import PatientRecord
-from fhir_mappings.draft_orders import DraftOrder
-from fhir_mappings.write_careplan import is_taskable
-from fhir_mappings.write_common import WriteContext, local_reference, task_identifier_value
-from fhir_mappings.write_tasks import build_task
+from fhir_mappings.read.draft_orders import DraftOrder
+from fhir_mappings.write.careplan import is_taskable
+from fhir_mappings.write.common import WriteContext, local_reference, task_identifier_value
+from fhir_mappings.write.tasks import build_task
 
 
 def existing_careplan(record: PatientRecord) -> str | None:

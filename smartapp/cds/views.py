@@ -29,8 +29,8 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
 
-from fhir_mappings.draft_orders import DraftOrders, read_draft_orders
-from fhir_mappings.queries import SearchSpec
+from fhir_mappings.read.draft_orders import DraftOrders, read_draft_orders
+from fhir_mappings.search.queries import SearchSpec
 from smartapp import patient_service
 from smartapp.cds.auth import Authenticator, CdsAuthError
 from smartapp.cds.cards import Card, CardLinks

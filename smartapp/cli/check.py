@@ -43,7 +43,7 @@ def print_summary(summary: Any, fmt: str) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from fhir_mappings.read import UnusableInput, resources_from_json
+    from fhir_mappings.read.record import UnusableInput, resources_from_json
     from smartapp import patient_service as service
     from smartapp.fhir import FhirError
 

@@ -132,7 +132,7 @@ def _filters(texts: list[str]) -> Any:
 
 
 def cmd_worklist(args: argparse.Namespace) -> int:
-    from fhir_mappings.population import group_id
+    from fhir_mappings.search.population import group_id
     from smartapp.cli.common import (
         EXIT_INCOMPLETE,
         CliError,

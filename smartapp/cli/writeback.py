@@ -73,7 +73,7 @@ def _print_plan(plan: Any, as_of: date, fmt: str, *, dry_run: bool, result: Any 
 
 
 def cmd_writeback(args: argparse.Namespace) -> int:
-    from fhir_mappings.write import WritebackBlocked, WriteContext
+    from fhir_mappings.write.writeback import WritebackBlocked, WriteContext
     from smartapp.cli.common import CliError, config_and_mappings, fhir_base_from, fhir_client
     from smartapp.fhir import FhirError, TokenExpired
     from smartapp.writeback import plan_for_patient, write_plan

@@ -3,7 +3,7 @@
     from smartapp.rules import evaluate, CHECKS
     summary = evaluate(record, as_of=date.today(), settings=RuleSettings())
 
-No I/O, no clock, no FHIR JSON: `fhir_mappings.read` builds the `PatientRecord`.
+No I/O, no clock, no FHIR JSON: `fhir_mappings.read.record` builds the `PatientRecord`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ status and shows "acknowledged by ... on ...: reason"; the write-back does not t
 again while the finding's due date is the one the Task was closed for. An alert has no due
 date: the acknowledgement covers the evidence the Task cites, and an alert citing anything
 more (a new infection, a new positive result) is not acknowledged
-(`fhir_mappings.tasks.covers`).
+(`fhir_mappings.read.tasks.covers`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import date
 
 from domain.findings import Acknowledgement
 from domain.records import AppTask
-from fhir_mappings.tasks import covers
+from fhir_mappings.read.tasks import covers
 
 #: Task statuses that close a Task; with a `statusReason` they acknowledge the finding.
 CLOSED_STATUSES = frozenset({"cancelled", "rejected", "completed"})

@@ -17,8 +17,8 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-import fhir_mappings.qualitative
-import fhir_mappings.vaccines
+import fhir_mappings.read.qualitative
+import fhir_mappings.read.vaccines
 from domain.findings import Status
 from smartapp.rules import conditions, results
 from smartapp.rules.descriptions import describe_rule
@@ -114,8 +114,8 @@ def _reading_rules() -> list[str]:
     sections = (
         ("Which result is the latest, pending results, dates after the as-of day", results),
         ("Conditions as of the as-of day", conditions),
-        ("Qualitative results and HBV DNA", fhir_mappings.qualitative),
-        ("Vaccines: live, non-live or review", fhir_mappings.vaccines),
+        ("Qualitative results and HBV DNA", fhir_mappings.read.qualitative),
+        ("Vaccines: live, non-live or review", fhir_mappings.read.vaccines),
     )
     lines = ["## Reading messy records", ""]
     for title, module in sections:

@@ -38,7 +38,7 @@ from domain.records import (
 #: Kinds read as an interpreted qualitative value (positive/negative).
 QUALITATIVE_KINDS = frozenset(
     {
-        LabKind.HBV_DNA,  # detectable or not (fhir_mappings.qualitative.read_hbv_dna)
+        LabKind.HBV_DNA,  # detectable or not (fhir_mappings.read.qualitative.read_hbv_dna)
         LabKind.ANTI_HBC_TOTAL,
         LabKind.ANTI_HBC_IGM,
         LabKind.PREGNANCY_STATUS,

@@ -53,9 +53,9 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from fhir_mappings import population as fp
 from fhir_mappings.ids import is_fhir_id
-from fhir_mappings.write import WriteContext
+from fhir_mappings.search import population as fp
+from fhir_mappings.write.writeback import WriteContext
 from smartapp.fhir import FhirClient, FhirError, ReadLimits
 from smartapp.launch.context import (
     LAUNCH_KEY,

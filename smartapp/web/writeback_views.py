@@ -58,8 +58,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from domain.findings import Summary
 from fhir_mappings.errors import Malformed, UnusableInput
 from fhir_mappings.names import human_name as fhir_human_name
-from fhir_mappings.write import PlanItem, WritebackBlocked, WriteContext, WritePlan
-from fhir_mappings.write_common import local_reference
+from fhir_mappings.write.common import local_reference
+from fhir_mappings.write.writeback import PlanItem, WritebackBlocked, WriteContext, WritePlan
 from smartapp import patient_service
 from smartapp.fhir import FhirClient, FhirError, TokenExpired
 from smartapp.launch.context import (

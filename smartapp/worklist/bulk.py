@@ -29,8 +29,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from domain.records import AREAS, PatientRecord
-from fhir_mappings import population as fp
-from fhir_mappings.read import AREA_OF, read_patient_record
+from fhir_mappings.read.record import AREA_OF, read_patient_record
+from fhir_mappings.search import population as fp
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, FhirError, TokenExpired
 from smartapp.fhir.bulk import BulkExport

@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from fhir_mappings import population as fp
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import matches
+from fhir_mappings.search import population as fp
 from fhir_mappings.site import KESIMPTA_VALUESET, Mappings
 from smartapp.fhir import FhirClient
 from smartapp.fhir.bulk import BulkExport

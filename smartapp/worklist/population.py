@@ -24,8 +24,8 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from fhir_mappings import population as fp
-from fhir_mappings.queries import SearchSpec
+from fhir_mappings.search import population as fp
+from fhir_mappings.search.queries import SearchSpec
 from fhir_mappings.site import Mappings
 from smartapp.fhir import BatchResult, FhirClient
 

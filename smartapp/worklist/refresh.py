@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.findings import Summary
-from fhir_mappings import population as fp
+from fhir_mappings.search import population as fp
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, FhirError
 from smartapp.report import summary_json

@@ -12,7 +12,7 @@ from datetime import date
 
 from domain.findings import Finding, Phase, Severity, Status, Summary
 from domain.records import PatientRecord
-from fhir_mappings.write_common import OPEN_TASK_STATUSES
+from fhir_mappings.write.common import OPEN_TASK_STATUSES
 
 #: Statuses that need a coordinator's attention, worst first (a row's `status`).
 ATTENTION: tuple[Status, ...] = (Status.ALERT, Status.OVERDUE, Status.DUE, Status.UNKNOWN)

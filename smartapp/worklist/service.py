@@ -24,7 +24,7 @@ from typing import Any
 
 from domain.findings import Summary, Therapy
 from domain.records import PatientRecord
-from fhir_mappings import population as fp
+from fhir_mappings.search import population as fp
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, QueryLogEntry
 from smartapp.rules import evaluate

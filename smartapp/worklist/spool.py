@@ -46,7 +46,7 @@ def _disk_errors(directory: str) -> Iterator[None]:
 
 
 class DiskBuckets:
-    """A `fhir_mappings.population.BucketStore` in a temporary SQLite file.
+    """A `fhir_mappings.search.population.BucketStore` in a temporary SQLite file.
 
     Use from one thread at a time (the worklist reads an export on a single thread).
     """

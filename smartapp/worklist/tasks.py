@@ -1,6 +1,6 @@
 """Creating the selected patients' Tasks from the worklist, in one action (SPEC §1).
 
-Each selected patient gets the write-back of `fhir_mappings.write`: one atomic transaction
+Each selected patient gets the write-back of `fhir_mappings.write.writeback`: one atomic transaction
 with the CarePlan, a Task per actionable finding that has none yet, the completion of
 Tasks whose finding is now ok, and a Provenance (SPEC §4 "Write-back"). The patients are
 read in bulk first (the worklist's multi-patient batches), so selecting 50 patients costs
@@ -18,9 +18,9 @@ from typing import Any
 from domain.findings import Summary
 from domain.records import PatientRecord
 from fhir_mappings.site import Mappings
-from fhir_mappings.write import WritebackBlocked, WriteContext, WritePlan, build_writeback
-from fhir_mappings.write_careplan import is_taskable
-from fhir_mappings.write_common import task_identifier_value
+from fhir_mappings.write.careplan import is_taskable
+from fhir_mappings.write.common import task_identifier_value
+from fhir_mappings.write.writeback import WritebackBlocked, WriteContext, WritePlan, build_writeback
 from smartapp.fhir import FhirClient, FhirError, TokenExpired
 from smartapp.rules import evaluate
 from smartapp.rules.settings import RuleSettings

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from fhir_mappings.queries import patient_searches
+from fhir_mappings.search.queries import patient_searches
 from fhir_mappings.site import load_mappings
-from fhir_mappings.write import WriteContext, build_writeback
+from fhir_mappings.write.writeback import WriteContext, build_writeback
 from smartapp import patient_service
 from smartapp.cds import views
 from smartapp.cds.cards import SUMMARY_MAX, md, summary_line

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from domain.findings import Finding, Phase, Severity, Status, Summary
 from fhir_mappings.canonical import TASK_IDENTIFIER_SYSTEM
 from fhir_mappings.site import load_mappings
-from fhir_mappings.write import WriteContext, build_acknowledgement
+from fhir_mappings.write.writeback import WriteContext, build_acknowledgement
 from smartapp import patient_service
 from smartapp.cds.cards import INDICATOR, ORDER_NOT_CHECKED
 from smartapp.cds.views import CdsState

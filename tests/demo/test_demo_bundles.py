@@ -213,7 +213,7 @@ def test_nothing_is_dated_after_the_anchor_except_planned_starts(slug: str) -> N
 
 
 def test_the_future_dated_demo_result_is_listed_as_a_data_problem() -> None:
-    from fhir_mappings.read import read_patient_record
+    from fhir_mappings.read.record import read_patient_record
     from fhir_mappings.site import default_mappings
     from smartapp.rules import RuleSettings, evaluate
 

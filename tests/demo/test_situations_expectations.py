@@ -1,7 +1,7 @@
 """Each demo situation shows what it exists to show: read it with the real reader, evaluate
 it with the real rules at as_of = anchor, and compare with the situation's `expect`.
 
-This is the end-to-end contract between the demo cohort, `fhir_mappings.read` and
+This is the end-to-end contract between the demo cohort, `fhir_mappings.read.record` and
 `smartapp.rules`. It runs on several anchors (a leap day, a year end, today) because the
 demo's dates are relative to the day it is loaded.
 """
@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import pytest
 
 from domain.findings import Summary
-from fhir_mappings import read as fhir_read
+from fhir_mappings.read import record as fhir_read
 from fhir_mappings.site import load_mappings
 from smartapp.demo import (
     CHECK_IDS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.records import PatientRecord
-from fhir_mappings.read import read_patient_record
+from fhir_mappings.read.record import read_patient_record
 from fhir_mappings.site import Mappings, default_mappings
 
 Resource = dict[str, Any]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from domain.records import LabKind, PatientRecord, Qualitative
-from fhir_mappings.read import UnusableInput, read_patient_record, resources_from_json
+from fhir_mappings.read.record import UnusableInput, read_patient_record, resources_from_json
 from fhir_mappings.site import default_mappings
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 import smartapp.demo.bundles as demo
-from fhir_mappings.read import read_patient_record
+from fhir_mappings.read.record import read_patient_record
 from fhir_mappings.site import default_mappings
 from smartapp.demo.home_situations import INCOMPLETE_ON_PURPOSE
 

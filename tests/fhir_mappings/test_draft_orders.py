@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fhir_mappings.draft_orders import read_draft_orders
+from fhir_mappings.read.draft_orders import read_draft_orders
 
 TODAY = date(2026, 5, 10)
 CVX = "http://hl7.org/fhir/sid/cvx"

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from domain.records import PatientRecord
 from fhir_mappings.memo import Memo
-from fhir_mappings.read import UnusableInput, read_patient_record
+from fhir_mappings.read.record import UnusableInput, read_patient_record
 from fhir_mappings.site import Mappings
 from smartapp.demo.bundles import demo_patient_resources
 from smartapp.demo.generator import generate_cohort_resources

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.records import AREAS
-from fhir_mappings.read import UnusableInput, read_patient_record
+from fhir_mappings.read.record import UnusableInput, read_patient_record
 from fhir_mappings.site import default_mappings
 
 from .fhirdata import patient

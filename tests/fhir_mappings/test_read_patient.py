@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fhir_mappings.read import UnusableInput, read_patient_record
+from fhir_mappings.read.record import UnusableInput, read_patient_record
 from fhir_mappings.site import default_mappings
 
 from .fhirdata import HBSAG, interpretation, observation, patient, read

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from domain.findings import Status, Summary
-from fhir_mappings.read import read_patient_record
+from fhir_mappings.read.record import read_patient_record
 from fhir_mappings.site import Mappings
 from smartapp import patient_service as service
 from smartapp.cli.main import main

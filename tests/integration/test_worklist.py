@@ -23,9 +23,9 @@ import pytest
 import requests
 from joserfc.jwk import RSAKey
 
-from fhir_mappings.read import read_patient_record
+from fhir_mappings.read.record import read_patient_record
 from fhir_mappings.site import Mappings
-from fhir_mappings.write import WriteContext
+from fhir_mappings.write.writeback import WriteContext
 from smartapp.config import AppConfig, LoginSettings
 from smartapp.demo import demo_patient_resources
 from smartapp.demo.bundles import demo_bundles, demo_system, transaction_bundle

@@ -26,7 +26,7 @@ from domain.findings import Status, Summary
 from domain.records import PatientRecord
 from fhir_mappings.canonical import CAREPLAN_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM
 from fhir_mappings.site import load_mappings
-from fhir_mappings.write import WriteContext, WritePlan, build_writeback
+from fhir_mappings.write.writeback import WriteContext, WritePlan, build_writeback
 from smartapp import patient_service
 from smartapp.fhir import FhirClient
 from smartapp.rules.settings import RuleSettings

@@ -34,7 +34,7 @@ from domain.records import (
     VaccineClass,
 )
 from fhir_mappings.dates import parse_clinical_date
-from fhir_mappings.tasks import evidence_keys
+from fhir_mappings.read.tasks import evidence_keys
 from smartapp.rules import evaluate
 from smartapp.rules.settings import RuleSettings
 
@@ -281,7 +281,7 @@ def task(
         source=source("Task", check),
         acknowledged_by=acknowledged_by,
         acknowledged_on=acknowledged_on,
-        # Normalised as fhir_mappings.tasks.read_task does.
+        # Normalised as fhir_mappings.read.tasks.read_task does.
         evidence=evidence_keys(
             (item if isinstance(item, SourceRef) else item.source).reference for item in cites
         ),

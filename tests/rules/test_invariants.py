@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.findings import Status, Summary
-from fhir_mappings.read import read_patient_record
+from fhir_mappings.read.record import read_patient_record
 from fhir_mappings.site import default_mappings
 from smartapp.demo.generator import generate_patient_resources
 from smartapp.demo.situations import SITUATIONS, build_situation

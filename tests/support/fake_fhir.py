@@ -43,7 +43,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import responses
 
-from fhir_mappings.population import EXPORT_TYPES
+from fhir_mappings.search.population import EXPORT_TYPES
 
 BASE = "https://fhir.example.org/r4"
 Resource = dict[str, Any]

@@ -17,7 +17,7 @@ import pytest
 import responses
 from flask.testing import FlaskClient
 
-from fhir_mappings.write import PlanItem, WritePlan
+from fhir_mappings.write.writeback import PlanItem, WritePlan
 from smartapp.web import writeback_views
 from smartapp.writeback import PatientPlan
 from tests.launch.launch_fakes import FULL_SCOPES, ISS, OPEN_ISS

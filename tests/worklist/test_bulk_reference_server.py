@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from joserfc.jwk import RSAKey
 
-from fhir_mappings.population import EXPORT_TYPES
+from fhir_mappings.search.population import EXPORT_TYPES
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, FhirError
 from smartapp.launch.keys import load_app_key

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 import pytest
 import responses
 
-from fhir_mappings.read import read_patient_record
+from fhir_mappings.read.record import read_patient_record
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient
 from smartapp.report import summary_json

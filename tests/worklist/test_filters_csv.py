@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from fhir_mappings.read import read_patient_record
+from fhir_mappings.read.record import read_patient_record
 from fhir_mappings.site import Mappings
 from smartapp.rules import evaluate
 from smartapp.rules.settings import RuleSettings

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.findings import Phase
-from fhir_mappings.read import read_patient_record
+from fhir_mappings.read.record import read_patient_record
 from fhir_mappings.site import Mappings, load_mappings
 from smartapp.demo import generate_patient_resources
 from smartapp.fhir import FhirClient

@@ -1,4 +1,4 @@
-"""The searches that find and read the worklist population (fhir_mappings.population)."""
+"""The searches that find and read the worklist population (fhir_mappings.search.population)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, unquote
 
 import pytest
 
-from fhir_mappings import population as fp
+from fhir_mappings.search import population as fp
 from fhir_mappings.site import Mappings, SiteCode, SiteMappings
 from tests.worklist.cohort import ATC, NDC, app_task, group, patient
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import responses
 
-from fhir_mappings import population as fp
+from fhir_mappings.search import population as fp
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, FhirError
 from smartapp.worklist.bulk import ReadReport, read_by_export

@@ -31,7 +31,7 @@ from domain.records import (
 )
 from fhir_mappings.canonical import CANONICAL
 from fhir_mappings.terminology import action_displays
-from fhir_mappings.write import WriteContext
+from fhir_mappings.write.writeback import WriteContext
 from tests.support.fake_fhir import patch_operations
 
 AS_OF = date(2025, 6, 15)

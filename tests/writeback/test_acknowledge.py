@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from domain.findings import Status
-from fhir_mappings.tasks import read_task
-from fhir_mappings.write import WritebackBlocked, build_acknowledgement
+from fhir_mappings.read.tasks import read_task
+from fhir_mappings.write.writeback import WritebackBlocked, build_acknowledgement
 from smartapp.rules.acknowledgements import find_acknowledgement
 from tests.writeback.factories import (
     PATIENT,

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from domain.findings import Severity, Status
-from fhir_mappings.write import build_acknowledgement, build_writeback
+from fhir_mappings.write.writeback import build_acknowledgement, build_writeback
 from tests.writeback.factories import (
     app_task,
     context,

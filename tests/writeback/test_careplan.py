@@ -7,8 +7,8 @@ from typing import Any
 
 from domain.findings import Acknowledgement, Finding, Phase, Status
 from fhir_mappings.canonical import ACTION_SYSTEM, CANONICAL
-from fhir_mappings.write import build_writeback
-from fhir_mappings.write_common import careplan_id
+from fhir_mappings.write.common import careplan_id
+from fhir_mappings.write.writeback import build_writeback
 from tests.writeback.factories import (
     PATIENT,
     USER,

@@ -12,7 +12,7 @@ import pytest
 import responses
 
 from domain.findings import Status
-from fhir_mappings.write import WritebackBlocked, WritePlan, build_writeback
+from fhir_mappings.write.writeback import WritebackBlocked, WritePlan, build_writeback
 from smartapp import writeback
 from smartapp.cli.common import CliError
 from smartapp.cli.writeback import add_parser, cmd_writeback

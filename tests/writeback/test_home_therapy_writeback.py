@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fhir_mappings.read import read_patient_record
+from fhir_mappings.read.record import read_patient_record
 from fhir_mappings.site import default_mappings
-from fhir_mappings.write import build_writeback
+from fhir_mappings.write.writeback import build_writeback
 from smartapp.demo import demo_patient_resources
 from smartapp.rules import evaluate
 from smartapp.rules.settings import RuleSettings

@@ -11,8 +11,8 @@ import pytest
 
 from domain.findings import Acknowledgement, Status
 from fhir_mappings.canonical import CANONICAL
-from fhir_mappings.write import WritebackBlocked, WritePlan, build_writeback
-from fhir_mappings.write_common import careplan_id, task_id
+from fhir_mappings.write.common import careplan_id, task_id
+from fhir_mappings.write.writeback import WritebackBlocked, WritePlan, build_writeback
 from tests.writeback.factories import (
     AS_OF,
     PATIENT,

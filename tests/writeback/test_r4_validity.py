@@ -10,7 +10,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from domain.findings import Status
-from fhir_mappings.write import WritePlan, build_acknowledgement, build_writeback
+from fhir_mappings.write.writeback import WritePlan, build_acknowledgement, build_writeback
 from tests.writeback.factories import (
     ACTION_CASES,
     app_task,

@@ -11,8 +11,8 @@ from domain.findings import Finding, Severity, Status
 from domain.records import PatientRecord
 from fhir_mappings.canonical import ACTION_SYSTEM, CANONICAL
 from fhir_mappings.terminology import action_codesystem
-from fhir_mappings.write import WriteContext, WritePlan, build_writeback
-from fhir_mappings.write_common import task_id
+from fhir_mappings.write.common import task_id
+from fhir_mappings.write.writeback import WriteContext, WritePlan, build_writeback
 from smartapp.rules.actions import ACTIONS, UNTASKED
 from tests.writeback.factories import (
     ACTION_CASES,

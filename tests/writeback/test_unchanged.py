@@ -10,8 +10,8 @@ import pytest
 import responses
 
 from domain.findings import Status
-from fhir_mappings.careplans import read_app_careplan
-from fhir_mappings.write import build_writeback
+from fhir_mappings.read.careplans import read_app_careplan
+from fhir_mappings.write.writeback import build_writeback
 from smartapp.fhir import FhirClient
 from smartapp.writeback import UNCHANGED_MESSAGE, write_plan
 from tests.writeback.factories import app_task, context, finding, ok, record, summary

@@ -14,7 +14,7 @@ import requests
 import responses
 
 from domain.findings import Status
-from fhir_mappings.write import WritePlan, build_writeback
+from fhir_mappings.write.writeback import WritePlan, build_writeback
 from smartapp import writeback
 from smartapp.fhir import FhirClient, TokenExpired
 from smartapp.writeback import (

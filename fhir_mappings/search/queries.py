@@ -13,7 +13,7 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 from fhir_mappings.canonical import CAREPLAN_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM
-from fhir_mappings.labs import LAB_VALUESETS
+from fhir_mappings.read.labs import LAB_VALUESETS
 from fhir_mappings.site import Mappings
 
 PAGE = 500  # the public HAPI server's maximum page size (hapi-server.md §5)

@@ -45,7 +45,7 @@ from fhir_mappings.fhirjson import (
     reference_target,
 )
 from fhir_mappings.memo import MISSING
-from fhir_mappings.quantity import QuantityValue, quantity_key, read_quantity
+from fhir_mappings.read.quantity import QuantityValue, quantity_key, read_quantity
 from fhir_mappings.site import Mappings
 
 KESIMPTA = "ofatumumab-kesimpta"

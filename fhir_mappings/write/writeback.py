@@ -54,10 +54,10 @@ from typing import Any, Literal
 
 from domain.findings import Finding, Status, Summary
 from domain.records import AppTask, PatientRecord
-from fhir_mappings.careplans import careplan_content_key
-from fhir_mappings.tasks import evidence_key, uncited_keys
-from fhir_mappings.write_careplan import build_careplan, is_taskable
-from fhir_mappings.write_common import (
+from fhir_mappings.read.careplans import careplan_content_key
+from fhir_mappings.read.tasks import evidence_key, uncited_keys
+from fhir_mappings.write.careplan import build_careplan, is_taskable
+from fhir_mappings.write.common import (
     WriteContext,
     careplan_id,
     if_match,
@@ -67,8 +67,8 @@ from fhir_mappings.write_common import (
     task_version,
     validated,
 )
-from fhir_mappings.write_provenance import build_provenance
-from fhir_mappings.write_tasks import (
+from fhir_mappings.write.provenance import build_provenance
+from fhir_mappings.write.tasks import (
     acknowledgement_note,
     build_task,
     is_open,

@@ -31,7 +31,7 @@ from domain.records import LabKind, Qualitative
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import ConceptKey, as_list, as_object, as_text, codings, concept_key
 from fhir_mappings.memo import MISSING
-from fhir_mappings.quantity import QuantityValue, read_quantity
+from fhir_mappings.read.quantity import QuantityValue, read_quantity
 from fhir_mappings.site import Mappings
 from fhir_mappings.systems import SYSTEMS
 

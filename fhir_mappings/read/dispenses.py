@@ -32,7 +32,7 @@ from domain.records import Dispense, SourceRef
 from fhir_mappings.dates import first_date
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import as_text
-from fhir_mappings.medications import (
+from fhir_mappings.read.medications import (
     KESIMPTA_DOSE_MG,
     KESIMPTA_MG_PER_ML,
     MedicationResolver,
@@ -41,7 +41,7 @@ from fhir_mappings.medications import (
     counts_as_kesimpta,
     first_dosage,
 )
-from fhir_mappings.quantity import QuantityValue, read_quantity
+from fhir_mappings.read.quantity import QuantityValue, read_quantity
 from fhir_mappings.site import Mappings
 
 #: Units that count pens: an exact word, or one of the pen words in a longer unit

@@ -16,7 +16,7 @@ from typing import Any
 from domain.findings import Action, Finding, NextDueBasis, Phase, Status, Summary
 from domain.records import ConditionKind, PatientRecord
 from fhir_mappings.terminology import action_displays
-from fhir_mappings.write_common import (
+from fhir_mappings.write.common import (
     WriteContext,
     action_concept,
     local_reference,

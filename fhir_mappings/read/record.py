@@ -40,21 +40,21 @@ from domain.records import (
     TherapyStatement,
     Vaccination,
 )
-from fhir_mappings.bundle import resources_from_json
-from fhir_mappings.careplans import read_app_careplan
-from fhir_mappings.conditions import read_allergy, read_condition
 from fhir_mappings.dates import parse_clinical_date
-from fhir_mappings.dispenses import read_dispense
 from fhir_mappings.errors import Malformed, UnusableInput
 from fhir_mappings.fhirjson import reference_target
-from fhir_mappings.imaging import read_imaging_study, read_procedure, read_report_imaging
-from fhir_mappings.labs import LABELS, read_observation, read_report_labs
-from fhir_mappings.medications import MedicationResolver, read_administration, read_request
 from fhir_mappings.names import human_name
+from fhir_mappings.read.bundle import resources_from_json
+from fhir_mappings.read.careplans import read_app_careplan
+from fhir_mappings.read.conditions import read_allergy, read_condition
+from fhir_mappings.read.dispenses import read_dispense
+from fhir_mappings.read.imaging import read_imaging_study, read_procedure, read_report_imaging
+from fhir_mappings.read.labs import LABELS, read_observation, read_report_labs
+from fhir_mappings.read.medications import MedicationResolver, read_administration, read_request
+from fhir_mappings.read.statements import read_statement
+from fhir_mappings.read.tasks import read_task
+from fhir_mappings.read.vaccines import read_immunization
 from fhir_mappings.site import Mappings
-from fhir_mappings.statements import read_statement
-from fhir_mappings.tasks import read_task
-from fhir_mappings.vaccines import read_immunization
 
 __all__ = ["UnusableInput", "read_patient_record", "resources_from_json"]
 

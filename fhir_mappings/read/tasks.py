@@ -75,7 +75,7 @@ def read_task(resource: Mapping[str, Any], reference: str) -> AppTask | None:
 
 
 #: The note the write-back leaves when a clinician acknowledges a finding
-#: (`fhir_mappings.write_tasks.acknowledgement_note`).
+#: (`fhir_mappings.write.tasks.acknowledgement_note`).
 ACK_PREFIX = "Acknowledged by "
 
 

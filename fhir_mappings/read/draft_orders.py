@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fhir_mappings.bundle import resources_from_json
 from fhir_mappings.dates import parse_clinical_date
 from fhir_mappings.errors import Malformed, UnusableInput
 from fhir_mappings.fhirjson import as_list, as_object, codings, concept_text, reference_target
+from fhir_mappings.read.bundle import resources_from_json
 from fhir_mappings.systems import system_key
 
 __all__ = ["STAND_IN_PREFIX", "DraftOrder", "DraftOrders", "read_draft_orders"]

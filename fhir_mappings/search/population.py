@@ -42,8 +42,8 @@ from fhir_mappings.canonical import CAREPLAN_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import matches, reference_target
 from fhir_mappings.ids import is_fhir_id
-from fhir_mappings.labs import LAB_VALUESETS
-from fhir_mappings.queries import PAGE, SearchSpec
+from fhir_mappings.read.labs import LAB_VALUESETS
+from fhir_mappings.search.queries import PAGE, SearchSpec
 from fhir_mappings.site import KESIMPTA_VALUESET, Mappings
 from fhir_mappings.systems import SYSTEMS, system_key
 

@@ -18,7 +18,7 @@ from typing import Any
 from domain.records import SourceRef, TherapyStatement
 from fhir_mappings.dates import first_date
 from fhir_mappings.fhirjson import as_text
-from fhir_mappings.medications import (
+from fhir_mappings.read.medications import (
     MedicationResolver,
     ReadNotes,
     classify,

@@ -8,7 +8,7 @@ cited evidence (`Task.input`; never removes any), and carries `If-Match` with th
 read, so a change made since fails the whole transaction instead of being overwritten.
 
 An alert has no due date, so its Task identifier ends in `none` for good. A closed alert
-Task stands for the evidence it cites (`fhir_mappings.tasks.covers`); when the alert cites
+Task stands for the evidence it cites (`fhir_mappings.read.tasks.covers`); when the alert cites
 more (a new infection, a new positive result), the same Task is reopened with a note and the
 new evidence (`reopen_patch`), because SPEC §4's identifier leaves no room for a second one.
 """
@@ -20,9 +20,9 @@ from typing import Any
 
 from domain.findings import Finding, Summary
 from domain.records import AppTask
-from fhir_mappings.tasks import evidence_key
-from fhir_mappings.write_careplan import DOSE_CHECK, dose_source_words
-from fhir_mappings.write_common import (
+from fhir_mappings.read.tasks import evidence_key
+from fhir_mappings.write.careplan import DOSE_CHECK, dose_source_words
+from fhir_mappings.write.common import (
     OPEN_TASK_STATUSES,
     PRIORITY,
     WriteContext,

@@ -37,8 +37,8 @@ from fhir_mappings.fhirjson import (
     concept_key,
     concept_text,
 )
-from fhir_mappings.qualitative import read_qualitative
-from fhir_mappings.quantity import QuantityValue, read_quantity
+from fhir_mappings.read.qualitative import read_qualitative
+from fhir_mappings.read.quantity import QuantityValue, read_quantity
 from fhir_mappings.site import Mappings
 
 LAB_KINDS: dict[str, LabKind] = {

@@ -59,7 +59,8 @@ class WriteContext:
     app_device_display: str = APP_DISPLAY
     owner_reference: str | None = None
     fhir_base: str | None = None
-    #: "client": PUT by ids derived from the identifiers (race-free, see fhir_mappings.write);
+    #: "client": PUT by ids derived from the identifiers (race-free, see
+    #: fhir_mappings.write.writeback);
     #: "conditional": PUT CarePlan?identifier=… and POST Task with ifNoneExist, for servers
     #: that refuse client-assigned ids (CapabilityStatement updateCreate false).
     id_strategy: Literal["client", "conditional"] = "client"

@@ -4,7 +4,7 @@ Identifier system `{canonical}/careplan`, value the patient id. What the record 
 content key: a hash of the plan as a clinician reads it, leaving out what changes on every
 save without changing the plan (`meta`, `id`, the generated narrative `text`, and `author`,
 who saved it last). A write-back whose new CarePlan has the same key, and that changes no
-Task, writes nothing (`fhir_mappings.write.build_writeback`).
+Task, writes nothing (`fhir_mappings.write.writeback.build_writeback`).
 """
 
 from __future__ import annotations
