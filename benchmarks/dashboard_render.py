@@ -37,7 +37,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import requests
 
@@ -47,28 +46,10 @@ from smartapp.demo.bundles import demo_bundles, demo_system
 from smartapp.demo.generator import generate_cohort
 from smartapp.demo.seed import seed
 from smartapp.fhir import FhirClient
+from tests.support.loopback import LoopbackSession
 
 RESULTS = Path(__file__).resolve().parent / "results"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "localhost.local"})
 MEASURES = ("fhir", "rules", "render", "server", "total")
-
-
-class LoopbackCookieJar(requests.cookies.RequestsCookieJar):
-    """Keeps the app's `Secure` cookies usable over plain http on loopback hosts."""
-
-    def set_cookie(self, cookie: Any, *args: Any, **kwargs: Any) -> None:
-        if cookie.domain in LOOPBACK_HOSTS:
-            cookie.secure = False
-        super().set_cookie(cookie, *args, **kwargs)
-
-
-class LoopbackSession(requests.Session):
-    """Sends `Secure` cookies over http to loopback hosts only, like Chromium does
-    (requests itself never sends a Secure cookie over http)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.cookies = LoopbackCookieJar()
 
 
 @dataclass

@@ -1,8 +1,5 @@
 """Drive the real SMART stack (tests/e2e/stack.py) with `requests`, as a browser would.
 
-- `LoopbackSession`: a requests.Session that sends the app's `Secure` cookie back over
-  plain http to 127.0.0.1, as browsers do for loopback ("potentially trustworthy");
-  requests itself never sends Secure cookies over http.
 - `follow(session, url)`: follows redirects one hop at a time and keeps every URL, so a
   test can pick out the `/callback/<id>?code&state` the sandbox sent the browser to.
 - `ehr_launch(stack, session, patient_id)`: a whole EHR launch — sandbox launcher → app
@@ -25,28 +22,8 @@ from tests.support.navigation import TYPED
 #: Sandbox run-time settings that skip the login and consent pages.
 AUTO: dict[str, Any] = {"auto_login_user": NEUROLOGIST, "auto_approve": True}
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "localhost.local"})
-
 #: Anything shaped like a bearer token, JWT, code or session id (32+ URL-safe characters).
 TOKENISH = re.compile(r"[A-Za-z0-9_\-]{32,}")
-
-
-class LoopbackCookieJar(requests.cookies.RequestsCookieJar):
-    """Keeps the app's `Secure` cookies usable over plain http on loopback hosts."""
-
-    def set_cookie(self, cookie: Any, *args: Any, **kwargs: Any) -> None:
-        if cookie.domain in LOOPBACK_HOSTS:
-            cookie.secure = False
-        super().set_cookie(cookie, *args, **kwargs)
-
-
-class LoopbackSession(requests.Session):
-    """Sends `Secure` cookies over http to loopback hosts only, like Chromium does
-    (requests itself never sends a Secure cookie over http)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.cookies = LoopbackCookieJar()
 
 
 @dataclass

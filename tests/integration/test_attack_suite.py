@@ -19,7 +19,6 @@ verifier, and the sandbox issues no token either.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -27,20 +26,19 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
-from joserfc.jwk import RSAKey
 
-from smartapp.launch.keys import load_app_key, public_jwks
 from tests.e2e.stack import CLIENT_ID, SmartStack, sandbox_redirect_uri
 from tests.integration.conftest import SeededCohort
 from tests.integration.stack import (
     AUTO,
-    LoopbackSession,
     ehr_launch,
     follow,
     query,
     sandbox_requests,
 )
+from tests.support.app_key import write_app_key
 from tests.support.hostile_issuer import HostileIssuer
+from tests.support.loopback import LoopbackSession
 from tests.support.servers import free_port, python_server
 
 pytestmark = pytest.mark.integration
@@ -63,10 +61,7 @@ _issuers: dict[str, HostileIssuer] = {}
 @pytest.fixture(scope="module")
 def stack(hapi_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmartStack]:
     folder = tmp_path_factory.mktemp("population")
-    key_path = folder / "app.pem"
-    key_path.write_bytes(RSAKey.generate_key(2048).as_pem(private=True))
-    jwks_path = folder / "jwks.json"
-    jwks_path.write_text(json.dumps(public_jwks(load_app_key(str(key_path)))))
+    key_path, jwks_path = write_app_key(folder)
     sandbox_port, app_port = free_port(), free_port()
     sandbox, app = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{app_port}"
     sandbox_log, app_log = folder / "sandbox.log", folder / "app.log"

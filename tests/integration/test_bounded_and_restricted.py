@@ -39,9 +39,10 @@ import requests
 from tests.e2e import stack as smart
 from tests.e2e.stack import DemoCohort, SmartStack
 from tests.integration.conftest import SeededCohort
-from tests.integration.stack import AUTO, LoopbackSession, ehr_launch, sandbox_requests
+from tests.integration.stack import AUTO, ehr_launch, sandbox_requests
 from tests.support.fault_proxy import FaultProxy
 from tests.support.hostile_fhir import Hostility
+from tests.support.loopback import LoopbackSession
 from tests.support.navigation import TYPED
 from tests.support.servers import REPO, free_port, python_server
 

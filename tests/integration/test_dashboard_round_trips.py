@@ -21,13 +21,13 @@ from tests.e2e.stack import SmartStack
 from tests.integration.conftest import SeededCohort
 from tests.integration.stack import (
     AUTO,
-    LoopbackSession,
     data_round_trips,
     ehr_launch,
     follow,
     sandbox_requests,
     server_timing,
 )
+from tests.support.loopback import LoopbackSession
 
 pytestmark = pytest.mark.integration
 

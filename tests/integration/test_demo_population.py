@@ -21,8 +21,9 @@ import requests
 
 from smartapp.demo.servers import COORDINATOR, NEUROLOGIST, DemoUrls
 from tests.integration.conftest import SeededCohort
-from tests.integration.stack import Hops, LoopbackSession, follow
+from tests.integration.stack import Hops, follow
 from tests.support.forms import parse_form
+from tests.support.loopback import LoopbackSession
 from tests.support.servers import free_port, python_server
 
 pytestmark = pytest.mark.integration

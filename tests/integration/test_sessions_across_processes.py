@@ -30,7 +30,8 @@ from tests.e2e.stack import (
     SmartStack,
     sandbox_redirect_uri,
 )
-from tests.integration.stack import AUTO, LoopbackSession, data_round_trips, ehr_launch
+from tests.integration.stack import AUTO, data_round_trips, ehr_launch
+from tests.support.loopback import LoopbackSession
 from tests.support.postgres import create_database
 from tests.support.servers import free_port, python_server
 

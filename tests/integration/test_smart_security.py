@@ -25,7 +25,6 @@ from tests.e2e.stack import CLIENT_ID, DemoCohort, SmartStack
 from tests.integration.stack import (
     AUTO,
     TOKENISH,
-    LoopbackSession,
     data_round_trips,
     ehr_launch,
     follow,
@@ -34,6 +33,7 @@ from tests.integration.stack import (
     start_launch,
     token_requests,
 )
+from tests.support.loopback import LoopbackSession
 
 pytestmark = pytest.mark.integration
 

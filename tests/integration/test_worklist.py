@@ -9,7 +9,6 @@ start, a text-only order, a MedicationStatement only, and a Group.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import uuid
@@ -21,7 +20,6 @@ from typing import Any
 
 import pytest
 import requests
-from joserfc.jwk import RSAKey
 
 from fhir_mappings.read.record import read_patient_record
 from fhir_mappings.site import Mappings
@@ -33,7 +31,7 @@ from smartapp.demo.seed import seed
 from smartapp.demo.situations import SITUATIONS
 from smartapp.fhir import FhirClient
 from smartapp.launch.backend import fetch_backend_token
-from smartapp.launch.keys import load_app_key, public_jwks
+from smartapp.launch.keys import load_app_key
 from smartapp.launch.scopes import GrantedScopes
 from smartapp.launch.session_store import MemorySessionStore
 from smartapp.patient_service import fetch_patient, summarize_fetched
@@ -47,6 +45,7 @@ from smartapp.worklist.csvfile import row_values
 from smartapp.worklist.pacing import ExportPacer
 from smartapp.worklist.tasks import create_tasks
 from tests.integration.conftest import SeededCohort, patient_ids_for
+from tests.support.app_key import write_app_key
 from tests.support.navigation import TYPED
 from tests.support.servers import free_port, python_server
 from tests.worklist.cohort import (
@@ -334,10 +333,7 @@ class Sandbox:
 @pytest.fixture(scope="module")
 def sandbox(hapi_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     folder = tmp_path_factory.mktemp("backend")
-    key_path = folder / "app.pem"
-    key_path.write_bytes(RSAKey.generate_key(2048).as_pem(private=True))
-    jwks_path = folder / "jwks.json"
-    jwks_path.write_text(json.dumps(public_jwks(load_app_key(str(key_path)))))
+    key_path, jwks_path = write_app_key(folder)
     port = free_port()
     with python_server(
         [

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -33,6 +33,7 @@ from smartapp.rules.settings import RuleSettings
 from smartapp.worklist.tasks import create_tasks
 from smartapp.writeback import (
     UNCHANGED_MESSAGE,
+    WriteResult,
     acknowledge,
     plan_for_patient,
     write_plan,
@@ -188,6 +189,15 @@ def evaluate(client: FhirClient, pid: str) -> tuple[PatientRecord, Summary]:
     return patient_service.summarize_fetched(fetched, pid, TODAY, mappings, RuleSettings())
 
 
+def written_once(client: FhirClient, pid: str) -> tuple[PatientRecord, Summary]:
+    """A patient with nothing else on record whose first write-back is saved (its Tasks ask
+    for the baselines); returns the app's read after it."""
+    seed(client, patient(pid))
+    record, summary = evaluate(client, pid)
+    assert write_plan(client, build_writeback(summary, record, ctx())).ok
+    return evaluate(client, pid)
+
+
 def plan_for(client: FhirClient, pid: str, context: WriteContext | None = None) -> WritePlan:
     record, summary = evaluate(client, pid)
     return build_writeback(summary, record, context or ctx(fhir_base=client.base))
@@ -230,6 +240,33 @@ def statuses(tasks: list[dict[str, Any]]) -> dict[str, str]:
     }
 
 
+def ten_at_once(
+    hapi_base: str, pid: str, write: Callable[[FhirClient], WriteResult]
+) -> list[dict[str, Any]]:
+    """`write` ten times at once, each on a connection of its own; every write succeeds and
+    the server holds one CarePlan and each Task once. Returns the Tasks."""
+    results: list[WriteResult] = []
+    barrier = threading.Barrier(10)
+
+    def run() -> None:
+        with FhirClient(hapi_base) as own:
+            barrier.wait()
+            results.append(write(own))
+
+    threads = [threading.Thread(target=run) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert all(r.ok for r in results), [r.message for r in results if not r.ok]
+    with FhirClient(hapi_base) as check:
+        assert len(careplans(check, pid)) == 1
+        tasks = app_tasks(check, pid)
+        assert set(identifiers(tasks).values()) == {1}
+    return tasks
+
+
 # -- the tests ---------------------------------------------------------------------------------
 
 
@@ -269,51 +306,17 @@ def test_ten_concurrent_writebacks_leave_no_duplicates(hapi_base: str, pid: str)
     with FhirClient(hapi_base) as setup:
         on_therapy(setup, pid)
         plan = plan_for(setup, pid)
-    expected = plan.count("create")
-    results: list[Any] = []
-    barrier = threading.Barrier(10)
-
-    def run() -> None:
-        with FhirClient(hapi_base) as own:
-            barrier.wait()
-            results.append(write_plan(own, plan, serialize=False, attempts=5))
-
-    threads = [threading.Thread(target=run) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert all(r.ok for r in results), [r.message for r in results if not r.ok]
-    with FhirClient(hapi_base) as check:
-        assert len(careplans(check, pid)) == 1
-        tasks = app_tasks(check, pid)
-        assert len(tasks) == expected
-        assert set(identifiers(tasks).values()) == {1}
+    tasks = ten_at_once(
+        hapi_base, pid, lambda own: write_plan(own, plan, serialize=False, attempts=5)
+    )
+    assert len(tasks) == plan.count("create")
 
 
 def test_ten_concurrent_clicks_through_the_app_path(hapi_base: str, pid: str) -> None:
     """Ten clicks, each reading and building its own plan, then writing (with the lock)."""
     with FhirClient(hapi_base) as setup:
         on_therapy(setup, pid)
-    results: list[Any] = []
-    barrier = threading.Barrier(10)
-
-    def click() -> None:
-        with FhirClient(hapi_base) as own:
-            barrier.wait()
-            results.append(write_plan(own, plan_for(own, pid)))
-
-    threads = [threading.Thread(target=click) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert all(r.ok for r in results), [r.message for r in results if not r.ok]
-    with FhirClient(hapi_base) as check:
-        assert len(careplans(check, pid)) == 1
-        assert set(identifiers(app_tasks(check, pid)).values()) == {1}
+    ten_at_once(hapi_base, pid, lambda own: write_plan(own, plan_for(own, pid)))
 
 
 def test_task_is_completed_when_its_lab_arrives(client: FhirClient, pid: str) -> None:
@@ -368,10 +371,7 @@ def test_a_transaction_with_one_invalid_entry_writes_nothing(client: FhirClient,
 def test_a_stale_version_fails_the_whole_write_and_loses_nothing(
     client: FhirClient, pid: str
 ) -> None:
-    seed(client, patient(pid))
-    record, summary = evaluate(client, pid)
-    assert write_plan(client, build_writeback(summary, record, ctx())).ok
-    record, summary = evaluate(client, pid)
+    record, summary = written_once(client, pid)
     task = next(t for t in record.tasks if t.check == "ig-baseline")
     task_ref = task.source.reference.split("/_history/")[0]
 
@@ -400,10 +400,7 @@ def test_a_stale_version_fails_the_whole_write_and_loses_nothing(
 def test_acknowledgement_closes_the_task_and_the_rules_show_it(
     client: FhirClient, pid: str
 ) -> None:
-    seed(client, patient(pid))
-    record, summary = evaluate(client, pid)
-    assert write_plan(client, build_writeback(summary, record, ctx())).ok
-    record, summary = evaluate(client, pid)
+    record, summary = written_once(client, pid)
 
     result = acknowledge(
         client,
@@ -484,28 +481,24 @@ def test_app_confirm_path_with_a_user_the_server_does_not_hold(
     preview = plan_for_patient(
         client, pid, context, mappings=mappings, settings=RuleSettings(), as_of=TODAY
     )
-    result = writeback_patient(
-        client,
-        pid,
-        context,
-        mappings=mappings,
-        settings=RuleSettings(),
-        as_of=TODAY,
-        expected_fingerprint=preview.fingerprint,
-    )
+
+    def confirm() -> WriteResult:
+        return writeback_patient(
+            client,
+            pid,
+            context,
+            mappings=mappings,
+            settings=RuleSettings(),
+            as_of=TODAY,
+            expected_fingerprint=preview.fingerprint,
+        )
+
+    result = confirm()
     assert result.ok, result.message
     provenance = client.read(result.entries[-1].reference or "")
     assert provenance["agent"][0]["who"] == {"display": "Nora Neuro, MD"}
 
-    stale = writeback_patient(
-        client,
-        pid,
-        context,
-        mappings=mappings,
-        settings=RuleSettings(),
-        as_of=TODAY,
-        expected_fingerprint=preview.fingerprint,  # the plan has changed since: tasks exist
-    )
+    stale = confirm()  # the same fingerprint: the plan has changed since, tasks exist
     assert not stale.ok
     assert stale.changed
 

@@ -236,33 +236,21 @@ class FakeFhir:
 
     def install(self, rsps: responses.RequestsMock) -> FakeFhir:
         base = re.escape(self.base)
-        rsps.add_callback(responses.POST, self.base, callback=self._batch)
-        rsps.add_callback(responses.GET, re.compile(rf"{base}\?_getpages=.*"), callback=self._page)
         # Patterns that never overlap: responses drops the first of two matching mocks.
-        rsps.add_callback(
-            responses.GET, re.compile(rf"{base}/\$export(\?.*)?$"), callback=self._kickoff
-        )
-        rsps.add_callback(
-            responses.GET,
-            re.compile(rf"{base}/Group/[^/]+/\$export(\?.*)?$"),
-            callback=self._kickoff,
-        )
-        rsps.add_callback(
-            responses.GET, re.compile(rf"{base}/\$export-poll-status.*"), callback=self._poll
-        )
-        rsps.add_callback(responses.GET, re.compile(rf"{base}/Binary/.*"), callback=self._binary)
-        rsps.add_callback(responses.GET, f"{self.base}/metadata", callback=self._metadata)
-        rsps.add_callback(
-            responses.DELETE, re.compile(rf"{base}/\$export-poll-status.*"), callback=self._delete
-        )
-        rsps.add_callback(
-            responses.GET, re.compile(rf"{base}/[A-Z][A-Za-z]+\?.*"), callback=self._get
-        )
-        rsps.add_callback(
-            responses.GET,
-            re.compile(rf"{base}/(?!Binary/)[A-Z][A-Za-z]+/[^/?]+$"),
-            callback=self._read,
-        )
+        routes: list[tuple[str, str | re.Pattern[str], Callable[[Any], Any]]] = [
+            (responses.POST, self.base, self._batch),
+            (responses.GET, re.compile(rf"{base}\?_getpages=.*"), self._page),
+            (responses.GET, re.compile(rf"{base}/\$export(\?.*)?$"), self._kickoff),
+            (responses.GET, re.compile(rf"{base}/Group/[^/]+/\$export(\?.*)?$"), self._kickoff),
+            (responses.GET, re.compile(rf"{base}/\$export-poll-status.*"), self._poll),
+            (responses.GET, re.compile(rf"{base}/Binary/.*"), self._binary),
+            (responses.GET, f"{self.base}/metadata", self._metadata),
+            (responses.DELETE, re.compile(rf"{base}/\$export-poll-status.*"), self._delete),
+            (responses.GET, re.compile(rf"{base}/[A-Z][A-Za-z]+\?.*"), self._get),
+            (responses.GET, re.compile(rf"{base}/(?!Binary/)[A-Z][A-Za-z]+/[^/?]+$"), self._read),
+        ]
+        for method, url, callback in routes:
+            rsps.add_callback(method, url, callback=callback)
         return self
 
     # -- counting -----------------------------------------------------------------------------

@@ -19,12 +19,11 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
-from typing import Any
 
 import requests
 
 from tests.support.hostile_fhir import Hostility, send_hostile
-from tests.support.loopback import LoopbackServer
+from tests.support.loopback import LoopbackServer, QuietHandler
 
 #: The `_getpages` value of the next links `hostile_pages` adds.
 HOSTILE_PAGE = "hostile"
@@ -73,18 +72,7 @@ class FaultProxy(LoopbackServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # quiet test output
-                return
-
-            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
+        class Handler(QuietHandler):
             def _outcome(self, status: int, text: str, extra: dict[str, str] | None = None) -> None:
                 body = json.dumps(
                     {

@@ -25,9 +25,8 @@ import json
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Any
 
-from tests.support.loopback import LoopbackServer
+from tests.support.loopback import LoopbackServer, QuietHandler
 
 
 def _bundle(kind: str = "searchset") -> bytes:
@@ -116,11 +115,8 @@ class HostileFhir(Hostility, LoopbackServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                return
 
             def _answer(self) -> None:
                 server.requests.append(f"{self.command} {self.path}")
