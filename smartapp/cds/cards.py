@@ -176,7 +176,7 @@ def finding_card(finding: Finding, parts: CardParts, links: CardLinks) -> Card:
         f"({links.rules_url}#{finding.check})",
     ]
     rule = CHECKS_BY_ID.get(finding.check)
-    source = links.source(finding.check, rule.rule.name if rule else finding.check)
+    source = links.source(finding.check, rule.name if rule else finding.check)
     card = _card(finding.title, "\n".join(detail), parts.indicator, source, links)
     _add_suggestions(card, parts.suggestions)
     return Card(card, finding.check, parts.indicator)

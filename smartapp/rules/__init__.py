@@ -11,7 +11,7 @@ from __future__ import annotations
 from smartapp.rules.acknowledgements import find_acknowledgement
 from smartapp.rules.actions import ACTIONS
 from smartapp.rules.base import Rule
-from smartapp.rules.registry import CHECKS, CHECKS_BY_ID, Check
+from smartapp.rules.registry import CHECKS, CHECKS_BY_ID
 from smartapp.rules.schedule import TreatmentSchedule, build_schedule
 from smartapp.rules.settings import RuleSettings
 from smartapp.rules.summary import STATUS_ORDER, evaluate, finding_order
@@ -21,7 +21,6 @@ __all__ = [
     "CHECKS",
     "CHECKS_BY_ID",
     "STATUS_ORDER",
-    "Check",
     "Rule",
     "RuleSettings",
     "TreatmentSchedule",

@@ -4,10 +4,10 @@
     python3 -m smartapp.rules.docs --write    # rewrite docs/clinical-rules.md
 
 Everything in the page comes from the code that runs: each check's id, name, statuses,
-settings (with their defaults), record areas and citation from `registry.CHECKS`, what it
-decides from `descriptions.RULE_TEXT`, its detailed rule from the check function's
-docstring, and the rules for reading messy records from the docstrings of the modules
-that apply them. Change the code, regenerate, and the page follows.
+settings (with their defaults), record areas, citation and what it decides from its
+`Rule` in `registry.CHECKS`, its detailed rule from the docstring of the rule's function,
+and the rules for reading messy records from the docstrings of the modules that apply
+them. Change the code, regenerate, and the page follows.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import fhir_mappings.read.qualitative
 import fhir_mappings.read.vaccines
 from domain.findings import Status
 from smartapp.rules import conditions, results
-from smartapp.rules.descriptions import describe_rule
 from smartapp.rules.registry import CHECKS
 from smartapp.rules.settings import RuleSettings
 
@@ -69,24 +68,23 @@ def _paragraphs(text: str | None) -> str:
 
 
 def _check_section(check_index: int, settings: RuleSettings) -> list[str]:
-    check = CHECKS[check_index]
-    rule = check.rule
-    statuses = [s.value for s in _STATUS_ORDER if s in check.allowed]
+    rule = CHECKS[check_index]
+    statuses = [s.value for s in _STATUS_ORDER if s in rule.allowed]
     lines = [
         f'<a id="{rule.id}"></a>',
         "",
         f"## `{rule.id}` — {rule.name}",
         "",
-        describe_rule(rule.id, settings),
+        rule.describe(settings),
         "",
         f"- **Statuses:** {', '.join(f'`{s}`' for s in statuses)}",
         f"- **Reads:** {', '.join(sorted(rule.areas))}",
         f"- **Source:** {rule.citation}",
     ]
-    if check.settings:
-        lines.append("- **Settings:** " + ", ".join(f"`{name}`" for name in check.settings))
+    if rule.settings:
+        lines.append("- **Settings:** " + ", ".join(f"`{name}`" for name in rule.settings))
     lines += ["", "<details><summary>The rule in detail</summary>", ""]
-    lines += [_paragraphs(check.function.__doc__), "", "</details>", ""]
+    lines += [_paragraphs(rule.evaluate.__doc__), "", "</details>", ""]
     return lines
 
 
@@ -127,7 +125,7 @@ def render(settings: RuleSettings | None = None) -> str:
     """The page for `settings` (the defaults unless a site's are given)."""
     settings = settings or RuleSettings()
     lines = [_INTRO.format(count=len(CHECKS)), "## Checks", ""]
-    lines += [f"- [`{c.id}`](#{c.id}) — {c.rule.name}" for c in CHECKS]
+    lines += [f"- [`{c.id}`](#{c.id}) — {c.name}" for c in CHECKS]
     lines.append("")
     for index in range(len(CHECKS)):
         lines += _check_section(index, settings)

@@ -22,23 +22,8 @@ from smartapp.rules.evidence import (
     statement_evidence,
 )
 from smartapp.rules.schedule import TreatmentSchedule
-from smartapp.rules.settings import RuleSettings
+from smartapp.rules.settings import SCHEDULE_SETTINGS, RuleSettings
 from smartapp.rules.therapy import next_interval_days
-
-DOSE_SCHEDULE = Rule(
-    id="dose-schedule",
-    name="Next dose",
-    citation="Kesimpta USPI 2.2 Recommended Dosage; missed dose (section 2)",
-    areas=frozenset({"doses"}),
-)
-
-DOSE_INTERVAL = Rule(
-    id="dose-interval",
-    name="Dose record",
-    citation="Kesimpta USPI 2.2 Recommended Dosage (20 mg; weeks 0, 1, 2, then monthly)",
-    areas=frozenset({"doses"}),
-    unknown_severity=Severity.LOW,
-)
 
 
 def _ordinal(n: int) -> str:
@@ -207,6 +192,31 @@ def dose_schedule(
     )
 
 
+DOSE_SCHEDULE = Rule(
+    id="dose-schedule",
+    name="Next dose",
+    short_name="Dose",
+    text=(
+        "{dose_mg:g} mg at weeks 0, 1 and 2, then every 4 weeks from week 4: the next dose is "
+        "due {loading_interval_days} days after each loading dose, "
+        "{first_maintenance_after_third_days} days after the third, then "
+        "{maintenance_interval_days} days after the previous dose (a late dose restarts the "
+        "count). Due from {dose_due_before_days} days before; overdue more than "
+        "{dose_overdue_after_days} days after (high after {dose_interruption_after_days} days)."
+    ),
+    citation="Kesimpta USPI 2.2 Recommended Dosage; missed dose (section 2)",
+    areas=frozenset({"doses"}),
+    statuses=frozenset({Status.OK, Status.DUE, Status.OVERDUE, Status.NOT_APPLICABLE}),
+    settings=(
+        *SCHEDULE_SETTINGS,
+        "dose_due_before_days",
+        "dose_overdue_after_days",
+        "dose_interruption_after_days",
+    ),
+    evaluate=dose_schedule,
+)
+
+
 def _min_gap(position: int, settings: RuleSettings) -> int:
     """Minimum days between dose `position` and the next (1-based)."""
     if position <= 2:
@@ -311,3 +321,27 @@ def dose_interval(
         f"{count} dose(s) at the labelled intervals and amount.{note}",
         evidence=evidence,
     )
+
+
+DOSE_INTERVAL = Rule(
+    id="dose-interval",
+    name="Dose record",
+    short_name="Dose record",
+    text=(
+        "Doses closer than {min_gap_loading_days} days (doses 1 to 3), "
+        "{min_gap_first_maintenance_days} days (dose 3 to 4) or {min_gap_maintenance_days} "
+        "days (later doses), or a recorded dose other than {dose_mg:g} mg: possible double or "
+        "wrong dose."
+    ),
+    citation="Kesimpta USPI 2.2 Recommended Dosage (20 mg; weeks 0, 1, 2, then monthly)",
+    areas=frozenset({"doses"}),
+    unknown_severity=Severity.LOW,
+    statuses=frozenset({Status.OK, Status.ALERT, Status.NOT_APPLICABLE}),
+    settings=(
+        "dose_mg",
+        "min_gap_loading_days",
+        "min_gap_first_maintenance_days",
+        "min_gap_maintenance_days",
+    ),
+    evaluate=dose_interval,
+)

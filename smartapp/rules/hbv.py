@@ -42,23 +42,7 @@ from smartapp.rules.labs import (
 )
 from smartapp.rules.results import LabSeries, at_or_above
 from smartapp.rules.schedule import TreatmentSchedule
-from smartapp.rules.settings import RuleSettings
-
-HBV_SCREENING = Rule(
-    id="hbv-screening",
-    name="HBV screening",
-    citation="Kesimpta USPI 2.1 Assessments Prior to First Dose; 5.1 Hepatitis B Virus",
-    areas=frozenset({"labs", "doses", "orders"}),
-)
-
-HBV_SEROLOGY = Rule(
-    id="hbv-serology",
-    name="Hepatitis B status",
-    citation="Kesimpta USPI 4 Contraindications (active HBV); 2.1; 5.1 Hepatitis B Virus "
-    "reactivation; LOINC HBV DNA and HBsAg codes (fhir_mappings/valuesets/hbv-dna.json, "
-    "hbsag.json)",
-    areas=frozenset({"labs", "conditions"}),
-)
+from smartapp.rules.settings import BASELINE_SETTINGS, RuleSettings
 
 
 def anti_hbc_series(schedule: TreatmentSchedule) -> LabSeries:
@@ -96,6 +80,23 @@ def hbv_screening(
         actions.ORDER_HBV_SCREENING,
         BaselineSeverities(due=Severity.MODERATE, overdue=Severity.HIGH, unknown=Severity.MODERATE),
     )
+
+
+HBV_SCREENING = Rule(
+    id="hbv-screening",
+    name="HBV screening",
+    short_name="HBV screen",
+    text=(
+        "HBsAg and anti-HBc results dated within {baseline_lookback_days} days before the "
+        "first dose (before the planned start when therapy has not started). A test whose "
+        "result is pending is awaited, not ordered again."
+    ),
+    citation="Kesimpta USPI 2.1 Assessments Prior to First Dose; 5.1 Hepatitis B Virus",
+    areas=frozenset({"labs", "doses", "orders"}),
+    statuses=frozenset({Status.OK, Status.DUE, Status.OVERDUE}),
+    settings=BASELINE_SETTINGS,
+    evaluate=hbv_screening,
+)
 
 
 def hbv_reading(lab: LabResult, settings: RuleSettings) -> Qualitative | None:
@@ -329,6 +330,30 @@ def hbv_serology(
         evidence=evidence,
         action=actions.ORDER_HBV_SCREENING if nothing else None,
     )
+
+
+HBV_SEROLOGY = Rule(
+    id="hbv-serology",
+    name="Hepatitis B status",
+    short_name="Hepatitis B",
+    text=(
+        "Contraindicated (critical): the latest HBsAg positive (quantitative: at least "
+        "{hbsag_positive_iu_ml:g} IU/mL), the latest HBV DNA detectable (on therapy: "
+        "reactivation), the latest anti-HBc IgM positive (possible acute hepatitis B), or a "
+        "current hepatitis B condition. Consult a liver disease expert (high): total anti-HBc "
+        "positive, a hepatitis B condition that is inactive, resolved or in remission, or any "
+        "positive HBsAg or anti-HBc, or detectable HBV DNA, ever recorded. OK only when HBsAg "
+        "and anti-HBc are negative, no HBV DNA is detectable, no hepatitis B is recorded and "
+        "no newer result is pending."
+    ),
+    citation="Kesimpta USPI 4 Contraindications (active HBV); 2.1; 5.1 Hepatitis B Virus "
+    "reactivation; LOINC HBV DNA and HBsAg codes (fhir_mappings/valuesets/hbv-dna.json, "
+    "hbsag.json)",
+    areas=frozenset({"labs", "conditions"}),
+    statuses=frozenset({Status.OK, Status.ALERT}),
+    settings=("hbsag_positive_iu_ml",),
+    evaluate=hbv_serology,
+)
 
 
 def _status(condition: ConditionRecord) -> str:

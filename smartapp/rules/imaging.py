@@ -14,14 +14,6 @@ from smartapp.rules.evidence import counted_as, day, imaging_evidence, on_day
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
 
-MRI_MONITORING = Rule(
-    id="mri-monitoring",
-    name="Brain MRI",
-    citation="SPEC §3 mri-monitoring (clinical practice: yearly brain MRI on therapy)",
-    areas=frozenset({"imaging", "doses"}),
-    unknown_severity=Severity.LOW,
-)
-
 
 def mri_monitoring(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
@@ -97,3 +89,21 @@ def mri_monitoring(
         due=due,
         evidence=evidence,
     )
+
+
+MRI_MONITORING = Rule(
+    id="mri-monitoring",
+    name="Brain MRI",
+    short_name="MRI",
+    text=(
+        "On therapy, a brain MRI {mri_interval_days} days after the first dose, then "
+        "{mri_interval_days} days after the last MRI; due from {monitoring_due_window_days} "
+        "days before."
+    ),
+    citation="SPEC §3 mri-monitoring (clinical practice: yearly brain MRI on therapy)",
+    areas=frozenset({"imaging", "doses"}),
+    unknown_severity=Severity.LOW,
+    statuses=frozenset({Status.OK, Status.DUE, Status.OVERDUE, Status.NOT_APPLICABLE}),
+    settings=("mri_interval_days", "monitoring_due_window_days"),
+    evaluate=mri_monitoring,
+)

@@ -33,30 +33,7 @@ from smartapp.rules.labs import (
 )
 from smartapp.rules.results import below, lower_limit
 from smartapp.rules.schedule import TreatmentSchedule
-from smartapp.rules.settings import RuleSettings
-
-IG_BASELINE = Rule(
-    id="ig-baseline",
-    name="Immunoglobulin baseline",
-    citation="Kesimpta USPI 2.1 Assessments Prior to First Dose; 5.3 Reduction in Immunoglobulins",
-    areas=frozenset({"labs", "doses", "orders"}),
-    unknown_severity=Severity.LOW,
-)
-
-IG_MONITORING = Rule(
-    id="ig-monitoring",
-    name="Immunoglobulin monitoring",
-    citation="Kesimpta USPI 5.3 Reduction in Immunoglobulins (monitor during treatment)",
-    areas=frozenset({"labs", "doses", "conditions"}),
-    unknown_severity=Severity.LOW,
-)
-
-IG_LOW = Rule(
-    id="ig-low",
-    name="Low immunoglobulins",
-    citation="Kesimpta USPI 2.1 (if low, consult immunology experts); 5.3",
-    areas=frozenset({"labs"}),
-)
+from smartapp.rules.settings import BASELINE_SETTINGS, RuleSettings
 
 
 def recent_infections(
@@ -104,6 +81,23 @@ def ig_baseline(
         actions.ORDER_IMMUNOGLOBULINS,
         BaselineSeverities(due=Severity.MODERATE, overdue=Severity.MODERATE, unknown=Severity.LOW),
     )
+
+
+IG_BASELINE = Rule(
+    id="ig-baseline",
+    name="Immunoglobulin baseline",
+    short_name="IgG/IgM baseline",
+    text=(
+        "Quantitative IgG and IgM within {baseline_lookback_days} days before the first dose "
+        "(or the planned start)."
+    ),
+    citation="Kesimpta USPI 2.1 Assessments Prior to First Dose; 5.3 Reduction in Immunoglobulins",
+    areas=frozenset({"labs", "doses", "orders"}),
+    unknown_severity=Severity.LOW,
+    statuses=frozenset({Status.OK, Status.DUE, Status.OVERDUE}),
+    settings=BASELINE_SETTINGS,
+    evaluate=ig_baseline,
+)
 
 
 def ig_monitoring(
@@ -196,6 +190,32 @@ def ig_monitoring(
         due=due,
         evidence=evidence,
     )
+
+
+IG_MONITORING = Rule(
+    id="ig-monitoring",
+    name="Immunoglobulin monitoring",
+    short_name="IgG/IgM",
+    text=(
+        "On therapy, and after it until B-cell repletion, IgG and IgM are repeated every "
+        "{ig_interval_days} days (every {ig_interval_frequent_infections_days} days with "
+        "{frequent_infections_count} or more infections in {infection_lookback_days} days); "
+        "due from {monitoring_due_window_days} days before."
+    ),
+    citation="Kesimpta USPI 5.3 Reduction in Immunoglobulins (monitor during treatment)",
+    areas=frozenset({"labs", "doses", "conditions"}),
+    unknown_severity=Severity.LOW,
+    statuses=frozenset({Status.OK, Status.DUE, Status.OVERDUE, Status.NOT_APPLICABLE}),
+    settings=(
+        "ig_interval_days",
+        "ig_interval_frequent_infections_days",
+        "frequent_infections_count",
+        "infection_lookback_days",
+        "monitoring_due_window_days",
+        "b_cell_repletion_days",
+    ),
+    evaluate=ig_monitoring,
+)
 
 
 def ig_low(
@@ -312,3 +332,27 @@ def ig_low(
         evidence=evidence,
         action=actions.ORDER_IMMUNOGLOBULINS if never_done else None,
     )
+
+
+IG_LOW = Rule(
+    id="ig-low",
+    name="Low immunoglobulins",
+    short_name="Low IgG/IgM",
+    text=(
+        "Latest IgG or IgM below its lower limit (the laboratory's own range, else IgG "
+        "{igg_lower_limit_mg_dl:g} mg/dL, IgM {igm_lower_limit_mg_dl:g} mg/dL; a range without "
+        "a unit only when plausible): alert, high when IgG is low with "
+        "{frequent_infections_count} or more infections in {infection_lookback_days} days. A "
+        "value written as a bound ('<0.5 g/L') decides only when the bound settles it."
+    ),
+    citation="Kesimpta USPI 2.1 (if low, consult immunology experts); 5.3",
+    areas=frozenset({"labs"}),
+    statuses=frozenset({Status.OK, Status.ALERT}),
+    settings=(
+        "igg_lower_limit_mg_dl",
+        "igm_lower_limit_mg_dl",
+        "frequent_infections_count",
+        "infection_lookback_days",
+    ),
+    evaluate=ig_low,
+)

@@ -24,7 +24,7 @@ from smartapp.rules.evidence import (
 )
 from smartapp.rules.results import LabSeries
 from smartapp.rules.schedule import TreatmentSchedule
-from smartapp.rules.settings import RuleSettings
+from smartapp.rules.settings import BASELINE_SETTINGS, RuleSettings
 
 # --- Baseline requirement (USPI 2.1 "Assessments Prior to First Dose") -------------------
 
@@ -290,14 +290,6 @@ def baseline_finding(
 
 # --- cbc-baseline ------------------------------------------------------------------------
 
-CBC_BASELINE = Rule(
-    id="cbc-baseline",
-    name="CBC baseline",
-    citation="SPEC §3 cbc-baseline (clinical practice before anti-CD20 therapy; not in USPI 2.1)",
-    areas=frozenset({"labs", "doses", "orders"}),
-    unknown_severity=Severity.LOW,
-)
-
 
 def cbc_baseline(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
@@ -324,3 +316,20 @@ def cbc_baseline(
         actions.ORDER_CBC,
         BaselineSeverities(due=Severity.LOW, overdue=Severity.MODERATE, unknown=Severity.LOW),
     )
+
+
+CBC_BASELINE = Rule(
+    id="cbc-baseline",
+    name="CBC baseline",
+    short_name="CBC",
+    text=(
+        "A CBC (panel, or WBC with lymphocytes) within {baseline_lookback_days} days before "
+        "the first dose (or the planned start)."
+    ),
+    citation="SPEC §3 cbc-baseline (clinical practice before anti-CD20 therapy; not in USPI 2.1)",
+    areas=frozenset({"labs", "doses", "orders"}),
+    unknown_severity=Severity.LOW,
+    statuses=frozenset({Status.OK, Status.DUE, Status.OVERDUE}),
+    settings=BASELINE_SETTINGS,
+    evaluate=cbc_baseline,
+)

@@ -33,39 +33,6 @@ from smartapp.rules.results import at_or_above, below, is_usable
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
 
-INFECTION_ACTIVE = Rule(
-    id="infection-active",
-    name="Active infection",
-    citation="Kesimpta USPI 5.1 Infections (delay in active infection until resolved)",
-    areas=frozenset({"conditions"}),
-)
-
-HYPERSENSITIVITY = Rule(
-    id="hypersensitivity",
-    name="Hypersensitivity",
-    citation="Kesimpta USPI 4 Contraindications (history of hypersensitivity or "
-    "life-threatening injection-related reaction); 5.2 Injection-Related Reactions and "
-    "Hypersensitivity Reactions",
-    areas=frozenset({"allergies"}),
-)
-
-PML = Rule(
-    id="pml",
-    name="PML",
-    citation="Kesimpta USPI 5.1 Progressive Multifocal Leukoencephalopathy (withhold at first "
-    "sign; discontinue if confirmed)",
-    areas=frozenset({"conditions"}),
-)
-
-PREGNANCY = Rule(
-    id="pregnancy",
-    name="Pregnancy",
-    citation="Kesimpta USPI 5.x Fetal Risk; 8.1 Pregnancy; 8.3 Females and Males of "
-    "Reproductive Potential",
-    areas=frozenset({"patient", "labs", "conditions"}),
-    applicability_areas=frozenset({"patient"}),
-)
-
 
 def infection_active(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
@@ -146,6 +113,26 @@ def infection_active(
     return INFECTION_ACTIVE.finding(
         Status.OK, Severity.INFO, "No active infection", "No active infection recorded."
     )
+
+
+INFECTION_ACTIVE = Rule(
+    id="infection-active",
+    name="Active infection",
+    short_name="Infection",
+    text=(
+        "A current infection: delay the dose until it resolves (treat before starting). "
+        "Current means a chronic infection that matters for anti-CD20 therapy (tuberculosis, "
+        "HIV, chronic hepatitis C…) not resolved, or an acute infection recorded active with "
+        "its onset within {infection_active_recent_days} days (within "
+        "{infection_no_status_days} days when it has no clinical status). Older ones are shown, "
+        "not counted."
+    ),
+    citation="Kesimpta USPI 5.1 Infections (delay in active infection until resolved)",
+    areas=frozenset({"conditions"}),
+    statuses=frozenset({Status.OK, Status.ALERT}),
+    settings=("infection_active_recent_days", "infection_no_status_days"),
+    evaluate=infection_active,
+)
 
 
 def _recent_enough(condition: ConditionRecord, as_of: date, settings: RuleSettings) -> str | None:
@@ -232,6 +219,25 @@ def hypersensitivity(
     )
 
 
+HYPERSENSITIVITY = Rule(
+    id="hypersensitivity",
+    name="Hypersensitivity",
+    short_name="Hypersensitivity",
+    text=(
+        "An allergy or intolerance to ofatumumab (Kesimpta or Arzerra), even if recorded as "
+        "inactive or resolved: critical when it is an allergy (or of unknown type), of high "
+        "criticality, or with a severe or anaphylactic reaction; otherwise review (injection "
+        "reactions are common and usually mild)."
+    ),
+    citation="Kesimpta USPI 4 Contraindications (history of hypersensitivity or "
+    "life-threatening injection-related reaction); 5.2 Injection-Related Reactions and "
+    "Hypersensitivity Reactions",
+    areas=frozenset({"allergies"}),
+    statuses=frozenset({Status.OK, Status.ALERT}),
+    evaluate=hypersensitivity,
+)
+
+
 def _serious(allergy: AllergyRecord) -> bool:
     """Type allergy (or not recorded), criticality high, or a severe/anaphylactic reaction."""
     return (
@@ -280,6 +286,19 @@ def pml(
         evidence=[condition_evidence(c) for c in found],
         action=actions.REVIEW_PML,
     )
+
+
+PML = Rule(
+    id="pml",
+    name="PML",
+    short_name="PML",
+    text="A PML diagnosis (unless refuted): withhold ofatumumab and evaluate.",
+    citation="Kesimpta USPI 5.1 Progressive Multifocal Leukoencephalopathy (withhold at first "
+    "sign; discontinue if confirmed)",
+    areas=frozenset({"conditions"}),
+    statuses=frozenset({Status.OK, Status.ALERT}),
+    evaluate=pml,
+)
 
 
 class _Reading(Enum):
@@ -434,3 +453,31 @@ def pregnancy(
         f"recorded. {reminder}",
         evidence=evidence,
     )
+
+
+PREGNANCY = Rule(
+    id="pregnancy",
+    name="Pregnancy",
+    short_name="Pregnancy",
+    text=(
+        "Pregnant (pregnancy status within {pregnancy_lookback_days} days without a later "
+        "'not pregnant', a positive hCG, or a current pregnancy condition): alert. Women aged "
+        "{reproductive_age_min} to {reproductive_age_max}: contraception during treatment and "
+        "for {contraception_after_last_dose_months} months after the last dose. A newer "
+        "pregnancy test not yet final is awaited."
+    ),
+    citation="Kesimpta USPI 5.x Fetal Risk; 8.1 Pregnancy; 8.3 Females and Males of "
+    "Reproductive Potential",
+    areas=frozenset({"patient", "labs", "conditions"}),
+    applicability_areas=frozenset({"patient"}),
+    statuses=frozenset({Status.OK, Status.ALERT, Status.NOT_APPLICABLE}),
+    settings=(
+        "pregnancy_lookback_days",
+        "contraception_after_last_dose_months",
+        "reproductive_age_min",
+        "reproductive_age_max",
+        "hcg_positive_miu_ml",
+        "hcg_negative_below_miu_ml",
+    ),
+    evaluate=pregnancy,
+)

@@ -86,3 +86,14 @@ def with_overrides(base: RuleSettings, overrides: dict[str, Any]) -> RuleSetting
             raise ValueError(f"rule setting '{name}' must not be negative, got {value!r}")
         clean[name] = expected(value)
     return replace(base, **clean)
+
+
+#: The settings every baseline check reads (hbv-screening, ig-baseline, cbc-baseline).
+BASELINE_SETTINGS = ("baseline_lookback_days",)
+#: The settings the treatment schedule reads (the checks that place doses on it list them).
+SCHEDULE_SETTINGS = (
+    "loading_interval_days",
+    "first_maintenance_after_third_days",
+    "maintenance_interval_days",
+    "interrupted_after_days",
+)

@@ -39,32 +39,7 @@ from smartapp.rules.evidence import (
 )
 from smartapp.rules.results import at_or_above, latest_of, lower_limit
 from smartapp.rules.schedule import LIVE_LIKE, TreatmentSchedule, days_before_start
-from smartapp.rules.settings import RuleSettings
-
-VACCINE_BEFORE_START = Rule(
-    id="vaccine-before-start",
-    name="Vaccines before start",
-    citation="Kesimpta USPI 2.1 Assessments Prior to First Dose (vaccinations); 5.1 Vaccinations",
-    areas=frozenset({"vaccinations", "doses"}),
-)
-
-VACCINE_LIVE_ON_THERAPY = Rule(
-    id="vaccine-live-on-therapy",
-    name="Live vaccines on therapy",
-    citation="Kesimpta USPI 5.1 Vaccinations (no live vaccines during treatment and after "
-    "discontinuation until B-cell repletion); 12.2 CD19+ B cells (LOINC 8116-6); EU SmPC "
-    "LLN 40 cells/uL; CDC CVX table (fhir_mappings/valuesets/cvx-*.json)",
-    areas=frozenset({"vaccinations", "doses"}),
-)
-
-VACCINE_WINDOW = Rule(
-    id="vaccine-window",
-    name="Non-live vaccine timing",
-    citation="Kesimpta USPI 5.1 Vaccinations (response to non-live vaccines may be reduced); "
-    "SPEC §3 vaccine-window",
-    areas=frozenset({"vaccinations", "doses"}),
-    unknown_severity=Severity.LOW,
-)
+from smartapp.rules.settings import SCHEDULE_SETTINGS, RuleSettings
 
 
 def _kind(vaccine: Vaccination) -> str:
@@ -228,6 +203,22 @@ def vaccine_before_start(
         "starting now.",
         evidence=_latest_of_each_class(schedule.vaccinations),
     )
+
+
+VACCINE_BEFORE_START = Rule(
+    id="vaccine-before-start",
+    name="Vaccines before start",
+    short_name="Vaccines",
+    text=(
+        "Live vaccines at least {live_vaccine_before_start_days} days, non-live vaccines at "
+        "least {non_live_vaccine_before_start_days} days before the first dose."
+    ),
+    citation="Kesimpta USPI 2.1 Assessments Prior to First Dose (vaccinations); 5.1 Vaccinations",
+    areas=frozenset({"vaccinations", "doses"}),
+    statuses=frozenset({Status.OK, Status.DUE, Status.ALERT}),
+    settings=("live_vaccine_before_start_days", "non_live_vaccine_before_start_days"),
+    evaluate=vaccine_before_start,
+)
 
 
 class _Release(NamedTuple):
@@ -399,6 +390,27 @@ def vaccine_live_on_therapy(
     )
 
 
+VACCINE_LIVE_ON_THERAPY = Rule(
+    id="vaccine-live-on-therapy",
+    name="Live vaccines on therapy",
+    short_name="Live vaccine",
+    text=(
+        "No live vaccine from the first dose, while on therapy and after discontinuation until "
+        "B-cell repletion, presumed {b_cell_repletion_days} days after the last dose; earlier "
+        "only after discontinuation, with a CD19 B-cell count at or above its lower limit "
+        "(default {cd19_lower_limit_per_ul:g} cells/uL) after the last dose. Vaccines whose "
+        "code cannot tell live from non-live, or is not recognised, need review."
+    ),
+    citation="Kesimpta USPI 5.1 Vaccinations (no live vaccines during treatment and after "
+    "discontinuation until B-cell repletion); 12.2 CD19+ B cells (LOINC 8116-6); EU SmPC "
+    "LLN 40 cells/uL; CDC CVX table (fhir_mappings/valuesets/cvx-*.json)",
+    areas=frozenset({"vaccinations", "doses"}),
+    statuses=frozenset({Status.OK, Status.ALERT, Status.NOT_APPLICABLE}),
+    settings=("b_cell_repletion_days", "cd19_lower_limit_per_ul"),
+    evaluate=vaccine_live_on_therapy,
+)
+
+
 def vaccine_window(
     record: PatientRecord, as_of: date, settings: RuleSettings, schedule: TreatmentSchedule
 ) -> Finding:
@@ -499,3 +511,26 @@ def vaccine_window(
         f"No non-live vaccine recorded close to a dose. {window_text}",
         evidence=well_timed,
     )
+
+
+VACCINE_WINDOW = Rule(
+    id="vaccine-window",
+    name="Non-live vaccine timing",
+    short_name="Vaccine timing",
+    text=(
+        "Non-live vaccines on therapy: at least {non_live_after_dose_days} days after a dose "
+        "and {non_live_before_next_dose_days} days before the next (else a blunted response)."
+    ),
+    citation="Kesimpta USPI 5.1 Vaccinations (response to non-live vaccines may be reduced); "
+    "SPEC §3 vaccine-window",
+    areas=frozenset({"vaccinations", "doses"}),
+    unknown_severity=Severity.LOW,
+    statuses=frozenset({Status.OK, Status.ALERT, Status.NOT_APPLICABLE}),
+    settings=(
+        *SCHEDULE_SETTINGS,
+        "non_live_after_dose_days",
+        "non_live_before_next_dose_days",
+        "vaccine_window_lookback_days",
+    ),
+    evaluate=vaccine_window,
+)

@@ -33,7 +33,6 @@ from domain.records import (
 )
 from smartapp.fhir.querylog import QueryLogEntry
 from smartapp.rules.dates import age_on
-from smartapp.rules.descriptions import describe_rule
 from smartapp.rules.evidence import UNIT_TEXT, number
 from smartapp.rules.registry import CHECKS_BY_ID
 from smartapp.rules.results import below, lower_limit, place_on_as_of
@@ -383,15 +382,11 @@ def _iso(day: date | None) -> str | None:
 # -- findings -----------------------------------------------------------------------------
 
 
-def rule_text(check: str, settings: RuleSettings) -> str:
-    return describe_rule(check, settings)
-
-
 def task_row(task: AppTask) -> TaskRow:
     check = CHECKS_BY_ID.get(task.check)
     return TaskRow(
         check=task.check,
-        check_name=check.rule.name if check else task.check,
+        check_name=check.name if check else task.check,
         status=task.status,
         is_open=task.status in OPEN_TASK_STATUSES,
         owner=task.owner or "not assigned",
@@ -421,8 +416,8 @@ def finding_view(
             EvidenceRow(item.reference, item.date or "no date", item.display, item.matched_by)
             for item in finding.evidence
         ),
-        rule_name=check.rule.name if check else finding.check,
-        rule_text=rule_text(finding.check, settings),
+        rule_name=check.name if check else finding.check,
+        rule_text=check.describe(settings) if check else "",
         citation=finding.citation,
         action=finding.action.display if finding.action else None,
         acknowledgement=(f"Acknowledged by {ack.by} on {ack.on}: {ack.reason}" if ack else None),

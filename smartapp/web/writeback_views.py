@@ -649,7 +649,7 @@ def _reason_error(reason: str) -> str | None:
 def _ack_form_page(
     context: LaunchContext, check: str, reason: str, error: str, status: int
 ) -> Response:
-    rule = CHECKS_BY_ID[check].rule
+    rule = CHECKS_BY_ID[check]
     form = AckForm(
         check=check,
         url=url_for("writeback.acknowledge_finding", check=check),
@@ -728,7 +728,7 @@ def acknowledge_finding(check: str) -> BaseResponse:
         )
     log.info("finding acknowledged: %s", check)
     flash(
-        f"Acknowledged “{CHECKS_BY_ID[check].rule.name}”: the Task is closed with your reason.",
+        f"Acknowledged “{CHECKS_BY_ID[check].name}”: the Task is closed with your reason.",
         FLASH_ACK,
     )
     return redirect(f"{DASHBOARD}#finding-{check}", code=303)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from smartapp.rules.descriptions import RULE_TEXT
 from smartapp.rules.docs import PATH, render
 from smartapp.rules.registry import CHECKS
 from smartapp.rules.settings import RuleSettings
@@ -20,10 +19,10 @@ def test_the_clinical_rules_page_is_up_to_date() -> None:
 def test_every_check_has_a_text_statuses_a_citation_and_a_detailed_rule() -> None:
     page = render()
     for check in CHECKS:
-        assert check.id in RULE_TEXT
-        assert f"## `{check.id}` — {check.rule.name}" in page
-        assert check.rule.citation in page
-        assert check.function.__doc__ and check.statuses
+        assert check.text.strip() and check.describe(RuleSettings()) in page
+        assert f"## `{check.id}` — {check.name}" in page
+        assert check.citation in page
+        assert check.evaluate.__doc__ and check.statuses
     for name in (f.name for f in fields(RuleSettings)):
         assert f"| `{name}` |" in page
 

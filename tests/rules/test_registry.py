@@ -50,7 +50,7 @@ def test_every_check_declares_known_areas_a_citation_and_a_cited_docstring() -> 
     for c in CHECKS:
         assert c.areas and c.areas <= set(AREAS)
         assert c.citation
-        doc = c.function.__doc__ or ""
+        doc = c.evaluate.__doc__ or ""
         assert "USPI" in doc or "SPEC" in doc, c.id
 
 
