@@ -33,7 +33,7 @@ def create_sandbox(config: SandboxConfig | None = None) -> Flask:
         http=http,
     )
     app.extensions[EXTENSION_KEY] = state
-    state.server = SandboxAuthorizationServer(app, state)
+    SandboxAuthorizationServer(app, state)
 
     app.register_blueprint(discovery.bp)
     app.register_blueprint(views.bp)

@@ -6,12 +6,12 @@ authlib runs the OAuth protocol; this module adds what SMART puts in a token res
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidScopeError
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import Flask
+from flask import Flask, current_app
 
 from sandbox_ehr.clients import SandboxClient
 from sandbox_ehr.config import SandboxUser
@@ -27,6 +27,10 @@ from sandbox_ehr.tokens import GrantContext, TokenRecord, new_secret
 
 if TYPE_CHECKING:
     from sandbox_ehr.state import SandboxState
+
+#: Where `create_sandbox` keeps the one authorization server (beside the shared state, which
+#: does not know it: the server is built from the state).
+EXTENSION_KEY = "sandbox_ehr.oauth"
 
 
 class _IssuerParameter(IssuerParameter):  # type: ignore[misc]
@@ -44,6 +48,7 @@ class SandboxAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         super().__init__()
         self.state = state
         self.init_app(app)
+        app.extensions[EXTENSION_KEY] = self
         self.register_token_generator("default", self._generate_token)
         self.register_client_auth_method("private_key_jwt", SmartClientAssertion(state))
         self.register_grant(SmartAuthorizationCodeGrant, [SmartCodeChallenge(required=True)])
@@ -177,3 +182,8 @@ class SandboxAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             claims["email"] = user.email
             claims["email_verified"] = True
         return self.state.signing_key.sign(claims)
+
+
+def oauth() -> SandboxAuthorizationServer:
+    """The authorization server of the sandbox app handling the current request."""
+    return cast(SandboxAuthorizationServer, current_app.extensions[EXTENSION_KEY])

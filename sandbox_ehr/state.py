@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import requests
 from flask import current_app
@@ -12,9 +12,6 @@ from sandbox_ehr.clients import ClientRegistry
 from sandbox_ehr.config import RuntimeSettings, SandboxConfig
 from sandbox_ehr.keys import SigningKey
 from sandbox_ehr.tokens import Store
-
-if TYPE_CHECKING:
-    from sandbox_ehr.server import SandboxAuthorizationServer
 
 EXTENSION_KEY = "sandbox_ehr"
 
@@ -27,7 +24,6 @@ class SandboxState:
     store: Store
     signing_key: SigningKey
     http: requests.Session
-    server: SandboxAuthorizationServer | None = None
 
     def now(self) -> float:
         return self.config.now() + self.runtime.clock_offset
@@ -51,11 +47,6 @@ class SandboxState:
     @property
     def jwks_url(self) -> str:
         return f"{self.config.base_url}/jwks"
-
-    @property
-    def oauth(self) -> SandboxAuthorizationServer:
-        assert self.server is not None, "the authorization server is wired in create_sandbox"  # noqa: S101
-        return self.server
 
 
 def sandbox() -> SandboxState:

@@ -20,6 +20,7 @@ from sandbox_ehr.config import SandboxUser
 from sandbox_ehr.fhir_proxy import upstream_patients
 from sandbox_ehr.grants import Approval, SmartAuthorization
 from sandbox_ehr.policy import Denied
+from sandbox_ehr.server import oauth
 from sandbox_ehr.state import SandboxState, sandbox
 
 bp = Blueprint("auth", __name__)
@@ -83,7 +84,7 @@ class _Page:
 @bp.route("/auth/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
     st = sandbox()
-    server = st.oauth
+    server = oauth()
     try:
         grant = server.get_consent_grant()
     except OAuth2Error as error:
@@ -159,7 +160,7 @@ def _patient_page(
 
 @bp.post("/auth/token")
 def token() -> Response:
-    response: Response = sandbox().oauth.create_token_response()
+    response: Response = oauth().create_token_response()
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response

@@ -27,7 +27,6 @@ KNOWN_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset()
 #: Import cycles that exist today (each a set of modules); no new one may appear.
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
     {
-        frozenset({"sandbox_ehr.grants", "sandbox_ehr.server", "sandbox_ehr.state"}),
         # situations imports home_situations at its end so they register; they use its helpers.
         frozenset({"smartapp.demo.home_situations", "smartapp.demo.situations"}),
         frozenset(
