@@ -27,8 +27,6 @@ KNOWN_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset()
 #: Import cycles that exist today (each a set of modules); no new one may appear.
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
     {
-        # situations imports home_situations at its end so they register; they use its helpers.
-        frozenset({"smartapp.demo.home_situations", "smartapp.demo.situations"}),
         frozenset(
             {"smartapp.launch.context", "smartapp.launch.login", "smartapp.launch.population"}
         ),

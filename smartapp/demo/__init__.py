@@ -15,13 +15,14 @@ from smartapp.demo.bundles import (
     demo_system,
     demo_transaction_bundle,
 )
+from smartapp.demo.cohort import CHECK_IDS, Situation
 from smartapp.demo.generator import (
     generate_cohort,
     generate_cohort_resources,
     generate_patient_resources,
 )
 from smartapp.demo.seed import SeedReport, seed
-from smartapp.demo.situations import CHECK_IDS, DEMO_SLUGS, SITUATIONS, Situation
+from smartapp.demo.situations import DEMO_SLUGS, SITUATIONS
 
 __all__ = [
     "CHECK_IDS",

@@ -2,14 +2,18 @@
 patient's own statements, and discontinued therapy (SPEC §2 "Therapy recorded outside the
 clinic", "Discontinued"; docs/home-therapy.md).
 
-Registered into the cohort of `smartapp.demo.situations` on import; offsets are days from
-the anchor, as there.
+`smartapp.demo.situations` lists this module's cohort (`HOME`) in the demo; offsets are
+days from the anchor, as there.
 """
 
 from __future__ import annotations
 
+from smartapp.demo.cohort import Cohort
+from smartapp.demo.courses import baseline_labs, maintenance_course, therapy
 from smartapp.demo.fhir_builders import CD19, UCUM, PatientBuilder, When
-from smartapp.demo.situations import baseline_labs, maintenance_course, situation, therapy
+
+HOME = Cohort()
+situation = HOME.situation
 
 #: Situations whose story is an unusable record: the record areas they leave incomplete on
 #: purpose (SPEC §2: the checks that depend on them say unknown, with the reason).

@@ -12,11 +12,12 @@ Offsets below are days relative to the anchor: -10 is ten days before it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import date
-from types import MappingProxyType
 
+from smartapp.demo import home_situations
+from smartapp.demo.cohort import CHECK_IDS, Cohort, Situation, combine
+from smartapp.demo.courses import first_dose_day, maintenance_course, not_started, therapy
 from smartapp.demo.fhir_builders import (
     ANTI_HBC,
     ANTI_HBC_IGM,
@@ -39,212 +40,9 @@ from smartapp.demo.fhir_builders import (
     When,
     birth_date_for_age,
 )
-from smartapp.rules import CHECKS
 
-#: The check ids of SPEC §3, in the spec's order (the rules registry is the one list).
-CHECK_IDS: tuple[str, ...] = tuple(check.id for check in CHECKS)
-
-
-@dataclass(frozen=True)
-class Situation:
-    slug: str
-    #: The patient's family name: the situation, human-readable ("HBsAg-Positive").
-    family: str
-    gender: str
-    age: int
-    build: Callable[[PatientBuilder], None]
-    #: {check id: expected status} at as_of = anchor, for the checks the situation shows.
-    expect: Mapping[str, str]
-    severity: Mapping[str, str] = field(default_factory=dict)
-    #: Expected Summary.phase ("pre-treatment", "loading", "maintenance", "interrupted").
-    phase: str | None = None
-    #: Expected Summary.schedule.earliest_start as an offset from the anchor.
-    earliest_start: int | None = None
-    given: str = "Demo"
-    #: UTC offset of the patient's date-times (varied on purpose; calendar days never move).
-    tz: str = "+00:00"
-    #: MS onset as an offset in days; `ms_onset_year_only` records only its year ("2017").
-    ms_onset: int = -2200
-    ms_onset_year_only: bool = False
-    ms_text: str | None = None
-
-    @property
-    def description(self) -> str:
-        return " ".join((self.build.__doc__ or "").split())
-
-    @property
-    def name(self) -> str:
-        return f"{self.given} {self.family}"
-
-
-_SITUATIONS: dict[str, Situation] = {}
-
-
-def situation(
-    slug: str,
-    family: str,
-    *,
-    gender: str,
-    age: int,
-    expect: Mapping[str, str],
-    severity: Mapping[str, str] | None = None,
-    phase: str | None = None,
-    earliest_start: int | None = None,
-    tz: str = "+00:00",
-    ms_onset: int = -2200,
-    ms_onset_year_only: bool = False,
-    ms_text: str | None = None,
-) -> Callable[[Callable[[PatientBuilder], None]], Callable[[PatientBuilder], None]]:
-    """Register a situation; the decorated function adds its resources (docstring = story)."""
-    unknown = (set(expect) | set(severity or {})) - set(CHECK_IDS)
-    if unknown:
-        raise ValueError(f"{slug}: unknown check ids {sorted(unknown)}")
-
-    def register(build: Callable[[PatientBuilder], None]) -> Callable[[PatientBuilder], None]:
-        if slug in _SITUATIONS:
-            raise ValueError(f"duplicate situation {slug}")
-        _SITUATIONS[slug] = Situation(
-            slug=slug,
-            family=family,
-            gender=gender,
-            age=age,
-            build=build,
-            expect=MappingProxyType(dict(expect)),
-            severity=MappingProxyType(dict(severity or {})),
-            phase=phase,
-            earliest_start=earliest_start,
-            tz=tz,
-            ms_onset=ms_onset,
-            ms_onset_year_only=ms_onset_year_only,
-            ms_text=ms_text,
-        )
-        return build
-
-    return register
-
-
-def build_situation(slug: str, anchor: date) -> list[Resource]:
-    """The situation's resources (Patient first), ids `<slug>-<kind>-<n>`, dates from `anchor`."""
-    try:
-        spec = _SITUATIONS[slug]
-    except KeyError:
-        raise KeyError(
-            f"unknown demo situation '{slug}' (known: {', '.join(_SITUATIONS)})"
-        ) from None
-    builder = PatientBuilder(key=slug, anchor=anchor, tz=spec.tz)
-    builder.patient(spec.given, spec.family, spec.gender, birth_date_for_age(anchor, spec.age))
-    onset: When = spec.ms_onset
-    if spec.ms_onset_year_only:
-        onset = str(builder.day(spec.ms_onset).year)
-    builder.ms(onset, text=spec.ms_text)
-    spec.build(builder)
-    return builder.resources
-
-
-# --- shared story pieces ------------------------------------------------------------------
-
-
-def maintenance_course(last: int, maintenance_doses: int) -> list[int]:
-    """Dose offsets of an on-schedule course: weeks 0, 1, 2, then every 28 days from week 4,
-    ending with the `maintenance_doses`-th maintenance dose on day `last`."""
-    first = last - 28 * maintenance_doses
-    loading = [first, first + 7, first + 14]
-    return loading + [first + 28 * k for k in range(1, maintenance_doses + 1)]
-
-
-def _first(doses: Sequence[When]) -> int:
-    offsets = [d for d in doses if isinstance(d, int)]
-    if not offsets:
-        raise ValueError("a course needs at least one dose given as an offset")
-    return min(offsets)
-
-
-def baseline_labs(
-    b: PatientBuilder,
-    when: int,
-    *,
-    hbv: bool = True,
-    ig: bool = True,
-    cbc: bool = True,
-    hcg: bool = False,
-    igg_unit: str = "g/L",
-) -> None:
-    """The pre-treatment work-up of USPI 2.1: HBV serology, quantitative Ig, CBC (+ hCG)."""
-    if hbv:
-        b.hbv_baseline(when)
-    if ig:
-        b.igg(when, 1050, unit=igg_unit)
-        b.igm(when, 96)
-    if cbc:
-        b.cbc(when)
-    if hcg:
-        b.qualitative(HCG_URINE, when, "negative")
-
-
-def therapy(
-    b: PatientBuilder,
-    doses: Sequence[When],
-    *,
-    style: str = "reference",
-    hbv: bool = True,
-    ig: bool = True,
-    cbc: bool = True,
-    hcg: bool = False,
-    follow_up_labs: bool = True,
-    annual_mri: bool = True,
-    order_status: str = "active",
-    order_end: When | None = None,
-    dispenses: Sequence[tuple[When, int]] = (),
-) -> None:
-    """A patient on Kesimpta: order, baseline work-up and MRI, the doses (administrations,
-    and pens the pharmacy dispensed: `(day, pens)`), follow-up.
-
-    Baseline labs 30 days and MRI 45 days before the first dose; IgG/IgM/CBC every 6
-    months and an MRI every year after the first dose (when that is in the past).
-    """
-    first = _first([*doses, *(when for when, _ in dispenses)])
-    medication = b.kesimpta_medication() if style == "reference" else None
-    order = b.medication_request(
-        first - 21, start=first, medication=medication, status=order_status, end=order_end
-    )
-    baseline_labs(b, first - 30, hbv=hbv, ig=ig, cbc=cbc, hcg=hcg)
-    b.brain_mri(first - 45)
-    for when in doses:
-        b.kesimpta_dose(when, style=style, medication=medication, request=order)
-    for when, pens in dispenses:
-        b.kesimpta_dispense(when, pens=pens, style=style, medication=medication, request=order)
-    # Follow-up labs every 6 months and an MRI every year, as an MS clinic would do them.
-    if follow_up_labs:
-        when = first + 182 - 14
-        while when < -3:
-            b.igg(when, 980, unit="mg/dL")
-            b.igm(when, 71)
-            b.cbc(when, lymphocytes=1.5)
-            when += 182
-    if annual_mri:
-        when = first + 365 - 20
-        while when < -3:
-            b.brain_mri(when)
-            when += 365
-
-
-def not_started(
-    b: PatientBuilder,
-    *,
-    labs_at: int,
-    start: int,
-    hbv: bool = True,
-    hcg: bool = False,
-    hbsag: str = "negative",
-    anti_hbc: str = "negative",
-) -> None:
-    """A patient about to start: work-up done at `labs_at`, an active order starting `start`."""
-    b.medication_request(min(labs_at + 5, -1), start=start)
-    if hbv:
-        b.hbv_baseline(labs_at, hbsag=hbsag, anti_hbc=anti_hbc)
-    baseline_labs(b, labs_at, hbv=False, hcg=hcg, igg_unit="mg/dL")
-    b.brain_mri(labs_at - 20)
-
+_CLINIC = Cohort()
+situation = _CLINIC.situation
 
 # --- the situations -----------------------------------------------------------------------
 
@@ -710,7 +508,7 @@ def _messy(b: PatientBuilder) -> None:
     UTC: counted on its own calendar day it is 32 days ago, so the dose is overdue (in UTC
     it would only be due)."""
     doses: list[When] = list(maintenance_course(-32, 8))
-    first = _first(doses)
+    first = first_dose_day(doses)
     doses[-1] = f"{b.day(-32).isoformat()}T23:30:00-05:00"
     order = b.medication_request(first - 21, start=first)
     b.brain_mri(first - 45, code=MRI_BRAIN)
@@ -1049,9 +847,27 @@ def _pregnancy_test_pending(b: PatientBuilder) -> None:
     b.qualitative(HCG_SERUM, -2, "negative", status="registered")
 
 
-# Therapy recorded at home (dispenses, statements, discontinuation) registers its
-# situations from a module of its own.
-from smartapp.demo import home_situations  # noqa: E402, F401
+#: Every module of situations, in the demo's order; therapy recorded at home (dispenses,
+#: statements, discontinuation) keeps its situations in a module of its own.
+COHORTS: tuple[Cohort, ...] = (_CLINIC, home_situations.HOME)
 
-SITUATIONS: Mapping[str, Situation] = MappingProxyType(_SITUATIONS)
-DEMO_SLUGS: tuple[str, ...] = tuple(_SITUATIONS)
+SITUATIONS: Mapping[str, Situation] = combine(COHORTS)
+DEMO_SLUGS: tuple[str, ...] = tuple(SITUATIONS)
+
+
+def build_situation(slug: str, anchor: date) -> list[Resource]:
+    """The situation's resources (Patient first), ids `<slug>-<kind>-<n>`, dates from `anchor`."""
+    try:
+        spec = SITUATIONS[slug]
+    except KeyError:
+        raise KeyError(
+            f"unknown demo situation '{slug}' (known: {', '.join(SITUATIONS)})"
+        ) from None
+    builder = PatientBuilder(key=slug, anchor=anchor, tz=spec.tz)
+    builder.patient(spec.given, spec.family, spec.gender, birth_date_for_age(anchor, spec.age))
+    onset: When = spec.ms_onset
+    if spec.ms_onset_year_only:
+        onset = str(builder.day(spec.ms_onset).year)
+    builder.ms(onset, text=spec.ms_text)
+    spec.build(builder)
+    return builder.resources
