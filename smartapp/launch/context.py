@@ -30,7 +30,9 @@ from flask import g, has_request_context
 from smartapp.fhir import FhirClient, ReadLimits
 from smartapp.launch import tokens
 from smartapp.launch.errors import RelaunchRequired
+from smartapp.launch.population import population_token
 from smartapp.launch.scopes import GrantedScopes
+from smartapp.launch.session_store import LAUNCH_KEY, TOKEN_KEY
 from smartapp.launch.state import launch_state
 from smartapp.launch.websession import session_id
 
@@ -38,9 +40,6 @@ log = logging.getLogger(__name__)
 
 #: Refresh this many seconds before the access token expires.
 REFRESH_LEEWAY_S = 60
-
-LAUNCH_KEY = "launch"
-TOKEN_KEY = "token"  # noqa: S105 - a store key, not a secret
 
 
 @dataclass(frozen=True)
@@ -171,9 +170,6 @@ def access_token_for(context: LaunchContext, *, force_refresh: bool = False) -> 
     if context.open_server:
         return None
     if context.population:
-        # Imported here: population → login → this module.
-        from smartapp.launch.population import population_token
-
         return population_token(force=force_refresh)[1].access_token
     state = launch_state()
     sid = context.session_id

@@ -42,7 +42,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from fhir_mappings.ids import is_fhir_id
 from smartapp.config import Tenant, normalise_base
 from smartapp.launch import tokens
-from smartapp.launch.context import LAUNCH_KEY, TOKEN_KEY, current_context
+from smartapp.launch.context import current_context
 from smartapp.launch.discovery import SmartConfiguration, discover, require_secure
 from smartapp.launch.errors import (
     AuthorizationDenied,
@@ -55,7 +55,7 @@ from smartapp.launch.idtoken import resolve_fhir_user, validate_id_token
 from smartapp.launch.login import LOGIN_KEY, current_login
 from smartapp.launch.oauth_errors import explain, log_refusal
 from smartapp.launch.scopes import GrantedScopes, read_only, requested_scopes, with_refresh_scope
-from smartapp.launch.session_store import PENDING_TTL_S
+from smartapp.launch.session_store import LAUNCH_KEY, PENDING_TTL_S, TOKEN_KEY
 from smartapp.launch.state import launch_state
 from smartapp.launch.websession import ensure_session_id, rotate_session_id, session_id
 

@@ -29,7 +29,6 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
 from smartapp.config import LoginSettings
-from smartapp.launch.context import LAUNCH_KEY, TOKEN_KEY
 from smartapp.launch.discovery import AUTH_TIMEOUT_S, fetch_json, is_https, require_secure
 from smartapp.launch.errors import (
     AuthorizationDenied,
@@ -39,7 +38,7 @@ from smartapp.launch.errors import (
     TokenError,
 )
 from smartapp.launch.idtoken import issuer_keys, verify_claims
-from smartapp.launch.session_store import PENDING_TTL_S
+from smartapp.launch.session_store import LAUNCH_KEY, PENDING_TTL_S, TOKEN_KEY
 from smartapp.launch.state import launch_state
 from smartapp.launch.tokens import bound_token_responses
 from smartapp.launch.websession import ensure_session_id, rotate_session_id, session_id

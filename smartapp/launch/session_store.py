@@ -39,6 +39,11 @@ PENDING_TTL_S = 10 * 60
 #: At most this many launches may be pending in one session (several EHR tabs).
 MAX_PENDING = 8
 
+#: The named values of a session the launch keeps: the launch context (patient, scopes,
+#: FHIR base) and the token response (access and refresh tokens).
+LAUNCH_KEY = "launch"
+TOKEN_KEY = "token"  # noqa: S105 - a store key, not a secret
+
 
 class SessionStoreUnavailable(RuntimeError):
     """A shared store (the database) did not answer; `str(err)` is one sentence."""

@@ -58,8 +58,6 @@ from fhir_mappings.search import population as fp
 from fhir_mappings.write.writeback import WriteContext
 from smartapp.fhir import FhirClient, FhirError, ReadLimits
 from smartapp.launch.context import (
-    LAUNCH_KEY,
-    TOKEN_KEY,
     LaunchContext,
     current_context,
     fhir_client_for,
@@ -69,6 +67,7 @@ from smartapp.launch.errors import LaunchError
 from smartapp.launch.login import LoginRequired, SignedInUser
 from smartapp.launch.population import job_token, population_token
 from smartapp.launch.scopes import GrantedScopes
+from smartapp.launch.session_store import LAUNCH_KEY, TOKEN_KEY
 from smartapp.launch.state import launch_state
 from smartapp.launch.websession import ensure_session_id, session_id
 from smartapp.rules.registry import CHECKS_BY_ID

@@ -184,8 +184,9 @@ def test_refresh_scope_quirk(rsps, refresh, expected):
 
 
 def test_offline_access_not_granted_still_launches_without_a_refresh_token(rsps, monkeypatch):
-    from smartapp.launch.context import TOKEN_KEY, access_token_for
+    from smartapp.launch.context import access_token_for
     from smartapp.launch.errors import RelaunchRequired
+    from smartapp.launch.session_store import TOKEN_KEY
     from smartapp.launch.state import launch_state
 
     client, ehr = tenant_app(rsps, TenantQuirks(refresh_scope="offline_access"))
