@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 
+from domain.fast_init import fast_init
 from domain.records import (
     ClinicalDate,
     DataQuality,
@@ -50,6 +51,7 @@ class Phase(str, Enum):
     DISCONTINUED = "discontinued"
 
 
+@fast_init
 @dataclass(frozen=True)
 class Evidence:
     reference: str
@@ -58,6 +60,7 @@ class Evidence:
     matched_by: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class Action:
     """A code from the app's action CodeSystem (fhir_mappings/codesystems/actions.json)."""
@@ -66,6 +69,7 @@ class Action:
     display: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class Acknowledgement:
     by: str
@@ -73,6 +77,7 @@ class Acknowledgement:
     reason: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class Finding:
     check: str
@@ -106,6 +111,7 @@ class NextDueBasis(str, Enum):
     SUPPLY_END = "dispensed supply"  # the last dispensed pen was presumed injected
 
 
+@fast_init
 @dataclass(frozen=True)
 class Schedule:
     first_dose: date | None
@@ -121,6 +127,7 @@ class Schedule:
     supply_until: date | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class Summary:
     patient: PatientInfo
@@ -146,6 +153,7 @@ class Summary:
 # -- the course of therapy (built by smartapp.rules.therapy) --------------------------------
 
 
+@fast_init
 @dataclass(frozen=True)
 class Discontinuation:
     """The order or statement that discontinued therapy, and its stop date (None: not given)."""
@@ -164,6 +172,7 @@ class Discontinuation:
         return f"Kesimpta {kind} {self.record.status} {when} ({self.source.reference})"
 
 
+@fast_init
 @dataclass(frozen=True)
 class Therapy:
     """The course of ofatumumab as of a day (module doc)."""

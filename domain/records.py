@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
 
+from domain.fast_init import fast_init
+
 
 class ClinicalDateKind(str, Enum):
     DAY = "day"
@@ -18,6 +20,7 @@ class ClinicalDateKind(str, Enum):
     YEAR = "year"
 
 
+@fast_init
 @dataclass(frozen=True)
 class ClinicalDate:
     """A calendar day, or the span of days a partial FHIR date allows (SPEC §2 "Dates").
@@ -67,6 +70,7 @@ class ClinicalDate:
         )
 
 
+@fast_init
 @dataclass(frozen=True)
 class SourceRef:
     """Where a record came from: the resource reference, a human display, how it was matched."""
@@ -119,6 +123,7 @@ class ResultStatus(str, Enum):
     PENDING = "pending"  # preliminary/registered: shown, never used
 
 
+@fast_init
 @dataclass(frozen=True)
 class LabResult:
     kind: LabKind
@@ -159,6 +164,7 @@ class DoseKind(str, Enum):
     PEN = "dispensed pen"
 
 
+@fast_init
 @dataclass(frozen=True)
 class Dose:
     """A counted ofatumumab (Kesimpta) dose: a completed administration (Arzerra excluded),
@@ -171,6 +177,7 @@ class Dose:
     kind: DoseKind = DoseKind.ADMINISTRATION
 
 
+@fast_init
 @dataclass(frozen=True)
 class Dispense:
     """A completed Kesimpta MedicationDispense: pens handed to the patient on a day.
@@ -185,6 +192,7 @@ class Dispense:
     source: SourceRef
 
 
+@fast_init
 @dataclass(frozen=True)
 class MedicationOrder:
     """An ofatumumab MedicationRequest (planned start / active order)."""
@@ -199,6 +207,7 @@ class MedicationOrder:
     authored: ClinicalDate | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class TherapyStatement:
     """A Kesimpta MedicationStatement (the patient's own report of therapy), not
@@ -221,6 +230,7 @@ class VaccineClass(str, Enum):
     AMBIGUOUS = "ambiguous"
 
 
+@fast_init
 @dataclass(frozen=True)
 class Vaccination:
     """A completed Immunization that is a vaccine (TST, immune globulins, 998/999 excluded)."""
@@ -244,6 +254,7 @@ class ConditionKind(str, Enum):
     PREGNANCY = "pregnancy"
 
 
+@fast_init
 @dataclass(frozen=True)
 class ConditionRecord:
     kind: ConditionKind
@@ -268,6 +279,7 @@ class ConditionRecord:
     chronic: bool = False
 
 
+@fast_init
 @dataclass(frozen=True)
 class AllergyRecord:
     """An AllergyIntolerance whose substance is ofatumumab."""
@@ -288,6 +300,7 @@ class AllergyRecord:
     anaphylaxis: bool = False
 
 
+@fast_init
 @dataclass(frozen=True)
 class ImagingRecord:
     """A brain MRI (DiagnosticReport, ImagingStudy or Procedure)."""
@@ -297,6 +310,7 @@ class ImagingRecord:
     source: SourceRef
 
 
+@fast_init
 @dataclass(frozen=True)
 class AppTask:
     """A Task this app wrote earlier (recognised by its identifier system)."""
@@ -321,6 +335,7 @@ class AppTask:
     evidence: frozenset[str] = frozenset()
 
 
+@fast_init
 @dataclass(frozen=True)
 class AppCarePlan:
     """The monitoring CarePlan this app wrote earlier (fhir_mappings.read.careplans)."""
@@ -331,6 +346,7 @@ class AppCarePlan:
     source: SourceRef
 
 
+@fast_init
 @dataclass(frozen=True)
 class PatientInfo:
     id: str
@@ -339,6 +355,7 @@ class PatientInfo:
     gender: str | None
 
 
+@fast_init
 @dataclass(frozen=True)
 class DataQuality:
     """What was read, what could not be, and which areas of the record may be incomplete."""
@@ -371,6 +388,7 @@ AREAS = (
 )
 
 
+@fast_init
 @dataclass(frozen=True)
 class PatientRecord:
     patient: PatientInfo
