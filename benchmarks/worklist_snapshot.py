@@ -191,12 +191,12 @@ def multiply(database_url: str, times: int) -> int:
 
 
 def views(size: int, database_url: str, repeat: int, times: int) -> None:
-    import smartapp.web.worklist as web_worklist
+    import smartapp.web.worklist.reading as web_worklist
     from smartapp.web import create_app
-    from smartapp.web.worklist_store import refresher_of
+    from smartapp.web.worklist.store import refresher_of
     from tests.launch.launch_fakes import OPEN_ISS, make_config
 
-    web_worklist._today = lambda: AS_OF
+    web_worklist.today = lambda: AS_OF
     app = create_app(make_config(database_url=database_url))
     browser = app.test_client()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:

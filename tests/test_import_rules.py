@@ -98,6 +98,19 @@ def _violations(importers: Iterable[str], forbidden: Iterable[str]) -> set[tuple
     }
 
 
+#: The web app's features: each a package of routes and page models (docs/architecture.md).
+WEB_FEATURES = ("dashboard", "writeback", "worklist")
+#: The web app's shared modules, below every feature.
+WEB_SHARED = (
+    "smartapp.web.access",
+    "smartapp.web.capacity",
+    "smartapp.web.database",
+    "smartapp.web.errors",
+    "smartapp.web.fhir_access",
+    "smartapp.web.health",
+    "smartapp.web.security",
+)
+
 #: (who, may never import, why) — the one-way flow of docs/architecture.md.
 RULES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
     (
@@ -161,6 +174,19 @@ RULES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
         ("smartapp",),
         ("requests",),
         "HTTP goes through smartapp.fhir (FHIR) or smartapp.launch (OAuth) only",
+    ),
+    *(
+        (
+            (f"smartapp.web.{feature}",),
+            tuple(f"smartapp.web.{other}.routes" for other in WEB_FEATURES if other != feature),
+            f"the web feature {feature} never imports another feature's routes",
+        )
+        for feature in WEB_FEATURES
+    ),
+    (
+        WEB_SHARED,
+        tuple(f"smartapp.web.{feature}" for feature in WEB_FEATURES),
+        "the web app's shared modules know no feature",
     ),
 ]
 

@@ -22,43 +22,29 @@ from datetime import date
 from flask import Blueprint, Response, jsonify, request
 
 from fhir_mappings.ids import is_fhir_id
-from smartapp.launch.context import LaunchContext, current_context
+from smartapp.launch.context import current_context
 from smartapp.report import summary_json
+from smartapp.web.access import may_read
 from smartapp.web.dashboard import read_patient, server_timing
+from smartapp.web.errors import PageError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-#: FHIR `id` datatype.
-
-
-def json_error(status: int, error: str, message: str) -> Response:
-    response = jsonify({"error": error, "message": message})
-    response.status_code = status
-    return response
-
-
-def may_read(context: LaunchContext, patient_id: str) -> bool:
-    """A launch with a patient in context sees that patient only, whatever else it was
-    granted (patient lock); open servers and user-level launches may ask for any patient."""
-    return context.may_open(patient_id)
 
 
 @bp.get("/patient/<patient_id>")
 def patient_summary(patient_id: str) -> Response:
     context = current_context()
     if context is None:
-        return json_error(
+        raise PageError(
             401,
             "Not launched",
             "There is no active launch in this browser session: launch the app from your "
             "EHR or from launch.html first.",
         )
     if not is_fhir_id(patient_id):
-        return json_error(
-            400, "Invalid patient id", "A FHIR id is 1-64 letters, digits, '-' or '.'."
-        )
+        raise PageError(400, "Invalid patient id", "A FHIR id is 1-64 letters, digits, '-' or '.'.")
     if not may_read(context, patient_id):
-        return json_error(
+        raise PageError(
             403,
             "Not allowed",
             "This launch is for one patient only; it cannot read another patient.",
@@ -67,7 +53,7 @@ def patient_summary(patient_id: str) -> Response:
     try:
         as_of = date.fromisoformat(as_of_text) if as_of_text else date.today()
     except ValueError:
-        return json_error(400, "Invalid as_of", "as_of must be a date like 2025-01-31.")
+        raise PageError(400, "Invalid as_of", "as_of must be a date like 2025-01-31.") from None
     read = read_patient(context, patient_id, as_of)
     response = jsonify(summary_json(read.summary))
     response.headers["Server-Timing"] = server_timing(

@@ -6,6 +6,7 @@ HTML for pages, JSON (`{"error", "message"}`) for `/api/…` and clients that as
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
@@ -36,6 +37,20 @@ MESSAGES = {
 JSON_PATHS = ("/api/", "/cds-services")
 #: ... except these pages for people.
 HTML_PATHS = ("/cds-services/report",)
+
+
+class PageError(Exception):
+    """A refusal or failure a view raises to show a page: the status, a title and a
+    sentence a person can act on. The app renders it as the error page (JSON for machine
+    endpoints); a feature blueprint registers its own handler to render it as its message
+    page. `values` are extra template values of that page (a back link, a retry link)."""
+
+    def __init__(self, status: int, title: str, message: str, **values: Any) -> None:
+        super().__init__(title)
+        self.status = status
+        self.title = title
+        self.message = message
+        self.values = values
 
 
 def wants_json() -> bool:
@@ -78,7 +93,7 @@ def _http_error(error: HTTPException) -> Response:
     return response
 
 
-def _launch_error(error: LaunchError) -> Response:
+def launch_error_page(error: LaunchError) -> Response:
     log.info("launch refused (%s): %s", error.status, error.title)
     return render_error(
         error.status,
@@ -89,14 +104,20 @@ def _launch_error(error: LaunchError) -> Response:
     )
 
 
-def _token_expired(error: TokenExpired) -> Response:
+def relaunch_page(error: TokenExpired | None = None) -> Response:
+    """The "please relaunch" page: the FHIR server refused the token even after a renewal."""
     relaunch = RelaunchRequired()
     return render_error(relaunch.status, relaunch.title, relaunch.message, relaunch=True)
+
+
+def _page_error(error: PageError) -> Response:
+    return render_error(error.status, error.title, error.message)
 
 
 def register_error_handlers(app: Flask) -> None:
     for status in (400, 401, 403, 404, 405, 500):
         app.register_error_handler(status, _http_error)
-    app.register_error_handler(LaunchError, _launch_error)
+    app.register_error_handler(LaunchError, launch_error_page)
     # A FHIR 401 that no view handled (it did not retry with a refreshed token).
-    app.register_error_handler(TokenExpired, _token_expired)
+    app.register_error_handler(TokenExpired, relaunch_page)
+    app.register_error_handler(PageError, _page_error)

@@ -39,7 +39,7 @@ from smartapp.report import summary_json
 from smartapp.rules import evaluate
 from smartapp.rules.settings import RuleSettings
 from smartapp.web import create_app
-from smartapp.web.worklist_store import refresher_of
+from smartapp.web.worklist.store import refresher_of
 from smartapp.worklist import Worklist, WorklistOptions, build_worklist, read_csv, write_csv
 from smartapp.worklist.csvfile import row_values
 from smartapp.worklist.pacing import ExportPacer

@@ -1,4 +1,4 @@
-"""The write-back in the web app: preview, confirm, acknowledge (smartapp.web.writeback_views).
+"""The write-back in the web app: preview, confirm, acknowledge (smartapp.web.writeback).
 
 Flask test client against the unit tests' fake FHIR server (tests/support/fake_fhir.py):
 transactions (PUT stored, FHIRPath Patch applied, Provenance POSTed), reads by id, and
@@ -18,7 +18,8 @@ import responses
 from flask.testing import FlaskClient
 
 from fhir_mappings.write.writeback import PlanItem, WritePlan
-from smartapp.web import writeback_views
+from smartapp.web.writeback import author, routes
+from smartapp.web.writeback import page as writeback_page
 from smartapp.writeback import PatientPlan
 from tests.launch.launch_fakes import FULL_SCOPES, ISS, OPEN_ISS
 from tests.support.fake_fhir import FakeFhir
@@ -153,7 +154,7 @@ def test_preview_lists_what_will_be_written_and_writes_nothing(client, rsps):
 
 def test_preview_patient_name_and_descriptions_are_escaped(client, rsps, monkeypatch):
     open_session(client, rsps, "escaping")
-    real = writeback_views.plan_for_patient
+    real = routes.plan_for_patient
 
     def hostile(*args: Any, **kwargs: Any) -> PatientPlan:
         prepared = real(*args, **kwargs)
@@ -167,7 +168,7 @@ def test_preview_patient_name_and_descriptions_are_escaped(client, rsps, monkeyp
         )
         return replace(prepared, plan=plan)
 
-    monkeypatch.setattr(writeback_views, "plan_for_patient", hostile)
+    monkeypatch.setattr(routes, "plan_for_patient", hostile)
     html, _ = preview(client)
     assert "<script>" not in html
     assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
@@ -612,15 +613,15 @@ def test_acknowledge_failure_is_a_clear_page(client, rsps):
 
 
 def test_human_name_prefers_official_text_then_parts():
-    assert writeback_views.human_name([{"text": "  Dr  A  B "}]) == "Dr A B"
+    assert author.human_name([{"text": "  Dr  A  B "}]) == "Dr A B"
     names = [
         {"use": "old", "family": "Old"},
         {"use": "official", "given": ["Ann"], "family": "Lee"},
     ]
-    assert writeback_views.human_name(names) == "Ann Lee"
-    assert writeback_views.human_name([{}]) is None
-    assert writeback_views.human_name("Dr X") is None
-    assert writeback_views.human_name(None) is None
+    assert author.human_name(names) == "Ann Lee"
+    assert author.human_name([{}]) is None
+    assert author.human_name("Dr X") is None
+    assert author.human_name(None) is None
 
 
 def test_a_reopened_alert_task_is_counted_in_the_preview_summary(client):
@@ -644,7 +645,7 @@ def test_a_reopened_alert_task_is_counted_in_the_preview_summary(client):
             PlanItem("create", "Provenance", "Record who saved this", None),
         ),
     )
-    view = writeback_views.preview_page(plan, make_summary(), "launch-1")
+    view = writeback_page.preview_page(plan, make_summary(), "launch-1")
     assert (view.tasks_reopened, view.task_changes) == (1, 1)
     with client.application.test_request_context("/patient/plan"):
         html = render_template("writeback/preview.html", preview=view)

@@ -14,9 +14,10 @@ from flask.testing import FlaskClient
 from joserfc.jwk import RSAKey
 
 from smartapp.config import AppConfig
+from smartapp.fhir import FhirError
 from smartapp.launch.session_store import MemorySessionStore
 from smartapp.web import create_app
-from smartapp.web.worklist_store import refresher_of
+from smartapp.web.worklist.store import refresher_of
 from smartapp.worklist import WorklistFilters, read_csv
 from tests.launch.launch_fakes import (
     FULL_SCOPES,
@@ -92,7 +93,7 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture(autouse=True)
 def fixed_day(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("smartapp.web.worklist._today", lambda: AS_OF)
+    monkeypatch.setattr("smartapp.web.worklist.reading.today", lambda: AS_OF)
 
 
 @pytest.fixture
@@ -503,3 +504,73 @@ def test_the_tasks_result_says_when_alert_tasks_were_reopened(client) -> None:
             failed=0,
         )
     assert "1 alert Task reopened for new evidence" in html
+
+
+def _post_tasks(client: FlaskClient, patients: list[str]) -> Any:
+    html = client.get("/worklist?status=overdue").get_data(as_text=True)
+    return client.post(
+        "/worklist/tasks",
+        data={
+            "csrf_token": csrf(html),
+            "launch_id": _launch_id(html),
+            "patient": patients,
+            "return": "status=overdue",
+        },
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("patients", "title", "message"),
+    [
+        ([], "No patient selected", "Select at least one patient."),
+        (["not an id!"], "The selection cannot be used", "Choose at most"),
+    ],
+)
+def test_an_unusable_selection_writes_nothing_and_leads_back(
+    client, open_fhir, patients, title, message
+) -> None:
+    open_session(client)
+    response = _post_tasks(client, patients)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert f"</span> {title}</h1>" in html and message in html
+    assert 'href="/worklist?status=overdue">Back to the worklist' in html
+    assert not open_fhir.transactions
+
+
+def test_a_fhir_failure_while_creating_tasks_is_a_page(client, open_fhir, monkeypatch) -> None:
+    open_session(client)
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise FhirError("HTTP 500: database is down", status=500)
+
+    monkeypatch.setattr("smartapp.web.worklist.routes.create_tasks", failing)
+    response = _post_tasks(client, ["gen-3-000001"])
+    html = response.get_data(as_text=True)
+    assert response.status_code == 502
+    assert "</span> Nothing could be written</h1>" in html
+    assert "The FHIR server failed: HTTP 500: database is down" in html
+    assert 'href="/worklist?status=overdue">Back to the worklist' in html
+
+
+def test_a_fhir_failure_elsewhere_stays_a_server_error(app, client, open_fhir, monkeypatch):
+    open_session(client)
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise FhirError("HTTP 500: database is down", status=500)
+
+    monkeypatch.setattr("smartapp.web.worklist.routes.stored_state", failing)
+    app.testing = False  # the production error page, not the test client's exception
+    response = client.get("/worklist/refresh-status")
+    assert response.status_code == 500
+    assert "database is down" not in response.get_data(as_text=True)
+
+
+def test_opening_a_broken_patient_link_is_refused(client, open_fhir) -> None:
+    open_session(client)
+    response = client.get("/worklist/open/not%20an%20id", headers={"Sec-Fetch-Site": "none"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "</span> Not a patient id</h1>" in html and "This link is broken." in html
+    assert 'href="/worklist">Back to the worklist' in html

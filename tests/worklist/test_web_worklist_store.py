@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from smartapp.web import create_app
-from smartapp.web.worklist_store import refresher_of
+from smartapp.web.worklist.store import refresher_of
 from smartapp.worklist import read_csv
 from tests.launch.launch_fakes import OPEN_ISS, make_config
 from tests.support.fake_fhir import FakeFhir
@@ -27,7 +27,7 @@ SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 @pytest.fixture
 def day(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     today = [AS_OF]
-    monkeypatch.setattr("smartapp.web.worklist._today", lambda: today[0])
+    monkeypatch.setattr("smartapp.web.worklist.reading.today", lambda: today[0])
     return today
 
 
