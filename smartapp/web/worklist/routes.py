@@ -11,8 +11,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from fhir_mappings.ids import is_fhir_id
 from smartapp.fhir import FhirClient
-from smartapp.launch.session_store import LAUNCH_KEY, TOKEN_KEY
 from smartapp.launch.population import population_token
+from smartapp.launch.session_store import LAUNCH_KEY, TOKEN_KEY
 from smartapp.launch.state import launch_state
 from smartapp.launch.websession import ensure_session_id, session_id
 from smartapp.web.access import (
