@@ -26,7 +26,6 @@ import tempfile
 import time
 import uuid
 from contextlib import ExitStack
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from benchmarks.patient_read import patient_ids
+from benchmarks.patient_read import seed_bench_cohort
 from sandbox_ehr.cds_orders import draft_order
-from smartapp.demo.bundles import demo_bundles, demo_system
-from smartapp.demo.generator import generate_cohort
-from smartapp.demo.seed import seed
 from smartapp.fhir import FhirClient
 from tests.support.servers import free_port, python_server
 
@@ -113,16 +109,8 @@ def main() -> None:
 
             print("starting HAPI (hapi/run)...", flush=True)
             base = stack.enter_context(hapi_server(RESULTS))
-        anchor = date.today()
-        system = demo_system(f"cds-bench-{uuid.uuid4().hex[:8]}")
         with FhirClient(base) as client:
-            bundles = [*demo_bundles(anchor, identifier_system=system)]
-            bundles += list(
-                generate_cohort(1, anchor, seed=5, years=(5, 5), identifier_system=system)
-            )
-            report = seed(client, bundles)
-            assert report.ok, report.describe()
-            ids = patient_ids(client, system)
+            ids = seed_bench_cohort(client, "cds-bench")
 
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cds-bench-")))
         clients = scratch / "cds-clients.json"

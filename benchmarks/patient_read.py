@@ -28,32 +28,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fhir_mappings.search.population import EXPORT_TYPES
 from fhir_mappings.site import load_mappings
 from smartapp import patient_service as service
 from smartapp.demo.bundles import demo_bundles, demo_system
 from smartapp.demo.generator import generate_cohort
-from smartapp.demo.seed import seed
 from smartapp.fhir import FhirClient
 from smartapp.quirks import TenantQuirks
+from tests.support.seeded import seed_cohort
 
 #: Every search-shaping quirk on (the launch quirks do not change the read).
 ALL_QUIRKS = TenantQuirks(observation_categories=("laboratory", "social-history", "exam"))
 
-NAIVE_TYPES = (
-    "Observation",
-    "MedicationAdministration",
-    "MedicationDispense",
-    "MedicationStatement",
-    "MedicationRequest",
-    "Immunization",
-    "Condition",
-    "AllergyIntolerance",
-    "DiagnosticReport",
-    "ImagingStudy",
-    "Procedure",
-    "Task",
-    "CarePlan",
-)
+#: One search per type the batch read reads; the Patient is read by id and the Medications
+#: through the references found.
+NAIVE_TYPES = tuple(t for t in EXPORT_TYPES if t not in ("Patient", "Medication"))
 
 
 def naive_read(client: FhirClient, patient_id: str) -> int:
@@ -72,14 +61,14 @@ def naive_read(client: FhirClient, patient_id: str) -> int:
     return count + len(medications)
 
 
-def patient_ids(client: FhirClient, system: str) -> dict[str, str]:
-    found = client.search_all(f"Patient?identifier={system}|&_count=500")
-    ids = {}
-    for patient in found.resources:
-        for identifier in patient.get("identifier", []):
-            if identifier.get("system") == system:
-                ids[identifier["value"]] = patient["id"]
-    return ids
+def seed_bench_cohort(client: FhirClient, tag: str) -> dict[str, str]:
+    """The demo cohort and one generated patient with five years of history, under a new
+    identifier system named after `tag`: slug -> server-assigned Patient id."""
+    anchor = date.today()
+    system = demo_system(f"{tag}-{uuid.uuid4().hex[:8]}")
+    bundles = [*demo_bundles(anchor, identifier_system=system)]
+    bundles += list(generate_cohort(1, anchor, seed=5, years=(5, 5), identifier_system=system))
+    return seed_cohort(client, system, anchor, bundles).patient_ids
 
 
 def main() -> None:
@@ -95,16 +84,8 @@ def main() -> None:
 
             print("starting HAPI (hapi/run)...", flush=True)
             base = stack.enter_context(hapi_server(Path("benchmarks/results")))
-        anchor = date.today()
-        system = demo_system(f"bench-{uuid.uuid4().hex[:8]}")
         with FhirClient(base) as client:
-            bundles = [*demo_bundles(anchor, identifier_system=system)]
-            bundles += list(
-                generate_cohort(1, anchor, seed=5, years=(5, 5), identifier_system=system)
-            )
-            report = seed(client, bundles)
-            assert report.ok, report.describe()
-            ids = patient_ids(client, system)
+            ids = seed_bench_cohort(client, "bench")
         mappings = load_mappings(None)
 
         rows = []

@@ -24,14 +24,11 @@ before and after each test that uses it.
 from __future__ import annotations
 
 import json
-import secrets
 import tempfile
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +36,9 @@ import pytest
 import requests
 
 from smartapp.config import default_callback_id
-from smartapp.demo.bundles import demo_bundles, demo_system
-from smartapp.demo.seed import seed
 from smartapp.fhir import FhirClient
-from tests.support.servers import free_port, python_server
+from tests.support.seeded import SeededCohort, seed_demo
+from tests.support.servers import app_env, free_port, python_server, sandbox_server
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CLIENT_ID = "smartapp-demo"
@@ -104,6 +100,17 @@ def sandbox_redirect_uri(app: str, sandbox: str) -> str:
     return f"{app}/callback/{default_callback_id(f'{sandbox}/fhir')}"
 
 
+def launch_options(app: str, sandbox: str) -> list[str]:
+    """The sandbox EHR's flags for launching `app` (run-time knobs on: --test-mode)."""
+    return [
+        "--test-mode",
+        "--redirect-uri",
+        sandbox_redirect_uri(app, sandbox),
+        "--app-launch-url",
+        f"{app}/launch",
+    ]
+
+
 @contextmanager
 def start_stack(hapi_base: str, log_dir: Path = ARTIFACTS) -> Iterator[SmartStack]:
     """Start the sandbox EHR and the app in front of `hapi_base`; stop both on exit."""
@@ -135,24 +142,7 @@ def start_stack(hapi_base: str, log_dir: Path = ARTIFACTS) -> Iterator[SmartStac
             encoding="utf-8",
         )
         stack.enter_context(
-            python_server(
-                [
-                    "-m",
-                    "sandbox_ehr",
-                    "--test-mode",
-                    "--port",
-                    str(sandbox_port),
-                    "--fhir-upstream",
-                    hapi_base,
-                    "--redirect-uri",
-                    sandbox_redirect_uri(app, sandbox),
-                    "--app-launch-url",
-                    f"{app}/launch",
-                ],
-                "/healthz",
-                sandbox_log,
-                port=sandbox_port,
-            )
+            sandbox_server(sandbox_port, hapi_base, sandbox_log, *launch_options(app, sandbox))
         )
         stack.enter_context(
             python_server(
@@ -160,28 +150,18 @@ def start_stack(hapi_base: str, log_dir: Path = ARTIFACTS) -> Iterator[SmartStac
                 "/healthz",
                 app_log,
                 port=app_port,
-                env={
-                    "SMARTAPP_SECRET_KEY": secrets.token_urlsafe(32),
-                    "SMARTAPP_ISSUERS": f"{sandbox}/fhir,{hapi_base}",
-                    "SMARTAPP_OPEN_SERVERS": hapi_base,
-                    "SMARTAPP_CLIENT_ID": CLIENT_ID,
-                    "SMARTAPP_PUBLIC_URL": app,
-                    "SMARTAPP_LOG_LEVEL": "INFO",
-                    # Nothing inherited from a developer's shell may change the set-up.
-                    "SMARTAPP_FHIR_BASE": "",
-                    "SMARTAPP_TENANTS": "",
-                    "SMARTAPP_INSECURE_COOKIES": "0",
-                    "SMARTAPP_SCOPES": "",
-                    "SMARTAPP_CLIENT_SECRET": "",
-                    "SMARTAPP_CLIENT_AUTH": "",
-                    "SMARTAPP_PRIVATE_KEY": "",
-                    "SMARTAPP_MAPPINGS": "",
-                    "SMARTAPP_FRAME_ANCESTORS": f"http://localhost:{ehr_ui_port}",
-                    # A database of its own (created at start-up): nothing left from before.
-                    "SMARTAPP_DATABASE_URL": f"sqlite:///{scratch}/app.db",
-                    "SMARTAPP_TOKEN_KEY": "",
-                    "SMARTAPP_CDS_CLIENTS": str(cds_clients),
-                },
+                env=app_env(
+                    {
+                        "SMARTAPP_ISSUERS": f"{sandbox}/fhir,{hapi_base}",
+                        "SMARTAPP_OPEN_SERVERS": hapi_base,
+                        "SMARTAPP_CLIENT_ID": CLIENT_ID,
+                        "SMARTAPP_PUBLIC_URL": app,
+                        "SMARTAPP_FRAME_ANCESTORS": f"http://localhost:{ehr_ui_port}",
+                        # A database of its own (created at start-up): nothing left from before.
+                        "SMARTAPP_DATABASE_URL": f"sqlite:///{scratch}/app.db",
+                        "SMARTAPP_CDS_CLIENTS": str(cds_clients),
+                    }
+                ),
             )
         )
         yield SmartStack(hapi_base, sandbox, app, app_log, sandbox_log, ehr_ui_port)
@@ -218,13 +198,8 @@ def shared_stack(hapi_base: str) -> Iterator[SmartStack]:
                 exit_stack.close()
 
 
-@dataclass(frozen=True)
-class DemoCohort:
-    base: str
-    system: str
-    anchor: date
-    #: demo slug (identifier value) -> server-assigned Patient id
-    patient_ids: dict[str, str]
+#: The demo patients `STACK_SLUGS`, seeded once per server.
+DemoCohort = SeededCohort
 
 
 def seed_demo_cohort(hapi_base: str) -> DemoCohort:
@@ -233,22 +208,8 @@ def seed_demo_cohort(hapi_base: str) -> DemoCohort:
         cohort: DemoCohort | None = _shared["cohorts"].get(hapi_base)
         if cohort is not None:
             return cohort
-        anchor = date.today()
-        system = demo_system(f"smart-{uuid.uuid4().hex[:8]}")
         with FhirClient(hapi_base) as client:
-            report = seed(client, demo_bundles(anchor, identifier_system=system, slugs=STACK_SLUGS))
-            assert report.ok, report.describe()
-            found = client.search_all(
-                f"Patient?identifier={system}|&_count=500&_elements=identifier"
-            )
-            assert found.complete, found.problem
-        ids = {
-            identifier["value"]: patient["id"]
-            for patient in found.resources
-            for identifier in patient.get("identifier", [])
-            if identifier.get("system") == system
-        }
-        cohort = DemoCohort(hapi_base, system, anchor, ids)
+            cohort = seed_demo(client, "smart", slugs=STACK_SLUGS)
         _shared["cohorts"][hapi_base] = cohort
         return cohort
 

@@ -10,7 +10,6 @@ or CSP error, nothing wider than the 1024x700 frame.
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -19,12 +18,10 @@ import pytest
 
 from fhir_mappings.canonical import TASK_IDENTIFIER_SYSTEM
 from smartapp.config import load_config
-from smartapp.demo.bundles import demo_bundles, demo_system
-from smartapp.demo.seed import seed
 from smartapp.fhir import FhirClient
 from smartapp.web import create_app
 from tests.e2e.conftest import ARTIFACTS
-from tests.integration.conftest import patient_ids_for
+from tests.support.seeded import seed_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -33,11 +30,8 @@ SLUG = "recurrent-infections"
 
 @pytest.fixture
 def seeded_patient(hapi_base: str) -> str:
-    system = demo_system(f"wbe2e-{uuid.uuid4().hex[:8]}")
     with FhirClient(hapi_base) as client:
-        report = seed(client, demo_bundles(date.today(), identifier_system=system, slugs=[SLUG]))
-        assert report.ok, report.describe()
-        return patient_ids_for(client, system)[SLUG]
+        return seed_demo(client, "wbe2e", slugs=[SLUG]).patient_ids[SLUG]
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ verifier, and the sandbox issues no token either.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from urllib.parse import urlencode
@@ -27,8 +26,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from tests.e2e.stack import CLIENT_ID, SmartStack, sandbox_redirect_uri
-from tests.integration.conftest import SeededCohort
+from tests.e2e.stack import CLIENT_ID, SmartStack, launch_options, sandbox_redirect_uri
 from tests.integration.stack import (
     AUTO,
     ehr_launch,
@@ -39,7 +37,8 @@ from tests.integration.stack import (
 from tests.support.app_key import write_app_key
 from tests.support.hostile_issuer import HostileIssuer
 from tests.support.loopback import LoopbackSession
-from tests.support.servers import free_port, python_server
+from tests.support.seeded import SeededCohort
+from tests.support.servers import app_env, free_port, python_server, sandbox_server
 
 pytestmark = pytest.mark.integration
 
@@ -65,53 +64,33 @@ def stack(hapi_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     sandbox_port, app_port = free_port(), free_port()
     sandbox, app = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{app_port}"
     sandbox_log, app_log = folder / "sandbox.log", folder / "app.log"
-    sandbox_args = [
-        "-m",
-        "sandbox_ehr",
-        "--test-mode",
-        "--port",
-        str(sandbox_port),
-        "--fhir-upstream",
-        hapi_base,
+    sandbox_options = [
+        *launch_options(app, sandbox),
         "--client-jwks",
         str(jwks_path),
-        "--redirect-uri",
-        sandbox_redirect_uri(app, sandbox),
-        "--app-launch-url",
-        f"{app}/launch",
         "--login-redirect-uri",
         f"{app}/login/callback",
     ]
     hostile = HostileIssuer(f"{sandbox}/fhir", sandbox_redirect_uri(app, sandbox))
     _issuers[app] = hostile
-    env = {
-        "SMARTAPP_SECRET_KEY": secrets.token_urlsafe(32),
-        "SMARTAPP_ISSUERS": f"{sandbox}/fhir,{hostile.fhir_base}",
-        "SMARTAPP_CLIENT_ID": CLIENT_ID,
-        "SMARTAPP_PUBLIC_URL": app,
-        "SMARTAPP_BACKEND_ISS": f"{sandbox}/fhir",
-        "SMARTAPP_BACKEND_CLIENT_ID": "smartapp-backend",
-        "SMARTAPP_PRIVATE_KEY": str(key_path),
-        "SMARTAPP_LOGIN_ISSUER": sandbox,
-        "SMARTAPP_LOGIN_CLIENT_ID": "smartapp-login",
-        "SMARTAPP_LOGIN_CLIENT_SECRET": "sandbox-login-secret",
-        "SMARTAPP_LOGIN_ALLOWED_GROUPS": "ms-coordinators",
-        "SMARTAPP_DATABASE_URL": f"sqlite:///{folder}/app.db",
-        "SMARTAPP_LOG_LEVEL": "INFO",
-        "SMARTAPP_OPEN_SERVERS": "",
-        "SMARTAPP_FHIR_BASE": "",
-        "SMARTAPP_TENANTS": "",
-        "SMARTAPP_SCOPES": "",
-        "SMARTAPP_CLIENT_SECRET": "",
-        "SMARTAPP_CLIENT_AUTH": "",
-        "SMARTAPP_MAPPINGS": "",
-        "SMARTAPP_TOKEN_KEY": "",
-        "SMARTAPP_CDS_CLIENTS": "",
-        "SMARTAPP_INSECURE_COOKIES": "0",
-    }
+    env = app_env(
+        {
+            "SMARTAPP_ISSUERS": f"{sandbox}/fhir,{hostile.fhir_base}",
+            "SMARTAPP_CLIENT_ID": CLIENT_ID,
+            "SMARTAPP_PUBLIC_URL": app,
+            "SMARTAPP_BACKEND_ISS": f"{sandbox}/fhir",
+            "SMARTAPP_BACKEND_CLIENT_ID": "smartapp-backend",
+            "SMARTAPP_PRIVATE_KEY": str(key_path),
+            "SMARTAPP_LOGIN_ISSUER": sandbox,
+            "SMARTAPP_LOGIN_CLIENT_ID": "smartapp-login",
+            "SMARTAPP_LOGIN_CLIENT_SECRET": "sandbox-login-secret",
+            "SMARTAPP_LOGIN_ALLOWED_GROUPS": "ms-coordinators",
+            "SMARTAPP_DATABASE_URL": f"sqlite:///{folder}/app.db",
+        }
+    )
     with (
         hostile,
-        python_server(sandbox_args, "/healthz", sandbox_log, port=sandbox_port),
+        sandbox_server(sandbox_port, hapi_base, sandbox_log, *sandbox_options),
         python_server(
             ["-m", "smartapp.cli", "serve", "--port", str(app_port)],
             "/healthz",

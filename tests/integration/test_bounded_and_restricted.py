@@ -38,12 +38,12 @@ import requests
 
 from tests.e2e import stack as smart
 from tests.e2e.stack import DemoCohort, SmartStack
-from tests.integration.conftest import SeededCohort
 from tests.integration.stack import AUTO, ehr_launch, sandbox_requests
 from tests.support.fault_proxy import FaultProxy
 from tests.support.hostile_fhir import Hostility
 from tests.support.loopback import LoopbackSession
 from tests.support.navigation import TYPED
+from tests.support.seeded import SeededCohort
 from tests.support.servers import REPO, free_port, python_server
 
 pytestmark = pytest.mark.integration

@@ -25,7 +25,7 @@ from smartapp.fhir import FhirClient
 from smartapp.rules.settings import RuleSettings
 from smartapp.web import create_app
 from tests.cds.cds_fakes import bearer, card_checks, cds_config, hook_body, write_clients
-from tests.integration.conftest import SeededCohort
+from tests.support.seeded import SeededCohort
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,6 @@ import pytest
 
 from tests.e2e import stack as smart
 from tests.e2e.stack import SmartStack
-from tests.integration.conftest import SeededCohort
 from tests.integration.stack import (
     AUTO,
     data_round_trips,
@@ -28,6 +27,7 @@ from tests.integration.stack import (
     server_timing,
 )
 from tests.support.loopback import LoopbackSession
+from tests.support.seeded import SeededCohort
 
 pytestmark = pytest.mark.integration
 

@@ -20,10 +20,10 @@ import pytest
 import requests
 
 from smartapp.demo.servers import COORDINATOR, NEUROLOGIST, DemoUrls
-from tests.integration.conftest import SeededCohort
 from tests.integration.stack import Hops, follow
 from tests.support.forms import parse_form
 from tests.support.loopback import LoopbackSession
+from tests.support.seeded import SeededCohort
 from tests.support.servers import free_port, python_server
 
 pytestmark = pytest.mark.integration

@@ -18,8 +18,8 @@ from smartapp.fhir import FhirClient
 from smartapp.report import summary_json
 from smartapp.rules import evaluate
 from smartapp.rules.settings import RuleSettings
-from tests.integration.conftest import SeededCohort
 from tests.support.fault_proxy import FaultProxy
+from tests.support.seeded import SeededCohort
 
 pytestmark = pytest.mark.integration
 SETTINGS = RuleSettings()

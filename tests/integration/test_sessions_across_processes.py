@@ -28,37 +28,16 @@ from tests.e2e.stack import (
     CLIENT_ID,
     DemoCohort,
     SmartStack,
-    sandbox_redirect_uri,
+    launch_options,
 )
 from tests.integration.stack import AUTO, data_round_trips, ehr_launch
 from tests.support.loopback import LoopbackSession
 from tests.support.postgres import create_database
-from tests.support.servers import free_port, python_server
+from tests.support.servers import app_env, free_port, python_server, sandbox_server
 
 pytestmark = pytest.mark.integration
 
 demo_cohort = smart.demo_cohort
-
-
-def app_env(sandbox: str, hapi: str, app: str, database_url: str, secret: str) -> dict[str, str]:
-    return {
-        "SMARTAPP_SECRET_KEY": secret,
-        "SMARTAPP_ISSUERS": f"{sandbox}/fhir,{hapi}",
-        "SMARTAPP_OPEN_SERVERS": hapi,
-        "SMARTAPP_CLIENT_ID": CLIENT_ID,
-        "SMARTAPP_PUBLIC_URL": app,
-        "SMARTAPP_DATABASE_URL": database_url,
-        "SMARTAPP_TOKEN_KEY": "",
-        "SMARTAPP_LOG_LEVEL": "INFO",
-        "SMARTAPP_FHIR_BASE": "",
-        "SMARTAPP_TENANTS": "",
-        "SMARTAPP_INSECURE_COOKIES": "0",
-        "SMARTAPP_SCOPES": "",
-        "SMARTAPP_CLIENT_SECRET": "",
-        "SMARTAPP_CLIENT_AUTH": "",
-        "SMARTAPP_PRIVATE_KEY": "",
-        "SMARTAPP_MAPPINGS": "",
-    }
 
 
 class TwoApps:
@@ -77,25 +56,9 @@ class TwoApps:
         return ARTIFACTS / f"two-apps-{self.tag}-{name}.log"
 
     def start_sandbox(self) -> None:
+        options = launch_options(self.a, self.sandbox)
         self.stack.enter_context(
-            python_server(
-                [
-                    "-m",
-                    "sandbox_ehr",
-                    "--test-mode",
-                    "--port",
-                    str(self.sandbox_port),
-                    "--fhir-upstream",
-                    self.hapi,
-                    "--redirect-uri",
-                    sandbox_redirect_uri(self.a, self.sandbox),
-                    "--app-launch-url",
-                    f"{self.a}/launch",
-                ],
-                "/healthz",
-                self.log("sandbox"),
-                port=self.sandbox_port,
-            )
+            sandbox_server(self.sandbox_port, self.hapi, self.log("sandbox"), *options)
         )
 
     @contextmanager
@@ -106,7 +69,17 @@ class TwoApps:
             "/healthz",
             self.log(name),
             port=port,
-            env=app_env(self.sandbox, self.hapi, base, self.database_url, self.secret),
+            env=app_env(
+                {
+                    # Both apps sign and read the same sessions.
+                    "SMARTAPP_SECRET_KEY": self.secret,
+                    "SMARTAPP_ISSUERS": f"{self.sandbox}/fhir,{self.hapi}",
+                    "SMARTAPP_OPEN_SERVERS": self.hapi,
+                    "SMARTAPP_CLIENT_ID": CLIENT_ID,
+                    "SMARTAPP_PUBLIC_URL": base,
+                    "SMARTAPP_DATABASE_URL": self.database_url,
+                }
+            ),
         ) as url:
             yield url
 

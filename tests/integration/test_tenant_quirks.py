@@ -18,7 +18,7 @@ from smartapp.fhir import FhirClient
 from smartapp.fhir.dialect import SearchDialect
 from smartapp.report import summary_json
 from smartapp.rules.settings import RuleSettings
-from tests.integration.conftest import SeededCohort
+from tests.support.seeded import SeededCohort
 
 pytestmark = pytest.mark.integration
 

@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from fhir_mappings.read.record import read_patient_record
+from fhir_mappings.search.population import EXPORT_TYPES
 from fhir_mappings.site import Mappings
 from fhir_mappings.write.writeback import WriteContext
 from smartapp.config import AppConfig, LoginSettings
@@ -44,10 +45,10 @@ from smartapp.worklist import Worklist, WorklistOptions, build_worklist, read_cs
 from smartapp.worklist.csvfile import row_values
 from smartapp.worklist.pacing import ExportPacer
 from smartapp.worklist.tasks import create_tasks
-from tests.integration.conftest import SeededCohort, patient_ids_for
 from tests.support.app_key import write_app_key
 from tests.support.navigation import TYPED
-from tests.support.servers import free_port, python_server
+from tests.support.seeded import SeededCohort, patient_ids_for
+from tests.support.servers import free_port, sandbox_server
 from tests.worklist.cohort import (
     group,
     other_drug_patient,
@@ -335,27 +336,19 @@ def sandbox(hapi_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     folder = tmp_path_factory.mktemp("backend")
     key_path, jwks_path = write_app_key(folder)
     port = free_port()
-    with python_server(
-        [
-            "-m",
-            "sandbox_ehr",
-            "--port",
-            str(port),
-            "--fhir-upstream",
-            hapi_base,
-            "--client-jwks",
-            str(jwks_path),
-            # The sign-in (the app's own login) runs through the sandbox as the identity
-            # provider, as the coordinator, without its login and consent pages.
-            "--login-redirect-uri",
-            "http://localhost/login/callback",
-            "--auto-login",
-            "sandbox-coordinator",
-            "--auto-approve",
-        ],
-        "/healthz",
+    with sandbox_server(
+        port,
+        hapi_base,
         ARTIFACTS / "worklist-sandbox.log",
-        port=port,
+        "--client-jwks",
+        str(jwks_path),
+        # The sign-in (the app's own login) runs through the sandbox as the identity
+        # provider, as the coordinator, without its login and consent pages.
+        "--login-redirect-uri",
+        "http://localhost/login/callback",
+        "--auto-login",
+        "sandbox-coordinator",
+        "--auto-approve",
     ) as base:
         yield Sandbox(base, str(key_path))
 
@@ -404,27 +397,7 @@ def test_backend_services_token_then_a_replayed_assertion_is_refused(
 
     # The token reads the worklist through the sandbox's FHIR proxy.
     with FhirClient(str(config.backend_iss), token=token["access_token"], timeout=300) as client:
-        readable = frozenset(
-            t
-            for t in (
-                "Patient",
-                "Observation",
-                "MedicationAdministration",
-                "MedicationRequest",
-                "Medication",
-                "Immunization",
-                "Condition",
-                "AllergyIntolerance",
-                "DiagnosticReport",
-                "ImagingStudy",
-                "Procedure",
-                "Task",
-                "CarePlan",
-                "MedicationStatement",
-                "Group",
-            )
-            if granted.can_read(t)
-        )
+        readable = frozenset(t for t in (*EXPORT_TYPES, "Group") if granted.can_read(t))
         wl = build_worklist(
             client,
             mappings=mappings,

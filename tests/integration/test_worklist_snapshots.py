@@ -23,16 +23,14 @@ import pytest
 import requests
 from sqlalchemy import update
 
-from smartapp.demo.bundles import demo_bundles, demo_system
-from smartapp.demo.seed import seed
 from smartapp.fhir import FhirClient
 from smartapp.store import Database
 from smartapp.store.migrate import upgrade
 from smartapp.store.schema import worklist_snapshots
 from smartapp.store.snapshots import SnapshotStore, snapshot_key
-from tests.integration.conftest import patient_ids_for
 from tests.support.fault_proxy import FaultProxy
 from tests.support.postgres import create_database
+from tests.support.seeded import seed_demo
 from tests.worklist.cohort import group
 
 pytestmark = pytest.mark.integration
@@ -55,11 +53,8 @@ def smartapp(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 @pytest.fixture(scope="module")
 def clinic(hapi_base: str) -> dict[str, Any]:
-    system = demo_system(f"snap-{uuid.uuid4().hex[:8]}")
     with FhirClient(hapi_base, timeout=120) as client:
-        report = seed(client, demo_bundles(date.today(), identifier_system=system, slugs=SLUGS))
-        assert report.ok, report.describe()
-        ids = patient_ids_for(client, system)
+        ids = seed_demo(client, "snap", slugs=SLUGS).patient_ids
         gid = f"snap-{uuid.uuid4().hex[:12]}"
         client.update(f"Group/{gid}", group(gid, [ids[slug] for slug in SLUGS]))
     return {"ids": ids, "group": gid, "seeded_at": time.time()}

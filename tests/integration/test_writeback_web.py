@@ -24,13 +24,11 @@ from flask.testing import FlaskClient
 
 from fhir_mappings.canonical import CAREPLAN_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM
 from smartapp.config import load_config
-from smartapp.demo.bundles import demo_bundles, demo_system
-from smartapp.demo.seed import seed
 from smartapp.fhir import FhirClient
 from smartapp.web import create_app
-from tests.integration.conftest import SeededCohort, patient_ids_for
 from tests.support.navigation import TYPED
 from tests.support.pages import article, elements
+from tests.support.seeded import SeededCohort, seed_demo
 
 pytestmark = pytest.mark.integration
 
@@ -48,11 +46,8 @@ class WebPatient:
 
 @pytest.fixture(scope="module")
 def web_patient(seeded_demo: SeededCohort, tmp_path_factory: pytest.TempPathFactory) -> WebPatient:
-    system = demo_system(f"wbweb-{uuid.uuid4().hex[:8]}")
     with FhirClient(seeded_demo.base) as client:
-        report = seed(client, demo_bundles(date.today(), identifier_system=system, slugs=[SLUG]))
-        assert report.ok, report.describe()
-        ids = patient_ids_for(client, system)
+        ids = seed_demo(client, "wbweb", slugs=[SLUG]).patient_ids
     config = load_config(
         {
             "SMARTAPP_ISSUERS": seeded_demo.base,

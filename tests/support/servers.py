@@ -7,12 +7,13 @@ session ends. HAPI takes about a minute to start, so it is started once per sess
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import requests
@@ -101,3 +102,26 @@ def python_server(
         [sys.executable, *module_args], f"{base}{health_path}", log, timeout_s=60, env=env
     ):
         yield base
+
+
+def sandbox_server(
+    port: int, fhir_upstream: str, log: Path, *options: str
+) -> AbstractContextManager[str]:
+    """The sandbox EHR on `port` in front of the FHIR server `fhir_upstream`, with `options`
+    (its command-line flags); yields its base URL."""
+    args = ["-m", "sandbox_ehr", "--port", str(port), "--fhir-upstream", fhir_upstream]
+    return python_server([*args, *options], "/healthz", log, port=port)
+
+
+def app_env(settings: dict[str, str]) -> dict[str, str]:
+    """The environment of an app server a test starts: `settings` over a new secret key, INFO
+    logs and Secure cookies; every other SMARTAPP_* setting of the developer's shell is
+    blanked, so nothing inherited changes the set-up."""
+    inherited = {name: "" for name in os.environ if name.startswith("SMARTAPP_")}
+    return {
+        **inherited,
+        "SMARTAPP_SECRET_KEY": secrets.token_urlsafe(32),
+        "SMARTAPP_LOG_LEVEL": "INFO",
+        "SMARTAPP_INSECURE_COOKIES": "0",
+        **settings,
+    }
