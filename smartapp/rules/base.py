@@ -126,6 +126,17 @@ class Rule:
             grounds=None if grounds is None else tuple(item.reference for item in grounds),
         )
 
+    def ok(
+        self,
+        title: str,
+        detail: str,
+        *,
+        due: date | None = None,
+        evidence: Iterable[Evidence] = (),
+    ) -> Finding:
+        """An ok is information: it carries no action and needs no attention."""
+        return self.finding(Status.OK, Severity.INFO, title, detail, due=due, evidence=evidence)
+
     def not_applicable(self, detail: str, evidence: Iterable[Evidence] = ()) -> Finding:
         return self.finding(
             Status.NOT_APPLICABLE,

@@ -182,9 +182,7 @@ def dose_schedule(
             evidence=evidence,
             action=actions.GIVE_DOSE,
         )
-    return DOSE_SCHEDULE.finding(
-        Status.OK,
-        Severity.INFO,
+    return DOSE_SCHEDULE.ok(
         "Next dose scheduled",
         f"{basis}.",
         due=next_due,
@@ -314,9 +312,7 @@ def dose_interval(
             # dose does not undo an acknowledgement.
             grounds=[item for item in evidence if item.reference in flagged],
         )
-    return DOSE_INTERVAL.finding(
-        Status.OK,
-        Severity.INFO,
+    return DOSE_INTERVAL.ok(
         "Dose record consistent",
         f"{count} dose(s) at the labelled intervals and amount.{note}",
         evidence=evidence,
@@ -326,7 +322,6 @@ def dose_interval(
 DOSE_INTERVAL = Rule(
     id="dose-interval",
     name="Dose record",
-    short_name="Dose record",
     text=(
         "Doses closer than {min_gap_loading_days} days (doses 1 to 3), "
         "{min_gap_first_maintenance_days} days (dose 3 to 4) or {min_gap_maintenance_days} "

@@ -37,8 +37,6 @@ from smartapp.rules.evidence import (
 from smartapp.rules.labs import (
     BaselineSeverities,
     baseline_finding,
-    baseline_item,
-    baseline_window,
 )
 from smartapp.rules.results import LabSeries, at_or_above
 from smartapp.rules.schedule import TreatmentSchedule
@@ -68,14 +66,12 @@ def hbv_screening(
     could not be interpreted. A positive anti-HBc IgM counts as anti-HBc; a negative one
     does not (total anti-HBc is needed).
     """
-    window = baseline_window(schedule, settings)
-    hbsag = baseline_item("HBsAg", schedule.lab_series(LabKind.HBSAG), window)
-    anti_hbc = baseline_item("anti-HBc (total)", anti_hbc_series(schedule), window)
+    hbsag = ("HBsAg", schedule.lab_series(LabKind.HBSAG))
     return baseline_finding(
         HBV_SCREENING,
-        [[hbsag, anti_hbc]],
+        [[hbsag, ("anti-HBc (total)", anti_hbc_series(schedule))]],
         "HBsAg and anti-HBc",
-        window,
+        settings,
         schedule,
         actions.ORDER_HBV_SCREENING,
         BaselineSeverities(due=Severity.MODERATE, overdue=Severity.HIGH, unknown=Severity.MODERATE),
@@ -252,20 +248,24 @@ def hbv_serology(
         critical.append(f"{lab_phrase(igm.latest)} (possible acute hepatitis B)")
         grounds.append(lab_evidence(igm.latest))
     critical.extend(f"current condition '{c.display}'" for c in current)
-    if critical:
-        detail = (
-            f"Active hepatitis B ({'; '.join(critical)}): ofatumumab is contraindicated. "
-            "Do not start or give a dose; refer to a liver disease expert."
-        )
+
+    def alert(severity: Severity, title: str, detail: str, grounds: list[Evidence]) -> Finding:
         return HBV_SEROLOGY.finding(
             Status.ALERT,
-            Severity.CRITICAL,
-            "Active hepatitis B: contraindicated",
+            severity,
+            title,
             detail + waiting_text,
             evidence=evidence,
             action=actions.REVIEW_HBV_SEROLOGY,
             grounds=grounds,
         )
+
+    if critical:
+        detail = (
+            f"Active hepatitis B ({'; '.join(critical)}): ofatumumab is contraindicated. "
+            "Do not start or give a dose; refer to a liver disease expert."
+        )
+        return alert(Severity.CRITICAL, "Active hepatitis B: contraindicated", detail, grounds)
 
     high: list[str] = []
     high_grounds: list[Evidence] = []
@@ -292,17 +292,9 @@ def hbv_serology(
         )
         if dna.latest is not None:
             detail += f" Latest {lab_phrase(dna.latest)}."
-        return HBV_SEROLOGY.finding(
-            Status.ALERT,
-            Severity.HIGH,
-            "Past hepatitis B: consult liver expert",
-            detail + waiting_text,
-            evidence=evidence,
-            action=actions.REVIEW_HBV_SEROLOGY,
-            # What the alert rests on: new HBsAg or HBV DNA monitoring results are what the
-            # acknowledgement arranged ("HBV DNA monitoring by hepatology"), not new alerts.
-            grounds=high_grounds,
-        )
+        # What the alert rests on: new HBsAg or HBV DNA monitoring results are what the
+        # acknowledgement arranged ("HBV DNA monitoring by hepatology"), not new alerts.
+        return alert(Severity.HIGH, "Past hepatitis B: consult liver expert", detail, high_grounds)
 
     problems = [a.problem for a in (hbsag, total) if not a.negative and a.problem]
     # IgM and HBV DNA are not required, but a newer one that cannot be used (or is
@@ -314,9 +306,7 @@ def hbv_serology(
         if dna.latest is not None:
             found += f"; {lab_phrase(dna.latest)}"
         detail = f"{sentence(found)}: no sign of current or past hepatitis B."
-        return HBV_SEROLOGY.finding(
-            Status.OK, Severity.INFO, "Hepatitis B negative", detail, evidence=evidence
-        )
+        return HBV_SEROLOGY.ok("Hepatitis B negative", detail, evidence=evidence)
     known = [lab_phrase(a.latest) for a in analytes if a.latest is not None and a.value]
     detail = f"Hepatitis B status cannot be decided: {'; '.join(problems)}."
     if known:

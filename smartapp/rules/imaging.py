@@ -81,9 +81,7 @@ def mri_monitoring(
             evidence=evidence,
             action=actions.BOOK_MRI,
         )
-    return MRI_MONITORING.finding(
-        Status.OK,
-        Severity.INFO,
+    return MRI_MONITORING.ok(
         "Brain MRI up to date",
         f"{text}next due on {day(due)}.",
         due=due,

@@ -28,8 +28,6 @@ from smartapp.rules.evidence import (
 from smartapp.rules.labs import (
     BaselineSeverities,
     baseline_finding,
-    baseline_item,
-    baseline_window,
 )
 from smartapp.rules.results import below, lower_limit
 from smartapp.rules.schedule import TreatmentSchedule
@@ -69,14 +67,12 @@ def ig_baseline(
     moderate); a missing test with a pending result stays due/overdue and awaits it (no new
     order); unknown (low) when a result could not be converted or read.
     """
-    window = baseline_window(schedule, settings)
-    igg = baseline_item("IgG", schedule.lab_series(LabKind.IGG), window)
-    igm = baseline_item("IgM", schedule.lab_series(LabKind.IGM), window)
+    igg, igm = schedule.lab_series(LabKind.IGG), schedule.lab_series(LabKind.IGM)
     return baseline_finding(
         IG_BASELINE,
-        [[igg, igm]],
+        [[("IgG", igg), ("IgM", igm)]],
         "quantitative IgG and IgM",
-        window,
+        settings,
         schedule,
         actions.ORDER_IMMUNOGLOBULINS,
         BaselineSeverities(due=Severity.MODERATE, overdue=Severity.MODERATE, unknown=Severity.LOW),
@@ -182,9 +178,7 @@ def ig_monitoring(
             evidence=evidence,
             action=action,
         )
-    return IG_MONITORING.finding(
-        Status.OK,
-        Severity.INFO,
+    return IG_MONITORING.ok(
         "IgG/IgM up to date",
         f"IgG and IgM are repeated {why} ({basis}): next due on {day(due)}.",
         due=due,
@@ -314,9 +308,7 @@ def ig_low(
         )
     problems.extend(pending_notes)
     if not problems:
-        return IG_LOW.finding(
-            Status.OK,
-            Severity.INFO,
+        return IG_LOW.ok(
             "IgG and IgM not low",
             "Latest values at or above the lower limit: " + "; ".join(normal) + ".",
             evidence=evidence,

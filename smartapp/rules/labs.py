@@ -180,16 +180,17 @@ def _phrases(labs: Iterable[LabResult | None]) -> str:
 
 def baseline_finding(
     rule: Rule,
-    alternatives: Sequence[Sequence[BaselineItem]],
+    alternatives: Sequence[Sequence[tuple[str, LabSeries]]],
     what: str,
-    window: BaselineWindow,
+    settings: RuleSettings,
     schedule: TreatmentSchedule,
     action: Action,
     severities: BaselineSeverities,
 ) -> Finding:
     """ok / ok-late / due / overdue / unknown for "these tests within N days before start".
 
-    Any of `alternatives` (each a list of tests all required) satisfies the requirement.
+    Any of `alternatives` (each a list of tests, by label and results, all required)
+    satisfies the requirement.
     A test found only after the first dose is a late baseline: the requirement can no
     longer be met as written and there is nothing left to order, so it reads ok and says
     "late". Timing uses usable results only (SPEC §2 "Pending results"): a test with only a
@@ -197,7 +198,11 @@ def baseline_finding(
     result the action is to await it (no new order). A test that exists only as results
     that could not be interpreted is unknown (review the raw value), not due.
     """
-    scored = [(max(item.state for item in alt), alt) for alt in alternatives]
+    window = baseline_window(schedule, settings)
+    items = [
+        [baseline_item(label, series, window) for label, series in alt] for alt in alternatives
+    ]
+    scored = [(max(item.state for item in alt), alt) for alt in items]
     state, chosen = min(scored, key=lambda pair: pair[0])
     evidence: list[Evidence] = []
     for item in chosen:
@@ -212,18 +217,14 @@ def baseline_finding(
     if state is ItemState.FOUND:
         found = _phrases(item.found for item in chosen)
         detail = f"{sentence(what)} within {n} days before {window.anchor}: {found}."
-        return rule.finding(
-            Status.OK, Severity.INFO, f"{rule.name} done", detail, evidence=evidence
-        )
+        return rule.ok(f"{rule.name} done", detail, evidence=evidence)
     if state is ItemState.LATE:
         late = [item.found or item.late for item in chosen]
         detail = (
             f"No {what} within {n} days before {window.anchor}; tested after therapy started "
             f"instead: {_phrases(late)}."
         )
-        return rule.finding(
-            Status.OK, Severity.INFO, f"{rule.name} done late", detail, evidence=evidence
-        )
+        return rule.ok(f"{rule.name} done late", detail, evidence=evidence)
     if state is ItemState.UNRESOLVED:
         parts = []
         for item in chosen:
@@ -299,19 +300,14 @@ def cbc_baseline(
     ok; due (not started, missing); overdue (started, missing); with a pending result the
     action is to await it (no new order); unknown when a result could not be read.
     """
-    window = baseline_window(schedule, settings)
-    panel = baseline_item(
-        "CBC panel (or WBC with lymphocytes)",
-        schedule.lab_series(LabKind.CBC_PANEL),
-        window,
-    )
-    wbc = baseline_item("WBC", schedule.lab_series(LabKind.WBC), window)
-    lymphocytes = baseline_item("lymphocytes", schedule.lab_series(LabKind.LYMPHOCYTES), window)
+    panel = ("CBC panel (or WBC with lymphocytes)", schedule.lab_series(LabKind.CBC_PANEL))
+    wbc = ("WBC", schedule.lab_series(LabKind.WBC))
+    lymphocytes = ("lymphocytes", schedule.lab_series(LabKind.LYMPHOCYTES))
     return baseline_finding(
         CBC_BASELINE,
         [[panel], [wbc, lymphocytes]],
         "CBC (panel, or WBC with lymphocytes)",
-        window,
+        settings,
         schedule,
         actions.ORDER_CBC,
         BaselineSeverities(due=Severity.LOW, overdue=Severity.MODERATE, unknown=Severity.LOW),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from enum import Enum
 
-from domain.findings import Finding, Severity, Status
+from domain.findings import Evidence, Finding, Severity, Status
 from domain.records import (
     AllergyRecord,
     ConditionKind,
@@ -92,13 +93,7 @@ def infection_active(
             "Infection of unknown age",
             f"Infection recorded with neither a clinical status nor a date: {names}. Confirm "
             "it has resolved before the next dose.",
-            evidence=[
-                *(
-                    condition_evidence(c, describe_state(c, ConditionState.UNDATED))
-                    for c in undated
-                ),
-                *context,
-            ],
+            evidence=[*_judged(undated, ConditionState.UNDATED), *context],
         )
     if stale:
         names = "; ".join(f"{c.display} ({note})" for c, note in stale)
@@ -110,9 +105,7 @@ def infection_active(
             "resolved, close them in the record.",
             evidence=context,
         )
-    return INFECTION_ACTIVE.finding(
-        Status.OK, Severity.INFO, "No active infection", "No active infection recorded."
-    )
+    return INFECTION_ACTIVE.ok("No active infection", "No active infection recorded.")
 
 
 INFECTION_ACTIVE = Rule(
@@ -151,6 +144,11 @@ def _recent_enough(condition: ConditionRecord, as_of: date, settings: RuleSettin
     )
 
 
+def _judged(conditions: Iterable[ConditionRecord], state: ConditionState) -> list[Evidence]:
+    """The evidence of Conditions all judged `state`, each saying how."""
+    return [condition_evidence(c, describe_state(c, state)) for c in conditions]
+
+
 def _why_counted(condition: ConditionRecord, state: ConditionState) -> str:
     if condition.chronic:
         return "a chronic infection that matters for anti-CD20 therapy: counted whatever its age"
@@ -180,9 +178,7 @@ def hypersensitivity(
     """
     allergies = [a for a in record.allergies if not a.refuted]
     if not allergies:
-        return HYPERSENSITIVITY.finding(
-            Status.OK,
-            Severity.INFO,
+        return HYPERSENSITIVITY.ok(
             "No allergy to ofatumumab",
             "No allergy to ofatumumab recorded.",
         )
@@ -222,7 +218,6 @@ def hypersensitivity(
 HYPERSENSITIVITY = Rule(
     id="hypersensitivity",
     name="Hypersensitivity",
-    short_name="Hypersensitivity",
     text=(
         "An allergy or intolerance to ofatumumab (Kesimpta or Arzerra), even if recorded as "
         "inactive or resolved: critical when it is an allergy (or of unknown type), of high "
@@ -275,7 +270,7 @@ def pml(
         not in (ConditionState.IGNORED, ConditionState.NOT_YET)
     ]
     if not found:
-        return PML.finding(Status.OK, Severity.INFO, "No PML", "No PML recorded.")
+        return PML.ok("No PML", "No PML recorded.")
     return PML.finding(
         Status.ALERT,
         Severity.CRITICAL,
@@ -291,7 +286,6 @@ def pml(
 PML = Rule(
     id="pml",
     name="PML",
-    short_name="PML",
     text="A PML diagnosis (unless refuted): withhold ofatumumab and evaluate.",
     citation="Kesimpta USPI 5.1 Progressive Multifocal Leukoencephalopathy (withhold at first "
     "sign; discontinue if confirmed)",
@@ -376,10 +370,7 @@ def pregnancy(
             "depletion: review treatment with the patient before any dose.",
             evidence=[
                 *(lab_evidence(lab) for lab in positive),
-                *(
-                    condition_evidence(c, describe_state(c, ConditionState.ACTIVE))
-                    for c in conditions
-                ),
+                *_judged(conditions, ConditionState.ACTIVE),
                 *(lab_evidence(lab) for lab in tests.pending),
             ],
             action=actions.REVIEW_PREGNANCY,
@@ -441,9 +432,7 @@ def pregnancy(
         detail = f"No pregnancy recorded. {reminder}"
         if birth is None:
             detail += " (Birth date not recorded.)"
-        return PREGNANCY.finding(
-            Status.OK, Severity.INFO, "Contraception reminder", detail, evidence=evidence
-        )
+        return PREGNANCY.ok("Contraception reminder", detail, evidence=evidence)
     age_text = f"aged {age}" if age is not None else "age unknown"
     return PREGNANCY.finding(
         Status.UNKNOWN,
@@ -458,7 +447,6 @@ def pregnancy(
 PREGNANCY = Rule(
     id="pregnancy",
     name="Pregnancy",
-    short_name="Pregnancy",
     text=(
         "Pregnant (pregnancy status within {pregnancy_lookback_days} days without a later "
         "'not pregnant', a positive hCG, or a current pregnancy condition): alert. Women aged "

@@ -133,9 +133,7 @@ def vaccine_before_start(
                 f" {len(undated)} live or unclear vaccine(s) have no date and cannot be timed "
                 "(see the live-vaccine check)."
             )
-        return VACCINE_BEFORE_START.finding(
-            Status.OK,
-            Severity.INFO,
+        return VACCINE_BEFORE_START.ok(
             "Vaccine intervals kept",
             detail,
             evidence=[
@@ -193,9 +191,7 @@ def vaccine_before_start(
             "the start.",
             evidence=evidence,
         )
-    return VACCINE_BEFORE_START.finding(
-        Status.OK,
-        Severity.INFO,
+    return VACCINE_BEFORE_START.ok(
         "No vaccine interval to wait for",
         "No live vaccine in the last "
         f"{settings.live_vaccine_before_start_days} days and no non-live vaccine in the last "
@@ -385,9 +381,7 @@ def vaccine_live_on_therapy(
             if discontinued is not None
             else " (a CD19 count releases a patient only after discontinuation)."
         )
-    return VACCINE_LIVE_ON_THERAPY.finding(
-        Status.OK, Severity.INFO, "No live vaccine on therapy", detail, evidence=evidence
-    )
+    return VACCINE_LIVE_ON_THERAPY.ok("No live vaccine on therapy", detail, evidence=evidence)
 
 
 VACCINE_LIVE_ON_THERAPY = Rule(
@@ -504,9 +498,7 @@ def vaccine_window(
             evidence=evidence,
             action=actions.REVIEW_VACCINE_TIMING,
         )
-    return VACCINE_WINDOW.finding(
-        Status.OK,
-        Severity.INFO,
+    return VACCINE_WINDOW.ok(
         "Non-live vaccines well timed",
         f"No non-live vaccine recorded close to a dose. {window_text}",
         evidence=well_timed,

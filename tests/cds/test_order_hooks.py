@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,25 @@ KESIMPTA = {
 }
 SC_ROUTE = {"coding": [{"system": SNOMED, "code": "34206005", "display": "Subcutaneous route"}]}
 MG20 = {"value": 20, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}
+
+
+@dataclass(frozen=True)
+class Situation:
+    """A demo patient as built `later` days ago (so its dates have moved on since)."""
+
+    slug: str
+    anchor: date
+    resources: list[dict[str, Any]]
+
+
+@pytest.fixture(
+    params=[(slug, later) for slug in DEMO_SLUGS for later in DAYS_LATER],
+    ids=lambda param: f"{param[0]}-{param[1]}",
+)
+def situation(request: pytest.FixtureRequest) -> Situation:
+    slug, later = request.param
+    anchor = date.today() - timedelta(days=later)
+    return Situation(slug, anchor, build_situation(slug, anchor))
 
 
 def kesimpta_draft(draft_id: str = "draft-ofa", **extra: Any) -> dict[str, Any]:
@@ -100,28 +120,36 @@ def dashboard(resources: list[dict[str, Any]], slug: str) -> Summary:
     return summary
 
 
-def given_dose(slug: str) -> dict[str, Any]:
-    """What the ofatumumab draft becomes once given today: a real administration record."""
+#: Where a completed record names its patient and the day it was given.
+_GIVEN_FIELDS = {
+    "MedicationAdministration": ("subject", "effectiveDateTime"),
+    "Immunization": ("patient", "occurrenceDateTime"),
+}
+
+
+def given_today(resource_type: str, slug: str, **details: Any) -> dict[str, Any]:
+    """What a draft becomes once given today: a real, completed record of `slug`."""
+    patient, when = _GIVEN_FIELDS[resource_type]
     return {
-        "resourceType": "MedicationAdministration",
+        "resourceType": resource_type,
         "id": "given-today",
         "status": "completed",
-        "subject": {"reference": f"Patient/{slug}"},
-        "medicationCodeableConcept": KESIMPTA,
-        "effectiveDateTime": date.today().isoformat(),
-        "dosage": {"route": SC_ROUTE, "dose": MG20},
+        patient: {"reference": f"Patient/{slug}"},
+        when: date.today().isoformat(),
+        **details,
     }
+
+
+def given_dose(slug: str) -> dict[str, Any]:
+    dosage = {"route": SC_ROUTE, "dose": MG20}
+    return given_today(
+        "MedicationAdministration", slug, medicationCodeableConcept=KESIMPTA, dosage=dosage
+    )
 
 
 def given_vaccine(slug: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Immunization",
-        "id": "given-today",
-        "status": "completed",
-        "patient": {"reference": f"Patient/{slug}"},
-        "vaccineCode": {"coding": [{"system": CVX, "code": "03"}], "text": "MMR vaccine"},
-        "occurrenceDateTime": date.today().isoformat(),
-    }
+    concept = {"coding": [{"system": CVX, "code": "03"}], "text": "MMR vaccine"}
+    return given_today("Immunization", slug, vaccineCode=concept)
 
 
 def expected_indicator(finding: Finding) -> str:
@@ -130,13 +158,10 @@ def expected_indicator(finding: Finding) -> str:
     return INDICATOR[finding.severity]
 
 
-@pytest.mark.parametrize("later", DAYS_LATER)
-@pytest.mark.parametrize("slug", DEMO_SLUGS)
 def test_ofatumumab_order_cards_are_the_dashboard_findings_once_the_dose_is_given(
-    client: FlaskClient, cds: CdsState, slug: str, later: int
+    client: FlaskClient, cds: CdsState, situation: Situation
 ) -> None:
-    anchor = date.today() - timedelta(days=later)
-    resources = build_situation(slug, anchor)
+    slug, anchor, resources = situation.slug, situation.anchor, situation.resources
     after = dashboard([*resources, given_dose(slug)], slug)
     expected = [
         f for f in after.findings if f.status in (Status.ALERT, Status.OVERDUE, Status.UNKNOWN)
@@ -150,13 +175,10 @@ def test_ofatumumab_order_cards_are_the_dashboard_findings_once_the_dose_is_give
         assert ("overrideReasons" in card) == (card["indicator"] == "critical")
 
 
-@pytest.mark.parametrize("later", DAYS_LATER)
-@pytest.mark.parametrize("slug", DEMO_SLUGS)
 def test_live_vaccine_order_cards_are_the_vaccine_findings_it_changes(
-    client: FlaskClient, cds: CdsState, slug: str, later: int
+    client: FlaskClient, cds: CdsState, situation: Situation
 ) -> None:
-    anchor = date.today() - timedelta(days=later)
-    resources = build_situation(slug, anchor)
+    slug, anchor, resources = situation.slug, situation.anchor, situation.resources
     before = dashboard(resources, slug)
     after = dashboard([*resources, given_vaccine(slug)], slug)
     on_drug = before.phase is not Phase.PRE_TREATMENT or any(

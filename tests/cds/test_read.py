@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import pytest
 import responses
 from flask.testing import FlaskClient
 
@@ -48,20 +50,33 @@ def fhir_server(
     return batches
 
 
-def test_without_prefetch_one_batch_with_the_clients_token(
-    client: FlaskClient, cds: CdsState, rsps: responses.RequestsMock
-) -> None:
+@dataclass(frozen=True)
+class Served:
+    """The SLUG patient on the FHIR server at ISS: its resources, the batches read, and the
+    prefetch a client could have sent with every search filled in."""
+
+    resources: list[dict[str, Any]]
+    batches: list[list[str]]
+    prefetch: dict[str, Any]
+
+
+@pytest.fixture
+def served(cds: CdsState, rsps: responses.RequestsMock) -> Served:
     resources = build_situation(SLUG, date.today())
     batches = fhir_server(rsps, ISS, resources, cds)
+    return Served(resources, batches, prefetch_from(resources, cds.templates))
+
+
+def test_without_prefetch_one_batch_with_the_clients_token(
+    client: FlaskClient, cds: CdsState, rsps: responses.RequestsMock, served: Served
+) -> None:
     reply = call(client, hook_body(SERVICE, SLUG, fhir_server=ISS, token="ehr-token"))
     assert reply.status_code == 200
     assert len(rsps.calls) == 1
     assert reply.headers["Server-Timing"].endswith("fhir-requests;desc=1")
     assert rsps.calls[0].request.headers["Authorization"] == "Bearer ehr-token"
-    assert len(batches[0]) == len(cds.templates)
-    prefetched = call(
-        client, hook_body(SERVICE, SLUG, prefetch=prefetch_from(resources, cds.templates))
-    )
+    assert len(served.batches[0]) == len(cds.templates)
+    prefetched = call(client, hook_body(SERVICE, SLUG, prefetch=served.prefetch))
     assert card_checks(reply.get_json()["cards"]) == card_checks(prefetched.get_json()["cards"])
     assert card_checks(prefetched.get_json()["cards"]) == [
         "ig-low",
@@ -71,18 +86,16 @@ def test_without_prefetch_one_batch_with_the_clients_token(
 
 
 def test_partial_prefetch_reads_only_the_missing_searches(
-    client: FlaskClient, cds: CdsState, rsps: responses.RequestsMock
+    client: FlaskClient, cds: CdsState, served: Served
 ) -> None:
-    resources = build_situation(SLUG, date.today())
-    batches = fhir_server(rsps, ISS, resources, cds)
-    prefetch = prefetch_from(resources, cds.templates)
+    prefetch = dict(served.prefetch)
     missing = ["labs-Observation", "conditions-Condition"]
     for key in missing:
         prefetch.pop(key)
     reply = call(client, hook_body(SERVICE, SLUG, prefetch=prefetch, fhir_server=ISS, token="t"))
     assert reply.status_code == 200
     by_key = {template.key: template for template in cds.templates}
-    assert batches == [
+    assert served.batches == [
         [by_key[key].search_for(SLUG).url for key in ("labs-Observation", "conditions-Condition")]
     ]
     assert card_checks(reply.get_json()["cards"]) == ["ig-low", "infection-active", "ig-monitoring"]
@@ -150,12 +163,8 @@ def test_missing_labs_make_lab_checks_unknown_never_ok(client: FlaskClient, cds:
     assert unknown and all("labs" in card["detail"] for card in unknown)
 
 
-def test_a_first_page_only_prefetch_is_read_again(
-    client: FlaskClient, cds: CdsState, rsps: responses.RequestsMock
-) -> None:
-    resources = build_situation(SLUG, date.today())
-    batches = fhir_server(rsps, ISS, resources, cds)
-    prefetch = prefetch_from(resources, cds.templates)
+def test_a_first_page_only_prefetch_is_read_again(client: FlaskClient, served: Served) -> None:
+    prefetch = dict(served.prefetch)
     prefetch["conditions-Condition"] = dict(
         prefetch["conditions-Condition"], link=[{"relation": "next", "url": f"{ISS}/x"}]
     )
@@ -165,6 +174,7 @@ def test_a_first_page_only_prefetch_is_read_again(
         ).status_code
         == 200
     )
+    batches = served.batches
     assert len(batches) == 1 and len(batches[0]) == 1 and batches[0][0].startswith("Condition?")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import random
 
+import pytest
+
 from domain.findings import Severity, Status
 from domain.records import LabKind, LabResult
 from smartapp.rules.results import LabSeries, index_labs, latest_of
@@ -19,12 +21,6 @@ def latest_in_every_order(*labs: LabResult) -> LabResult | None:
     return found.pop()
 
 
-def test_later_time_on_the_same_day_is_the_latest() -> None:
-    morning = hbsag("2025-06-10T08:00:00+02:00", "positive")
-    evening = hbsag("2025-06-10T18:00:00+02:00", "negative")
-    assert latest_in_every_order(morning, evening) is evening
-
-
 def test_same_day_without_times_the_worse_result_counts() -> None:
     positive, negative = hbsag(-5, "positive"), hbsag(-5, "negative")
     assert latest_in_every_order(positive, negative) is positive
@@ -33,33 +29,29 @@ def test_same_day_without_times_the_worse_result_counts() -> None:
         assert f.status is Status.ALERT and f.severity is Severity.CRITICAL
 
 
-def test_same_day_with_one_time_only_cannot_be_ordered_so_the_worse_counts() -> None:
-    timed = hbsag("2025-06-10T18:00:00+02:00", "negative")
-    untimed = hbsag("2025-06-10", "positive")
-    assert latest_in_every_order(timed, untimed) is untimed
-
-
-def test_times_are_compared_as_instants_across_offsets() -> None:
-    # Both on 2025-06-10 in their own offsets; the New York one is 22:30 UTC later.
-    new_york = hbsag("2025-06-10T23:30:00-05:00", "negative")
-    paris = hbsag("2025-06-10T08:00:00+02:00", "positive")
-    assert latest_in_every_order(new_york, paris) is new_york
-
-
-def test_calendar_day_in_its_own_offset_decides_before_the_instant() -> None:
-    # 2025-06-11 in Kiritimati (+14) is earlier in UTC than 2025-06-10 in Honolulu, but the
-    # rules work in calendar days (SPEC §2 "Dates"): the 11th is the later day.
-    kiritimati = hbsag("2025-06-11T01:00:00+14:00", "negative")
-    honolulu = hbsag("2025-06-10T20:00:00-10:00", "positive")
-    assert latest_in_every_order(kiritimati, honolulu) is kiritimati
-
-
-def test_a_partial_date_overlapping_a_day_cannot_be_ordered_so_the_worse_counts() -> None:
-    month = hbsag("2025-05", "positive")
-    day = hbsag("2025-05-20", "negative")
-    assert latest_in_every_order(month, day) is month
-    later = hbsag("2025-06-01", "negative")
-    assert latest_in_every_order(month, later) is later
+@pytest.mark.parametrize(
+    ("latest", "other"),
+    [
+        # A later time on the same day is the latest.
+        ("2025-06-10T18:00:00+02:00 negative", "2025-06-10T08:00:00+02:00 positive"),
+        # Same day with one time only: they cannot be ordered, so the worse counts.
+        ("2025-06-10 positive", "2025-06-10T18:00:00+02:00 negative"),
+        # Times are compared as instants across offsets: both on 2025-06-10 in their own
+        # offsets, the New York one is 22:30 UTC later.
+        ("2025-06-10T23:30:00-05:00 negative", "2025-06-10T08:00:00+02:00 positive"),
+        # The calendar day in its own offset decides before the instant: 2025-06-11 in
+        # Kiritimati (+14) is earlier in UTC than 2025-06-10 in Honolulu, but the rules work
+        # in calendar days (SPEC §2 "Dates"): the 11th is the later day.
+        ("2025-06-11T01:00:00+14:00 negative", "2025-06-10T20:00:00-10:00 positive"),
+        # A partial date overlapping a day cannot be ordered, so the worse counts ...
+        ("2025-05 positive", "2025-05-20 negative"),
+        # ... and a later day wins over it.
+        ("2025-06-01 negative", "2025-05 positive"),
+    ],
+)
+def test_which_of_two_hbsag_results_is_the_latest(latest: str, other: str) -> None:
+    winner, loser = hbsag(*latest.split()), hbsag(*other.split())
+    assert latest_in_every_order(winner, loser) is winner
 
 
 def test_low_is_worse_when_two_immunoglobulins_cannot_be_ordered() -> None:

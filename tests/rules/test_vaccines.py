@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from domain.findings import Finding, Severity, Status
 from domain.records import LabKind, Vaccination, VaccineClass
 
@@ -29,27 +31,27 @@ def before_start(days_before_first: int, cls: str) -> Finding:
     return check("vaccine-before-start", record(dose(-10), vaccine(-10 - days_before_first, cls)))
 
 
-def test_live_vaccine_27_days_before_the_first_dose_is_a_high_alert() -> None:
-    f = before_start(27, "live")
-    assert f.status is Status.ALERT and f.severity is Severity.HIGH
-    assert f.action is not None and f.action.code == "review-live-vaccine"
-    assert "27 days before the first dose" in f.detail
+@pytest.mark.parametrize(
+    ("days", "cls", "severity", "action"),
+    [
+        (27, "live", Severity.HIGH, "review-live-vaccine"),
+        (13, "non_live", Severity.LOW, "review-vaccine-timing"),
+    ],
+)
+def test_a_vaccine_a_day_too_close_to_the_first_dose_is_an_alert(
+    days: int, cls: str, severity: Severity, action: str
+) -> None:
+    f = before_start(days, cls)
+    assert f.status is Status.ALERT and f.severity is severity
+    assert f.action is not None and f.action.code == action
+    assert f"{days} days before the first dose" in f.detail
 
 
-def test_live_vaccine_28_or_29_days_before_the_first_dose_is_ok() -> None:
-    assert before_start(28, "live").status is Status.OK
-    assert before_start(29, "live").status is Status.OK
-
-
-def test_non_live_vaccine_13_days_before_the_first_dose_is_a_low_alert() -> None:
-    f = before_start(13, "non_live")
-    assert f.status is Status.ALERT and f.severity is Severity.LOW
-    assert f.action is not None and f.action.code == "review-vaccine-timing"
-
-
-def test_non_live_vaccine_14_or_15_days_before_the_first_dose_is_ok() -> None:
-    assert before_start(14, "non_live").status is Status.OK
-    assert before_start(15, "non_live").status is Status.OK
+@pytest.mark.parametrize(
+    ("days", "cls"), [(28, "live"), (29, "live"), (14, "non_live"), (15, "non_live")]
+)
+def test_a_vaccine_its_minimum_or_more_before_the_first_dose_is_ok(days: int, cls: str) -> None:
+    assert before_start(days, cls).status is Status.OK
 
 
 def test_ambiguous_vaccine_before_start_is_timed_as_live_and_asks_for_review() -> None:
