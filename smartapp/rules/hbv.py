@@ -37,10 +37,11 @@ from smartapp.rules.evidence import (
 from smartapp.rules.labs import (
     BaselineSeverities,
     baseline_finding,
+    baseline_rule,
 )
 from smartapp.rules.results import LabSeries, at_or_above
 from smartapp.rules.schedule import TreatmentSchedule
-from smartapp.rules.settings import BASELINE_SETTINGS, RuleSettings
+from smartapp.rules.settings import RuleSettings
 
 
 def anti_hbc_series(schedule: TreatmentSchedule) -> LabSeries:
@@ -78,7 +79,7 @@ def hbv_screening(
     )
 
 
-HBV_SCREENING = Rule(
+HBV_SCREENING = baseline_rule(
     id="hbv-screening",
     name="HBV screening",
     short_name="HBV screen",
@@ -88,9 +89,6 @@ HBV_SCREENING = Rule(
         "result is pending is awaited, not ordered again."
     ),
     citation="Kesimpta USPI 2.1 Assessments Prior to First Dose; 5.1 Hepatitis B Virus",
-    areas=frozenset({"labs", "doses", "orders"}),
-    statuses=frozenset({Status.OK, Status.DUE, Status.OVERDUE}),
-    settings=BASELINE_SETTINGS,
     evaluate=hbv_screening,
 )
 

@@ -28,10 +28,11 @@ from smartapp.rules.evidence import (
 from smartapp.rules.labs import (
     BaselineSeverities,
     baseline_finding,
+    baseline_rule,
 )
 from smartapp.rules.results import below, lower_limit
 from smartapp.rules.schedule import TreatmentSchedule
-from smartapp.rules.settings import BASELINE_SETTINGS, RuleSettings
+from smartapp.rules.settings import RuleSettings
 
 
 def recent_infections(
@@ -79,7 +80,7 @@ def ig_baseline(
     )
 
 
-IG_BASELINE = Rule(
+IG_BASELINE = baseline_rule(
     id="ig-baseline",
     name="Immunoglobulin baseline",
     short_name="IgG/IgM baseline",
@@ -88,10 +89,7 @@ IG_BASELINE = Rule(
         "(or the planned start)."
     ),
     citation="Kesimpta USPI 2.1 Assessments Prior to First Dose; 5.3 Reduction in Immunoglobulins",
-    areas=frozenset({"labs", "doses", "orders"}),
     unknown_severity=Severity.LOW,
-    statuses=frozenset({Status.OK, Status.DUE, Status.OVERDUE}),
-    settings=BASELINE_SETTINGS,
     evaluate=ig_baseline,
 )
 

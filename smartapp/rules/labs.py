@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 from enum import IntEnum
+from functools import partial
 from typing import NamedTuple
 
 from domain.findings import Action, Evidence, Finding, Severity, Status
@@ -27,6 +28,15 @@ from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import BASELINE_SETTINGS, RuleSettings
 
 # --- Baseline requirement (USPI 2.1 "Assessments Prior to First Dose") -------------------
+
+#: A baseline check's rule: it reads the labs, the doses (started or not) and the orders
+#: (the planned start), says ok, due or overdue, and reads the look-back setting.
+baseline_rule = partial(
+    Rule,
+    areas=frozenset({"labs", "doses", "orders"}),
+    statuses=frozenset({Status.OK, Status.DUE, Status.OVERDUE}),
+    settings=BASELINE_SETTINGS,
+)
 
 
 class BaselineWindow(NamedTuple):
@@ -314,7 +324,7 @@ def cbc_baseline(
     )
 
 
-CBC_BASELINE = Rule(
+CBC_BASELINE = baseline_rule(
     id="cbc-baseline",
     name="CBC baseline",
     short_name="CBC",
@@ -323,9 +333,6 @@ CBC_BASELINE = Rule(
         "the first dose (or the planned start)."
     ),
     citation="SPEC §3 cbc-baseline (clinical practice before anti-CD20 therapy; not in USPI 2.1)",
-    areas=frozenset({"labs", "doses", "orders"}),
     unknown_severity=Severity.LOW,
-    statuses=frozenset({Status.OK, Status.DUE, Status.OVERDUE}),
-    settings=BASELINE_SETTINGS,
     evaluate=cbc_baseline,
 )
