@@ -39,12 +39,12 @@ from smartapp.writeback import (
     write_plan,
     writeback_patient,
 )
+from tests.fhir_mappings import fhirdata as fd
 
 pytestmark = pytest.mark.integration
 
 TODAY = date.today()
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 
 
 @pytest.fixture
@@ -76,88 +76,41 @@ def put(resource: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def subject(pid: str) -> dict[str, str]:
+    return {"reference": f"Patient/{pid}"}
+
+
 def patient(pid: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Patient",
-        "id": pid,
-        "name": [{"family": "Writeback", "given": ["Test"]}],
-        "gender": "female",
-        "birthDate": "1985-04-02",
-    }
+    return fd.patient(
+        pid, name=[{"family": "Writeback", "given": ["Test"]}], birthDate="1985-04-02"
+    )
 
 
 def ms_condition(pid: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Condition",
-        "id": f"{pid}-ms",
-        "clinicalStatus": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                    "code": "active",
-                }
-            ]
-        },
-        "verificationStatus": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-                    "code": "confirmed",
-                }
-            ]
-        },
-        "code": {
-            "coding": [
-                {
-                    "system": "http://snomed.info/sct",
-                    "code": "426373005",
-                    "display": "Relapsing remitting multiple sclerosis",
-                }
-            ]
-        },
-        "subject": {"reference": f"Patient/{pid}"},
-    }
+    """Relapsing remitting MS, active and confirmed."""
+    return fd.condition(fd.SNOMED, "426373005", cid=f"{pid}-ms", subject=subject(pid))
 
 
 def dose(pid: str, n: int, offset: int) -> dict[str, Any]:
-    return {
-        "resourceType": "MedicationAdministration",
-        "id": f"{pid}-dose{n}",
-        "status": "completed",
-        "medicationCodeableConcept": {
-            "coding": [{"system": "http://www.whocc.no/atc", "code": "L04AG12"}],
-            "text": "Kesimpta 20 mg/0.4 mL pen",
-        },
-        "subject": {"reference": f"Patient/{pid}"},
-        "effectiveDateTime": day(offset),
-        "dosage": {"dose": {"value": 20, "unit": "mg", "system": UCUM, "code": "mg"}},
-    }
+    """Kesimpta 20 mg given (no route recorded)."""
+    return fd.administration(
+        fd.kesimpta_atc(), aid=f"{pid}-dose{n}", when=day(offset), route=None, subject=subject(pid)
+    )
 
 
 def immunoglobulin(pid: str, code: str, value: float, offset: int) -> dict[str, Any]:
-    return {
-        "resourceType": "Observation",
-        "id": f"{pid}-{code}",
-        "status": "final",
-        "category": [
-            {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                        "code": "laboratory",
-                    }
-                ]
-            }
-        ],
-        "code": {"coding": [{"system": LOINC, "code": code}]},
-        "subject": {"reference": f"Patient/{pid}"},
-        "effectiveDateTime": day(offset),
-        "valueQuantity": {"value": value, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"},
-    }
+    return fd.observation(
+        code,
+        oid=f"{pid}-{code}",
+        when=day(offset),
+        subject=subject(pid),
+        category=[fd.concept(OBSERVATION_CATEGORY, "laboratory")],
+        valueQuantity=fd.quantity(value, "mg/dL"),
+    )
 
 
 def igg_igm(pid: str, offset: int = -3) -> list[dict[str, Any]]:
-    return [immunoglobulin(pid, "2465-3", 1050, offset), immunoglobulin(pid, "2472-9", 110, offset)]
+    return [immunoglobulin(pid, fd.IGG, 1050, offset), immunoglobulin(pid, fd.IGM, 110, offset)]
 
 
 def seed(client: FhirClient, *resources: dict[str, Any]) -> None:
@@ -504,19 +457,10 @@ def test_app_confirm_path_with_a_user_the_server_does_not_hold(
 
 
 def infection(pid: str, name: str, onset: int) -> dict[str, Any]:
-    resource = ms_condition(pid)
-    resource["id"] = f"{pid}-{name}"
-    resource["code"] = {
-        "coding": [
-            {
-                "system": "http://snomed.info/sct",
-                "code": "40733004",
-                "display": "Infectious disease",
-            }
-        ],
-        "text": name,
-    }
-    resource["onsetDateTime"] = day(onset)
+    resource = fd.condition(
+        fd.SNOMED, "40733004", cid=f"{pid}-{name}", subject=subject(pid), onsetDateTime=day(onset)
+    )
+    resource["code"] = fd.concept(fd.SNOMED, "40733004", "Infectious disease", text=name)
     return resource
 
 
