@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -11,6 +12,7 @@ from fhir_mappings.site import Mappings, load_mappings
 from smartapp.demo.bundles import demo_system
 from smartapp.demo.generator import generate_cohort
 from smartapp.fhir import FhirClient
+from tests.support.loopback import LoopbackSession
 from tests.support.seeded import SeededCohort, seed_cohort, seed_demo
 
 pytestmark = pytest.mark.integration
@@ -42,3 +44,10 @@ def long_history_patient(hapi_base: str) -> SeededCohort:
         )
     assert len(cohort.patient_ids) == 1
     return cohort
+
+
+@pytest.fixture
+def session() -> Iterator[LoopbackSession]:
+    """A browser-like requests session (Secure cookies kept over loopback http)."""
+    with LoopbackSession() as s:
+        yield s

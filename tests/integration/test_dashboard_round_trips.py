@@ -11,7 +11,6 @@ benchmark (benchmarks/dashboard_render.py) measures them, the test only checks t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,12 +34,6 @@ smart_stack = smart.smart_stack
 sandbox_settings = smart.sandbox_settings
 
 MAX_ROUND_TRIPS = 2
-
-
-@pytest.fixture
-def session() -> Iterator[LoopbackSession]:
-    with LoopbackSession() as s:
-        yield s
 
 
 def resources_read(html: str) -> int:

@@ -46,12 +46,6 @@ SCRIPT_NAME = "<script>alert(1)</script>"
 
 
 @pytest.fixture
-def session() -> Iterator[LoopbackSession]:
-    with LoopbackSession() as s:
-        yield s
-
-
-@pytest.fixture
 def auto_sandbox(sandbox_settings: Any) -> Any:
     """The sandbox skips its login and consent pages (the browser test walks them)."""
     sandbox_settings(**AUTO)
