@@ -55,7 +55,7 @@ from smartapp.launch.state import launch_state
 from smartapp.store.cds import DatabaseFeedbackStore, DatabaseReplayCache
 from smartapp.store.database import Database
 from smartapp.store.startup import token_cipher
-from smartapp.web.dashboard import server_timing as timing_header
+from smartapp.web.dashboard.reading import server_timing as timing_header
 from smartapp.web.database import EXTENSION as DATABASE_EXTENSION
 from smartapp.web.errors import TITLES, render_error
 from smartapp.web.security import csrf_exempt_blueprint

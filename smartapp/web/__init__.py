@@ -17,7 +17,7 @@ from smartapp.launch.views import bp as launch_bp
 from smartapp.store import Database, StoreError
 from smartapp.store.startup import open_database, session_store
 from smartapp.web.api import bp as api_bp
-from smartapp.web.dashboard import bp as dashboard_bp
+from smartapp.web.dashboard.routes import bp as dashboard_bp
 from smartapp.web.database import init_database
 from smartapp.web.errors import register_error_handlers
 from smartapp.web.health import bp as health_bp

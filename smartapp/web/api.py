@@ -25,7 +25,7 @@ from fhir_mappings.ids import is_fhir_id
 from smartapp.launch.context import current_context
 from smartapp.report import summary_json
 from smartapp.web.access import may_read
-from smartapp.web.dashboard import read_patient, server_timing
+from smartapp.web.dashboard.reading import read_patient, server_timing
 from smartapp.web.errors import PageError
 
 bp = Blueprint("api", __name__, url_prefix="/api")

@@ -23,7 +23,7 @@ from smartapp.rules import docs
 from smartapp.rules.base import Rule
 from smartapp.rules.registry import CHECKS, CHECKS_BY_ID, by_id
 from smartapp.rules.settings import RuleSettings
-from smartapp.web.viewmodel import finding_view
+from smartapp.web.dashboard.page import finding_view
 from smartapp.worklist.labels import check_label
 
 EXPECTED: dict[str, dict[str, Any]] = json.loads(

@@ -359,7 +359,7 @@ def test_a_bad_mappings_file_stops_start_up_with_one_line(tmp_path):
 
 
 def test_the_app_uses_the_mappings_the_configuration_parsed(tmp_path):
-    from smartapp.web.dashboard import app_mappings
+    from smartapp.web.fhir_access import app_mappings
 
     site = tmp_path / "mappings.json"
     site.write_text('{"settings": {"ig_interval_days": 180}}')

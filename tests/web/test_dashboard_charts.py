@@ -1,10 +1,10 @@
-"""Chart geometry (smartapp/web/charts.py): pure functions, no HTML."""
+"""Chart geometry (smartapp/web/dashboard/charts.py): pure functions, no HTML."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from smartapp.web.charts import (
+from smartapp.web.dashboard.charts import (
     Sample,
     VaccineMark,
     dose_timeline,
@@ -105,7 +105,7 @@ def test_timeline_before_treatment_shows_the_earliest_start():
 
 
 def test_bounds_are_marked_as_bounds_and_low_only_when_the_bound_settles_it():
-    from smartapp.web.charts import PendingMark
+    from smartapp.web.dashboard.charts import PendingMark
 
     samples = [
         Sample(date(2026, 1, 1), 30, None, "IgM <30", "<"),

@@ -100,7 +100,7 @@ def test_the_page_follows_the_public_url(config, store):
 
 
 def test_served_page_defaults_the_local_server_to_the_configured_open_base():
-    from smartapp.web.dashboard import launch_page_html
+    from smartapp.web.dashboard.launch_page import launch_page_html
 
     html = launch_page_html("http://app.example:8000", "http://fhir:8080/fhir")
     assert 'value="http://fhir:8080/fhir"' in html
@@ -108,7 +108,7 @@ def test_served_page_defaults_the_local_server_to_the_configured_open_base():
 
 
 def test_served_page_points_the_sandbox_form_at_the_configured_ehr():
-    from smartapp.web.dashboard import launch_page_html
+    from smartapp.web.dashboard.launch_page import launch_page_html
 
     html = launch_page_html("http://app.example:8000", None, "http://127.0.0.1:9191")
     sandbox_form = forms(html)[0][0]

@@ -1,4 +1,4 @@
-"""Summary + record → page data (smartapp/web/viewmodel.py), without Flask."""
+"""Summary + record → page data (smartapp/web/dashboard/page.py), without Flask."""
 
 from __future__ import annotations
 
@@ -13,13 +13,9 @@ from smartapp import patient_service
 from smartapp.fhir.querylog import QueryLogEntry
 from smartapp.rules.registry import CHECKS, CHECKS_BY_ID
 from smartapp.rules.settings import RuleSettings
-from smartapp.web.viewmodel import (
-    STATUS_LOOKS,
-    FetchInfo,
-    PageContext,
-    build_dashboard,
-    relative_days,
-)
+from smartapp.web.dashboard.looks import STATUS_LOOKS, relative_days
+from smartapp.web.dashboard.page import build_dashboard
+from smartapp.web.dashboard.views import FetchInfo, PageContext
 from tests.support.pages import demo
 
 TODAY = date.today()
@@ -55,7 +51,7 @@ def test_every_check_has_a_rule_text_that_formats_with_the_settings():
         f.check: f.rule_text for f in (*view.alerts, *(x for g in view.groups for x in g.findings))
     }
     assert "365 days" in texts["ig-monitoring"]
-    from smartapp.web.viewmodel import finding_view
+    from smartapp.web.dashboard.page import finding_view
 
     rule = CHECKS_BY_ID["ig-monitoring"]
     shown = finding_view(rule.not_applicable("-"), date(2026, 1, 1), settings)
