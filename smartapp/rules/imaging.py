@@ -10,7 +10,8 @@ from domain.records import PatientRecord
 from smartapp.rules import actions
 from smartapp.rules.base import Rule
 from smartapp.rules.dates import plus_days
-from smartapp.rules.evidence import counted_as, day, imaging_evidence, on_day
+from smartapp.rules.evidence import counted_as, imaging_evidence, on_day
+from smartapp.rules.monitoring import monitoring_finding
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
 
@@ -61,31 +62,8 @@ def mri_monitoring(
         due = plus_days(first.earliest, settings.mri_interval_days)
         basis = f"no MRI since the first dose {on_day(first)}"
     text = f"Brain MRI every {settings.mri_interval_days} days on therapy ({basis}): "
-    if as_of > due:
-        return MRI_MONITORING.finding(
-            Status.OVERDUE,
-            Severity.MODERATE,
-            "Brain MRI overdue",
-            f"{text}due on {day(due)}, {(as_of - due).days} days ago.",
-            due=due,
-            evidence=evidence,
-            action=actions.BOOK_MRI,
-        )
-    if (due - as_of).days <= settings.monitoring_due_window_days:
-        return MRI_MONITORING.finding(
-            Status.DUE,
-            Severity.LOW,
-            "Brain MRI due",
-            f"{text}due on {day(due)}.",
-            due=due,
-            evidence=evidence,
-            action=actions.BOOK_MRI,
-        )
-    return MRI_MONITORING.ok(
-        "Brain MRI up to date",
-        f"{text}next due on {day(due)}.",
-        due=due,
-        evidence=evidence,
+    return monitoring_finding(
+        MRI_MONITORING, "Brain MRI", text, due, as_of, settings, evidence, actions.BOOK_MRI
     )
 
 

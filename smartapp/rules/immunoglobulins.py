@@ -17,7 +17,6 @@ from smartapp.rules.base import Rule
 from smartapp.rules.dates import plus_days
 from smartapp.rules.evidence import (
     condition_evidence,
-    day,
     lab_evidence,
     lab_phrase,
     number,
@@ -30,6 +29,7 @@ from smartapp.rules.labs import (
     baseline_finding,
     baseline_rule,
 )
+from smartapp.rules.monitoring import monitoring_finding
 from smartapp.rules.results import below, lower_limit
 from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import RuleSettings
@@ -155,32 +155,9 @@ def ig_monitoring(
     # Timing uses usable results only; a pending one means the test is done: await it.
     action = actions.AWAIT_PENDING_RESULT if waiting else actions.ORDER_IMMUNOGLOBULINS
     wait_text = f" {'; '.join(waiting)}: await it." if waiting else ""
-    if as_of > due:
-        return IG_MONITORING.finding(
-            Status.OVERDUE,
-            Severity.MODERATE,
-            "IgG/IgM overdue",
-            f"IgG and IgM are repeated {why} ({basis}): due on {day(due)}, "
-            f"{(as_of - due).days} days ago.{wait_text}",
-            due=due,
-            evidence=evidence,
-            action=action,
-        )
-    if (due - as_of).days <= settings.monitoring_due_window_days:
-        return IG_MONITORING.finding(
-            Status.DUE,
-            Severity.LOW,
-            "IgG/IgM due",
-            f"IgG and IgM are repeated {why} ({basis}): due on {day(due)}.{wait_text}",
-            due=due,
-            evidence=evidence,
-            action=action,
-        )
-    return IG_MONITORING.ok(
-        "IgG/IgM up to date",
-        f"IgG and IgM are repeated {why} ({basis}): next due on {day(due)}.",
-        due=due,
-        evidence=evidence,
+    text = f"IgG and IgM are repeated {why} ({basis}): "
+    return monitoring_finding(
+        IG_MONITORING, "IgG/IgM", text, due, as_of, settings, evidence, action, wait_text
     )
 
 
