@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ import pytest
 
 from smartapp.cli.main import main
 from smartapp.demo.bundles import demo_collection_bundle
+from tests.support.cli import run_cli
 
 AS_OF = date(2026, 3, 1)
 
@@ -210,12 +209,7 @@ def test_home_therapy_and_discontinued_in_json_and_text(
 
 def test_installed_command_has_no_traceback_on_bad_input(tmp_path: Path) -> None:
     path = write(tmp_path, "bad.json", "{")
-    done = subprocess.run(
-        [sys.executable, "-m", "smartapp.cli", "check", "--bundle", path],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_cli("check", "--bundle", path)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and done.stderr.startswith("smartapp: ")
 

@@ -22,10 +22,7 @@ refuses with the same words while nothing is written.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -39,12 +36,13 @@ import requests
 from tests.e2e import stack as smart
 from tests.e2e.stack import DemoCohort, SmartStack
 from tests.integration.stack import AUTO, ehr_launch, sandbox_requests
+from tests.support.cli import run_cli
 from tests.support.fault_proxy import FaultProxy
 from tests.support.hostile_fhir import Hostility
 from tests.support.loopback import LoopbackSession
 from tests.support.navigation import TYPED
 from tests.support.seeded import SeededCohort
-from tests.support.servers import REPO, free_port, python_server
+from tests.support.servers import free_port, python_server
 
 pytestmark = pytest.mark.integration
 
@@ -170,21 +168,12 @@ def test_the_cli_reports_incomplete_data_and_exits(
 ) -> None:
     hostile.hostility = _how(mode)
     env = {
-        **os.environ,
         "SMARTAPP_FHIR_DEADLINE": str(DEADLINE_S),
         "SMARTAPP_FHIR_MAX_BYTES": str(MAX_BYTES),
         "SMARTAPP_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db",
     }
     argv = ["check", "--fhir-base", hostile.base, "--patient", app.patient_id]
-    done = subprocess.run(
-        [sys.executable, "-m", "smartapp.cli", *argv, "--format", "json"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=NEVER_LONGER_S,
-        check=False,
-    )
+    done = run_cli(*argv, "--format", "json", env=env, timeout=NEVER_LONGER_S)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     report = json.loads(done.stdout)

@@ -28,6 +28,7 @@ from smartapp.store import Database
 from smartapp.store.migrate import upgrade
 from smartapp.store.schema import worklist_snapshots
 from smartapp.store.snapshots import SnapshotStore, snapshot_key
+from tests.support.cli import run_cli
 from tests.support.fault_proxy import FaultProxy
 from tests.support.postgres import create_database
 from tests.support.seeded import seed_demo
@@ -40,15 +41,7 @@ SLUGS = ("ig-monitoring-overdue", "dose-overdue", "all-ok-maintenance", "hbsag-p
 
 
 def smartapp(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "smartapp.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "SMARTAPP_MAPPINGS": "", **env},
-        timeout=300,
-        check=False,
-    )
+    return run_cli(*args, env={"SMARTAPP_MAPPINGS": "", **env})
 
 
 @pytest.fixture(scope="module")
