@@ -75,7 +75,7 @@ def hbv_screening(
         settings,
         schedule,
         actions.ORDER_HBV_SCREENING,
-        BaselineSeverities(due=Severity.MODERATE, overdue=Severity.HIGH, unknown=Severity.MODERATE),
+        BaselineSeverities(due=Severity.MODERATE, overdue=Severity.HIGH),
     )
 
 

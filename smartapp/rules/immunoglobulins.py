@@ -76,7 +76,7 @@ def ig_baseline(
         settings,
         schedule,
         actions.ORDER_IMMUNOGLOBULINS,
-        BaselineSeverities(due=Severity.MODERATE, overdue=Severity.MODERATE, unknown=Severity.LOW),
+        BaselineSeverities(due=Severity.MODERATE, overdue=Severity.MODERATE),
     )
 
 

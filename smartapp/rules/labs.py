@@ -179,9 +179,10 @@ def baseline_item(label: str, series: LabSeries, window: BaselineWindow) -> Base
 
 
 class BaselineSeverities(NamedTuple):
+    """How serious a missing baseline is (an unreadable one is the rule's `unknown_severity`)."""
+
     due: Severity
     overdue: Severity
-    unknown: Severity
 
 
 def _phrases(labs: Iterable[LabResult | None]) -> str:
@@ -247,7 +248,7 @@ def baseline_finding(
             detail += f" Found: {found}."
         return rule.finding(
             Status.UNKNOWN,
-            severities.unknown,
+            rule.unknown_severity,
             f"{rule.name} not yet readable",
             detail,
             evidence=evidence,
@@ -320,7 +321,7 @@ def cbc_baseline(
         settings,
         schedule,
         actions.ORDER_CBC,
-        BaselineSeverities(due=Severity.LOW, overdue=Severity.MODERATE, unknown=Severity.LOW),
+        BaselineSeverities(due=Severity.LOW, overdue=Severity.MODERATE),
     )
 
 
