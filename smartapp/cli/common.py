@@ -85,6 +85,16 @@ def fhir_base_from(args: argparse.Namespace, config: Any) -> str:
         ) from None
 
 
+def fhir_failure(err: Exception) -> CliError:
+    """A FHIR client's error as one CLI line: a refused token, or any other server error
+    (`raise fhir_failure(err) from err` in an `except FhirError`)."""
+    from smartapp.fhir import TokenExpired
+
+    if isinstance(err, TokenExpired):
+        return CliError(f"FHIR server refused the token: {err}")
+    return CliError(f"FHIR server error: {err}")
+
+
 def fhir_client(base: str, config: Any, *, deadline: bool = True) -> Any:
     """A client for `base`; its reads bounded by SMARTAPP_FHIR_DEADLINE (whole command)
     and SMARTAPP_FHIR_MAX_BYTES. `deadline=False` for bulk loads (seeding)."""

@@ -139,8 +139,9 @@ def cmd_worklist(args: argparse.Namespace) -> int:
         backend_access,
         config_and_mappings,
         fhir_base_from,
+        fhir_failure,
     )
-    from smartapp.fhir import FhirClient, FhirError, ReadLimits, TokenExpired
+    from smartapp.fhir import FhirClient, FhirError, ReadLimits
     from smartapp.worklist import (
         WorklistOptions,
         build_worklist,
@@ -204,10 +205,8 @@ def cmd_worklist(args: argparse.Namespace) -> int:
             worklist = build_worklist(
                 client, mappings=mappings, settings=config.rules, as_of=as_of, options=options
             )
-    except TokenExpired as err:
-        raise CliError(f"FHIR server refused the token: {err}") from err
     except FhirError as err:
-        raise CliError(f"FHIR server error: {err}") from err
+        raise fhir_failure(err) from err
     if worklist.population_unreadable:
         reasons = "; ".join(worklist.problems[1:3] or worklist.problems[:1])
         raise CliError(f"the worklist population could not be read: {reasons}")

@@ -73,8 +73,8 @@ def _refresh_once(
     *,
     full: bool,
 ) -> int:
-    from smartapp.cli.common import CliError, backend_access
-    from smartapp.fhir import FhirClient, FhirError, ReadLimits, TokenExpired
+    from smartapp.cli.common import CliError, backend_access, fhir_failure
+    from smartapp.fhir import FhirClient, FhirError, ReadLimits
     from smartapp.store.leases import Leases
     from smartapp.store.snapshots import SnapshotStore
     from smartapp.worklist.pacing import poll_sleep
@@ -113,10 +113,8 @@ def _refresh_once(
         return EXIT_BUSY
     except RefreshFailed as err:
         raise CliError(str(err)) from err
-    except TokenExpired as err:
-        raise CliError(f"FHIR server refused the token: {err}") from err
     except FhirError as err:
-        raise CliError(f"FHIR server error: {err}") from err
+        raise fhir_failure(err) from err
     for problem in outcome.problems:
         _warn(problem)
     _out(

@@ -74,8 +74,14 @@ def _print_plan(plan: Any, as_of: date, fmt: str, *, dry_run: bool, result: Any 
 
 def cmd_writeback(args: argparse.Namespace) -> int:
     from fhir_mappings.write.writeback import WritebackBlocked, WriteContext
-    from smartapp.cli.common import CliError, config_and_mappings, fhir_base_from, fhir_client
-    from smartapp.fhir import FhirError, TokenExpired
+    from smartapp.cli.common import (
+        CliError,
+        config_and_mappings,
+        fhir_base_from,
+        fhir_client,
+        fhir_failure,
+    )
+    from smartapp.fhir import FhirError
     from smartapp.writeback import plan_for_patient, write_plan
 
     config, mappings = config_and_mappings(args)
@@ -106,10 +112,8 @@ def cmd_writeback(args: argparse.Namespace) -> int:
             result = write_plan(client, plan, rebuild=build)
         except WritebackBlocked as err:
             raise CliError(str(err)) from err
-        except TokenExpired as err:
-            raise CliError(f"FHIR server refused the token: {err}") from err
         except FhirError as err:
-            raise CliError(f"FHIR server error: {err}") from err
+            raise fhir_failure(err) from err
     _print_plan(result.plan or plan, as_of, args.format, dry_run=False, result=result)
     if not result.ok:
         sys.stderr.write(f"smartapp: {terminal_safe(result.message)}\n")

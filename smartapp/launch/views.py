@@ -21,12 +21,18 @@ from smartapp.launch.websession import end_session
 bp = Blueprint("launch", __name__)
 
 
-def callback_base() -> str:
-    """`{SMARTAPP_PUBLIC_URL}/callback`; each EHR's redirect URI adds its callback id."""
+def _public_url(path: str, endpoint: str) -> str:
+    """`{SMARTAPP_PUBLIC_URL}{path}`; without a public URL, the endpoint's URL as this request
+    reached the app."""
     public_url = launch_state().config.public_url
     if public_url:
-        return f"{public_url}/callback"
-    return url_for("launch.callback", _external=True)
+        return f"{public_url}{path}"
+    return url_for(endpoint, _external=True)
+
+
+def callback_base() -> str:
+    """`{SMARTAPP_PUBLIC_URL}/callback`; each EHR's redirect URI adds its callback id."""
+    return _public_url("/callback", "launch.callback")
 
 
 @bp.get("/launch")
@@ -83,10 +89,7 @@ def open_server_confirmed() -> ResponseReturnValue:
 
 def login_redirect_uri() -> str:
     """The sign-in's own redirect URI (register it at the identity provider)."""
-    public_url = launch_state().config.public_url
-    if public_url:
-        return f"{public_url}/login/callback"
-    return url_for("launch.login_callback", _external=True)
+    return _public_url("/login/callback", "launch.login_callback")
 
 
 @bp.get("/login")

@@ -55,6 +55,18 @@ class ServerSessionInterface(SessionInterface):
             digest_method=hashlib.sha256,
         )
 
+    def _cookie_options(self, app: Flask) -> dict[str, Any]:
+        """The cookie's attributes, the same when it is set and when it is deleted (a browser
+        deletes only the cookie with the same path and domain)."""
+        return {
+            "path": self.get_cookie_path(app),
+            "domain": self.get_cookie_domain(app),
+            "secure": self.get_cookie_secure(app),
+            "httponly": True,
+            "samesite": self.get_cookie_samesite(app),
+            "partitioned": self.get_cookie_partitioned(app),
+        }
+
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         cookie = request.cookies.get(self.get_cookie_name(app))
         if cookie:
@@ -81,15 +93,7 @@ class ServerSessionInterface(SessionInterface):
         if session.accessed:
             response.vary.add("Cookie")
         if session.ended:
-            response.delete_cookie(
-                name,
-                path=self.get_cookie_path(app),
-                domain=self.get_cookie_domain(app),
-                secure=self.get_cookie_secure(app),
-                httponly=True,
-                samesite=self.get_cookie_samesite(app),
-                partitioned=self.get_cookie_partitioned(app),
-            )
+            response.delete_cookie(name, **self._cookie_options(app))
             return
         if session.sid is None:
             if not session.modified or not session:
@@ -102,12 +106,7 @@ class ServerSessionInterface(SessionInterface):
             response.set_cookie(
                 name,
                 self._signer(app).sign(session.sid).decode("ascii"),
-                path=self.get_cookie_path(app),
-                domain=self.get_cookie_domain(app),
-                secure=self.get_cookie_secure(app),
-                httponly=True,
-                samesite=self.get_cookie_samesite(app),
-                partitioned=self.get_cookie_partitioned(app),
+                **self._cookie_options(app),
             )
 
 
