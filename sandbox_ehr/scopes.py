@@ -10,7 +10,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 #: Scopes that are not about a resource type.
@@ -177,6 +177,20 @@ ScopeFilterLike = ScopeFilter | Callable[[list[str]], list[str]] | str | Mapping
 
 _PRESETS = {"read-only": ScopeFilter(strip="cud"), "none": None}
 
+_T = TypeVar("_T")
+
+
+def _preset(setting: str, name: str, presets: Mapping[str, _T]) -> _T:
+    if name not in presets:
+        raise ValueError(f"{setting}: unknown preset {name!r}")
+    return presets[name]
+
+
+def _known_keys(setting: str, spec: Mapping[str, Any], keys: set[str]) -> None:
+    unknown = set(spec) - keys
+    if unknown:
+        raise ValueError(f"{setting}: unknown keys {sorted(unknown)}")
+
 
 def make_scope_filter(
     spec: ScopeFilterLike,
@@ -186,13 +200,9 @@ def make_scope_filter(
     if spec is None or isinstance(spec, ScopeFilter):
         return spec
     if isinstance(spec, str):
-        if spec not in _PRESETS:
-            raise ValueError(f"grant_scopes_filter: unknown preset {spec!r}")
-        return _PRESETS[spec]
+        return _preset("grant_scopes_filter", spec, _PRESETS)
     if isinstance(spec, Mapping):
-        unknown = set(spec) - {"strip", "drop", "restrict"}
-        if unknown:
-            raise ValueError(f"grant_scopes_filter: unknown keys {sorted(unknown)}")
+        _known_keys("grant_scopes_filter", spec, {"strip", "drop", "restrict"})
         strip = spec.get("strip", "")
         drop = spec.get("drop", [])
         restrict = spec.get("restrict", {})
@@ -259,13 +269,9 @@ def make_scope_refusal(spec: ScopeRefusal | str | Mapping[str, Any] | None) -> S
     if spec is None or isinstance(spec, ScopeRefusal):
         return spec
     if isinstance(spec, str):
-        if spec not in _REFUSAL_PRESETS:
-            raise ValueError(f"refuse_scopes: unknown preset {spec!r}")
-        return _REFUSAL_PRESETS[spec]
+        return _preset("refuse_scopes", spec, _REFUSAL_PRESETS)
     if isinstance(spec, Mapping):
-        unknown = set(spec) - {"writes", "v2", "v1", "patterns"}
-        if unknown:
-            raise ValueError(f"refuse_scopes: unknown keys {sorted(unknown)}")
+        _known_keys("refuse_scopes", spec, {"writes", "v2", "v1", "patterns"})
         patterns = spec.get("patterns", [])
         writes, v2, v1 = (spec.get(k, False) for k in ("writes", "v2", "v1"))
         flags = (writes, v2, v1)
