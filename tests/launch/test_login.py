@@ -269,21 +269,21 @@ def test_an_error_answer_shows_a_fixed_message_never_its_text(
         assert "555-0100" not in page and "evil_code" not in page
 
 
-def test_a_discovery_document_naming_another_issuer_is_refused(
-    store: MemorySessionStore, rsps: Any
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        # A discovery document naming another issuer.
+        ("issuer", "https://evil.example.org"),
+        # An https provider with a plain http endpoint.
+        ("token_endpoint", "http://127.0.0.1:9/token"),
+    ],
+    ids=["another-issuer", "plain-http-endpoint"],
+)
+def test_an_untrustworthy_discovery_document_is_refused(
+    store: MemorySessionStore, rsps: Any, field: str, value: str
 ) -> None:
     idp = FakeIdp(rsps)
-    idp.discovery["issuer"] = "https://evil.example.org"
-    idp.install()
-    browser = create_app(make_config(login=login_settings()), store=store).test_client()
-    assert browser.get("/login").status_code == 502
-
-
-def test_an_https_provider_with_a_plain_http_endpoint_is_refused(
-    store: MemorySessionStore, rsps: Any
-) -> None:
-    idp = FakeIdp(rsps)
-    idp.discovery["token_endpoint"] = "http://127.0.0.1:9/token"
+    idp.discovery[field] = value
     idp.install()
     browser = create_app(make_config(login=login_settings()), store=store).test_client()
     assert browser.get("/login").status_code == 502

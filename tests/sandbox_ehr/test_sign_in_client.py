@@ -20,16 +20,30 @@ def _claims(client: FlaskClient, id_token: str) -> dict[str, Any]:
     return dict(jwt.decode(id_token, keys).claims)
 
 
-def test_a_sign_in_needs_no_aud_and_gives_identity_and_groups_only(client: FlaskClient) -> None:
-    verifier, challenge = pkce()
-    params = get_code(
+def _sign_in_code(
+    client: FlaskClient, challenge: str, scope: str, **overrides: Any
+) -> dict[str, str]:
+    """The authorize redirect's params for the sign-in client (no `aud`: it reads no FHIR)."""
+    return get_code(
         client,
         challenge,
-        launch=None,
-        client_id="smartapp-login",
-        redirect_uri=LOGIN_REDIRECT,
-        scope="openid profile email groups patient/*.rs launch/patient fhirUser",
-        aud=None,
+        **{
+            "launch": None,
+            "client_id": "smartapp-login",
+            "redirect_uri": LOGIN_REDIRECT,
+            "scope": scope,
+            "aud": None,
+            **overrides,
+        },
+    )
+
+
+def test_a_sign_in_needs_no_aud_and_gives_identity_and_groups_only(client: FlaskClient) -> None:
+    verifier, challenge = pkce()
+    params = _sign_in_code(
+        client,
+        challenge,
+        "openid profile email groups patient/*.rs launch/patient fhirUser",
         nonce="n-123",
     )
     assert params["iss"] == PUBLIC  # RFC 9207
@@ -57,29 +71,13 @@ def test_a_sign_in_needs_no_aud_and_gives_identity_and_groups_only(client: Flask
 
 def test_a_sign_in_client_cannot_take_part_in_a_launch(client: FlaskClient) -> None:
     _, challenge = pkce()
-    params = get_code(
-        client,
-        challenge,
-        launch=launch(client),
-        client_id="smartapp-login",
-        redirect_uri=LOGIN_REDIRECT,
-        scope="openid launch",
-        aud=None,
-    )
+    params = _sign_in_code(client, challenge, "openid launch", launch=launch(client))
     assert params.get("error") == "invalid_request"
 
 
 def test_the_sign_in_client_needs_its_secret(client: FlaskClient) -> None:
     verifier, challenge = pkce()
-    params = get_code(
-        client,
-        challenge,
-        launch=None,
-        client_id="smartapp-login",
-        redirect_uri=LOGIN_REDIRECT,
-        scope="openid",
-        aud=None,
-    )
+    params = _sign_in_code(client, challenge, "openid")
     refused = exchange(
         client, params["code"], verifier, client_id="smartapp-login", redirect_uri=LOGIN_REDIRECT
     )
