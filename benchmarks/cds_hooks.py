@@ -36,9 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from benchmarks.patient_read import seed_bench_cohort
+from benchmarks.seeded import fhir_server, seed_demo_and_history
 from sandbox_ehr.cds_orders import draft_order
-from smartapp.fhir import FhirClient
 from tests.support.servers import free_port, python_server
 
 ISS = "https://benchmark-ehr.example.org"
@@ -103,14 +102,8 @@ def main() -> None:
 
     key = RSAKey.generate_key(2048, parameters={"kid": "bench-1"})
     with ExitStack() as stack:
-        base = args.fhir_base
-        if not base:
-            from tests.support.servers import hapi_server
-
-            print("starting HAPI (hapi/run)...", flush=True)
-            base = stack.enter_context(hapi_server(RESULTS))
-        with FhirClient(base) as client:
-            ids = seed_bench_cohort(client, "cds-bench")
+        base = fhir_server(stack, args.fhir_base, RESULTS)
+        ids = seed_demo_and_history(base, "cds-bench", generator_seed=5)
 
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cds-bench-")))
         clients = scratch / "cds-clients.json"

@@ -31,22 +31,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from smartapp.demo.bundles import demo_bundles, demo_system
-from smartapp.demo.generator import generate_cohort
-from smartapp.demo.seed import seed
-from smartapp.fhir import FhirClient
+from benchmarks.seeded import fhir_server, seed_demo_and_history
 from tests.support.loopback import LoopbackSession
+from tests.support.servers import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MEASURES = ("fhir", "rules", "render", "server", "total")
@@ -70,24 +66,6 @@ def percentile(values: list[float], pct: float) -> float:
 def server_timing(header: str) -> dict[str, float]:
     found = re.findall(r"([A-Za-z0-9_-]+);dur=([0-9.]+)", header)
     return {name: float(ms) for name, ms in found}
-
-
-def patient_ids(client: FhirClient, system: str) -> dict[str, str]:
-    found = client.search_all(f"Patient?identifier={system}|&_count=500&_elements=identifier")
-    return {
-        identifier["value"]: patient["id"]
-        for patient in found.resources
-        for identifier in patient.get("identifier", [])
-        if identifier.get("system") == system
-    }
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -166,25 +144,9 @@ def main() -> None:
     args = parser.parse_args()
 
     with ExitStack() as stack:
-        base = args.fhir_base
-        if not base:
-            from tests.support.servers import hapi_server
-
-            print("starting HAPI (hapi/run)...", flush=True)
-            base = stack.enter_context(hapi_server(RESULTS))
-        base = base.rstrip("/")
-        anchor = date.today()
-        system = demo_system(f"render-{uuid.uuid4().hex[:8]}")
+        base = fhir_server(stack, args.fhir_base, RESULTS).rstrip("/")
         print(f"seeding the demo cohort and a 5-year patient into {base} ...", flush=True)
-        with FhirClient(base) as client:
-            bundles = [*demo_bundles(anchor, identifier_system=system)]
-            bundles += list(
-                generate_cohort(1, anchor, seed=11, years=(5, 5), identifier_system=system)
-            )
-            report = seed(client, bundles)
-            if not report.ok:
-                raise SystemExit(report.describe())
-            ids = patient_ids(client, system)
+        ids = seed_demo_and_history(base, "render", generator_seed=11)
         app = args.app_url.rstrip("/") if args.app_url else stack.enter_context(app_server(base))
         print(f"app {app}; {len(ids)} patients x {args.repeat} views\n", flush=True)
 

@@ -21,21 +21,17 @@ import argparse
 import statistics
 import sys
 import time
-import uuid
 from contextlib import ExitStack
-from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.seeded import fhir_server, seed_demo_and_history
 from fhir_mappings.search.population import EXPORT_TYPES
 from fhir_mappings.site import load_mappings
 from smartapp import patient_service as service
-from smartapp.demo.bundles import demo_bundles, demo_system
-from smartapp.demo.generator import generate_cohort
 from smartapp.fhir import FhirClient
 from smartapp.quirks import TenantQuirks
-from tests.support.seeded import seed_cohort
 
 #: Every search-shaping quirk on (the launch quirks do not change the read).
 ALL_QUIRKS = TenantQuirks(observation_categories=("laboratory", "social-history", "exam"))
@@ -61,16 +57,6 @@ def naive_read(client: FhirClient, patient_id: str) -> int:
     return count + len(medications)
 
 
-def seed_bench_cohort(client: FhirClient, tag: str) -> dict[str, str]:
-    """The demo cohort and one generated patient with five years of history, under a new
-    identifier system named after `tag`: slug -> server-assigned Patient id."""
-    anchor = date.today()
-    system = demo_system(f"{tag}-{uuid.uuid4().hex[:8]}")
-    bundles = [*demo_bundles(anchor, identifier_system=system)]
-    bundles += list(generate_cohort(1, anchor, seed=5, years=(5, 5), identifier_system=system))
-    return seed_cohort(client, system, anchor, bundles).patient_ids
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fhir-base")
@@ -78,14 +64,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with ExitStack() as stack:
-        base = args.fhir_base
-        if not base:
-            from tests.support.servers import hapi_server
-
-            print("starting HAPI (hapi/run)...", flush=True)
-            base = stack.enter_context(hapi_server(Path("benchmarks/results")))
-        with FhirClient(base) as client:
-            ids = seed_bench_cohort(client, "bench")
+        base = fhir_server(stack, args.fhir_base, Path("benchmarks/results"))
+        ids = seed_demo_and_history(base, "bench", generator_seed=5)
         mappings = load_mappings(None)
 
         rows = []
