@@ -215,6 +215,13 @@ class Transport:
     def resolve(self, ref: str) -> str:
         return self.base.resolve(ref)
 
+    def _wait_to_retry(self, what: str, attempt: int, delay: float) -> None:
+        """Log why the request is tried again (`what`: "FHIR GET answered 503") and wait."""
+        log.warning(
+            "%s; retry %d of %d in %.1f s", what, attempt + 1, self.policy.max_retries, delay
+        )
+        self.sleep(delay)
+
     def _headers(
         self, url: str, headers: Mapping[str, str], files: FileAccess | None, token: bool
     ) -> dict[str, str]:
@@ -292,15 +299,7 @@ class Transport:
                     raise ServerUnavailable(
                         f"{what} failed: no answer from the FHIR server ({kind}{tries})"
                     ) from err
-                log.warning(
-                    "FHIR %s: %s; retry %d of %d in %.1f s",
-                    method,
-                    kind,
-                    attempt + 1,
-                    self.policy.max_retries,
-                    delay,
-                )
-                self.sleep(delay)
+                self._wait_to_retry(f"FHIR {method}: {kind}", attempt, delay)
                 attempt += 1
                 continue
 
@@ -373,15 +372,7 @@ class Transport:
                 raise budget.exceeded(what)
             if delay is not None:
                 response.close()
-                log.warning(
-                    "FHIR %s answered %d; retry %d of %d in %.1f s",
-                    method,
-                    status,
-                    attempt + 1,
-                    self.policy.max_retries,
-                    delay,
-                )
-                self.sleep(delay)
+                self._wait_to_retry(f"FHIR {method} answered {status}", attempt, delay)
                 attempt += 1
                 continue
             return Reply(response, parsed, attempt + 1, index)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from typing import NamedTuple
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from smartapp.fhir.errors import OffServerError
 
@@ -22,6 +23,26 @@ _DOT_SEGMENT = re.compile(r"(^|/)\.\.?(/|$|\?)")
 def _explicit_port(scheme: str, port: int | None) -> int | None:
     """The port when it is not the scheme's default, else None."""
     return None if port is None or port == _DEFAULT_PORTS.get(scheme) else port
+
+
+class _HttpUrl(NamedTuple):
+    parts: SplitResult
+    scheme: str  # lower case
+    host: str  # lower case
+    port: int | None  # None when it is the scheme's default
+
+
+def _split_http(url: str) -> _HttpUrl | None:
+    """An absolute http(s) URL with a host and no credentials, split; else None."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
+        return None
+    return _HttpUrl(parts, scheme, parts.hostname.lower(), _explicit_port(scheme, port))
 
 
 @dataclass(frozen=True)
@@ -66,18 +87,10 @@ class ServerBase:
         scheme with otherwise matching host/port/path is rewritten to the base's scheme:
         HAPI behind a TLS proxy hands out `http://` links for an `https://` base.
         """
-        try:
-            parts = urlsplit(url.strip())
-            port = parts.port
-        except ValueError:
+        split = _split_http(url)
+        if split is None or split.host != self.host or split.port != self.port:
             return None
-        scheme = parts.scheme.lower()
-        if scheme not in _DEFAULT_PORTS or not parts.hostname:
-            return None
-        if parts.username or parts.password or parts.hostname.lower() != self.host:
-            return None
-        if _explicit_port(scheme, port) != self.port:
-            return None
+        parts = split.parts
         path = parts.path
         if path.rstrip("/") != self.path and not path.startswith(self.path + "/"):
             return None
@@ -126,18 +139,11 @@ class ServerBase:
 
 def origin_of(url: str) -> str | None:
     """The normalised origin of an absolute http(s) URL (default port left out), or None."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
+    split = _split_http(url)
+    if split is None:
         return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
-        return None
-    host = parts.hostname.lower()
-    netloc = f"[{host}]" if ":" in host else host
-    explicit = _explicit_port(scheme, port)
-    return f"{scheme}://{netloc}" + (f":{explicit}" if explicit is not None else "")
+    netloc = f"[{split.host}]" if ":" in split.host else split.host
+    return f"{split.scheme}://{netloc}" + (f":{split.port}" if split.port is not None else "")
 
 
 @dataclass(frozen=True)
