@@ -39,7 +39,7 @@ from smartapp.launch.errors import DiscoveryError, IssuerNotAllowed, LaunchError
 from smartapp.launch.keys import AppKey
 from smartapp.launch.oauth_errors import explain, log_refusal
 from smartapp.launch.scopes import parse_resource_scope, to_v1
-from smartapp.launch.tokens import oauth_session
+from smartapp.launch.tokens import oauth_session, request_token
 
 log = logging.getLogger(__name__)
 
@@ -128,14 +128,9 @@ def _client_credentials(
 ) -> dict[str, Any]:
     session = oauth_session(tenant, app_key)
     try:
-        with session:
-            token = session.fetch_token(
-                token_endpoint,
-                grant_type="client_credentials",
-                scope=scope,
-                timeout=timeout,
-                allow_redirects=False,
-            )
+        token = request_token(
+            session, token_endpoint, timeout=timeout, grant_type="client_credentials", scope=scope
+        )
     except (requests.RequestException, ValueError) as err:
         log.warning("backend token request failed: %s", type(err).__name__)
         raise TokenError("The FHIR server's token service could not be reached.") from err

@@ -37,8 +37,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from authlib.integrations.requests_client import OAuth2Session
-
 from fhir_mappings.ids import is_fhir_id
 from smartapp.config import Tenant, normalise_base
 from smartapp.launch import tokens
@@ -167,20 +165,17 @@ def _authorize(
     oauth_state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32) if "openid" in scope.split() else None
     aud = tenant.iss  # the configured base, whatever spelling the launch request used
-    with OAuth2Session(
+    url = tokens.authorization_url(
         tenant.client_id,
+        smart.authorization_endpoint,
         scope=scope,
         redirect_uri=redirect_uri,
-        code_challenge_method="S256",
-    ) as client:
-        url, _ = client.create_authorization_url(
-            smart.authorization_endpoint,
-            state=oauth_state,
-            code_verifier=code_verifier,
-            aud=aud,
-            launch=launch,
-            nonce=nonce,
-        )
+        state=oauth_state,
+        code_verifier=code_verifier,
+        aud=aud,
+        launch=launch,
+        nonce=nonce,
+    )
     sid = ensure_session_id()
     launch_state().store.add_pending(
         sid,
@@ -199,7 +194,7 @@ def _authorize(
         },
         PENDING_TTL_S,
     )
-    return str(url)
+    return url
 
 
 def _ask_again_read_only(pending: Mapping[str, Any], code: str) -> str:

@@ -40,7 +40,7 @@ from smartapp.launch.errors import (
 from smartapp.launch.idtoken import issuer_keys, verify_claims
 from smartapp.launch.session_store import LAUNCH_KEY, PENDING_TTL_S, TOKEN_KEY
 from smartapp.launch.state import launch_state
-from smartapp.launch.tokens import bound_token_responses
+from smartapp.launch.tokens import authorization_url, bound_token_responses, request_token
 from smartapp.launch.websession import ensure_session_id, rotate_session_id, session_id
 
 log = logging.getLogger(__name__)
@@ -166,18 +166,15 @@ def start_login(*, redirect_uri: str) -> str:
     code_verifier = secrets.token_urlsafe(64)
     oauth_state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
-    with OAuth2Session(
+    url = authorization_url(
         settings.client_id,
+        provider.authorization_endpoint,
         scope=settings.scopes,
         redirect_uri=redirect_uri,
-        code_challenge_method="S256",
-    ) as client:
-        url, _ = client.create_authorization_url(
-            provider.authorization_endpoint,
-            state=oauth_state,
-            code_verifier=code_verifier,
-            nonce=nonce,
-        )
+        state=oauth_state,
+        code_verifier=code_verifier,
+        nonce=nonce,
+    )
     launch_state().store.add_pending(
         ensure_session_id(),
         oauth_state,
@@ -195,7 +192,7 @@ def start_login(*, redirect_uri: str) -> str:
         PENDING_TTL_S,
     )
     log.info("sign-in started")
-    return str(url)
+    return url
 
 
 _ERRORS = {
@@ -280,15 +277,14 @@ def _exchange(settings: LoginSettings, pending: Mapping[str, Any], code: str) ->
     )
     bound_token_responses(session)
     try:
-        with session:
-            token = session.fetch_token(
-                str(pending["token_endpoint"]),
-                grant_type="authorization_code",
-                code=code,
-                code_verifier=str(pending["code_verifier"]),
-                timeout=AUTH_TIMEOUT_S,
-                allow_redirects=False,
-            )
+        token = request_token(
+            session,
+            str(pending["token_endpoint"]),
+            timeout=AUTH_TIMEOUT_S,
+            grant_type="authorization_code",
+            code=code,
+            code_verifier=str(pending["code_verifier"]),
+        )
     except OAuthError as err:
         log.warning("sign-in token refused: %s", err.error)
         raise TokenError("The sign-in service refused the sign-in; please try again.") from err

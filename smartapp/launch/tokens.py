@@ -142,6 +142,36 @@ def oauth_session(
     return session
 
 
+def request_token(
+    session: OAuth2Session, token_endpoint: str, *, timeout: float, **grant: Any
+) -> Any:
+    """One token request on `session` (closed afterwards). Redirects are not followed: the
+    client's credentials and the code go to the token endpoint the app knows, nowhere else."""
+    with session:
+        return session.fetch_token(token_endpoint, timeout=timeout, allow_redirects=False, **grant)
+
+
+def authorization_url(
+    client_id: str,
+    endpoint: str,
+    *,
+    scope: str,
+    redirect_uri: str,
+    state: str,
+    code_verifier: str,
+    **params: str | None,
+) -> str:
+    """The authorize URL of an authorization code request with PKCE (S256); `params` are
+    added to the query (`aud`, `launch`, `nonce`; None ones left out)."""
+    with OAuth2Session(
+        client_id, scope=scope, redirect_uri=redirect_uri, code_challenge_method="S256"
+    ) as client:
+        url, _ = client.create_authorization_url(
+            endpoint, state=state, code_verifier=code_verifier, **params
+        )
+    return str(url)
+
+
 def _expires_at(token: dict[str, Any]) -> float | None:
     value = token.get("expires_at")
     if isinstance(value, int | float):
@@ -186,15 +216,14 @@ def exchange_code(
     """authorization_code grant with the PKCE verifier; the raw token response dict."""
     session = oauth_session(tenant, app_key, redirect_uri=redirect_uri)
     try:
-        with session:
-            token = session.fetch_token(
-                token_endpoint,
-                grant_type="authorization_code",
-                code=code,
-                code_verifier=code_verifier,
-                timeout=timeout,
-                allow_redirects=False,
-            )
+        token = request_token(
+            session,
+            token_endpoint,
+            timeout=timeout,
+            grant_type="authorization_code",
+            code=code,
+            code_verifier=code_verifier,
+        )
     except OAuthError as err:
         log_refusal(log, "token exchange", tenant.display_name, err.error, err.description)
         raise TokenRefused(
