@@ -154,29 +154,28 @@ def main() -> None:
         samples: dict[str, list[float]] = {name: [] for name, *_ in scenarios}
         requests_seen: dict[str, set[int]] = {name: set() for name, *_ in scenarios}
         cards: dict[str, int] = {name: 0 for name, *_ in scenarios}
-        warm = next(iter(ids.values()))
-        for _name, service, hook, with_prefetch in scenarios:  # warm-up, not counted
+
+        def request(
+            service: str, hook: str, pid: str, with_prefetch: bool
+        ) -> tuple[str, dict[str, Any], dict[str, str]]:
+            """(URL, body, headers) of one hook call, built before the clock starts."""
             url = f"{app}/cds-services/{service}"
             data = body(
                 hook,
-                warm,
-                prefetch=prefetched[warm] if with_prefetch else None,
+                pid,
+                prefetch=prefetched[pid] if with_prefetch else None,
                 fhir_base=None if with_prefetch else base,
             )
-            http.post(
-                url, json=data, headers={"Authorization": f"Bearer {token(key, url)}"}, timeout=60
-            )
+            return url, data, {"Authorization": f"Bearer {token(key, url)}"}
+
+        warm = next(iter(ids.values()))
+        for _name, service, hook, with_prefetch in scenarios:  # warm-up, not counted
+            url, data, headers = request(service, hook, warm, with_prefetch)
+            http.post(url, json=data, headers=headers, timeout=60)
         for _ in range(args.repeat):
             for pid in ids.values():
                 for name, service, hook, with_prefetch in scenarios:
-                    url = f"{app}/cds-services/{service}"
-                    data = body(
-                        hook,
-                        pid,
-                        prefetch=prefetched[pid] if with_prefetch else None,
-                        fhir_base=None if with_prefetch else base,
-                    )
-                    headers = {"Authorization": f"Bearer {token(key, url)}"}
+                    url, data, headers = request(service, hook, pid, with_prefetch)
                     started = time.perf_counter()
                     reply = http.post(url, json=data, headers=headers, timeout=60)
                     elapsed = (time.perf_counter() - started) * 1000

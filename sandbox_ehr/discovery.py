@@ -49,12 +49,19 @@ SCOPES_SUPPORTED = [
 ]
 
 
-def smart_configuration(st: SandboxState) -> dict[str, Any]:
+def _endpoints(st: SandboxState) -> dict[str, Any]:
+    """Who the sandbox is and where its endpoints are: the same in both discovery documents."""
     return {
         "issuer": st.issuer,
         "jwks_uri": st.jwks_url,
         "authorization_endpoint": st.authorize_url,
         "token_endpoint": st.token_url,
+    }
+
+
+def smart_configuration(st: SandboxState) -> dict[str, Any]:
+    return {
+        **_endpoints(st),
         "grant_types_supported": GRANT_TYPES,
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
@@ -68,10 +75,7 @@ def smart_configuration(st: SandboxState) -> dict[str, Any]:
 
 def openid_configuration(st: SandboxState) -> dict[str, Any]:
     return {
-        "issuer": st.issuer,
-        "authorization_endpoint": st.authorize_url,
-        "token_endpoint": st.token_url,
-        "jwks_uri": st.jwks_url,
+        **_endpoints(st),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
