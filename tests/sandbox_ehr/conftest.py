@@ -109,6 +109,26 @@ def auth_params(challenge: str, **overrides: Any) -> dict[str, str]:
     return {k: v for k, v in params.items() if v is not None}
 
 
+def searchset(*resources: dict[str, Any], next_url: str | None = None) -> dict[str, Any]:
+    """A searchset Bundle as the upstream FHIR server answers (its self link is never read)."""
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "link": [{"relation": "self", "url": f"{UPSTREAM}/Observation?patient=p1"}],
+        "entry": [
+            {
+                "fullUrl": f"{UPSTREAM}/{r['resourceType']}/{r['id']}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in resources
+        ],
+    }
+    if next_url:
+        bundle["link"].append({"relation": "next", "url": next_url})
+    return bundle
+
+
 def click(client: FlaskClient, page: TestResponse, button_id: str, **fields: str) -> TestResponse:
     """Submit the page's form with the button `#button_id`, like a browser would."""
     assert page.status_code == 200, page.get_data(as_text=True)

@@ -16,6 +16,7 @@ from tests.sandbox_ehr.conftest import (
     launch,
     pkce,
     redirect_params,
+    searchset,
 )
 from tests.support.forms import parse_form
 
@@ -139,22 +140,12 @@ def test_approve_without_the_consent_page_is_ignored(client: FlaskClient) -> Non
 
 @responses.activate
 def test_standalone_launch_logs_in_then_picks_a_patient(client: FlaskClient) -> None:
-    responses.get(
-        f"{UPSTREAM}/Patient",
-        json={
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "entry": [
-                {
-                    "resource": {
-                        "resourceType": "Patient",
-                        "id": "p9",
-                        "name": [{"given": ["Ada"], "family": "Lovelace"}],
-                    }
-                }
-            ],
-        },
-    )
+    ada = {
+        "resourceType": "Patient",
+        "id": "p9",
+        "name": [{"given": ["Ada"], "family": "Lovelace"}],
+    }
+    responses.get(f"{UPSTREAM}/Patient", json=searchset(ada))
     page = authorize(client, launch=None, scope="launch/patient openid fhirUser patient/*.rs")
     form = parse_form(page.get_data(as_text=True))
     assert "login-submit" in form.buttons

@@ -18,6 +18,7 @@ from tests.sandbox_ehr.conftest import (
     Clock,
     assertion,
     backend_token,
+    searchset,
     token_for,
 )
 
@@ -36,25 +37,6 @@ def observation(oid: str, patient: str) -> dict[str, Any]:
         "code": {"text": "IgG"},
         "subject": {"reference": f"Patient/{patient}"},
     }
-
-
-def searchset(*resources: dict[str, Any], next_url: str | None = None) -> dict[str, Any]:
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "link": [{"relation": "self", "url": f"{UPSTREAM}/Observation?patient=p1"}],
-        "entry": [
-            {
-                "fullUrl": f"{UPSTREAM}/{r['resourceType']}/{r['id']}",
-                "resource": r,
-                "search": {"mode": "match"},
-            }
-            for r in resources
-        ],
-    }
-    if next_url:
-        bundle["link"].append({"relation": "next", "url": next_url})
-    return bundle
 
 
 @pytest.fixture

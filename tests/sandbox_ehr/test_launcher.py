@@ -9,7 +9,14 @@ import responses
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.sandbox_ehr.conftest import FHIR_BASE, UPSTREAM, auth_params, pkce, token_for
+from tests.sandbox_ehr.conftest import (
+    FHIR_BASE,
+    UPSTREAM,
+    auth_params,
+    pkce,
+    searchset,
+    token_for,
+)
 
 
 def test_launcher_redirects_to_the_app_with_iss_and_launch(client: FlaskClient) -> None:
@@ -65,23 +72,13 @@ def test_launcher_defaults_to_the_configured_app(make_app: Callable[..., Flask])
 
 @responses.activate
 def test_index_lists_patients_with_launch_links(client: FlaskClient) -> None:
-    responses.get(
-        f"{UPSTREAM}/Patient",
-        json={
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "entry": [
-                {
-                    "resource": {
-                        "resourceType": "Patient",
-                        "id": "p1",
-                        "name": [{"text": "<b>Bobby</b> Tables"}],
-                        "birthDate": "1980-01-01",
-                    }
-                }
-            ],
-        },
-    )
+    bobby = {
+        "resourceType": "Patient",
+        "id": "p1",
+        "name": [{"text": "<b>Bobby</b> Tables"}],
+        "birthDate": "1980-01-01",
+    }
+    responses.get(f"{UPSTREAM}/Patient", json=searchset(bobby))
     response = client.get("/", query_string={"app": "http://localhost/launch"})
     html = response.get_data(as_text=True)
     assert response.status_code == 200
