@@ -181,6 +181,26 @@ class FakeEhr:
         state = self.authorize_params["state"] if state is None else state
         return client.get(f"{self.callback_path}?code={code}&state={state}")
 
+    def refuse(
+        self,
+        client: FlaskClient,
+        error: str,
+        description: str,
+        *,
+        state: str | None = None,
+        path: str | None = None,
+    ):
+        """The authorization server's error answer to the last authorize request, at this
+        EHR's redirect URI (or `path`), with its `state` (or `state`)."""
+        return client.get(
+            path or self.callback_path,
+            query_string={
+                "error": error,
+                "error_description": description,
+                "state": self.authorize_params["state"] if state is None else state,
+            },
+        )
+
     @property
     def callback_path(self) -> str:
         """The path of the redirect URI the app asked for (this EHR's own)."""

@@ -31,10 +31,20 @@ CALLBACK_ID = "ehr.example.org-fhir"
 # -- allowlist ----------------------------------------------------------------------
 
 
-def test_foreign_iss_is_refused_without_any_outbound_call(client, rsps):
-    response = client.get("/launch?iss=https://attacker.example/fhir&launch=abc")
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("/launch?iss=https://attacker.example/fhir&launch=abc", "This FHIR server is not allowed"),
+        ("/launch?launch=abc", "iss"),
+    ],
+    ids=["foreign-iss", "missing-iss-with-launch"],
+)
+def test_a_launch_from_no_allowed_server_is_refused_without_any_outbound_call(
+    client, rsps, url, says
+):
+    response = client.get(url)
     assert response.status_code == 400
-    assert "This FHIR server is not allowed" in response.get_data(as_text=True)
+    assert says in response.get_data(as_text=True)
     assert len(rsps.calls) == 0
 
 
@@ -58,13 +68,6 @@ def test_iss_normalisation_accepts_trailing_slash_and_case(client, ehr):
     )
     assert params.status_code == 302
     assert ehr.rsps.calls[0].request.url == DISCOVERY_URL
-
-
-def test_missing_iss_with_launch_is_refused(client, rsps):
-    response = client.get("/launch?launch=abc")
-    assert response.status_code == 400
-    assert "iss" in response.get_data(as_text=True)
-    assert len(rsps.calls) == 0
 
 
 def test_launch_without_parameters_lists_the_allowlisted_ehrs(client, rsps):
@@ -354,15 +357,8 @@ def test_expired_state_is_refused(client, ehr, store, monkeypatch):
 
 
 def test_error_from_the_authorization_server_is_shown_clearly(client, ehr):
-    params = ehr.launch(client)
-    response = client.get(
-        "/callback",
-        query_string={
-            "error": "access_denied",
-            "error_description": "User said no",
-            "state": params["state"],
-        },
-    )
+    ehr.launch(client)
+    response = ehr.refuse(client, "access_denied", "User said no", path="/callback")
     assert response.status_code == 403
     assert "Access was denied" in response.get_data(as_text=True)
     assert ehr.token_requests == []
@@ -375,16 +371,9 @@ def test_error_answers_never_show_their_own_text(client, ehr):
     allowlisted server, or anyone who read the state) and reads like the app speaking."""
     bait = "Call 555-0100 now"
     for state in ("x", None):
-        params = ehr.launch(client)
+        ehr.launch(client)
         for error in ("weird_" + bait, "access_denied"):
-            response = client.get(
-                ehr.callback_path,
-                query_string={
-                    "error": error,
-                    "error_description": bait,
-                    "state": state or params["state"],
-                },
-            )
+            response = ehr.refuse(client, error, bait, state=state)
             page = response.get_data(as_text=True)
             assert response.status_code == 403
             assert "555-0100" not in page and "weird" not in page

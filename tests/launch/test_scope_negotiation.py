@@ -62,15 +62,8 @@ def test_invalid_scope_at_authorization_asks_once_more_for_reads_only(client, eh
 
 
 def test_a_refusal_at_another_ehrs_redirect_uri_is_not_retried(client, ehr, caplog):
-    params = ehr.launch(client)
-    response = client.get(
-        "/callback/not-this-ehr",
-        query_string={
-            "error": "invalid_scope",
-            "error_description": "forged <text>",
-            "state": params["state"],
-        },
-    )
+    ehr.launch(client)
+    response = ehr.refuse(client, "invalid_scope", "forged <text>", path="/callback/not-this-ehr")
     assert response.status_code in (403, 404)
     assert "forged" not in caplog.text
 
@@ -101,11 +94,8 @@ def test_invalid_scope_at_the_token_step_asks_again_too(client, rsps, app):
 
 
 def test_other_refusals_are_not_retried_and_show_only_our_sentence(client, ehr):
-    params = ehr.launch(client)
-    response = client.get(
-        ehr.callback_path,
-        query_string={"error": "access_denied", "error_description": "x", "state": params["state"]},
-    )
+    ehr.launch(client)
+    response = ehr.refuse(client, "access_denied", "x")
     html = response.get_data(as_text=True)
     assert response.status_code == 403
     assert "Access was denied" in html and "EHR code: access_denied" in html
