@@ -5,9 +5,8 @@ rotation, locking, JSON-only values.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from smartapp.store import Database
 from smartapp.store.cipher import TokenCipher, new_key
 from smartapp.store.migrate import upgrade
 from smartapp.store.sessions import DatabaseSessionStore
+from tests.store.threads import most_inside_at_once
 from tests.support.databases import BACKENDS, empty_database_url
 
 MakeStore = Callable[..., SessionStore]
@@ -128,26 +128,7 @@ def test_delete_and_discard(make_store: MakeStore):
 def test_lock_serialises_per_session(make_store: MakeStore):
     store = make_store()
     sid = store.create()
-    inside = 0
-    overlaps = 0
-    guard = threading.Lock()
-
-    def work() -> None:
-        nonlocal inside, overlaps
-        with store.lock(sid):
-            with guard:
-                inside += 1
-                overlaps = max(overlaps, inside)
-            time.sleep(0.01)
-            with guard:
-                inside -= 1
-
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert overlaps == 1
+    assert most_inside_at_once([partial(store.lock, sid)] * 8, hold_s=0.01) == 1
 
 
 def test_values_must_be_json_serialisable(make_store: MakeStore):

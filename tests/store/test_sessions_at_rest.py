@@ -4,7 +4,9 @@ processes, purged when expired, re-encrypted on key rotation. SQLite and Postgre
 from __future__ import annotations
 
 import threading
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 
 from sqlalchemy import func, select
 
@@ -14,6 +16,7 @@ from smartapp.store.cipher import TokenCipher, new_key
 from smartapp.store.leases import Leases
 from smartapp.store.schema import session_pending, session_values, sessions
 from smartapp.store.sessions import DatabaseSessionStore
+from tests.store.threads import most_inside_at_once, run_together
 
 ACCESS = "AT-very-secret-access-token-0001"
 REFRESH = "RT-very-secret-refresh-token-0001"
@@ -54,15 +57,24 @@ def test_a_value_no_key_can_decrypt_reads_as_absent(database: Database) -> None:
     assert stranger.get(sid, "token") is None
 
 
-def test_two_processes_share_one_session(database_url: str) -> None:
-    # Two engines on one database: what two gunicorn workers (or replicas) have.
-    first, second = Database(database_url), Database(database_url)
-    try:
-        from smartapp.store.migrate import upgrade
+@contextmanager
+def stores_in_processes(database_url: str, count: int) -> Iterator[list[DatabaseSessionStore]]:
+    """`count` session stores, each on an engine of its own over one (upgraded) database with
+    one key: what gunicorn workers (or replicas) have."""
+    from smartapp.store.migrate import upgrade
 
-        upgrade(first)
-        cipher = TokenCipher([new_key()])
-        a, b = DatabaseSessionStore(first, cipher), DatabaseSessionStore(second, cipher)
+    cipher = TokenCipher([new_key()])
+    dbs = [Database(database_url) for _ in range(count)]
+    try:
+        upgrade(dbs[0])
+        yield [DatabaseSessionStore(db, cipher) for db in dbs]
+    finally:
+        for db in dbs:
+            db.close()
+
+
+def test_two_processes_share_one_session(database_url: str) -> None:
+    with stores_in_processes(database_url, 2) as (a, b):
         sid = a.create()
         a.set(sid, "token", TOKEN_RECORD)
         assert b.exists(sid) and b.get(sid, "token") == TOKEN_RECORD
@@ -72,19 +84,10 @@ def test_two_processes_share_one_session(database_url: str) -> None:
         assert new_sid and not a.exists(sid) and a.get(new_sid, "token") == TOKEN_RECORD
         a.delete(new_sid)
         assert not b.exists(new_sid)
-    finally:
-        first.close()
-        second.close()
 
 
 def test_a_pending_state_is_used_once_even_when_processes_race(database_url: str) -> None:
-    from smartapp.store.migrate import upgrade
-
-    cipher = TokenCipher([new_key()])
-    dbs = [Database(database_url) for _ in range(6)]
-    try:
-        upgrade(dbs[0])
-        stores = [DatabaseSessionStore(db, cipher) for db in dbs]
+    with stores_in_processes(database_url, 6) as stores:
         sid = stores[0].create()
         stores[0].add_pending(sid, "the-state", {"v": 1}, PENDING_TTL_S)
         results: list[object] = []
@@ -94,49 +97,15 @@ def test_a_pending_state_is_used_once_even_when_processes_race(database_url: str
             barrier.wait()
             results.append(store.take_pending(sid, "the-state"))
 
-        threads = [threading.Thread(target=take, args=(store,)) for store in stores]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_together([partial(take, store) for store in stores])
         assert sorted(results, key=str) == [None] * 5 + [{"v": 1}]
-    finally:
-        for db in dbs:
-            db.close()
 
 
 def test_the_refresh_lock_holds_across_processes(database_url: str) -> None:
-    from smartapp.store.migrate import upgrade
-
-    cipher = TokenCipher([new_key()])
-    dbs = [Database(database_url) for _ in range(3)]
-    try:
-        upgrade(dbs[0])
-        stores = [DatabaseSessionStore(db, cipher) for db in dbs]
+    with stores_in_processes(database_url, 3) as stores:
         sid = stores[0].create()
-        inside = overlaps = 0
-        guard = threading.Lock()
-
-        def work(store: DatabaseSessionStore) -> None:
-            nonlocal inside, overlaps
-            for _ in range(3):
-                with store.lock(sid):
-                    with guard:
-                        inside += 1
-                        overlaps = max(overlaps, inside)
-                    time.sleep(0.02)
-                    with guard:
-                        inside -= 1
-
-        threads = [threading.Thread(target=work, args=(store,)) for store in stores]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert overlaps == 1
-    finally:
-        for db in dbs:
-            db.close()
+        locks = [partial(store.lock, sid) for store in stores]
+        assert most_inside_at_once(locks, rounds=3, hold_s=0.02) == 1
 
 
 def test_a_lease_whose_holder_died_lapses_and_the_old_holder_cannot_renew_it(
