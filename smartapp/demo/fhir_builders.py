@@ -367,26 +367,30 @@ class PatientBuilder:
 
     def igg(self, when: When, mg_dl: float, *, unit: str = "mg/dL", **kwargs: Any) -> Resource:
         """IgG given in mg/dL, recorded in `unit` (mg/dL, g/L or g/dL) with its reference range."""
-        factor = {"mg/dL": 1.0, "g/L": 0.01, "g/dL": 0.001, "mg/L": 10.0}[unit]
-        return self.quantitative(
-            IGG,
-            when,
-            _round(mg_dl * factor),
-            unit,
-            low=_round(700 * factor),
-            high=_round(1600 * factor),
-            **kwargs,
-        )
+        return self._immunoglobulin(IGG, when, mg_dl, unit, (700, 1600), **kwargs)
 
     def igm(self, when: When, mg_dl: float, *, unit: str = "mg/dL", **kwargs: Any) -> Resource:
+        return self._immunoglobulin(IGM, when, mg_dl, unit, (40, 230), **kwargs)
+
+    def _immunoglobulin(
+        self,
+        code: tuple[str, str],
+        when: When,
+        mg_dl: float,
+        unit: str,
+        range_mg_dl: tuple[float, float],
+        **kwargs: Any,
+    ) -> Resource:
+        """A level given in mg/dL, recorded in `unit` with its reference range (also mg/dL)."""
         factor = {"mg/dL": 1.0, "g/L": 0.01, "g/dL": 0.001, "mg/L": 10.0}[unit]
+        low, high = range_mg_dl
         return self.quantitative(
-            IGM,
+            code,
             when,
             _round(mg_dl * factor),
             unit,
-            low=_round(40 * factor),
-            high=_round(230 * factor),
+            low=_round(low * factor),
+            high=_round(high * factor),
             **kwargs,
         )
 

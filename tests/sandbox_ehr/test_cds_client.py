@@ -11,6 +11,7 @@ import pytest
 import responses
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from fhir_mappings.site import load_mappings
 from smartapp.cds.auth import Authenticator, KeySets
@@ -162,29 +163,20 @@ def test_fhir_access_gives_the_service_a_patient_token(
     assert "prefetch" not in body
 
 
-def mmr_card_state(sandbox: FlaskClient) -> str:
-    """Sign an MMR order on the page; the signed state of its (one) card's feedback forms."""
+def mmr_card_feedback(sandbox: FlaskClient, **fields: str) -> TestResponse:
+    """Sign an MMR order on the page, then send its (one) card's feedback form with `fields`."""
     page = sandbox.post(
         "/cds/call", data={"patient_id": "p1", "hook": "order-sign", "order": "mmr"}
     ).get_data(as_text=True)
     state = re.search(r'name="card_state" value="([^"]+)"', page)
     assert state
-    return state.group(1)
+    return sandbox.post("/cds/feedback", data={"card_state": state.group(1), **fields})
 
 
 def test_override_with_a_reason_is_sent_as_feedback(
     sandbox: FlaskClient, cds_service: list[dict[str, Any]]
 ) -> None:
-    state = mmr_card_state(sandbox)
-    done = sandbox.post(
-        "/cds/feedback",
-        data={
-            "card_state": state,
-            "outcome": "overridden",
-            "reason": "patient-decision",
-            "comment": "ok",
-        },
-    )
+    done = mmr_card_feedback(sandbox, outcome="overridden", reason="patient-decision", comment="ok")
     assert done.status_code == 200
     assert 'id="cds-feedback-status">200<' in done.get_data(as_text=True)
     item = cds_service[-1]["body"]["feedback"][0]
@@ -196,11 +188,7 @@ def test_override_with_a_reason_is_sent_as_feedback(
 def test_accepting_a_removal_reports_the_suggestion(
     sandbox: FlaskClient, cds_service: list[dict[str, Any]]
 ) -> None:
-    state = mmr_card_state(sandbox)
-    done = sandbox.post(
-        "/cds/feedback",
-        data={"card_state": state, "outcome": "accepted", "suggestion": "s-1"},
-    )
+    done = mmr_card_feedback(sandbox, outcome="accepted", suggestion="s-1")
     assert "removed the draft order MedicationRequest/draft-mmr" in done.get_data(as_text=True)
     assert cds_service[-1]["body"]["feedback"][0]["acceptedSuggestions"] == [{"id": "s-1"}]
 
