@@ -56,6 +56,19 @@ def other_key() -> RSAKey:
     return RSAKey.generate_key(2048, parameters={"kid": "ehr-key-1"})
 
 
+def fresh_claims(iss: str, sub: str, aud: str, nonce: str | None) -> dict[str, Any]:
+    """The claims every id_token of the fakes starts from: issued now, valid five minutes."""
+    now = int(time.time())
+    return {"iss": iss, "sub": sub, "aud": aud, "iat": now, "exp": now + 300, "nonce": nonce}
+
+
+def signed_id_token(claims: dict[str, Any], key: RSAKey | None = None) -> str:
+    """An id_token signed as the fakes sign them (RS256, kid `ehr-key-1`, the EHR's key
+    unless another is given); claims set to None are left out."""
+    kept = {name: value for name, value in claims.items() if value is not None}
+    return jwt.encode({"alg": "RS256", "kid": "ehr-key-1"}, kept, key or ehr_key())
+
+
 def smart_configuration(**overrides: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "issuer": AUTH,
@@ -127,21 +140,13 @@ class FakeEhr:
         return self
 
     def id_token(self, **overrides: Any) -> str:
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": AUTH,
-            "sub": "dr-1",
-            "aud": CLIENT_ID,
-            "iat": now,
-            "exp": now + 300,
+        claims = {
+            **fresh_claims(AUTH, "dr-1", CLIENT_ID, self.authorize_params.get("nonce")),
             "fhirUser": f"{ISS}/{FHIR_USER}",
-            "nonce": self.authorize_params.get("nonce"),
+            **self.id_token_claims,
+            **overrides,
         }
-        claims.update(self.id_token_claims)
-        claims.update(overrides)
-        claims = {key: value for key, value in claims.items() if value is not None}
-        key = self.id_token_key or ehr_key()
-        return jwt.encode({"alg": "RS256", "kid": "ehr-key-1"}, claims, key)
+        return signed_id_token(claims, self.id_token_key)
 
     def _token(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         self.token_requests.append(request)
@@ -319,21 +324,12 @@ class FakeIdp:
         return self
 
     def id_token(self, **overrides: Any) -> str:
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": IDP,
-            "sub": "user-0001",
-            "aud": LOGIN_CLIENT_ID,
-            "iat": now,
-            "exp": now + 300,
-            "nonce": self.authorize_params.get("nonce"),
+        claims = {
+            **fresh_claims(IDP, "user-0001", LOGIN_CLIENT_ID, self.authorize_params.get("nonce")),
             **self.claims,
+            **overrides,
         }
-        claims.update(overrides)
-        claims = {key: value for key, value in claims.items() if value is not None}
-        return jwt.encode(
-            {"alg": "RS256", "kid": "ehr-key-1"}, claims, self.id_token_key or ehr_key()
-        )
+        return signed_id_token(claims, self.id_token_key)
 
     def _token(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         self.token_requests.append(request)
