@@ -7,10 +7,17 @@ import requests
 import responses
 from fhir_fakes import BASE, PATIENT, TOKEN, obs, outcome, page_url, resource, searchset
 
-from smartapp.fhir import FhirClient, TokenExpired
+from smartapp.fhir import FhirClient, SearchResult, TokenExpired
 
 SEARCH = f"Observation?patient={PATIENT}&_count=20"
 SEARCH_URL = f"{BASE}/{SEARCH}"
+
+
+def assert_incomplete(result: SearchResult, problem: str, ids: list[str]) -> None:
+    """The search stopped short, says why (exactly `problem`) and keeps what it had read."""
+    assert not result.complete
+    assert result.problem == problem
+    assert [r["id"] for r in result.resources] == ids
 
 
 def test_search_follows_hapi_next_links_at_the_server_base(
@@ -58,13 +65,12 @@ def test_next_link_to_another_host_is_refused_and_never_gets_the_token(
         SEARCH_URL,
         json=searchset([obs(1)], next_url=page_url(2, "https://collector.example.net/fhir")),
     )
-    result = client.search_all(SEARCH)
-    assert not result.complete
-    assert result.problem == (
+    assert_incomplete(
+        client.search_all(SEARCH),
         "Observation search incomplete: the next-page link points to another server "
-        "(collector.example.net); it was not followed"
+        "(collector.example.net); it was not followed",
+        ["obs-1"],
     )
-    assert [r["id"] for r in result.resources] == ["obs-1"]
     assert seen_elsewhere == []
     assert all(str(call.request.url).startswith(BASE) for call in http.calls)
     assert client.round_trips == 1
@@ -79,13 +85,12 @@ def test_410_gone_on_page_2_leaves_the_search_incomplete(
         status=410,
         json=outcome("Search ID abc-123 does not exist and may have expired", code="processing"),
     )
-    result = client.search_all(SEARCH)
-    assert not result.complete
-    assert result.problem == (
+    assert_incomplete(
+        client.search_all(SEARCH),
         "Observation search incomplete: page 2 of the results has expired on the server "
-        "(HTTP 410 Gone); reload to search again"
+        "(HTTP 410 Gone); reload to search again",
+        ["obs-1"],
     )
-    assert [r["id"] for r in result.resources] == ["obs-1"]
     assert sleeps == []  # 410 is final, not retried
 
 
@@ -158,13 +163,11 @@ def test_timeout_on_a_later_page_keeps_what_was_read(
 ) -> None:
     http.get(SEARCH_URL, json=searchset([obs(1)], next_url=page_url(2)))
     http.get(page_url(2), body=requests.exceptions.ConnectTimeout("connect timeout"))
-    result = client.search_all(SEARCH)
-    assert not result.complete
-    assert (
-        result.problem
-        == "Observation search failed: no answer from the FHIR server (timeout, 4 attempts)"
+    assert_incomplete(
+        client.search_all(SEARCH),
+        "Observation search failed: no answer from the FHIR server (timeout, 4 attempts)",
+        ["obs-1"],
     )
-    assert [r["id"] for r in result.resources] == ["obs-1"]
 
 
 def test_401_while_paging_raises_token_expired(
