@@ -145,10 +145,14 @@ def redirect_params(response: TestResponse) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-def launch(client: FlaskClient, patient: str = "p1", user: str = "sandbox-neurologist") -> str:
+def launch(
+    client: FlaskClient, patient: str = "p1", user: str = "sandbox-neurologist", **extra: str
+) -> str:
+    """The launch id the EHR's launcher gives the app for this patient and user (`extra`:
+    more launcher parameters, e.g. need_patient_banner)."""
     response = client.get(
         "/launcher",
-        query_string={"app": "http://localhost/launch", "patient": patient, "user": user},
+        query_string={"app": "http://localhost/launch", "patient": patient, "user": user, **extra},
     )
     return redirect_params(response)["launch"]
 

@@ -13,6 +13,7 @@ from tests.sandbox_ehr.conftest import (
     FHIR_BASE,
     UPSTREAM,
     auth_params,
+    launch,
     pkce,
     searchset,
     token_for,
@@ -35,15 +36,7 @@ def test_launcher_redirects_to_the_app_with_iss_and_launch(client: FlaskClient) 
 
 
 def test_launch_carries_patient_and_user_into_the_token(client: FlaskClient) -> None:
-    response = client.get(
-        "/launcher",
-        query_string={
-            "app": "http://localhost/launch",
-            "patient": "p42",
-            "user": "sandbox-coordinator",
-        },
-    )
-    launch_id = parse_qs(urlsplit(response.headers["Location"]).query)["launch"][0]
+    launch_id = launch(client, "p42", "sandbox-coordinator")
     token = token_for(client, launch=launch_id, patient="p42")
     assert token["patient"] == "p42"
     assert token["fhirUser"].endswith("/Practitioner/sandbox-coordinator")

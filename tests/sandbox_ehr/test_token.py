@@ -270,14 +270,5 @@ def test_short_token_lifetime_through_admin(client: FlaskClient, clock: Clock) -
 
 
 def test_need_patient_banner_comes_from_the_launch(client: FlaskClient) -> None:
-    response = client.get(
-        "/launcher",
-        query_string={
-            "app": "http://localhost/launch",
-            "patient": "p1",
-            "need_patient_banner": "0",
-        },
-    )
-    launch_id = redirect_params(response)["launch"]
-    token = token_for(client, launch=launch_id)
+    token = token_for(client, launch=launch(client, need_patient_banner="0"))
     assert token["need_patient_banner"] is False
