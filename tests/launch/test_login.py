@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from smartapp.config import ConfigError, load_config
+from smartapp.config import AppConfig, ConfigError, load_config
 from smartapp.launch.login import LOGIN_KEY, LOGIN_MAX_AGE_S, current_login
 from smartapp.launch.session_store import MemorySessionStore
 from smartapp.web import create_app
@@ -28,15 +28,9 @@ from tests.launch.launch_fakes import (
 
 
 @pytest.fixture
-def login_app(store: MemorySessionStore) -> Flask:
-    app = create_app(make_config(login=login_settings()), store=store)
-    app.testing = True
-    return app
-
-
-@pytest.fixture
-def browser(login_app: Flask) -> FlaskClient:
-    return login_app.test_client()
+def config() -> AppConfig:
+    """The `app` and `client` of this module have the app's own sign-in configured."""
+    return make_config(login=login_settings())
 
 
 @pytest.fixture
@@ -44,22 +38,22 @@ def idp(rsps: Any) -> FakeIdp:
     return FakeIdp(rsps).install()
 
 
-def _cookie(browser: FlaskClient) -> str:
-    cookie = browser.get_cookie("__Host-smartapp")
+def _cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("__Host-smartapp")
     assert cookie is not None
     return cookie.value
 
 
-def _signed_in(app: Flask, browser: FlaskClient) -> bool:
+def _signed_in(app: Flask, client: FlaskClient) -> bool:
     """Whether the app, on this browser's next request, sees a valid sign-in."""
     with app.test_request_context(
-        "/worklist", headers={"Cookie": f"__Host-smartapp={_cookie(browser)}"}
+        "/worklist", headers={"Cookie": f"__Host-smartapp={_cookie(client)}"}
     ):
         return current_login() is not None
 
 
-def _login_record(store: MemorySessionStore, browser: FlaskClient) -> dict[str, Any] | None:
-    sid = _cookie(browser).rsplit(".", 1)[0]
+def _login_record(store: MemorySessionStore, client: FlaskClient) -> dict[str, Any] | None:
+    sid = _cookie(client).rsplit(".", 1)[0]
     return store.get(sid, LOGIN_KEY)
 
 
@@ -106,46 +100,46 @@ def test_a_bad_login_setting_stops_start_up_naming_it(change: dict[str, str], na
 
 
 def test_sign_in_uses_pkce_state_and_nonce_and_rotates_session_and_csrf(
-    browser: FlaskClient, idp: FakeIdp, store: MemorySessionStore
+    client: FlaskClient, idp: FakeIdp, store: MemorySessionStore
 ) -> None:
-    page = browser.get("/launch")  # any page that starts a session with a CSRF token
+    page = client.get("/launch")  # any page that starts a session with a CSRF token
     assert page.status_code == 200
-    browser.get("/login")  # a session exists now
-    before_cookie = _cookie(browser)
-    with browser.session_transaction() as flask_session:
+    client.get("/login")  # a session exists now
+    before_cookie = _cookie(client)
+    with client.session_transaction() as flask_session:
         flask_session["_csrf"] = "csrf-before-login"
-    params = idp.start(browser)
+    params = idp.start(client)
     assert params["client_id"] == LOGIN_CLIENT_ID
     assert params["redirect_uri"] == "http://localhost/login/callback"
     assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) == 43
     assert len(params["state"]) >= 43 and len(params["nonce"]) >= 43
     assert params["scope"].split() == ["openid", "profile", "email"]
     assert "aud" not in params  # a plain OpenID Connect sign-in, not a SMART launch
-    response = browser.get("/login/callback", query_string={"code": "c", "state": params["state"]})
+    response = client.get("/login/callback", query_string={"code": "c", "state": params["state"]})
     assert response.status_code == 302 and response.headers["Location"] == "/worklist"
     sent = form(idp.token_requests[0])
     assert sent["code_verifier"] and sent["grant_type"] == "authorization_code"
     assert idp.token_requests[0].headers["Authorization"].startswith("Basic ")
-    assert _cookie(browser) != before_cookie
-    with browser.session_transaction() as flask_session:
+    assert _cookie(client) != before_cookie
+    with client.session_transaction() as flask_session:
         assert flask_session.get("_csrf") != "csrf-before-login"
-    record = _login_record(store, browser)
+    record = _login_record(store, client)
     assert record is not None and record["user"] == "casey" and record["name"] == "Casey Coord"
 
 
 def test_sign_in_ends_an_ehr_launch_in_the_same_browser(
-    browser: FlaskClient, idp: FakeIdp, rsps: Any
+    client: FlaskClient, idp: FakeIdp, rsps: Any
 ) -> None:
     ehr = FakeEhr(rsps).install()
-    ehr.sign_in(browser)
-    assert browser.get("/api/patient/pat-4711").status_code != 401
-    idp.sign_in(browser)
-    assert browser.get("/api/patient/pat-4711").status_code == 401  # no launch any more
+    ehr.sign_in(client)
+    assert client.get("/api/patient/pat-4711").status_code != 401
+    idp.sign_in(client)
+    assert client.get("/api/patient/pat-4711").status_code == 401  # no launch any more
 
 
-def test_a_member_of_an_allowed_group_may_sign_in(browser: FlaskClient, idp: FakeIdp) -> None:
+def test_a_member_of_an_allowed_group_may_sign_in(client: FlaskClient, idp: FakeIdp) -> None:
     idp.claims = {"preferred_username": "robin", "groups": ["staff", "ms-coordinators"]}
-    assert idp.sign_in(browser).status_code == 302
+    assert idp.sign_in(client).status_code == 302
 
 
 @pytest.mark.parametrize(
@@ -159,14 +153,14 @@ def test_a_member_of_an_allowed_group_may_sign_in(browser: FlaskClient, idp: Fak
     ],
 )
 def test_someone_not_on_the_allowlist_is_refused(
-    browser: FlaskClient, idp: FakeIdp, store: MemorySessionStore, claims: dict[str, Any]
+    client: FlaskClient, idp: FakeIdp, store: MemorySessionStore, claims: dict[str, Any]
 ) -> None:
     idp.claims = claims
-    params = idp.start(browser)
-    response = browser.get("/login/callback", query_string={"code": "c", "state": params["state"]})
+    params = idp.start(client)
+    response = client.get("/login/callback", query_string={"code": "c", "state": params["state"]})
     assert response.status_code == 403
-    assert _login_record(store, browser) is None
-    assert browser.get("/worklist").status_code != 200
+    assert _login_record(store, client) is None
+    assert client.get("/worklist").status_code != 200
 
 
 def test_an_unverified_email_names_nobody(
@@ -174,11 +168,11 @@ def test_an_unverified_email_names_nobody(
 ) -> None:
     settings = login_settings(user_claim="email", allowed_users=frozenset({"c@example.org"}))
     app = create_app(make_config(login=settings), store=store)
-    browser = app.test_client()
+    client = app.test_client()
     idp.claims = {"email": "c@example.org", "email_verified": False}
-    assert idp.sign_in(browser).status_code == 403
+    assert idp.sign_in(client).status_code == 403
     idp.claims = {"email": "c@example.org", "email_verified": True}
-    assert idp.sign_in(browser).status_code == 302
+    assert idp.sign_in(client).status_code == 302
 
 
 @pytest.mark.parametrize(
@@ -191,52 +185,52 @@ def test_an_unverified_email_names_nobody(
     ],
 )
 def test_an_id_token_that_fails_a_check_signs_no_one_in(
-    browser: FlaskClient, idp: FakeIdp, store: MemorySessionStore, override: dict[str, Any]
+    client: FlaskClient, idp: FakeIdp, store: MemorySessionStore, override: dict[str, Any]
 ) -> None:
     idp.claims = {**idp.claims, **override}
-    response = idp.sign_in(browser)
+    response = idp.sign_in(client)
     assert response.status_code == 401
-    assert _login_record(store, browser) is None
+    assert _login_record(store, client) is None
 
 
 def test_an_id_token_signed_by_another_key_signs_no_one_in(
-    browser: FlaskClient, idp: FakeIdp, store: MemorySessionStore
+    client: FlaskClient, idp: FakeIdp, store: MemorySessionStore
 ) -> None:
     idp.id_token_key = other_key()
-    assert idp.sign_in(browser).status_code == 401
-    assert _login_record(store, browser) is None
+    assert idp.sign_in(client).status_code == 401
+    assert _login_record(store, client) is None
 
 
 def test_state_is_single_use_and_bound_to_the_browser(
-    login_app: Flask, browser: FlaskClient, idp: FakeIdp
+    app: Flask, client: FlaskClient, idp: FakeIdp
 ) -> None:
-    params = idp.start(browser)
+    params = idp.start(client)
     args = {"code": "c", "state": params["state"]}
-    other = login_app.test_client()
+    other = app.test_client()
     other.get("/login")
     assert other.get("/login/callback", query_string=args).status_code == 400
-    assert browser.get("/login/callback", query_string=args).status_code == 302
-    assert browser.get("/login/callback", query_string=args).status_code == 400
+    assert client.get("/login/callback", query_string=args).status_code == 302
+    assert client.get("/login/callback", query_string=args).status_code == 400
     assert len(idp.token_requests) == 1
 
 
 def test_an_ehr_launch_state_cannot_complete_a_sign_in(
-    browser: FlaskClient, idp: FakeIdp, rsps: Any
+    client: FlaskClient, idp: FakeIdp, rsps: Any
 ) -> None:
     ehr = FakeEhr(rsps).install()
-    params = ehr.launch(browser)
-    response = browser.get("/login/callback", query_string={"code": "c", "state": params["state"]})
+    params = ehr.launch(client)
+    response = client.get("/login/callback", query_string={"code": "c", "state": params["state"]})
     assert response.status_code == 400
     assert not idp.token_requests and not ehr.token_requests
 
 
 def test_an_answer_naming_another_issuer_is_refused_before_the_code_is_used(
-    browser: FlaskClient, idp: FakeIdp
+    client: FlaskClient, idp: FakeIdp
 ) -> None:
     """RFC 9207: an `iss` on the authorization response must be our identity provider."""
-    params = idp.start(browser)
+    params = idp.start(client)
     args = {"code": "c", "state": params["state"], "iss": "https://evil.example.org"}
-    response = browser.get("/login/callback", query_string=args)
+    response = client.get("/login/callback", query_string=args)
     assert response.status_code == 400
     assert not idp.token_requests
 
@@ -245,22 +239,22 @@ def test_a_provider_that_promises_iss_must_send_it(store: MemorySessionStore, rs
     idp = FakeIdp(rsps)
     idp.discovery["authorization_response_iss_parameter_supported"] = True
     idp.install()
-    browser = create_app(make_config(login=login_settings()), store=store).test_client()
-    params = idp.start(browser)
-    missing = browser.get("/login/callback", query_string={"code": "c", "state": params["state"]})
+    client = create_app(make_config(login=login_settings()), store=store).test_client()
+    params = idp.start(client)
+    missing = client.get("/login/callback", query_string={"code": "c", "state": params["state"]})
     assert missing.status_code == 400
-    params = idp.start(browser)
+    params = idp.start(client)
     args = {"code": "c", "state": params["state"], "iss": IDP}
-    assert browser.get("/login/callback", query_string=args).status_code == 302
+    assert client.get("/login/callback", query_string=args).status_code == 302
 
 
 def test_an_error_answer_shows_a_fixed_message_never_its_text(
-    browser: FlaskClient, idp: FakeIdp
+    client: FlaskClient, idp: FakeIdp
 ) -> None:
-    params = idp.start(browser)
+    params = idp.start(client)
     bait = "Call 555-0100 to unlock your account"
     for error in ("access_denied", "evil_code_" + bait):
-        response = browser.get(
+        response = client.get(
             "/login/callback",
             query_string={"error": error, "error_description": bait, "state": params["state"]},
         )
@@ -285,38 +279,38 @@ def test_an_untrustworthy_discovery_document_is_refused(
     idp = FakeIdp(rsps)
     idp.discovery[field] = value
     idp.install()
-    browser = create_app(make_config(login=login_settings()), store=store).test_client()
-    assert browser.get("/login").status_code == 502
+    client = create_app(make_config(login=login_settings()), store=store).test_client()
+    assert client.get("/login").status_code == 502
 
 
 def test_a_sign_in_expires_after_a_working_day(
-    login_app: Flask, browser: FlaskClient, idp: FakeIdp, monkeypatch: Any
+    app: Flask, client: FlaskClient, idp: FakeIdp, monkeypatch: Any
 ) -> None:
-    idp.sign_in(browser)
-    assert _signed_in(login_app, browser)
+    idp.sign_in(client)
+    assert _signed_in(app, client)
     later = time.time() + LOGIN_MAX_AGE_S + 1
     monkeypatch.setattr("smartapp.launch.login.time.time", lambda: later)
-    assert not _signed_in(login_app, browser)
+    assert not _signed_in(app, client)
 
 
 def test_removing_someone_from_the_allowlist_ends_their_sign_in(
     idp: FakeIdp, store: MemorySessionStore
 ) -> None:
     app = create_app(make_config(login=login_settings()), store=store)
-    browser = app.test_client()
-    idp.sign_in(browser)
+    client = app.test_client()
+    idp.sign_in(client)
     narrower = replace(
         app.extensions["smartapp.launch"].config,
         login=login_settings(allowed_users=frozenset(), allowed_groups=frozenset({"x"})),
     )
-    assert _signed_in(app, browser)
+    assert _signed_in(app, client)
     app.extensions["smartapp.launch"] = replace(app.extensions["smartapp.launch"], config=narrower)
-    assert not _signed_in(app, browser)
+    assert not _signed_in(app, client)
 
 
-def test_sign_out_needs_the_csrf_token(browser: FlaskClient, idp: FakeIdp, store: Any) -> None:
-    idp.sign_in(browser)
-    refused = browser.post("/logout", headers={"Sec-Fetch-Site": "cross-site"})
+def test_sign_out_needs_the_csrf_token(client: FlaskClient, idp: FakeIdp, store: Any) -> None:
+    idp.sign_in(client)
+    refused = client.post("/logout", headers={"Sec-Fetch-Site": "cross-site"})
     assert refused.status_code == 400
-    assert _login_record(store, browser) is not None
+    assert _login_record(store, client) is not None
     assert IDP_TOKEN and IDP
