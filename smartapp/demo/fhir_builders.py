@@ -471,13 +471,9 @@ class PatientBuilder:
         `style`: "reference" (medicationReference to `medication`), "contained" (a contained
         Medication) or "atc" (medicationCodeableConcept with ATC L04AG12).
         """
-        resource: Resource = {
-            "resourceType": "MedicationAdministration",
-            "id": self.new_id("mad"),
-            "status": status,
-        }
-        _medication_element(resource, style, medication, ndc)
-        resource["subject"] = self.subject
+        resource = self._kesimpta_event(
+            "MedicationAdministration", "mad", status, style, medication, ndc
+        )
         resource["effectiveDateTime"] = self.fhir_datetime(when)
         if request is not None:
             resource["request"] = {"reference": f"MedicationRequest/{request['id']}"}
@@ -487,6 +483,26 @@ class PatientBuilder:
             "dose": quantity(dose_mg, "mg"),
         }
         return self.add(resource)
+
+    def _kesimpta_event(
+        self,
+        resource_type: str,
+        id_prefix: str,
+        status: str,
+        style: str,
+        medication: Resource | None,
+        ndc: str,
+    ) -> Resource:
+        """What a Kesimpta administration and dispense both start with: id, status, the
+        medication (as `style` says) and the patient."""
+        resource: Resource = {
+            "resourceType": resource_type,
+            "id": self.new_id(id_prefix),
+            "status": status,
+        }
+        _medication_element(resource, style, medication, ndc)
+        resource["subject"] = self.subject
+        return resource
 
     def kesimpta_dispense(
         self,
@@ -502,13 +518,7 @@ class PatientBuilder:
     ) -> Resource:
         """A Kesimpta MedicationDispense from the specialty pharmacy: `pens` pens (None: no
         quantity recorded), or `amount` as the quantity (e.g. mL) when given."""
-        resource: Resource = {
-            "resourceType": "MedicationDispense",
-            "id": self.new_id("mdp"),
-            "status": status,
-        }
-        _medication_element(resource, style, medication, ndc)
-        resource["subject"] = self.subject
+        resource = self._kesimpta_event("MedicationDispense", "mdp", status, style, medication, ndc)
         if request is not None:
             resource["authorizingPrescription"] = [
                 {"reference": f"MedicationRequest/{request['id']}"}
