@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
@@ -56,6 +57,15 @@ def other_key() -> RSAKey:
     return RSAKey.generate_key(2048, parameters={"kid": "ehr-key-1"})
 
 
+def merged(*parts: Mapping[str, Any]) -> dict[str, Any]:
+    """The mappings merged, later ones winning; a key set to None is left out (how a test
+    takes a field away from a fake's document or token)."""
+    out: dict[str, Any] = {}
+    for part in parts:
+        out.update(part)
+    return {key: value for key, value in out.items() if value is not None}
+
+
 def fresh_claims(iss: str, sub: str, aud: str, nonce: str | None) -> dict[str, Any]:
     """The claims every id_token of the fakes starts from: issued now, valid five minutes."""
     now = int(time.time())
@@ -65,12 +75,11 @@ def fresh_claims(iss: str, sub: str, aud: str, nonce: str | None) -> dict[str, A
 def signed_id_token(claims: dict[str, Any], key: RSAKey | None = None) -> str:
     """An id_token signed as the fakes sign them (RS256, kid `ehr-key-1`, the EHR's key
     unless another is given); claims set to None are left out."""
-    kept = {name: value for name, value in claims.items() if value is not None}
-    return jwt.encode({"alg": "RS256", "kid": "ehr-key-1"}, kept, key or ehr_key())
+    return jwt.encode({"alg": "RS256", "kid": "ehr-key-1"}, merged(claims), key or ehr_key())
 
 
 def smart_configuration(**overrides: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
+    doc = {
         "issuer": AUTH,
         "jwks_uri": JWKS_URL,
         "authorization_endpoint": AUTHORIZE_URL,
@@ -95,8 +104,7 @@ def smart_configuration(**overrides: Any) -> dict[str, Any]:
         ],
         "code_challenge_methods_supported": ["S256"],
     }
-    doc.update(overrides)
-    return {key: value for key, value in doc.items() if value is not None}
+    return merged(doc, overrides)
 
 
 def query(url: str) -> dict[str, str]:
@@ -292,7 +300,7 @@ def login_settings(**overrides: Any) -> LoginSettings:
 
 
 def openid_configuration(**overrides: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
+    doc = {
         "issuer": IDP,
         "authorization_endpoint": IDP_AUTHORIZE,
         "token_endpoint": IDP_TOKEN,
@@ -300,8 +308,7 @@ def openid_configuration(**overrides: Any) -> dict[str, Any]:
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
     }
-    doc.update(overrides)
-    return {key: value for key, value in doc.items() if value is not None}
+    return merged(doc, overrides)
 
 
 @dataclass
