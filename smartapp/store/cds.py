@@ -12,8 +12,9 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import Table, and_, delete, select, update
 
 from smartapp.cds.feedback import CardIssued, CardOutcome
 from smartapp.store.cipher import TokenCipher
@@ -34,43 +35,47 @@ class DatabaseFeedbackStore:
         self.db = db
         self.cipher = cipher
 
+    def _insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """All `rows` in one transaction (nothing when there are none)."""
+        if rows:
+            with self.db.write() as conn:
+                conn.execute(table.insert(), rows)
+
     def cards_issued(self, cards: Sequence[CardIssued]) -> None:
-        if not cards:
-            return
-        rows = [
-            {
-                "card": card.card,
-                "service": card.service,
-                "check_id": card.check,
-                "indicator": card.indicator,
-                "issued_at": card.at.timestamp(),
-            }
-            for card in cards
-        ]
-        with self.db.write() as conn:
-            conn.execute(cds_cards.insert(), rows)
+        self._insert(
+            cds_cards,
+            [
+                {
+                    "card": card.card,
+                    "service": card.service,
+                    "check_id": card.check,
+                    "indicator": card.indicator,
+                    "issued_at": card.at.timestamp(),
+                }
+                for card in cards
+            ],
+        )
 
     def outcomes_received(self, outcomes: Sequence[CardOutcome]) -> None:
-        if not outcomes:
-            return
-        rows = [
-            {
-                "service": item.service,
-                "card": item.card,
-                "outcome": item.outcome,
-                "outcome_at": item.at.timestamp(),
-                "accepted_suggestions": json.dumps(list(item.accepted_suggestions)),
-                "reason_system": item.reason_system,
-                "reason_code": item.reason_code,
-                "reason_display": item.reason_display,
-                "comment": (
-                    self.cipher.encrypt({"comment": item.comment}) if item.comment else None
-                ),
-            }
-            for item in outcomes
-        ]
-        with self.db.write() as conn:
-            conn.execute(cds_feedback.insert(), rows)
+        self._insert(
+            cds_feedback,
+            [
+                {
+                    "service": item.service,
+                    "card": item.card,
+                    "outcome": item.outcome,
+                    "outcome_at": item.at.timestamp(),
+                    "accepted_suggestions": json.dumps(list(item.accepted_suggestions)),
+                    "reason_system": item.reason_system,
+                    "reason_code": item.reason_code,
+                    "reason_display": item.reason_display,
+                    "comment": (
+                        self.cipher.encrypt({"comment": item.comment}) if item.comment else None
+                    ),
+                }
+                for item in outcomes
+            ],
+        )
 
     def issued_by(self, service: str, cards: Iterable[str]) -> set[str]:
         wanted = sorted(set(cards))
