@@ -34,24 +34,27 @@ AREAS = [
 ]
 
 
+def answer_batch(http: responses.RequestsMock, *entries: dict[str, Any]) -> None:
+    """The server answers the batch POST with these entries (one per area, in order)."""
+    http.post(BASE, json=batch_response(*entries))
+
+
 def posted(call: Any) -> dict[str, Any]:
     body: dict[str, Any] = json.loads(call.request.body)
     return body
 
 
 def test_all_areas_are_read_in_one_post(client: FhirClient, http: responses.RequestsMock) -> None:
-    http.post(
-        BASE,
-        json=batch_response(
-            ok_entry(searchset([obs(1), obs(2)])),
-            ok_entry(
-                searchset(
-                    [resource("MedicationAdministration", "ma-1")],
-                    includes=[resource("Medication", "kesimpta-20mg")],
-                )
-            ),
-            ok_entry(searchset([resource("Immunization", "imm-1")])),
+    answer_batch(
+        http,
+        ok_entry(searchset([obs(1), obs(2)])),
+        ok_entry(
+            searchset(
+                [resource("MedicationAdministration", "ma-1")],
+                includes=[resource("Medication", "kesimpta-20mg")],
+            )
         ),
+        ok_entry(searchset([resource("Immunization", "imm-1")])),
     )
     result = client.batch_search(AREAS)
 
@@ -82,13 +85,11 @@ def test_all_areas_are_read_in_one_post(client: FhirClient, http: responses.Requ
 def test_paging_in_one_area_adds_exactly_the_extra_pages(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
-    http.post(
-        BASE,
-        json=batch_response(
-            ok_entry(searchset([obs(1)], next_url=page_url(2, "http://ehr.example.org/fhir"))),
-            ok_entry(searchset([resource("MedicationAdministration", "ma-1")])),
-            ok_entry(searchset([])),
-        ),
+    answer_batch(
+        http,
+        ok_entry(searchset([obs(1)], next_url=page_url(2, "http://ehr.example.org/fhir"))),
+        ok_entry(searchset([resource("MedicationAdministration", "ma-1")])),
+        ok_entry(searchset([])),
     )
     http.get(page_url(2), json=searchset([obs(2)], next_url=page_url(3)))
     http.get(page_url(3), json=searchset([obs(3)]))
@@ -107,13 +108,11 @@ def test_paging_in_one_area_adds_exactly_the_extra_pages(
 def test_a_failed_entry_fails_only_its_area(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
-    http.post(
-        BASE,
-        json=batch_response(
-            ok_entry(searchset([obs(1)])),
-            ok_entry(searchset([resource("MedicationAdministration", "ma-1")])),
-            failed_entry("500 Internal Server Error", "HAPI-0389: database timeout"),
-        ),
+    answer_batch(
+        http,
+        ok_entry(searchset([obs(1)])),
+        ok_entry(searchset([resource("MedicationAdministration", "ma-1")])),
+        failed_entry("500 Internal Server Error", "HAPI-0389: database timeout"),
     )
     result = client.batch_search(AREAS)
     assert result.failed_areas == frozenset({"Immunization"})
@@ -131,16 +130,14 @@ def test_a_failed_entry_fails_only_its_area(
 def test_an_entry_holding_an_operation_outcome_fails_its_area(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
-    http.post(
-        BASE,
-        json=batch_response(
-            {
-                "resource": outcome("Unknown search parameter 'foo'"),
-                "response": {"status": "400 Bad Request"},
-            },
-            ok_entry(searchset([])),
-            {"resource": outcome("scope"), "response": {"status": "403"}},
-        ),
+    answer_batch(
+        http,
+        {
+            "resource": outcome("Unknown search parameter 'foo'"),
+            "response": {"status": "400 Bad Request"},
+        },
+        ok_entry(searchset([])),
+        {"resource": outcome("scope"), "response": {"status": "403"}},
     )
     result = client.batch_search(AREAS)
     assert result.failed_areas == {"Observation", "Immunization"}
@@ -155,7 +152,7 @@ def test_an_entry_holding_an_operation_outcome_fails_its_area(
 def test_missing_entries_in_the_response_fail_those_areas(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
-    http.post(BASE, json=batch_response(ok_entry(searchset([obs(1)]))))
+    answer_batch(http, ok_entry(searchset([obs(1)])))
     result = client.batch_search(AREAS)
     assert result.failed_areas == {"MedicationAdministration", "Immunization"}
     assert all("no answer for this search" in problem for problem in result.problems)
@@ -193,7 +190,7 @@ def test_whole_batch_503_then_success(
     client: FhirClient, http: responses.RequestsMock, sleeps: list[float]
 ) -> None:
     http.post(BASE, status=503, headers={"Retry-After": "1"})
-    http.post(BASE, json=batch_response(*(ok_entry(searchset([])) for _ in AREAS)))
+    answer_batch(http, *(ok_entry(searchset([])) for _ in AREAS))
     result = client.batch_search(AREAS)
     assert result.complete
     assert sleeps == [1.0]
@@ -211,14 +208,10 @@ def test_resources_are_deduplicated_across_areas(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
     medication = resource("Medication", "kesimpta-20mg")
-    http.post(
-        BASE,
-        json=batch_response(
-            ok_entry(searchset([resource("MedicationRequest", "mr-1")], includes=[medication])),
-            ok_entry(
-                searchset([resource("MedicationAdministration", "ma-1")], includes=[medication])
-            ),
-        ),
+    answer_batch(
+        http,
+        ok_entry(searchset([resource("MedicationRequest", "mr-1")], includes=[medication])),
+        ok_entry(searchset([resource("MedicationAdministration", "ma-1")], includes=[medication])),
     )
     result = client.batch_search(
         [
@@ -235,13 +228,11 @@ def test_resources_are_deduplicated_across_areas(
 def test_expired_page_in_one_area_fails_that_area_and_keeps_its_first_page(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
-    http.post(
-        BASE,
-        json=batch_response(
-            ok_entry(searchset([obs(1)], next_url=page_url(2))),
-            ok_entry(searchset([])),
-            ok_entry(searchset([])),
-        ),
+    answer_batch(
+        http,
+        ok_entry(searchset([obs(1)], next_url=page_url(2))),
+        ok_entry(searchset([])),
+        ok_entry(searchset([])),
     )
     http.get(page_url(2), status=410)
     result = client.batch_search(AREAS)
@@ -256,13 +247,11 @@ def test_next_link_to_another_server_in_an_area_is_refused(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
     foreign = http.get("https://other.example.net/fhir", json=searchset([obs("x")]))
-    http.post(
-        BASE,
-        json=batch_response(
-            ok_entry(searchset([obs(1)], next_url=page_url(2, "https://other.example.net/fhir"))),
-            ok_entry(searchset([])),
-            ok_entry(searchset([])),
-        ),
+    answer_batch(
+        http,
+        ok_entry(searchset([obs(1)], next_url=page_url(2, "https://other.example.net/fhir"))),
+        ok_entry(searchset([])),
+        ok_entry(searchset([])),
     )
     result = client.batch_search(AREAS)
     assert result.failed_areas == {"Observation"}
@@ -288,7 +277,7 @@ def test_server_without_batch_support_is_read_one_search_at_a_time(
 def test_absolute_on_server_queries_are_sent_relative(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
-    http.post(BASE, json=batch_response(ok_entry(searchset([]))))
+    answer_batch(http, ok_entry(searchset([])))
     result = client.batch_search([("Observation", f"{BASE}/Observation?patient={PATIENT}")])
     assert result.queries == [f"Observation?patient={PATIENT}"]
     assert posted(http.calls[0])["entry"][0]["request"]["url"] == f"Observation?patient={PATIENT}"
@@ -311,12 +300,10 @@ def test_a_read_entry_returns_the_resource_itself(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
     # HAPI answers a batch `GET Patient/1` with the Patient, not a searchset.
-    http.post(
-        BASE,
-        json=batch_response(
-            ok_entry(resource("Patient", "p1")),
-            ok_entry(searchset([obs(1)])),
-        ),
+    answer_batch(
+        http,
+        ok_entry(resource("Patient", "p1")),
+        ok_entry(searchset([obs(1)])),
     )
     result = client.batch_search([("patient", "Patient/p1"), ("labs", "Observation?patient=p1")])
 
