@@ -38,12 +38,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from fhir_mappings.canonical import CAREPLAN_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM
+from fhir_mappings.canonical import CAREPLAN_IDENTIFIER_SYSTEM
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import matches, reference_target
 from fhir_mappings.ids import is_fhir_id
-from fhir_mappings.read.labs import LAB_VALUESETS
-from fhir_mappings.search.queries import PAGE, SearchSpec
+from fhir_mappings.search import table
+from fhir_mappings.search.table import PAGE, SearchSpec, arrival_filters, bulk_searches, token
 from fhir_mappings.site import KESIMPTA_VALUESET, Mappings
 from fhir_mappings.systems import SYSTEMS, system_key
 
@@ -118,9 +118,6 @@ EXPORT_TYPES: tuple[str, ...] = (
     "CarePlan",
 )
 
-#: The area of the bulk DiagnosticReport search: both the labs (CBC) and imaging (MRI) areas.
-REPORT_AREAS = "labs,imaging"
-
 _SUBJECT_FIELDS = ("subject", "patient", "for")
 _NDC = SYSTEMS["ndc"].uri
 
@@ -134,10 +131,6 @@ class PopulationSearch:
     CAREPLAN = "app CarePlans"
     GROUP = "worklist Group"
     TEXT = "text"  # best effort: text-only orders and statements
-
-
-def _token(system: str, code: str = "") -> str:
-    return quote(f"{system}|{code}", safe=":/")
 
 
 def _ndc_spellings(code: str) -> list[str]:
@@ -158,9 +151,9 @@ def kesimpta_tokens(mappings: Mappings) -> list[str]:
     tokens: list[str] = []
     for code in mappings.codes(KESIMPTA_VALUESET):
         if system_key(code.system) == "ndc":
-            tokens += [_token(_NDC, spelling) for spelling in _ndc_spellings(code.code)]
+            tokens += [token(_NDC, spelling) for spelling in _ndc_spellings(code.code)]
         else:
-            tokens.append(_token(code.system, code.code))
+            tokens.append(token(code.system, code.code))
     return list(dict.fromkeys(tokens))
 
 
@@ -200,7 +193,7 @@ def population_searches(
         specs.append(
             SearchSpec(
                 PopulationSearch.CAREPLAN,
-                f"Patient?_has:CarePlan:patient:identifier={_token(CAREPLAN_IDENTIFIER_SYSTEM)}"
+                f"Patient?_has:CarePlan:patient:identifier={token(CAREPLAN_IDENTIFIER_SYSTEM)}"
                 f"&_elements=id&_count={PAGE}",
             )
         )
@@ -264,7 +257,7 @@ def direct_population_searches(
         specs.append(
             SearchSpec(
                 PopulationSearch.CAREPLAN,
-                f"CarePlan?identifier={_token(CAREPLAN_IDENTIFIER_SYSTEM)}"
+                f"CarePlan?identifier={token(CAREPLAN_IDENTIFIER_SYSTEM)}"
                 f"&_elements=subject&_count={PAGE}",
             )
         )
@@ -293,24 +286,22 @@ def population_searches_for(
     chunk_size: int = CHUNK,
     readable: Iterable[str] | None = None,
 ) -> list[SearchSpec]:
-    """The per-patient searches of `queries.patient_searches`, for many patients at once.
+    """The per-patient searches of `queries.patient_searches`, for many patients at once:
+    the rows of the one table (`table.RECORD_SEARCHES`) as `table.bulk_searches` asks them.
 
-    Observations and DiagnosticReports are read without a `code=` filter: on HAPI/H2 a
-    search over many patients AND many codes took 20-40 s a page (about 0.5 s per patient)
-    where reading all of the chunk's Observations took 0.1 s. The same codes are then
-    applied on arrival (`search_relevant`), so the record is the one the per-patient
-    searches give. One DiagnosticReport search feeds two areas (`REPORT_AREAS`).
+    Observations and DiagnosticReports are read without a `code=` filter (see `table`) and
+    the same codes are applied on arrival (`search_relevant`), so the record is the one the
+    per-patient searches give. One DiagnosticReport search feeds two areas (`REPORT_AREAS`).
 
     Each area is one search per chunk of `chunk_size` ids (`patient=Patient/a,Patient/b`),
-    with `_include` for the Medications that administrations, dispenses, orders and
-    statements reference. Callers that want a failed search to mark only the affected
-    patients incomplete run one chunk per batch.
+    the Patients themselves by `_id`. Callers that want a failed search to mark only the
+    affected patients incomplete run one chunk per batch.
     `readable`: the resource types the token may read (None: all); others are left out.
     """
     allowed = _allowed(readable)
-    mri = _codes(mappings, "brain-mri")
-    task_system = _token(TASK_IDENTIFIER_SYSTEM)
-    careplan_system = _token(CAREPLAN_IDENTIFIER_SYSTEM)
+    rows = [
+        (areas, row) for areas, row in bulk_searches(table.RECORD_SEARCHES) if allowed(row.rtype)
+    ]
     specs: list[SearchSpec] = []
     for chunk in chunks(patient_ids, chunk_size):
         for patient_id in chunk:
@@ -318,77 +309,25 @@ def population_searches_for(
                 raise ValueError(f"not a FHIR id: {patient_id!r}")
         ids = ",".join(chunk)
         refs = ",".join(f"Patient/{patient_id}" for patient_id in chunk)
-        count = f"_count={PAGE}"
-        candidates = [
-            ("Patient", SearchSpec("patient", f"Patient?_id={ids}&{count}")),
-            ("Observation", SearchSpec("labs", f"Observation?patient={refs}&{count}")),
-            (
-                "DiagnosticReport",
-                SearchSpec(REPORT_AREAS, f"DiagnosticReport?patient={refs}&{count}"),
-            ),
-            (
-                "MedicationAdministration",
-                SearchSpec(
-                    "doses",
-                    f"MedicationAdministration?patient={refs}"
-                    f"&_include=MedicationAdministration:medication&{count}",
-                ),
-            ),
-            (
-                "MedicationRequest",
-                SearchSpec(
-                    "orders",
-                    f"MedicationRequest?patient={refs}"
-                    f"&_include=MedicationRequest:medication&{count}",
-                ),
-            ),
-            (
-                "MedicationDispense",
-                SearchSpec(
-                    "doses",
-                    f"MedicationDispense?patient={refs}"
-                    f"&_include=MedicationDispense:medication&{count}",
-                ),
-            ),
-            (
-                "MedicationStatement",
-                SearchSpec(
-                    "doses",
-                    f"MedicationStatement?patient={refs}"
-                    f"&_include=MedicationStatement:medication&{count}",
-                ),
-            ),
-            ("Immunization", SearchSpec("vaccinations", f"Immunization?patient={refs}&{count}")),
-            ("Condition", SearchSpec("conditions", f"Condition?patient={refs}&{count}")),
-            (
-                "AllergyIntolerance",
-                SearchSpec("allergies", f"AllergyIntolerance?patient={refs}&{count}"),
-            ),
-            ("ImagingStudy", SearchSpec("imaging", f"ImagingStudy?patient={refs}&{count}")),
-            (
-                "Procedure",
-                SearchSpec("imaging", f"Procedure?patient={refs}&code={mri}&{count}"),
-            ),
-            (
-                "Task",
-                SearchSpec("tasks", f"Task?patient={refs}&identifier={task_system}&{count}"),
-            ),
-            (
-                "CarePlan",
-                SearchSpec(
-                    "tasks", f"CarePlan?patient={refs}&identifier={careplan_system}&{count}"
-                ),
-            ),
+        specs += [
+            SearchSpec(areas, row.url(ids if row.rtype == "Patient" else refs, mappings))
+            for areas, row in rows
         ]
-        specs += [spec for rtype, spec in candidates if allowed(rtype)]
     return specs
+
+
+#: The area of the bulk DiagnosticReport search: both the labs (CBC) and imaging (MRI) areas.
+REPORT_AREAS = next(
+    areas for areas, row in bulk_searches(table.RECORD_SEARCHES) if row.rtype == "DiagnosticReport"
+)
 
 
 def search_relevant(resource: Mapping[str, Any], mappings: Mappings) -> bool:
     """Whether the per-patient searches (`queries.patient_searches`, which filter by code
     on the server) would return this resource: an Observation coded as one of our labs, a
-    DiagnosticReport coded as a CBC or brain MRI, a Procedure coded as a brain MRI. Other
-    types: True. A resource whose code cannot be read is kept, so the reader reports it."""
+    DiagnosticReport coded as a CBC or brain MRI, a Procedure coded as a brain MRI (the code
+    filters of `table.RECORD_SEARCHES`). Other types: True. A resource whose code cannot be
+    read is kept, so the reader reports it."""
     rtype = resource.get("resourceType")
     valuesets = _CODE_FILTERED.get(rtype) if isinstance(rtype, str) else None
     if valuesets is None:
@@ -399,15 +338,7 @@ def search_relevant(resource: Mapping[str, Any], mappings: Mappings) -> bool:
         return True
 
 
-_CODE_FILTERED: dict[str, frozenset[str]] = {
-    "Observation": frozenset(LAB_VALUESETS),
-    "DiagnosticReport": frozenset({"cbc-panel", "brain-mri"}),
-    "Procedure": frozenset({"brain-mri"}),
-}
-
-
-def _codes(mappings: Mappings, *valuesets: str) -> str:
-    return ",".join(dict.fromkeys(_token(c.system, c.code) for c in mappings.codes(*valuesets)))
+_CODE_FILTERED = arrival_filters(table.RECORD_SEARCHES)
 
 
 # -- reading what the searches return ------------------------------------------------------

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from fhir_mappings.search.queries import SearchSpec, patient_searches
+from fhir_mappings.search.queries import patient_searches
+from fhir_mappings.search.table import SearchSpec
 from fhir_mappings.site import Mappings
 
 PATIENT_TOKEN = "{{context.patientId}}"  # noqa: S105 - a template token, not a secret

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fhir_mappings.search.queries import SearchSpec
+from fhir_mappings.search.table import SearchSpec
 from smartapp.cds.prefetch import PrefetchTemplate, read_prefetch
 from smartapp.cds.request import HookRequest
 from smartapp.config import AppConfig, Tenant

@@ -30,7 +30,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
 
 from fhir_mappings.read.draft_orders import DraftOrders, read_draft_orders
-from fhir_mappings.search.queries import SearchSpec
+from fhir_mappings.search.table import SearchSpec
 from smartapp import patient_service
 from smartapp.cds.auth import Authenticator, CdsAuthError
 from smartapp.cds.cards import Card, CardLinks

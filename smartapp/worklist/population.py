@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from fhir_mappings.search import population as fp
-from fhir_mappings.search.queries import SearchSpec
+from fhir_mappings.search.table import SearchSpec
 from fhir_mappings.site import Mappings
 from smartapp.fhir import BatchResult, FhirClient
 

@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from domain.records import AREAS
 from fhir_mappings.canonical import CAREPLAN_IDENTIFIER_SYSTEM, TASK_IDENTIFIER_SYSTEM
-from fhir_mappings.search.queries import SearchSpec, patient_searches
+from fhir_mappings.search.queries import patient_searches
+from fhir_mappings.search.table import SearchSpec
 from fhir_mappings.site import default_mappings, load_mappings
 
 
