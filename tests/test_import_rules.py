@@ -111,6 +111,19 @@ WEB_SHARED = (
     "smartapp.web.security",
 )
 
+#: The three sides of the FHIR boundary; the rest of `fhir_mappings` is shared by them.
+FHIR_SIDES = ("fhir_mappings.read", "fhir_mappings.write", "fhir_mappings.search")
+
+
+def _fhir_shared() -> tuple[str, ...]:
+    """The modules of `fhir_mappings` outside read/, write/ and search/ (fhirjson, site…)."""
+    return tuple(
+        module
+        for module in _sources()
+        if module.startswith("fhir_mappings.") and not _under(module, FHIR_SIDES)
+    )
+
+
 #: (who, may never import, why) — the one-way flow of docs/architecture.md.
 RULES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
     (
@@ -121,6 +134,13 @@ RULES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
     (("domain",), ("flask", "requests", "sqlalchemy", "fhir"), "the domain is plain data"),
     (("fhir_mappings",), ("smartapp",), "the FHIR boundary knows nothing of the app"),
     (("sandbox_ehr",), ("smartapp",), "the sandbox EHR stands for an outside system"),
+    (
+        ("fhir_mappings.read",),
+        ("fhir_mappings.write", "fhir_mappings.search"),
+        "reading FHIR JSON knows neither how it was searched for nor what is written back",
+    ),
+    (("fhir_mappings.search",), ("fhir_mappings.write",), "the searches only read"),
+    (_fhir_shared(), FHIR_SIDES, "the shared FHIR helpers are below read, write and search"),
     (
         ("domain", "smartapp", "fhir_mappings"),
         ("sandbox_ehr",),
@@ -141,8 +161,8 @@ RULES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
             "smartapp.worklist",
             "smartapp.writeback",
             "fhir_mappings.read.record",
-            "fhir_mappings.write.writeback",
-            "fhir_mappings.search.population",
+            "fhir_mappings.write",
+            "fhir_mappings.search",
             "flask",
             "requests",
             "sqlalchemy",
@@ -211,6 +231,7 @@ def test_the_scan_sees_the_packages() -> None:
         "sandbox_ehr.app",
     } <= imports.keys()
     assert "domain.records" in imports["smartapp.rules.summary"]
+    assert {"fhir_mappings.fhirjson", "fhir_mappings.site"} <= set(_fhir_shared())
     assert "requests" in {n.split(".")[0] for n in imports["smartapp.fhir.transport"]}
 
 
