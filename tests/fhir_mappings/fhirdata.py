@@ -119,6 +119,17 @@ def administration(
     return resource
 
 
+def order(status: str = "active", **fields: Any) -> Resource:
+    """A MedicationRequest `mr1` (an order) with these fields."""
+    return {
+        "resourceType": "MedicationRequest",
+        "id": "mr1",
+        "status": status,
+        "intent": "order",
+        **fields,
+    }
+
+
 def kesimpta_atc() -> Resource:
     return concept(ATC, "L04AG12", "ofatumumab", text="Kesimpta 20 mg/0.4 mL pen")
 
@@ -172,3 +183,14 @@ def read(*resources: Any, mappings: Mappings | None = None, **kwargs: Any) -> Pa
     return read_patient_record(
         [patient(), *resources], mappings=mappings or default_mappings(), **kwargs
     )
+
+
+def read_skipped(resource: Resource, records: str, area: str | None = None) -> PatientRecord:
+    """The record of a resource the reader cannot use: no `records` (a field of the record)
+    come of it, it is counted as skipped, and only its area (default: `records`) is marked
+    incomplete."""
+    record = read(resource)
+    assert getattr(record, records) == ()
+    assert record.data.skipped == 1
+    assert record.data.incomplete == frozenset({area or records})
+    return record

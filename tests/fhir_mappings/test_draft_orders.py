@@ -7,9 +7,9 @@ from typing import Any
 
 from fhir_mappings.read.draft_orders import read_draft_orders
 
+from .fhirdata import ATC, CVX, order
+
 TODAY = date(2026, 5, 10)
-CVX = "http://hl7.org/fhir/sid/cvx"
-ATC = "http://www.whocc.no/atc"
 
 
 def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
@@ -20,18 +20,9 @@ def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def request(**extra: Any) -> dict[str, Any]:
-    return {
-        "resourceType": "MedicationRequest",
-        "id": "mr1",
-        "status": "draft",
-        "intent": "order",
-        "medicationCodeableConcept": {
-            "coding": [{"system": ATC, "code": "L04AG12"}],
-            "text": "Kesimpta",
-        },
-        **extra,
-    }
+def request(status: str = "draft", **extra: Any) -> dict[str, Any]:
+    kesimpta = {"coding": [{"system": ATC, "code": "L04AG12"}], "text": "Kesimpta"}
+    return order(status, **{"medicationCodeableConcept": kesimpta, **extra})
 
 
 def test_medication_request_becomes_a_completed_administration_today() -> None:

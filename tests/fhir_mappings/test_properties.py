@@ -9,22 +9,14 @@ from hypothesis import strategies as st
 
 from domain.records import AREAS
 from fhir_mappings.read.record import UnusableInput, read_patient_record
+from fhir_mappings.search.table import RECORD_SEARCHES
 from fhir_mappings.site import default_mappings
 
 from .fhirdata import patient
 
+#: Every type the record searches read (their readers) and one the reader does not know.
 TYPES = [
-    "Observation",
-    "MedicationAdministration",
-    "MedicationRequest",
-    "Immunization",
-    "Condition",
-    "AllergyIntolerance",
-    "DiagnosticReport",
-    "ImagingStudy",
-    "Procedure",
-    "Task",
-    "CarePlan",
+    *dict.fromkeys(row.rtype for row in RECORD_SEARCHES if row.rtype != "Patient"),
     "Encounter",
 ]
 SUBJECT_FIELD = {"Immunization": "patient", "AllergyIntolerance": "patient", "Task": "for"}

@@ -5,12 +5,46 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from fhir_mappings.site import Mappings
 from smartapp.demo.generator import generate_patient_resources
+from smartapp.fhir import FhirClient
+from smartapp.rules.settings import RuleSettings
+from smartapp.worklist import Worklist, WorklistOptions, build_worklist
 
 AS_OF = date(2026, 11, 24)
 ATC = "http://www.whocc.no/atc"
 NDC = "http://hl7.org/fhir/sid/ndc"
 Resource = dict[str, Any]
+
+
+def build(
+    client: FhirClient,
+    mappings: Mappings,
+    settings: RuleSettings,
+    options: WorklistOptions | None = None,
+    *,
+    as_of: date = AS_OF,
+) -> Worklist:
+    """`build_worklist` as of the cohort's day (default options: one worker)."""
+    return build_worklist(
+        client,
+        mappings=mappings,
+        settings=settings,
+        as_of=as_of,
+        options=options if options is not None else WorklistOptions(workers=1),
+    )
+
+
+def build_at(
+    base: str,
+    mappings: Mappings,
+    settings: RuleSettings,
+    options: WorklistOptions | None = None,
+    **client_options: Any,
+) -> Worklist:
+    """`build` with a client of the server at `base` that never sleeps between retries."""
+    with FhirClient(base, sleep=lambda _s: None, **client_options) as client:
+        return build(client, mappings, settings, options)
 
 
 def generated(n: int, *, seed: int = 3) -> list[Resource]:
@@ -32,18 +66,27 @@ def subject(pid: str) -> dict[str, str]:
     return {"reference": f"Patient/{pid}"}
 
 
+def order(pid: str, *, status: str = "active", **fields: Any) -> Resource:
+    """The patient's medication order `{pid}-mrq` with these fields."""
+    return {
+        "resourceType": "MedicationRequest",
+        "id": f"{pid}-mrq",
+        "status": status,
+        "intent": "order",
+        "subject": subject(pid),
+        **fields,
+    }
+
+
+def coded(system: str, code: str) -> Resource:
+    return {"coding": [{"system": system, "code": code}]}
+
+
 def other_drug_patient(pid: str = "not-on-kesimpta") -> list[Resource]:
     """On another drug only: found by no search, and never on the worklist."""
     return [
         patient(pid, "Other Drug"),
-        {
-            "resourceType": "MedicationRequest",
-            "id": f"{pid}-mrq",
-            "status": "active",
-            "intent": "order",
-            "subject": subject(pid),
-            "medicationCodeableConcept": {"coding": [{"system": ATC, "code": "L04AA27"}]},
-        },
+        order(pid, medicationCodeableConcept=coded(ATC, "L04AA27")),
     ]
 
 
@@ -51,15 +94,12 @@ def stopped_order_patient(pid: str = "stopped-before-start") -> list[Resource]:
     """A Kesimpta order that was stopped before any dose: found, but not on the worklist."""
     return [
         patient(pid, "Stopped Early"),
-        {
-            "resourceType": "MedicationRequest",
-            "id": f"{pid}-mrq",
-            "status": "stopped",
-            "intent": "order",
-            "subject": subject(pid),
-            "authoredOn": "2026-06-01",
-            "medicationCodeableConcept": {"coding": [{"system": ATC, "code": "L04AG12"}]},
-        },
+        order(
+            pid,
+            status="stopped",
+            authoredOn="2026-06-01",
+            medicationCodeableConcept=coded(ATC, "L04AG12"),
+        ),
     ]
 
 
@@ -67,16 +107,12 @@ def planned_patient(pid: str = "planned-start") -> list[Resource]:
     """Pre-treatment with an active order (NDC in 11-digit form): on the worklist."""
     return [
         patient(pid, "Planned Start"),
-        {
-            "resourceType": "MedicationRequest",
-            "id": f"{pid}-mrq",
-            "status": "active",
-            "intent": "order",
-            "subject": subject(pid),
-            "authoredOn": "2026-11-01",
-            "medicationCodeableConcept": {"coding": [{"system": NDC, "code": "00078100768"}]},
-            "dispenseRequest": {"validityPeriod": {"start": "2026-12-10"}},
-        },
+        order(
+            pid,
+            authoredOn="2026-11-01",
+            medicationCodeableConcept=coded(NDC, "00078100768"),
+            dispenseRequest={"validityPeriod": {"start": "2026-12-10"}},
+        ),
     ]
 
 
@@ -84,15 +120,11 @@ def text_only_patient(pid: str = "text-only") -> list[Resource]:
     """An order that only says "Kesimpta" in text, with a subcutaneous 20 mg dose."""
     return [
         patient(pid, "Text Only"),
-        {
-            "resourceType": "MedicationRequest",
-            "id": f"{pid}-mrq",
-            "status": "active",
-            "intent": "order",
-            "subject": subject(pid),
-            "authoredOn": "2026-10-01",
-            "medicationCodeableConcept": {"text": "Kesimpta pen"},
-            "dosageInstruction": [
+        order(
+            pid,
+            authoredOn="2026-10-01",
+            medicationCodeableConcept={"text": "Kesimpta pen"},
+            dosageInstruction=[
                 {
                     "route": {"text": "subcutaneous"},
                     "doseAndRate": [
@@ -107,7 +139,7 @@ def text_only_patient(pid: str = "text-only") -> list[Resource]:
                     ],
                 }
             ],
-        },
+        ),
     ]
 
 
@@ -122,7 +154,7 @@ def statement_patient(pid: str = "self-reported") -> list[Resource]:
             "status": "active",
             "subject": subject(pid),
             "effectivePeriod": {"start": "2026-09-01"},
-            "medicationCodeableConcept": {"coding": [{"system": ATC, "code": "L04AG12"}]},
+            "medicationCodeableConcept": coded(ATC, "L04AG12"),
         },
     ]
 

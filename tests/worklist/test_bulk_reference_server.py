@@ -22,7 +22,7 @@ from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient, FhirError
 from smartapp.launch.keys import load_app_key
 from smartapp.rules.settings import RuleSettings
-from smartapp.worklist import WorklistOptions, build_worklist
+from smartapp.worklist import WorklistOptions
 from tests.support.bulk_server import (
     FILES,
     REFERENCE_TYPES,
@@ -32,7 +32,7 @@ from tests.support.bulk_server import (
     storage_for,
 )
 from tests.support.servers import REPO
-from tests.worklist.cohort import AS_OF, generated
+from tests.worklist.cohort import AS_OF, build, build_at, generated
 
 PATIENTS = 4
 
@@ -114,14 +114,8 @@ def test_without_types_in_its_capability_statement_the_refused_kick_off_is_resen
 ) -> None:
     behaviour = BulkBehaviour(metadata_lists_types=False, progress_polls=0)
     with bulk_server(generated(3), behaviour) as server:
-        with FhirClient(server.base, sleep=lambda _s: None) as client:
-            worklist = build_worklist(
-                client,
-                mappings=mappings,
-                settings=settings,
-                as_of=AS_OF,
-                options=WorklistOptions(export=True, poll_interval_s=0),
-            )
+        options = WorklistOptions(export=True, poll_interval_s=0)
+        worklist = build_at(server.base, mappings, settings, options)
     kick_offs = [p for p in server.paths() if "$export?" in p]
     # Refused once per type the server lacks (it names one per refusal, as the reference
     # server does), then accepted.
@@ -139,15 +133,11 @@ def test_signed_files_on_a_storage_origin_are_read_without_the_token(
     with bulk_server(generated(3), behaviour) as server, storage_for(server) as storage:
         with FhirClient(server.base, token="app-token", sleep=lambda _s: None) as client:
             options = WorklistOptions(export=True, poll_interval_s=0, file_origins=(storage,))
-            worklist = build_worklist(
-                client, mappings=mappings, settings=settings, as_of=AS_OF, options=options
-            )
+            worklist = build(client, mappings, settings, options)
             file_reads = [(p, sent) for _, p, sent in server.requests if "/bulkfiles/" in p]
             assert file_reads and not any(sent for _, sent in file_reads)
             assert len(worklist.rows) == 2
 
             refused = WorklistOptions(export=True, poll_interval_s=0)
             with pytest.raises(FhirError, match="neither the FHIR server nor an origin allowed"):
-                build_worklist(
-                    client, mappings=mappings, settings=settings, as_of=AS_OF, options=refused
-                )
+                build(client, mappings, settings, refused)

@@ -10,16 +10,19 @@ import pytest
 import responses
 
 from fhir_mappings.read.record import read_patient_record
+from fhir_mappings.search.population import EXPORT_TYPES
 from fhir_mappings.site import Mappings
 from smartapp.fhir import FhirClient
 from smartapp.report import summary_json
 from smartapp.rules import evaluate
 from smartapp.rules.settings import RuleSettings
-from smartapp.worklist import Worklist, WorklistOptions, build_worklist
+from smartapp.worklist import Worklist, WorklistOptions
 from tests.support.fake_fhir import FakeFhir
 from tests.worklist.cohort import (
     AS_OF,
     app_task,
+    build,
+    build_at,
     generated,
     group,
     other_drug_patient,
@@ -44,10 +47,7 @@ def run(
     server_kw = {k: kwargs.pop(k) for k in ("page_size", "has_supported", "fail") if k in kwargs}
     server = FakeFhir(resources, **server_kw).install(rsps)
     options = WorklistOptions(**{"workers": 1, **kwargs})
-    worklist = build_worklist(
-        client, mappings=mappings, settings=settings, as_of=AS_OF, options=options
-    )
-    return worklist, server
+    return build(client, mappings, settings, options), server
 
 
 def ids(worklist: Worklist) -> set[str]:
@@ -246,22 +246,11 @@ def test_a_patient_the_server_does_not_return_is_reported(rsps, client, mappings
 def test_types_the_token_may_not_read_make_their_checks_unknown(
     rsps, client, mappings, settings
 ) -> None:
-    readable = frozenset(
-        {
-            "Patient",
-            "MedicationAdministration",
-            "MedicationRequest",
-            "Medication",
-            "Condition",
-            "Immunization",
-            "AllergyIntolerance",
-            "DiagnosticReport",
-            "ImagingStudy",
-            "Procedure",
-            "Task",
-            "CarePlan",
-        }
-    )
+    readable = frozenset(EXPORT_TYPES) - {
+        "Observation",
+        "MedicationDispense",
+        "MedicationStatement",
+    }
     worklist, _ = run(rsps, client, mappings, settings, generated(2), readable=readable)
     for row in worklist.rows:
         assert "labs" in row.summary.data.incomplete
@@ -277,23 +266,9 @@ def test_export_gives_the_same_rows_as_the_search(rsps, mappings, settings) -> N
         + other_drug_patient()
     )
     server = FakeFhir(resources, export_polls=2).install(rsps)
-    with FhirClient(server.base, sleep=lambda _s: None) as client:
-        searched = build_worklist(
-            client,
-            mappings=mappings,
-            settings=settings,
-            as_of=AS_OF,
-            options=WorklistOptions(workers=1),
-        )
+    searched = build_at(server.base, mappings, settings)
     before = len(server.requests)
-    with FhirClient(server.base, sleep=lambda _s: None) as client:
-        exported = build_worklist(
-            client,
-            mappings=mappings,
-            settings=settings,
-            as_of=AS_OF,
-            options=WorklistOptions(export=True),
-        )
+    exported = build_at(server.base, mappings, settings, WorklistOptions(export=True))
     assert exported.source == "export"
     key = lambda w: sorted((r.patient_id, str(summary_json(r.summary))) for r in w.rows)  # noqa: E731
     assert key(exported) == key(searched)
@@ -308,13 +283,7 @@ def test_export_gives_the_same_rows_as_the_search(rsps, mappings, settings) -> N
 def test_export_of_a_group(rsps, mappings, settings) -> None:
     resources = [*generated(2), group("clinic-7", ["gen-3-000000", "gen-3-000001"])]
     server = FakeFhir(resources, export_polls=0).install(rsps)
-    with FhirClient(server.base, sleep=lambda _s: None) as client:
-        worklist = build_worklist(
-            client,
-            mappings=mappings,
-            settings=settings,
-            as_of=AS_OF,
-            options=WorklistOptions(export=True, group="clinic-7", group_only=True),
-        )
+    options = WorklistOptions(export=True, group="clinic-7", group_only=True)
+    worklist = build_at(server.base, mappings, settings, options)
     assert ids(worklist) == {"gen-3-000000", "gen-3-000001"}
     assert any(url.startswith("Group/clinic-7/$export?_type=") for _, url in server.requests)

@@ -10,9 +10,8 @@ import pytest
 from smartapp import patient_service
 from smartapp.config import load_config
 from smartapp.fhir import FhirClient
-from smartapp.worklist import WorklistOptions, build_worklist
 from tests.support.fake_fhir import BASE, FakeFhir
-from tests.worklist.cohort import AS_OF, generated
+from tests.worklist.cohort import build, generated
 
 EPIC_LIKE = {"Observation": "category"}
 
@@ -28,20 +27,10 @@ def dialect(tmp_path):
     return load_config({"SMARTAPP_TENANTS": str(tenants)}).dialect_for(BASE)
 
 
-def worklist(client, mappings, settings):
-    return build_worklist(
-        client,
-        mappings=mappings,
-        settings=settings,
-        as_of=AS_OF,
-        options=WorklistOptions(workers=1),
-    )
-
-
 def test_without_the_quirk_labs_are_unknown_on_such_a_server(rsps, mappings, settings) -> None:
     FakeFhir(generated(3), requires=EPIC_LIKE).install(rsps)
     with FhirClient(BASE, sleep=lambda _s: None) as client:
-        result = worklist(client, mappings, settings)
+        result = build(client, mappings, settings)
     assert result.rows and all("labs" in row.summary.data.incomplete for row in result.rows)
 
 
@@ -50,11 +39,11 @@ def test_with_the_quirk_the_worklist_reads_labs_in_the_same_number_of_batches(
 ) -> None:
     plain = FakeFhir(generated(3)).install(rsps)
     with FhirClient(BASE, sleep=lambda _s: None) as client:
-        reference = worklist(client, mappings, settings)
+        reference = build(client, mappings, settings)
     rsps.reset()
     strict = FakeFhir(generated(3), requires=EPIC_LIKE).install(rsps)
     with FhirClient(BASE, sleep=lambda _s: None, dialect=dialect) as client:
-        quirked = worklist(client, mappings, settings)
+        quirked = build(client, mappings, settings)
     assert [r.summary for r in quirked.rows] == [r.summary for r in reference.rows]
     assert not any(row.summary.data.incomplete for row in quirked.rows)
     assert strict.count("POST") == plain.count("POST")

@@ -25,9 +25,8 @@ from smartapp.fhir import FhirClient
 from smartapp.report import summary_json
 from smartapp.rules import evaluate
 from smartapp.rules.settings import RuleSettings
-from smartapp.worklist import WorklistOptions, build_worklist
 from tests.support.fake_fhir import BASE, FakeFhir
-from tests.worklist.cohort import AS_OF, patient, subject
+from tests.worklist.cohort import AS_OF, build, patient, subject
 
 Resource = dict[str, Any]
 MAPPINGS: Mappings = load_mappings(None)
@@ -158,13 +157,7 @@ def _worklist(resources: list[Resource]) -> dict[str, Any]:
         FhirClient(BASE, sleep=lambda _s: None) as client,
     ):
         FakeFhir(resources).install(rsps)
-        worklist = build_worklist(
-            client,
-            mappings=MAPPINGS,
-            settings=SETTINGS,
-            as_of=AS_OF,
-            options=WorklistOptions(workers=1),
-        )
+        worklist = build(client, MAPPINGS, SETTINGS)
     return {row.patient_id: row for row in worklist.rows}
 
 

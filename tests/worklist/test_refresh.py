@@ -23,7 +23,7 @@ from smartapp.rules.settings import RuleSettings
 from smartapp.store import Database
 from smartapp.store.leases import Leases
 from smartapp.store.snapshots import SnapshotStore
-from smartapp.worklist import WorklistOptions, build_worklist, worklist_json
+from smartapp.worklist import Worklist, WorklistOptions, worklist_json
 from smartapp.worklist.refresh import (
     LEASE_TTL_S,
     RefreshOutcome,
@@ -34,7 +34,14 @@ from smartapp.worklist.refresh import (
 from smartapp.worklist.report import row_json
 from smartapp.worklist.stored import decode_json, decode_rows, row_record
 from tests.support.fake_fhir import BASE, FakeFhir
-from tests.worklist.cohort import AS_OF, generated, other_drug_patient, patient, subject
+from tests.worklist.cohort import (
+    AS_OF,
+    build,
+    generated,
+    other_drug_patient,
+    patient,
+    subject,
+)
 
 KESIMPTA_NDC = "0078-1007-68"
 NDC = "http://hl7.org/fhir/sid/ndc"
@@ -95,25 +102,16 @@ class Setup:
             clock=self.clock,
         )
 
+    def _live(self, as_of: Any) -> Worklist:
+        return build(self.client, self.mappings, self.settings, self.target.options, as_of=as_of)
+
     def live(self, as_of: Any = AS_OF) -> list[dict[str, Any]]:
         """What a full live read shows now (rows as stored, sorted by patient)."""
-        worklist = build_worklist(
-            self.client,
-            mappings=self.mappings,
-            settings=self.settings,
-            as_of=as_of,
-            options=self.target.options,
-        )
+        worklist = self._live(as_of)
         return sorted((row_record(r) for r in worklist.rows), key=lambda r: r["id"])
 
     def live_json(self, as_of: Any = AS_OF) -> list[dict[str, Any]]:
-        worklist = build_worklist(
-            self.client,
-            mappings=self.mappings,
-            settings=self.settings,
-            as_of=as_of,
-            options=self.target.options,
-        )
+        worklist = self._live(as_of)
         return sorted(worklist_json(worklist.rows), key=lambda d: d["patient"]["id"])
 
     def stored(self) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import responses
 from flask import Flask
 from flask.testing import FlaskClient
 from joserfc.jwk import RSAKey
+from werkzeug.test import TestResponse
 
 from smartapp.config import AppConfig
 from smartapp.fhir import FhirError
@@ -113,12 +114,21 @@ def first_read(client: FlaskClient) -> None:
     refresher_of(client.application).wait(60)
 
 
+#: A form posted from the app's own page.
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+
+
+def post_tasks(client: FlaskClient, form: dict[str, Any]) -> TestResponse:
+    """Submit the worklist's "create Tasks" form."""
+    return client.post("/worklist/tasks", data=form, headers=SAME_ORIGIN)
+
+
 def read_again(client: FlaskClient, html: str) -> None:
     """Press "Read the server again" and wait for the background refresh."""
     response = client.post(
         "/worklist/refresh",
         data={"csrf_token": csrf(html), "return": ""},
-        headers={"Sec-Fetch-Site": "same-origin"},
+        headers=SAME_ORIGIN,
     )
     assert response.status_code == 303 and response.headers["Location"] == "/worklist"
     refresher_of(client.application).wait(60)
@@ -262,10 +272,8 @@ def test_a_read_only_launch_cannot_create_tasks(client, rsps) -> None:
     FakeFhir(cohort(), base=ISS).install(rsps)
     coordinator(client, rsps, COORDINATOR_SCOPES)
     html = client.get("/worklist").get_data(as_text=True)
-    response = client.post(
-        "/worklist/tasks",
-        data={"csrf_token": csrf(html), "launch_id": _launch_id(html), "patient": "gen-3-000001"},
-        headers={"Sec-Fetch-Site": "same-origin"},
+    response = post_tasks(
+        client, {"csrf_token": csrf(html), "launch_id": _launch_id(html), "patient": "gen-3-000001"}
     )
     assert response.status_code == 403
 
@@ -279,11 +287,7 @@ def _launch_id(html: str) -> str:
 def test_creating_tasks_needs_the_csrf_token(client, open_fhir) -> None:
     open_session(client)
     html = client.get("/worklist").get_data(as_text=True)
-    response = client.post(
-        "/worklist/tasks",
-        data={"launch_id": _launch_id(html), "patient": "gen-3-000001"},
-        headers={"Sec-Fetch-Site": "same-origin"},
-    )
+    response = post_tasks(client, {"launch_id": _launch_id(html), "patient": "gen-3-000001"})
     assert response.status_code == 400
     assert not open_fhir.transactions
 
@@ -298,8 +302,7 @@ def test_creating_tasks_for_selected_patients(client, open_fhir) -> None:
         "patient": selected,
         "return": "status=overdue",
     }
-    headers = {"Sec-Fetch-Site": "same-origin"}
-    response = client.post("/worklist/tasks", data=form_data, headers=headers)
+    response = post_tasks(client, form_data)
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert len(open_fhir.transactions) == 2  # one atomic transaction per patient
@@ -312,9 +315,7 @@ def test_creating_tasks_for_selected_patients(client, open_fhir) -> None:
     refresher_of(client.application).wait(60)
     html = client.get("/worklist?tasks=open").get_data(as_text=True)
     assert set(selected) <= set(row_ids(html))
-    again = client.post(
-        "/worklist/tasks", data={**form_data, "csrf_token": csrf(html)}, headers=headers
-    ).get_data(as_text=True)
+    again = post_tasks(client, {**form_data, "csrf_token": csrf(html)}).get_data(as_text=True)
     assert re.search(r"0 Tasks created, \d+ already existed", again)
 
 
@@ -322,10 +323,8 @@ def test_a_form_from_an_earlier_launch_writes_nothing(client, open_fhir) -> None
     open_session(client)
     html = client.get("/worklist").get_data(as_text=True)
     open_session(client)  # launched again: a new launch id
-    response = client.post(
-        "/worklist/tasks",
-        data={"csrf_token": csrf(html), "launch_id": _launch_id(html), "patient": "gen-3-000001"},
-        headers={"Sec-Fetch-Site": "same-origin"},
+    response = post_tasks(
+        client, {"csrf_token": csrf(html), "launch_id": _launch_id(html), "patient": "gen-3-000001"}
     )
     assert response.status_code == 400
     assert not open_fhir.transactions
@@ -335,10 +334,9 @@ def test_a_bad_selection_is_refused(client, open_fhir) -> None:
     open_session(client)
     html = client.get("/worklist").get_data(as_text=True)
     base = {"csrf_token": csrf(html), "launch_id": _launch_id(html)}
-    headers = {"Sec-Fetch-Site": "same-origin"}
-    assert client.post("/worklist/tasks", data=base, headers=headers).status_code == 400
+    assert post_tasks(client, base).status_code == 400
     bad = {**base, "patient": "a,b"}
-    assert client.post("/worklist/tasks", data=bad, headers=headers).status_code == 400
+    assert post_tasks(client, bad).status_code == 400
 
 
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
