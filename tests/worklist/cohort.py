@@ -66,14 +66,17 @@ def subject(pid: str) -> dict[str, str]:
     return {"reference": f"Patient/{pid}"}
 
 
-def order(pid: str, *, status: str = "active", **fields: Any) -> Resource:
-    """The patient's medication order `{pid}-mrq` with these fields."""
+def order(
+    pid: str, medication: Resource, *, status: str = "active", rid: str = "mrq", **fields: Any
+) -> Resource:
+    """The patient's order `{pid}-{rid}` of the medication (a CodeableConcept)."""
     return {
         "resourceType": "MedicationRequest",
-        "id": f"{pid}-mrq",
+        "id": f"{pid}-{rid}",
         "status": status,
         "intent": "order",
         "subject": subject(pid),
+        "medicationCodeableConcept": medication,
         **fields,
     }
 
@@ -86,7 +89,7 @@ def other_drug_patient(pid: str = "not-on-kesimpta") -> list[Resource]:
     """On another drug only: found by no search, and never on the worklist."""
     return [
         patient(pid, "Other Drug"),
-        order(pid, medicationCodeableConcept=coded(ATC, "L04AA27")),
+        order(pid, coded(ATC, "L04AA27")),
     ]
 
 
@@ -94,12 +97,7 @@ def stopped_order_patient(pid: str = "stopped-before-start") -> list[Resource]:
     """A Kesimpta order that was stopped before any dose: found, but not on the worklist."""
     return [
         patient(pid, "Stopped Early"),
-        order(
-            pid,
-            status="stopped",
-            authoredOn="2026-06-01",
-            medicationCodeableConcept=coded(ATC, "L04AG12"),
-        ),
+        order(pid, coded(ATC, "L04AG12"), status="stopped", authoredOn="2026-06-01"),
     ]
 
 
@@ -109,8 +107,8 @@ def planned_patient(pid: str = "planned-start") -> list[Resource]:
         patient(pid, "Planned Start"),
         order(
             pid,
+            coded(NDC, "00078100768"),
             authoredOn="2026-11-01",
-            medicationCodeableConcept=coded(NDC, "00078100768"),
             dispenseRequest={"validityPeriod": {"start": "2026-12-10"}},
         ),
     ]
@@ -122,8 +120,8 @@ def text_only_patient(pid: str = "text-only") -> list[Resource]:
         patient(pid, "Text Only"),
         order(
             pid,
+            {"text": "Kesimpta pen"},
             authoredOn="2026-10-01",
-            medicationCodeableConcept={"text": "Kesimpta pen"},
             dosageInstruction=[
                 {
                     "route": {"text": "subcutaneous"},

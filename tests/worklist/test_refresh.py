@@ -36,15 +36,16 @@ from smartapp.worklist.stored import decode_json, decode_rows, row_record
 from tests.support.fake_fhir import BASE, FakeFhir
 from tests.worklist.cohort import (
     AS_OF,
+    NDC,
     build,
+    coded,
     generated,
+    order,
     other_drug_patient,
     patient,
-    subject,
 )
 
 KESIMPTA_NDC = "0078-1007-68"
-NDC = "http://hl7.org/fhir/sid/ndc"
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 
@@ -137,24 +138,20 @@ class Setup:
 
 
 def kesimpta_order(pid: str, when: datetime) -> dict[str, Any]:
-    return stamped(
-        [
-            {
-                "resourceType": "MedicationRequest",
-                "id": f"{pid}-new-order",
-                "status": "active",
-                "intent": "order",
-                "subject": subject(pid),
-                "authoredOn": "2026-11-21",
-                "medicationCodeableConcept": {
-                    "coding": [{"system": NDC, "code": KESIMPTA_NDC}],
-                    "text": "Kesimpta 20 mg/0.4 mL pen",
-                },
-                "dosageInstruction": [{"route": {"text": "subcutaneous"}}],
-            }
-        ],
-        when,
-    )[0]
+    kesimpta = {**coded(NDC, KESIMPTA_NDC), "text": "Kesimpta 20 mg/0.4 mL pen"}
+    new_order = order(
+        pid,
+        kesimpta,
+        rid="new-order",
+        authoredOn="2026-11-21",
+        dosageInstruction=[{"route": {"text": "subcutaneous"}}],
+    )
+    return stamped([new_order], when)[0]
+
+
+@pytest.fixture
+def setup(database: Database, rsps, client, mappings, settings, cohort) -> Setup:
+    return Setup(database, rsps, client, mappings, settings, cohort)
 
 
 @pytest.fixture
@@ -164,10 +161,7 @@ def cohort() -> list[dict[str, Any]]:
     return stamped(resources, T0)
 
 
-def test_a_full_refresh_stores_what_the_live_worklist_shows(
-    database: Database, rsps, client, mappings, settings, cohort
-) -> None:
-    setup = Setup(database, rsps, client, mappings, settings, cohort)
+def test_a_full_refresh_stores_what_the_live_worklist_shows(setup: Setup) -> None:
     outcome = setup.refresh()
     assert outcome.mode == "full" and outcome.patients == 12
     assert setup.stored() == setup.live()
@@ -178,9 +172,8 @@ def test_a_full_refresh_stores_what_the_live_worklist_shows(
 
 
 def test_an_incremental_refresh_reads_only_changed_patients_and_notices_deletions(
-    database: Database, rsps, client, mappings, settings, cohort
+    setup: Setup, cohort
 ) -> None:
-    setup = Setup(database, rsps, client, mappings, settings, cohort)
     setup.refresh()
     later = T0 + timedelta(hours=3)
     # Patient 1: a new IgG result. Patient 2: one of its resources is deleted.
@@ -219,10 +212,7 @@ def test_an_incremental_refresh_reads_only_changed_patients_and_notices_deletion
     assert setup.stored_json() == setup.live_json()
 
 
-def test_nothing_changed_costs_a_few_requests_and_changes_nothing(
-    database: Database, rsps, client, mappings, settings, cohort
-) -> None:
-    setup = Setup(database, rsps, client, mappings, settings, cohort)
+def test_nothing_changed_costs_a_few_requests_and_changes_nothing(setup: Setup) -> None:
     setup.refresh()
     first = setup.stored()
     setup.clock.at(T0 + timedelta(hours=2))
@@ -234,10 +224,7 @@ def test_nothing_changed_costs_a_few_requests_and_changes_nothing(
     assert setup.stored() == first
 
 
-def test_on_a_new_day_unchanged_patients_are_evaluated_again_from_stored_data(
-    database: Database, rsps, client, mappings, settings, cohort
-) -> None:
-    setup = Setup(database, rsps, client, mappings, settings, cohort)
+def test_on_a_new_day_unchanged_patients_are_evaluated_again_from_stored_data(setup: Setup) -> None:
     setup.refresh()
     next_month = AS_OF + timedelta(days=40)
     setup.clock.at(T0 + timedelta(days=40))
@@ -247,20 +234,14 @@ def test_on_a_new_day_unchanged_patients_are_evaluated_again_from_stored_data(
     assert setup.stored() != setup.live(AS_OF)
 
 
-def test_changed_rules_settings_force_a_full_refresh(
-    database: Database, rsps, client, mappings, settings, cohort
-) -> None:
-    setup = Setup(database, rsps, client, mappings, settings, cohort)
+def test_changed_rules_settings_force_a_full_refresh(setup: Setup, settings) -> None:
     setup.refresh()
     setup.settings = replace(settings, due_window_days=settings.due_window_days + 7)
     setup.clock.at(T0 + timedelta(hours=2))
     assert setup.refresh().mode == "full"
 
 
-def test_a_failed_change_search_falls_back_to_a_full_refresh(
-    database: Database, rsps, client, mappings, settings, cohort
-) -> None:
-    setup = Setup(database, rsps, client, mappings, settings, cohort)
+def test_a_failed_change_search_falls_back_to_a_full_refresh(setup: Setup) -> None:
     setup.refresh()
     setup.server.fail = lambda url: 500 if "_lastUpdated" in url else None
     setup.clock.at(T0 + timedelta(hours=2))
@@ -268,10 +249,7 @@ def test_a_failed_change_search_falls_back_to_a_full_refresh(
     assert outcome.mode == "full" and outcome.patients == 12
 
 
-def test_without_history_deletions_wait_for_the_next_full_refresh(
-    database: Database, rsps, client, mappings, settings, cohort
-) -> None:
-    setup = Setup(database, rsps, client, mappings, settings, cohort)
+def test_without_history_deletions_wait_for_the_next_full_refresh(setup: Setup) -> None:
     setup.refresh()
     setup.server.history_supported = False
     later = T0 + timedelta(hours=2)
@@ -303,10 +281,7 @@ def test_an_export_refresh_asks_for_changes_with_since(
     assert setup.stored() == setup.live()
 
 
-def test_two_refreshes_at_once_do_not_both_run(
-    database: Database, rsps, client, mappings, settings, cohort
-) -> None:
-    setup = Setup(database, rsps, client, mappings, settings, cohort)
+def test_two_refreshes_at_once_do_not_both_run(setup: Setup) -> None:
     inside = threading.Event()
     release = threading.Event()
 
@@ -336,10 +311,7 @@ def test_two_refreshes_at_once_do_not_both_run(
     assert len(setup.snapshots.entries(results[0].snapshot.id)) == 12
 
 
-def test_a_refresh_that_fails_keeps_the_previous_snapshot_and_says_why(
-    database: Database, rsps, client, mappings, settings, cohort
-) -> None:
-    setup = Setup(database, rsps, client, mappings, settings, cohort)
+def test_a_refresh_that_fails_keeps_the_previous_snapshot_and_says_why(setup: Setup) -> None:
     good = setup.refresh().snapshot
 
     def broken(url: str) -> None:
@@ -360,10 +332,7 @@ def test_a_refresh_that_fails_keeps_the_previous_snapshot_and_says_why(
     assert setup.snapshots.entries(failure.id) == {}
 
 
-def test_a_refresh_whose_process_died_is_abandoned_when_its_lease_lapses(
-    database: Database, rsps, client, mappings, settings, cohort
-) -> None:
-    setup = Setup(database, rsps, client, mappings, settings, cohort)
+def test_a_refresh_whose_process_died_is_abandoned_when_its_lease_lapses(setup: Setup) -> None:
     dead = setup.leases.try_acquire(setup.target.lease_name, ttl_s=LEASE_TTL_S)
     assert dead is not None
     crashed = setup.snapshots.begin(
@@ -405,10 +374,7 @@ def test_group_only_refreshes_ignore_changes_outside_the_group(
     assert setup.stored() == setup.live()
 
 
-def test_progress_is_visible_while_a_refresh_runs(
-    database: Database, rsps, client, mappings, settings, cohort
-) -> None:
-    setup = Setup(database, rsps, client, mappings, settings, cohort)
+def test_progress_is_visible_while_a_refresh_runs(setup: Setup) -> None:
     seen: list[tuple[str, int, int | None]] = []
     original = setup.snapshots.heartbeat
 

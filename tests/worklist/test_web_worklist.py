@@ -138,10 +138,15 @@ def row_ids(html: str) -> list[str]:
     return re.findall(r'<tr class="wl-row[^"]*" data-patient="([^"]+)"', html)
 
 
-def csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+def hidden(html: str, name: str) -> str:
+    """The value of the page's hidden form field `name` (never empty)."""
+    match = re.search(rf'name="{name}" value="([^"]+)"', html)
     assert match
     return match.group(1)
+
+
+def csrf(html: str) -> str:
+    return hidden(html, "csrf_token")
 
 
 def test_open_server_worklist_lists_the_patients_on_ofatumumab(client, open_fhir) -> None:
@@ -273,21 +278,22 @@ def test_a_read_only_launch_cannot_create_tasks(client, rsps) -> None:
     coordinator(client, rsps, COORDINATOR_SCOPES)
     html = client.get("/worklist").get_data(as_text=True)
     response = post_tasks(
-        client, {"csrf_token": csrf(html), "launch_id": _launch_id(html), "patient": "gen-3-000001"}
+        client,
+        {
+            "csrf_token": csrf(html),
+            "launch_id": hidden(html, "launch_id"),
+            "patient": "gen-3-000001",
+        },
     )
     assert response.status_code == 403
-
-
-def _launch_id(html: str) -> str:
-    match = re.search(r'name="launch_id" value="([^"]*)"', html)
-    assert match
-    return match.group(1)
 
 
 def test_creating_tasks_needs_the_csrf_token(client, open_fhir) -> None:
     open_session(client)
     html = client.get("/worklist").get_data(as_text=True)
-    response = post_tasks(client, {"launch_id": _launch_id(html), "patient": "gen-3-000001"})
+    response = post_tasks(
+        client, {"launch_id": hidden(html, "launch_id"), "patient": "gen-3-000001"}
+    )
     assert response.status_code == 400
     assert not open_fhir.transactions
 
@@ -298,7 +304,7 @@ def test_creating_tasks_for_selected_patients(client, open_fhir) -> None:
     selected = row_ids(client.get("/worklist?sort=name").get_data(as_text=True))[:2]
     form_data = {
         "csrf_token": csrf(html),
-        "launch_id": _launch_id(html),
+        "launch_id": hidden(html, "launch_id"),
         "patient": selected,
         "return": "status=overdue",
     }
@@ -324,7 +330,12 @@ def test_a_form_from_an_earlier_launch_writes_nothing(client, open_fhir) -> None
     html = client.get("/worklist").get_data(as_text=True)
     open_session(client)  # launched again: a new launch id
     response = post_tasks(
-        client, {"csrf_token": csrf(html), "launch_id": _launch_id(html), "patient": "gen-3-000001"}
+        client,
+        {
+            "csrf_token": csrf(html),
+            "launch_id": hidden(html, "launch_id"),
+            "patient": "gen-3-000001",
+        },
     )
     assert response.status_code == 400
     assert not open_fhir.transactions
@@ -333,7 +344,7 @@ def test_a_form_from_an_earlier_launch_writes_nothing(client, open_fhir) -> None
 def test_a_bad_selection_is_refused(client, open_fhir) -> None:
     open_session(client)
     html = client.get("/worklist").get_data(as_text=True)
-    base = {"csrf_token": csrf(html), "launch_id": _launch_id(html)}
+    base = {"csrf_token": csrf(html), "launch_id": hidden(html, "launch_id")}
     assert post_tasks(client, base).status_code == 400
     bad = {**base, "patient": "a,b"}
     assert post_tasks(client, bad).status_code == 400
@@ -510,7 +521,7 @@ def _post_tasks(client: FlaskClient, patients: list[str]) -> Any:
         "/worklist/tasks",
         data={
             "csrf_token": csrf(html),
-            "launch_id": _launch_id(html),
+            "launch_id": hidden(html, "launch_id"),
             "patient": patients,
             "return": "status=overdue",
         },
