@@ -357,30 +357,19 @@ def failure_text(err: BaseException) -> str:
     return f"The refresh failed ({type(err).__name__}{': ' + message if message else ''})."
 
 
+@dataclass
 class _Job:
     """One refresh's work (the reads and evaluations), for `refresh_worklist`."""
 
-    beat: _Heartbeat
-
-    def __init__(
-        self,
-        snapshots: SnapshotStore,
-        client: FhirClient,
-        target: RefreshTarget,
-        mappings: Mappings,
-        settings: RuleSettings,
-        as_of: date,
-        snapshot_id: int,
-        factory: ClientFactory,
-    ) -> None:
-        self.snapshots = snapshots
-        self.client = client
-        self.target = target
-        self.mappings = mappings
-        self.settings = settings
-        self.as_of = as_of
-        self.snapshot_id = snapshot_id
-        self.factory = factory
+    snapshots: SnapshotStore
+    client: FhirClient
+    target: RefreshTarget
+    mappings: Mappings
+    settings: RuleSettings
+    as_of: date
+    snapshot_id: int
+    factory: ClientFactory
+    beat: _Heartbeat = field(init=False)
 
     def _saver(self) -> _Saver:
         return _Saver(self.snapshots, self.snapshot_id, self.target.key, self.beat)
