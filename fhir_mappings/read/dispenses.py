@@ -37,9 +37,7 @@ from fhir_mappings.read.medications import (
     KESIMPTA_MG_PER_ML,
     MedicationResolver,
     ReadNotes,
-    classify,
-    counts_as_kesimpta,
-    first_dosage,
+    kesimpta_dosage,
 )
 from fhir_mappings.read.quantity import QuantityValue, read_quantity
 from fhir_mappings.site import Mappings
@@ -84,13 +82,12 @@ def read_dispense(
     """A completed Kesimpta dispense (module doc), else None."""
     if as_text(resource.get("status"), "status") != "completed":
         return None
-    facts = resolver.facts(resource)
-    if facts is None:
+    kesimpta = kesimpta_dosage(
+        resource, reference, resolver, mappings, notes, "dosageInstruction", "dispense", "doses"
+    )
+    if kesimpta is None:
         return None
-    _, route, dose = first_dosage(resource, "dosageInstruction", mappings)
-    found = classify(facts, route, dose)
-    if not counts_as_kesimpta(found, reference, "dispense", notes, "doses"):
-        return None
+    _, found = kesimpta
     when = first_date(resource, _DISPENSE_DATES, "")
     if when is None:
         raise Malformed("a Kesimpta dispense with no whenHandedOver or whenPrepared", "doses")

@@ -444,6 +444,29 @@ def counts_as_kesimpta(
     return found.product == "kesimpta"
 
 
+def kesimpta_dosage(
+    resource: Mapping[str, Any],
+    reference: str,
+    resolver: MedicationResolver,
+    mappings: Mappings,
+    notes: ReadNotes,
+    element: str,
+    what: str,
+    area: str,
+) -> tuple[Mapping[str, Any], Classified] | None:
+    """For an order, dispense or statement: its first Dosage (of `element`) and what its
+    medication is, when it counts as Kesimpta (`counts_as_kesimpta`, which notes Arzerra
+    and unconfirmed ofatumumab as a `what` in `area`); else None."""
+    facts = resolver.facts(resource)
+    if facts is None:
+        return None
+    first, route, dose = first_dosage(resource, element, mappings)
+    found = classify(facts, route, dose)
+    if not counts_as_kesimpta(found, reference, what, notes, area):
+        return None
+    return first, found
+
+
 def read_administration(
     resource: Mapping[str, Any],
     reference: str,
@@ -631,13 +654,12 @@ def read_request(
     status = as_text(resource.get("status"), "status")
     if status is None or status == "entered-in-error":
         return None
-    facts = resolver.facts(resource)
-    if facts is None:
+    kesimpta = kesimpta_dosage(
+        resource, reference, resolver, mappings, notes, "dosageInstruction", "order", "orders"
+    )
+    if kesimpta is None:
         return None
-    first, route, dose = first_dosage(resource, "dosageInstruction", mappings)
-    found = classify(facts, route, dose)
-    if not counts_as_kesimpta(found, reference, "order", notes, "orders"):
-        return None
+    first, found = kesimpta
     intent = as_text(resource.get("intent"), "intent") or "unknown"
     start, start_kind = _order_start(resource, first)
     end = _validity(resource).get("end")

@@ -21,9 +21,7 @@ from fhir_mappings.fhirjson import as_text
 from fhir_mappings.read.medications import (
     MedicationResolver,
     ReadNotes,
-    classify,
-    counts_as_kesimpta,
-    first_dosage,
+    kesimpta_dosage,
 )
 from fhir_mappings.site import Mappings
 
@@ -42,13 +40,12 @@ def read_statement(
     status = as_text(resource.get("status"), "status") or "unknown"
     if status == "entered-in-error":
         return None
-    facts = resolver.facts(resource)
-    if facts is None:
+    kesimpta = kesimpta_dosage(
+        resource, reference, resolver, mappings, notes, "dosage", "statement", "doses"
+    )
+    if kesimpta is None:
         return None
-    _, route, dose = first_dosage(resource, "dosage", mappings)
-    found = classify(facts, route, dose)
-    if not counts_as_kesimpta(found, reference, "statement", notes, "doses"):
-        return None
+    _, found = kesimpta
     start = first_date(resource, ("effectiveDateTime", "effectivePeriod.start"), "")
     end = first_date(resource, ("effectivePeriod.end",), "")
     asserted = first_date(resource, ("dateAsserted",), "")
