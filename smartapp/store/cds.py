@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, select, update
+from sqlalchemy import Column, Row, Table, and_, delete, select, update
 
 from smartapp.cds.feedback import CardIssued, CardOutcome
 from smartapp.store.cipher import TokenCipher
@@ -89,25 +89,22 @@ class DatabaseFeedbackStore:
             ).all()
         return {row.card for row in rows}
 
-    def issued(self, since: datetime) -> list[CardIssued]:
+    def _rows_since(
+        self, table: Table, at: Column[float], since: datetime, order: Column[Any]
+    ) -> Sequence[Row[Any]]:
+        """The rows of `table` whose time `at` is `since` or later, in `order`."""
         with self.db.read() as conn:
-            rows = conn.execute(
-                select(cds_cards)
-                .where(cds_cards.c.issued_at >= since.timestamp())
-                .order_by(cds_cards.c.issued_at)
-            ).all()
+            return conn.execute(select(table).where(at >= since.timestamp()).order_by(order)).all()
+
+    def issued(self, since: datetime) -> list[CardIssued]:
+        rows = self._rows_since(cds_cards, cds_cards.c.issued_at, since, cds_cards.c.issued_at)
         return [
             CardIssued(row.service, row.card, row.check_id, row.indicator, _instant(row.issued_at))
             for row in rows
         ]
 
     def outcomes(self, since: datetime) -> list[CardOutcome]:
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(cds_feedback)
-                .where(cds_feedback.c.outcome_at >= since.timestamp())
-                .order_by(cds_feedback.c.pk)
-            ).all()
+        rows = self._rows_since(cds_feedback, cds_feedback.c.outcome_at, since, cds_feedback.c.pk)
         found = []
         for row in rows:
             comment = self.cipher.decrypt(row.comment) if row.comment else None

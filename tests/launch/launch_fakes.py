@@ -78,12 +78,19 @@ def signed_id_token(claims: dict[str, Any], key: RSAKey | None = None) -> str:
     return jwt.encode({"alg": "RS256", "kid": "ehr-key-1"}, merged(claims), key or ehr_key())
 
 
+def endpoints(issuer: str, authorize: str, token: str, jwks: str) -> dict[str, str]:
+    """Who a fake authorization server is and where its endpoints are (its discovery)."""
+    return {
+        "issuer": issuer,
+        "jwks_uri": jwks,
+        "authorization_endpoint": authorize,
+        "token_endpoint": token,
+    }
+
+
 def smart_configuration(**overrides: Any) -> dict[str, Any]:
     doc = {
-        "issuer": AUTH,
-        "jwks_uri": JWKS_URL,
-        "authorization_endpoint": AUTHORIZE_URL,
-        "token_endpoint": TOKEN_URL,
+        **endpoints(AUTH, AUTHORIZE_URL, TOKEN_URL, JWKS_URL),
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic",
@@ -301,10 +308,7 @@ def login_settings(**overrides: Any) -> LoginSettings:
 
 def openid_configuration(**overrides: Any) -> dict[str, Any]:
     doc = {
-        "issuer": IDP,
-        "authorization_endpoint": IDP_AUTHORIZE,
-        "token_endpoint": IDP_TOKEN,
-        "jwks_uri": IDP_JWKS,
+        **endpoints(IDP, IDP_AUTHORIZE, IDP_TOKEN, IDP_JWKS),
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
     }
