@@ -108,6 +108,7 @@ WEB_SHARED = (
     "smartapp.web.errors",
     "smartapp.web.fhir_access",
     "smartapp.web.health",
+    "smartapp.web.look",
     "smartapp.web.security",
 )
 

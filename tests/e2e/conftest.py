@@ -18,10 +18,11 @@
 from __future__ import annotations
 
 import shutil
+import socketserver
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from werkzeug.serving import make_server
@@ -87,15 +88,18 @@ def browser_page(browser: Any, browser_errors: list[str]) -> Iterator[Any]:
         context.close()
 
 
-@pytest.fixture
-def live_server() -> Iterator[Callable[[Any], str]]:
-    servers: list[Any] = []
+ServerT = TypeVar("ServerT", bound=socketserver.BaseServer)
 
-    def start(wsgi_app: Any) -> str:
-        server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+
+@pytest.fixture
+def background_servers() -> Iterator[Callable[[ServerT], ServerT]]:
+    """`start(server) -> server`: serves it in a daemon thread until the test ends."""
+    servers: list[socketserver.BaseServer] = []
+
+    def start(server: ServerT) -> ServerT:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}"
+        return server
 
     try:
         yield start
@@ -103,3 +107,14 @@ def live_server() -> Iterator[Callable[[Any], str]]:
         for server in servers:
             server.shutdown()
             server.server_close()
+
+
+@pytest.fixture
+def live_server(background_servers: Callable[[Any], Any]) -> Callable[[Any], str]:
+    """`start(wsgi_app) -> base URL`: the app served on a free port until the test ends."""
+
+    def start(wsgi_app: Any) -> str:
+        server = background_servers(make_server("127.0.0.1", 0, wsgi_app, threaded=True))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    return start

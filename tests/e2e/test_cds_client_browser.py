@@ -5,6 +5,7 @@ a browser sees it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -41,30 +42,35 @@ def call(
     )
 
 
+@pytest.fixture
+def cards_for(
+    browser_page: Any, smart_stack: smart.SmartStack, demo_cohort: smart.DemoCohort
+) -> Callable[..., list[dict[str, str]]]:
+    """`cards_for(situation, hook=…, order=…, data=…)`: the cards the sandbox EHR shows for
+    that demo patient."""
+
+    def cards(situation: str, **options: str) -> list[dict[str, str]]:
+        return call(browser_page, smart_stack, demo_cohort.patient_ids[situation], **options)
+
+    return cards
+
+
 def test_chart_cards_with_fhir_access(
-    browser_page: Any,
-    browser_errors: list[str],
-    smart_stack: smart.SmartStack,
-    demo_cohort: smart.DemoCohort,
+    browser_errors: list[str], cards_for: Callable[..., list[dict[str, str]]]
 ) -> None:
-    patient_id = demo_cohort.patient_ids["recurrent-infections"]
-    cards = call(browser_page, smart_stack, patient_id, hook="patient-view", data="fhir")
+    cards = cards_for("recurrent-infections", hook="patient-view", data="fhir")
     assert [c["check"] for c in cards] == ["ig-low", "infection-active", "ig-monitoring"]
     assert all(c["indicator"] == "warning" for c in cards)
     # The same cards with the EHR's prefetch.
-    again = call(browser_page, smart_stack, patient_id, hook="patient-view", data="prefetch")
+    again = cards_for("recurrent-infections", hook="patient-view", data="prefetch")
     assert again == cards
     assert browser_errors == []
 
 
 def test_live_vaccine_order_is_critical_and_an_override_is_reported(
-    browser_page: Any,
-    browser_errors: list[str],
-    smart_stack: smart.SmartStack,
-    demo_cohort: smart.DemoCohort,
+    browser_page: Any, browser_errors: list[str], cards_for: Callable[..., list[dict[str, str]]]
 ) -> None:
-    patient_id = demo_cohort.patient_ids["recurrent-infections"]
-    cards = call(browser_page, smart_stack, patient_id, hook="order-sign", order="mmr")
+    cards = cards_for("recurrent-infections", hook="order-sign", order="mmr")
     live = [c for c in cards if c["check"] == "vaccine-live-on-therapy"]
     assert [c["indicator"] for c in live] == ["critical"]
     card = browser_page.locator('.cds-card[data-check="vaccine-live-on-therapy"]')
@@ -76,7 +82,7 @@ def test_live_vaccine_order_is_critical_and_an_override_is_reported(
     card.locator(".cds-dismiss").click()
     browser_page.wait_for_selector("#cds-feedback-result")
     assert browser_page.inner_text("#cds-feedback-status") == "200"
-    shingrix = call(browser_page, smart_stack, patient_id, hook="order-sign", order="shingrix")
+    shingrix = cards_for("recurrent-infections", hook="order-sign", order="shingrix")
     assert "vaccine-live-on-therapy" not in [c["check"] for c in shingrix]
     assert browser_errors == []
 

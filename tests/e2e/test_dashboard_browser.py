@@ -75,6 +75,13 @@ def app_base(fake_fhir_base: str, live_server: Any) -> str:
     return str(live_server(create_app(config)))
 
 
+def shot_fits_and_clean(page: Any, browser_errors: list[str], shot: str) -> None:
+    """A screenshot for the artifacts; no sideways scrolling at 1024 px; no browser error."""
+    page.screenshot(path=str(ARTIFACTS / shot))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    assert browser_errors == []
+
+
 def open_dashboard(page: Any, app_base: str, fhir_base: str, patient: str) -> Any:
     response = page.goto(f"{app_base}/open?iss={fhir_base}&patient={patient}")
     assert response is not None and response.ok, response and response.status
@@ -110,11 +117,8 @@ def test_dashboard_loads_clean_fits_the_frame_and_works_by_keyboard(
     assert details.evaluate("el => el.open") is True
     assert details.locator("table.evidence-table").is_visible()
     assert details.locator(".citation").is_visible()
-    page.screenshot(path=str(ARTIFACTS / "dashboard-evidence-open.png"))
-
     # Still no horizontal scrolling with the evidence table open.
-    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
-    assert browser_errors == []
+    shot_fits_and_clean(page, browser_errors, "dashboard-evidence-open.png")
 
 
 def test_hostile_patient_name_renders_as_text_in_the_browser(
@@ -162,9 +166,7 @@ def test_pending_results_are_shown_as_pending_never_as_values(
     card = page.locator("#finding-hbv-serology")
     assert "Unknown" in card.inner_text() and "pending since" in card.inner_text()
     assert page.locator("#alerts #finding-hbv-serology").count() == 0  # never an alert
-    page.screenshot(path=str(ARTIFACTS / "dashboard-pending.png"))
-    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
-    assert browser_errors == []
+    shot_fits_and_clean(page, browser_errors, "dashboard-pending.png")
 
 
 def test_a_bound_is_shown_as_written_and_drawn_as_a_bound(
@@ -180,9 +182,7 @@ def test_a_bound_is_shown_as_written_and_drawn_as_a_bound(
     assert trend.locator("tr.lab-bound td.num", has_text="<50").first.is_visible()
     card = page.locator("#finding-ig-low")
     assert "<50 mg/dL" in card.inner_text() and "Unknown" in card.inner_text()
-    page.screenshot(path=str(ARTIFACTS / "dashboard-bound.png"))
-    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
-    assert browser_errors == []
+    shot_fits_and_clean(page, browser_errors, "dashboard-bound.png")
 
 
 def test_home_therapy_is_drawn_by_shape_and_word_in_the_browser(

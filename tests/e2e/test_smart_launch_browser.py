@@ -19,8 +19,7 @@ Paths covered:
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -208,13 +207,20 @@ def test_launch_html_standalone_launch_through_the_sandbox_shows_alerts_and_evid
 # -- EHR launch --------------------------------------------------------------------------------
 
 
+def ehr_launch(tab: Tab, smart_stack: SmartStack, demo_cohort: DemoCohort, situation: str) -> Any:
+    """The sandbox EHR launches the app for that demo patient (the launch names the user:
+    no sign-in form) and the user approves; the tab's page shows the dashboard."""
+    page = tab.page
+    page.goto(smart_stack.launcher_url(demo_cohort.patient_ids[situation]))
+    sign_in_and_approve(page, smart_stack, login=False)
+    return page
+
+
 def test_ehr_launch_from_the_sandbox_shows_several_alerts_in_order(
     tab: Tab, smart_stack: SmartStack, demo_cohort: DemoCohort
 ) -> None:
-    page = tab.page
     # What launch.html's "local sandbox EHR" form and the sandbox's patient list open.
-    page.goto(smart_stack.launcher_url(demo_cohort.patient_ids["recurrent-infections"]))
-    sign_in_and_approve(page, smart_stack, login=False)  # the EHR launch names the user
+    page = ehr_launch(tab, smart_stack, demo_cohort, "recurrent-infections")
 
     assert page.inner_text(".patient-name") == "Demo Recurrent-Infections"
     assert {a["check"] for a in alerts(page)} >= {"ig-low", "infection-active"}
@@ -231,9 +237,7 @@ def test_ehr_launch_from_the_sandbox_shows_several_alerts_in_order(
 def test_hostile_patient_name_is_text_in_the_browser(
     tab: Tab, smart_stack: SmartStack, demo_cohort: DemoCohort
 ) -> None:
-    page = tab.page
-    page.goto(smart_stack.launcher_url(demo_cohort.patient_ids["escaping"]))
-    sign_in_and_approve(page, smart_stack, login=False)
+    page = ehr_launch(tab, smart_stack, demo_cohort, "escaping")
 
     assert page.inner_text(".patient-name") == "Demo <script>alert(1)</script>"
     assert "<script>alert(1)</script>" in page.title()
@@ -260,9 +264,8 @@ class _FramePage(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def ehr_frame_page() -> Iterator[Any]:
+def ehr_frame_page(background_servers: Callable[[Any], Any]) -> Callable[[int, str], str]:
     """`serve(port, iframe_src) -> URL`: a page on http://localhost:<port> framing a URL."""
-    servers: list[ThreadingHTTPServer] = []
 
     def serve(port: int, src: str) -> str:
         html = (
@@ -270,17 +273,10 @@ def ehr_frame_page() -> Iterator[Any]:
             f'<iframe id="app" src="{src}" width="1000" height="650"></iframe>'
         )
         handler = type("Handler", (_FramePage,), {"body": html.encode()})
-        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
+        background_servers(ThreadingHTTPServer(("127.0.0.1", port), handler))
         return f"http://localhost:{port}/chart"
 
-    try:
-        yield serve
-    finally:
-        for server in servers:
-            server.shutdown()
-            server.server_close()
+    return serve
 
 
 def test_ehr_launch_inside_a_cross_site_ehr_iframe(

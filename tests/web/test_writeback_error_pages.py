@@ -15,6 +15,7 @@ from tests.support.pages import elements, page
 from tests.web.test_writeback_views import (
     ORIGIN,
     ack_fields,
+    acknowledge,
     href,
     no_traceback,
     open_session,
@@ -40,12 +41,6 @@ def title(html: str) -> str:
     return text.rsplit("</svg>", 1)[-1].strip()
 
 
-def acknowledge(client, reason: str = "Arranged by the GP", check: str = CHECK):
-    _, html, _ = page(client)
-    fields = {**ack_fields(html, CHECK), "reason": reason}
-    return client.post(f"/patient/findings/{check}/acknowledge", data=fields, headers=ORIGIN)
-
-
 def confirm_posted(client):
     _, fields = preview(client)
     return client.post("/patient/plan", data=fields, headers=ORIGIN)
@@ -54,7 +49,7 @@ def confirm_posted(client):
 STEPS = {
     "preview": ("plan_for_patient", lambda client: client.get("/patient/plan")),
     "save": ("writeback_patient", confirm_posted),
-    "acknowledge": ("acknowledge", acknowledge),
+    "acknowledge": ("acknowledge", lambda client: acknowledge(client, CHECK, "Arranged by the GP")),
 }
 PREVIEW_BACK = ("/patient", "/patient/plan")
 ACK_BACK = (f"/patient#finding-{CHECK}", None)
@@ -149,7 +144,11 @@ def test_a_confirm_without_the_reviewed_plan_is_refused_with_a_way_back(client, 
 
 def test_acknowledging_an_unknown_check_is_not_found(client, rsps):
     fake = open_session(client, rsps)
-    response = acknowledge(client, check="no-such-check")
+    _, html, _ = page(client)
+    fields = {**ack_fields(html, CHECK), "reason": "Arranged by the GP"}
+    response = client.post(
+        "/patient/findings/no-such-check/acknowledge", data=fields, headers=ORIGIN
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 404
     assert title(html) == "No such check"

@@ -9,7 +9,7 @@ import pytest
 
 from domain.findings import Status
 from fhir_mappings.read.tasks import read_task
-from fhir_mappings.write.writeback import WritebackBlocked, build_acknowledgement
+from fhir_mappings.write.writeback import WritebackBlocked, WritePlan, build_acknowledgement
 from smartapp.rules.acknowledgements import find_acknowledgement
 from tests.writeback.factories import (
     PATIENT,
@@ -32,9 +32,21 @@ def hbv_alert(due: date | None = DUE) -> Any:
     return finding("hbv-serology", Status.ALERT, action_code="review-hbv-serology", due=due)
 
 
+def acknowledge_hbv(*tasks: Any, alert: Any = None) -> WritePlan:
+    """Dr Who acknowledges hbv-serology with REASON; `alert` is the finding as it is now."""
+    return build_acknowledgement(
+        record(tasks=list(tasks)),
+        "hbv-serology",
+        REASON,
+        "Dr Who",
+        context(),
+        summary=summary(alert) if alert is not None else None,
+    )
+
+
 def test_open_task_is_cancelled_with_the_reason_and_a_note() -> None:
     task = app_task("hbv-serology", DUE, task_id="t-hbv", version="2")
-    plan = build_acknowledgement(record(tasks=[task]), "hbv-serology", REASON, "Dr Who", context())
+    plan = acknowledge_hbv(task)
     patch, provenance = plan.bundle["entry"]
     assert patch["request"] == {"method": "PATCH", "url": "Task/t-hbv", "ifMatch": 'W/"2"'}
     assert patch_ops(patch) == [
@@ -71,15 +83,13 @@ def test_every_open_task_for_the_check_is_closed() -> None:
         app_task("hbv-serology", date(2025, 1, 1), task_id="closed", status="completed"),
         app_task("pml", DUE, task_id="other"),
     ]
-    plan = build_acknowledgement(record(tasks=tasks), "hbv-serology", REASON, "Dr Who", context())
+    plan = acknowledge_hbv(*tasks)
     urls = [e["request"]["url"] for e in plan.bundle["entry"] if e["request"]["method"] == "PATCH"]
     assert urls == ["Task/old", "Task/new"]
 
 
 def test_finding_never_tasked_gets_a_task_created_already_cancelled() -> None:
-    plan = build_acknowledgement(
-        record(), "hbv-serology", REASON, "Dr Who", context(), summary=summary(hbv_alert())
-    )
+    plan = acknowledge_hbv(alert=hbv_alert())
     (careplan,) = resources(plan.bundle, "CarePlan")
     (task,) = resources(plan.bundle, "Task")
     assert task["status"] == "cancelled"
@@ -92,9 +102,7 @@ def test_finding_never_tasked_gets_a_task_created_already_cancelled() -> None:
 
 def test_the_rules_see_the_acknowledgement_that_was_written() -> None:
     """Round trip through the reader: the Task we write reads back as an acknowledgement."""
-    plan = build_acknowledgement(
-        record(), "hbv-serology", REASON, "Dr Who", context(), summary=summary(hbv_alert())
-    )
+    plan = acknowledge_hbv(alert=hbv_alert())
     (task,) = resources(plan.bundle, "Task")
     stored = {**task, "meta": {"versionId": "1", "lastUpdated": "2025-06-15T14:30:01Z"}}
     app = read_task(stored, f"Task/{task['id']}")
@@ -107,14 +115,7 @@ def test_the_rules_see_the_acknowledgement_that_was_written() -> None:
 
 def test_open_task_with_an_old_due_date_also_records_the_current_one() -> None:
     old = app_task("hbv-serology", date(2025, 5, 1), task_id="old")
-    plan = build_acknowledgement(
-        record(tasks=[old]),
-        "hbv-serology",
-        REASON,
-        "Dr Who",
-        context(),
-        summary=summary(hbv_alert()),
-    )
+    plan = acknowledge_hbv(old, alert=hbv_alert())
     methods = [
         (e["request"]["method"], e["resource"]["resourceType"]) for e in plan.bundle["entry"]
     ]
@@ -128,17 +129,10 @@ def test_open_task_with_an_old_due_date_also_records_the_current_one() -> None:
 
 def test_nothing_to_acknowledge() -> None:
     with pytest.raises(WritebackBlocked, match="no open task"):
-        build_acknowledgement(record(), "hbv-serology", REASON, "Dr Who", context())
+        acknowledge_hbv()
     closed = app_task("hbv-serology", DUE, status="cancelled", reason="earlier")
     with pytest.raises(WritebackBlocked, match="no open task"):
-        build_acknowledgement(
-            record(tasks=[closed]),
-            "hbv-serology",
-            REASON,
-            "Dr Who",
-            context(),
-            summary=summary(hbv_alert()),
-        )
+        acknowledge_hbv(closed, alert=hbv_alert())
 
 
 @pytest.mark.parametrize(("reason", "by"), [("  ", "Dr Who"), (REASON, " ")])

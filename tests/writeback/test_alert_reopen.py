@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from domain.findings import Severity, Status
-from fhir_mappings.write.writeback import build_acknowledgement, build_writeback
+from fhir_mappings.write.writeback import WritePlan, build_acknowledgement, build_writeback
 from tests.writeback.factories import (
     app_task,
     context,
@@ -115,10 +115,9 @@ def test_evidence_without_a_local_reference_does_not_reopen() -> None:
     assert task_entries(plan) == []
 
 
-def test_acknowledging_an_open_alert_task_cites_what_the_clinician_saw() -> None:
-    task = app_task("infection-active", None, task_id="t-inf", version="1", cites=[MARCH])
-    alert = infection_alert(MARCH, NOVEMBER)
-    plan = build_acknowledgement(
+def acknowledge_infection(task: Any, alert: Any) -> WritePlan:
+    """Dr Who acknowledges the infection alert whose Task is `task`."""
+    return build_acknowledgement(
         record(tasks=[task]),
         "infection-active",
         REASON,
@@ -126,6 +125,12 @@ def test_acknowledging_an_open_alert_task_cites_what_the_clinician_saw() -> None
         context(),
         summary=summary(alert),
     )
+
+
+def test_acknowledging_an_open_alert_task_cites_what_the_clinician_saw() -> None:
+    task = app_task("infection-active", None, task_id="t-inf", version="1", cites=[MARCH])
+    alert = infection_alert(MARCH, NOVEMBER)
+    plan = acknowledge_infection(task, alert)
     (entry,) = task_entries(plan)
     operations = patch_ops(entry)
     assert operations[0] == ("replace", "Task.status", "cancelled")
@@ -135,14 +140,7 @@ def test_acknowledging_an_open_alert_task_cites_what_the_clinician_saw() -> None
 
 def test_acknowledging_new_evidence_on_a_closed_alert_task_closes_it_again_citing_it() -> None:
     alert = infection_alert(MARCH, NOVEMBER)
-    plan = build_acknowledgement(
-        record(tasks=[acknowledged_task(MARCH)]),
-        "infection-active",
-        REASON,
-        "Dr Who",
-        context(),
-        summary=summary(alert),
-    )
+    plan = acknowledge_infection(acknowledged_task(MARCH), alert)
     (entry,) = task_entries(plan)
     assert entry["request"]["url"] == "Task/t-inf"
     operations = patch_ops(entry)

@@ -19,6 +19,7 @@ from smartapp import writeback
 from smartapp.fhir import FhirClient, TokenExpired
 from smartapp.writeback import (
     PatientPlan,
+    WriteResult,
     acknowledge,
     with_verified_author,
     write_plan,
@@ -342,6 +343,19 @@ def test_acknowledge_uses_the_context_user(
 # -- the confirm step -----------------------------------------------------------------------
 
 
+def confirm(client: FhirClient, fingerprint: str) -> WriteResult:
+    """The confirm step for pat-1 (its read is replaced by the test's plan)."""
+    return writeback_patient(
+        client,
+        "pat-1",
+        context(),
+        mappings=None,
+        settings=None,
+        as_of=DUE,
+        expected_fingerprint=fingerprint,
+    )
+
+
 def test_confirm_writes_nothing_when_the_plan_changed_since_the_preview(
     client: FhirClient, http: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -357,15 +371,7 @@ def test_confirm_writes_nothing_when_the_plan_changed_since_the_preview(
         lambda *a, **k: PatientPlan(record(), summary(), current),
     )
     http.get(f"{BASE}/{USER}", json={"resourceType": "Practitioner", "id": "dr-who"})
-    result = writeback_patient(
-        client,
-        "pat-1",
-        context(),
-        mappings=None,
-        settings=None,
-        as_of=DUE,
-        expected_fingerprint=seen.fingerprint,
-    )
+    result = confirm(client, seen.fingerprint)
     assert not result.ok
     assert result.changed
     assert result.plan is current
@@ -383,15 +389,7 @@ def test_confirm_writes_when_the_plan_is_what_the_user_saw(
     http.post(
         BASE, json=tx_response(("201 Created", "CarePlan/a"), ("201 Created", "Provenance/p"))
     )
-    result = writeback_patient(
-        client,
-        "pat-1",
-        context(),
-        mappings=None,
-        settings=None,
-        as_of=DUE,
-        expected_fingerprint=plan.fingerprint,
-    )
+    result = confirm(client, plan.fingerprint)
     assert result.ok
     assert result.message == "Saved: monitoring plan created, no task changes."
 

@@ -3,31 +3,22 @@ never a colour alone)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 from domain.findings import Phase, Severity, Status
 from domain.records import ClinicalDate, VaccineClass
+from smartapp.web.look import Look
 
 # -- how statuses, severities and phases read -------------------------------------------
 
 
-@dataclass(frozen=True)
-class StatusLook:
-    """A status as shown: CSS class suffix, the word, and the icon (an SVG symbol id)."""
-
-    key: str
-    word: str
-    icon: str
-
-
-STATUS_LOOKS: dict[Status, StatusLook] = {
-    Status.ALERT: StatusLook("alert", "Alert", "icon-alert"),
-    Status.OVERDUE: StatusLook("overdue", "Overdue", "icon-overdue"),
-    Status.DUE: StatusLook("due", "Due", "icon-due"),
-    Status.UNKNOWN: StatusLook("unknown", "Unknown", "icon-unknown"),
-    Status.OK: StatusLook("ok", "OK", "icon-ok"),
-    Status.NOT_APPLICABLE: StatusLook("not-applicable", "Not applicable", "icon-na"),
+STATUS_LOOKS: dict[Status, Look] = {
+    Status.ALERT: Look("alert", "Alert", "icon-alert"),
+    Status.OVERDUE: Look("overdue", "Overdue", "icon-overdue"),
+    Status.DUE: Look("due", "Due", "icon-due"),
+    Status.UNKNOWN: Look("unknown", "Unknown", "icon-unknown"),
+    Status.OK: Look("ok", "OK", "icon-ok"),
+    Status.NOT_APPLICABLE: Look("not-applicable", "Not applicable", "icon-na"),
 }
 
 #: The order status groups are shown in after the alerts: what needs doing first.
@@ -55,10 +46,10 @@ PHASE_WORDS: dict[Phase, str] = {
     Phase.DISCONTINUED: "Discontinued (therapy stopped; precautions continue)",
 }
 
-VACCINE_LOOKS: dict[VaccineClass, StatusLook] = {
-    VaccineClass.LIVE: StatusLook("live", "Live", "icon-alert"),
-    VaccineClass.NON_LIVE: StatusLook("non-live", "Non-live", "icon-ok"),
-    VaccineClass.AMBIGUOUS: StatusLook("ambiguous", "Ambiguous: review", "icon-unknown"),
+VACCINE_LOOKS: dict[VaccineClass, Look] = {
+    VaccineClass.LIVE: Look("live", "Live", "icon-alert"),
+    VaccineClass.NON_LIVE: Look("non-live", "Non-live", "icon-ok"),
+    VaccineClass.AMBIGUOUS: Look("ambiguous", "Ambiguous: review", "icon-unknown"),
 }
 
 #: What each check tests, in words, with the settings in force (the "rule" a finding opens).

@@ -2,7 +2,7 @@
 
 Pure presentation: no Flask, no I/O, no rules. Every value here is plain text or numbers;
 the template escapes all of it (FHIR text is never trusted as HTML). Status is always given
-as an icon AND a word (`StatusLook`), never as a colour alone.
+as an icon AND a word (`smartapp.web.look.Look`), never as a colour alone.
 
 Section order (SPEC §4): patient banner, data-incomplete banner, alerts (critical first),
 dose timeline, lab trends (IgG, IgM, HBV results), vaccines, plan and Tasks, the other

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from smartapp.fhir.querylog import QueryLogEntry
 from smartapp.web.dashboard.charts import Timeline, TrendChart
-from smartapp.web.dashboard.looks import StatusLook
+from smartapp.web.look import Look
 
 # -- view records ------------------------------------------------------------------------
 
@@ -37,7 +37,7 @@ class TaskRow:
 class FindingView:
     check: str
     anchor: str
-    status: StatusLook
+    status: Look
     severity: str
     severity_word: str
     title: str
@@ -55,14 +55,14 @@ class FindingView:
 
 @dataclass(frozen=True)
 class FindingGroup:
-    status: StatusLook
+    status: Look
     anchor: str
     findings: tuple[FindingView, ...]
 
 
 @dataclass(frozen=True)
 class GlanceItem:
-    status: StatusLook
+    status: Look
     count: int
     anchor: str
 
@@ -160,7 +160,7 @@ class HbvRow:
 class VaccineRow:
     date: str
     vaccine: str
-    kind: StatusLook
+    kind: Look
     timing: str
     reference: str
     matched_by: str

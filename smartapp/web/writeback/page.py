@@ -16,6 +16,7 @@ from fhir_mappings.write.writeback import PlanItem, WritePlan
 from smartapp.launch.context import current_context
 from smartapp.rules.registry import CHECKS_BY_ID
 from smartapp.web.access import filtered_write_scopes, write_refusal
+from smartapp.web.look import Look
 from smartapp.writeback import WriteResult
 
 #: Flash categories the dashboard's `writeback/flash.html` shows.
@@ -44,20 +45,11 @@ def finding_anchor(check: str) -> str:
     return f"{DASHBOARD}#finding-{check}"
 
 
-@dataclass(frozen=True)
-class ActionLook:
-    """A preview action as shown: CSS suffix, the word, an SVG symbol id (icon AND word)."""
-
-    key: str
-    word: str
-    icon: str
-
-
-ACTION_LOOKS: Mapping[str, ActionLook] = {
-    "create": ActionLook("create", "Create", "wb-icon-create"),
-    "update": ActionLook("update", "Update", "wb-icon-update"),
-    "complete": ActionLook("complete", "Complete", "wb-icon-complete"),
-    "cancel": ActionLook("cancel", "Cancel", "wb-icon-cancel"),
+ACTION_LOOKS: Mapping[str, Look] = {
+    "create": Look("create", "Create", "wb-icon-create"),
+    "update": Look("update", "Update", "wb-icon-update"),
+    "complete": Look("complete", "Complete", "wb-icon-complete"),
+    "cancel": Look("cancel", "Cancel", "wb-icon-cancel"),
 }
 
 RESOURCE_WORDS: Mapping[str, str] = {
@@ -69,7 +61,7 @@ RESOURCE_WORDS: Mapping[str, str] = {
 
 @dataclass(frozen=True)
 class PreviewRow:
-    action: ActionLook
+    action: Look
     resource_type: str
     resource_word: str
     description: str
@@ -107,7 +99,7 @@ class PreviewPage:
 
 
 def preview_row(item: PlanItem) -> PreviewRow:
-    look = ACTION_LOOKS.get(item.action) or ActionLook(item.action, item.action.title(), "")
+    look = ACTION_LOOKS.get(item.action) or Look(item.action, item.action.title(), "")
     return PreviewRow(
         action=look,
         resource_type=item.resource_type,
