@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -72,13 +73,18 @@ class TreatmentSchedule:
     undated_vaccinations: tuple[Vaccination, ...]
     #: Pre-treatment only: every dated vaccination's start interval.
     start_constraints: tuple[StartConstraint, ...]
-    dose_evidence: tuple[Evidence, ...]
     #: Lab results by kind, placed on or before as_of (see `results`), sorted once.
     labs: Mapping[LabKind, LabSeries]
     #: Everything the one definition of therapy worked out (`smartapp.rules.therapy`).
     therapy: Therapy
     #: Results the rules could not use because of their date (SPEC §2), for `data.problems`.
     lab_problems: tuple[DataProblem, ...] = ()
+
+    @cached_property
+    def dose_evidence(self) -> tuple[Evidence, ...]:
+        """Each counted dose as evidence, oldest first. Worked out when first asked for: most
+        findings cite the last dose only, and a patient in maintenance has dozens."""
+        return tuple(map(dose_evidence, self.doses))
 
     def lab_series(self, *kinds: LabKind) -> LabSeries:
         return series_of(self.labs, *kinds)
@@ -183,7 +189,6 @@ def build_schedule(record: PatientRecord, as_of: date, settings: RuleSettings) -
         vaccinations=vaccinations,
         undated_vaccinations=undated,
         start_constraints=constraints,
-        dose_evidence=tuple(map(dose_evidence, doses)),
         labs=labs,
         therapy=therapy,
         lab_problems=lab_problems,

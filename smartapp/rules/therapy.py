@@ -155,32 +155,30 @@ class _Pens:
     """Dispensed pens not yet placed, the one allowed earliest first."""
 
     def __init__(self) -> None:
-        self._queue: list[_Batch] = []
-
-    def __bool__(self) -> bool:
-        return bool(self._queue)
+        #: Empty when no pen is waiting (read directly in the placing loop).
+        self.queue: list[_Batch] = []
 
     def add(self, batch: _Batch) -> None:
         if batch.left > 0:
-            self._queue.append(batch)
-            self._queue.sort(key=lambda item: (item.not_before, _dispense_key(item.dispense)))
+            self.queue.append(batch)
+            self.queue.sort(key=lambda item: (item.not_before, _dispense_key(item.dispense)))
 
     @property
     def day(self) -> date:
         """The first day the next pen may be placed."""
-        return self._queue[0].not_before
+        return self.queue[0].not_before
 
     def take(self) -> tuple[Dispense, int]:
         """The next pen: its dispense and its number in that dispense (1-based)."""
-        batch = self._queue[0]
+        batch = self.queue[0]
         batch.left -= 1
         batch.used += 1
         if batch.left == 0:
-            self._queue.pop(0)
+            self.queue.pop(0)
         return batch.dispense, batch.used
 
     def left(self) -> int:
-        return sum(batch.left for batch in self._queue)
+        return sum(batch.left for batch in self.queue)
 
 
 def _batches(admin_days: list[date], dispenses: list[Dispense]) -> tuple[list[_Batch], set[date]]:
@@ -274,19 +272,22 @@ def place_pens(
     pens = _Pens()
     course = _Course(settings)
     a = s = 0
+    admin_count, arrival_count = len(admin_days), len(arrivals)
     while True:
-        next_admin = admin_days[a] if a < len(admin_days) else None
-        next_dispense = arrivals[s].dispense.when.earliest if s < len(arrivals) else None
-        placement = max(course.due(pens.day), pens.day) if pens else None
-        # On the same day: the dispense first, then the administration, then a placed pen.
-        options = [
-            (day, rank)
-            for day, rank in ((next_dispense, 0), (next_admin, 1), (placement, 2))
-            if day is not None
-        ]
-        if not options:
+        # The earliest of the next dispense, administration and placed pen; on the same day
+        # the dispense first, then the administration, then a placed pen (rank 0, 1, 2).
+        rank = -1
+        if s < arrival_count:
+            day, rank = arrivals[s].dispense.when.earliest, 0
+        if a < admin_count and (rank < 0 or admin_days[a] < day):
+            day, rank = admin_days[a], 1
+        if pens.queue:
+            pen_day = pens.day
+            placement = max(course.due(pen_day), pen_day)
+            if rank < 0 or placement < day:
+                day, rank = placement, 2
+        if rank < 0:
             break
-        day, rank = min(options)
         if rank == 0:
             pens.add(arrivals[s])
             s += 1
@@ -300,7 +301,7 @@ def place_pens(
     placed = tuple(course.doses)
     if not supply_after:
         return Placed(placed, (), pens.left(), course.supply_until())
-    while pens:
+    while pens.queue:
         day = max(course.due(pens.day), pens.day)
         course.add(_pen_dose(*pens.take(), day), True)
     supply = tuple(course.doses[len(placed) :])
