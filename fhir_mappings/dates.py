@@ -15,7 +15,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from domain.records import ClinicalDate, ClinicalDateKind
+from domain.records import ClinicalDate, ClinicalDateKind, day_text
 from fhir_mappings.errors import Malformed
 
 # FHIR R4 dateTime (a time needs an offset there; a missing offset is tolerated, as
@@ -110,7 +110,7 @@ _DAY = ClinicalDateKind.DAY  # bound once: reading it off the Enum class is slow
 
 def describe(when: ClinicalDate) -> str:
     """`when.describe()`, with the full-day case (nearly every date) answered inline."""
-    return when.earliest.isoformat() if when.precision is _DAY else when.describe()
+    return day_text(when.earliest) if when.precision is _DAY else when.describe()
 
 
 def first_date(

@@ -281,22 +281,25 @@ READERS: dict[str, Reader] = {
 
 
 def _read_each(
-    others: list[tuple[int, Mapping[str, Any], str]],
+    others: list[tuple[str, Mapping[str, Any], str]],
     patient_id: str,
     mappings: Mappings,
     resolver: MedicationResolver,
     collected: _Collected,
 ) -> int:
-    """Hand each resource about the patient to the reader for its type; how many were read
-    (the skipped ones are counted in `collected`)."""
+    """Hand each resource about the patient (with its label) to the reader for its type; how
+    many were read (the skipped ones are counted in `collected`)."""
     read = 0
     patient_reference = f"Patient/{patient_id}"
-    for position, resource, resource_type in others:
-        subject = _subject(resource)
-        if subject is ...:
-            label = _label(resource, position)
-            collected.skip(label, "its patient reference is not a Reference", resource_type)
-            continue
+    for label, resource, resource_type in others:
+        # `_subject`, with its usual case (a subject Reference with a string) inline.
+        element = resource.get("subject")
+        subject = element.get("reference") if type(element) is dict else None
+        if type(subject) is not str:
+            subject = _subject(resource)
+            if subject is ...:
+                collected.skip(label, "its patient reference is not a Reference", resource_type)
+                continue
         # The usual "Patient/<id>" is compared first; other spellings go to _is_patient.
         if subject != patient_reference and (
             not isinstance(subject, str) or not _is_patient(subject, patient_id)
@@ -306,7 +309,6 @@ def _read_each(
         if reader is None:
             read += 1
             continue
-        label = _label(resource, position)
         try:
             reader(resource, label, mappings, resolver, collected)
         except Malformed as err:
@@ -337,7 +339,7 @@ def read_patient_record(
     """
     collected = _Collected(problems, incomplete)
     patients: dict[str, Mapping[str, Any]] = {}
-    others: list[tuple[int, Mapping[str, Any], str]] = []
+    others: list[tuple[str, Mapping[str, Any], str]] = []
     medications: dict[str, Mapping[str, Any]] = {}
     seen: set[tuple[str, str]] = set()
     junk: list[str] = []
@@ -351,11 +353,13 @@ def read_patient_record(
             junk.append(f"entry {position + 1} has no resourceType")
             continue
         resource_id = item.get("id")
+        label: str | None = None
         if isinstance(resource_id, str) and resource_id:
             key = (resource_type, resource_id)
             if key in seen:
                 continue
             seen.add(key)
+            label = f"{resource_type}/{resource_id}"  # `_label`, inline for the usual case
         elif resource_type == "Patient":
             anonymous += 1
             junk.append(f"entry {position + 1} is a Patient with no id")
@@ -368,7 +372,7 @@ def read_patient_record(
         elif resource_type == "OperationOutcome":
             _outcome_problem(item, collected)
         else:
-            others.append((position, item, str(resource_type)))
+            others.append((label or _label(item, position), item, str(resource_type)))
     patient = _choose_patient(patients, patient_id, anonymous)
     chosen = str(patient["id"])
     for reason in junk:

@@ -26,6 +26,7 @@ from domain.records import (
     TherapyStatement,
     Vaccination,
     VaccineClass,
+    day_text,
 )
 from smartapp.rules.results import LabSeries, is_usable
 
@@ -73,7 +74,7 @@ _QUALITATIVE_TEXT: dict[Qualitative, str] = {value: value.value for value in Qua
 
 
 def day(value: date) -> str:
-    return value.isoformat()
+    return day_text(value)
 
 
 def date_text(when: ClinicalDate | None) -> str | None:
@@ -81,7 +82,7 @@ def date_text(when: ClinicalDate | None) -> str | None:
     if when is None:
         return None
     if when.precision is _DAY:
-        return when.earliest.isoformat()
+        return day_text(when.earliest)
     return when.describe()
 
 
@@ -89,14 +90,14 @@ def counted_as(when: ClinicalDate | None, used: date, why: str) -> str:
     """'partial date 2024-05, counted as 2024-05-31 (why)' for partial dates, else ''."""
     if when is None or when.precision is _DAY:  # not partial
         return ""
-    return f"partial date {when.text}, counted as {used.isoformat()} ({why})"
+    return f"partial date {when.text}, counted as {day_text(used)} ({why})"
 
 
 def on_day(when: ClinicalDate) -> str:
     """'on 2024-05-02' or 'in 2024-05 (partial date)' for sentences."""
     if when.precision is not _DAY:  # partial
         return f"in {when.text} (partial date)"
-    return f"on {when.earliest.isoformat()}"
+    return f"on {day_text(when.earliest)}"
 
 
 def sentence(text: str) -> str:
@@ -183,7 +184,7 @@ def dose_evidence(dose: Dose, note: str = "") -> Evidence:
     if note:
         text = f"{text}; {note}"
     when = dose.when  # date_text, inline: this runs for every dose of every patient
-    day = when.earliest.isoformat() if when.precision is _DAY else when.describe()
+    day = day_text(when.earliest) if when.precision is _DAY else when.describe()
     return Evidence(source.reference, day, text, source.matched_by)
 
 

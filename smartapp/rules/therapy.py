@@ -47,6 +47,7 @@ from domain.records import (
     PatientRecord,
     SourceRef,
     TherapyStatement,
+    day_text,
 )
 from smartapp.rules.dates import plus_days
 from smartapp.rules.settings import RuleSettings
@@ -85,7 +86,7 @@ def next_interval_days(count: int, settings: RuleSettings) -> int:
 
 
 def _day(value: date, text: str | None = None) -> ClinicalDate:
-    return ClinicalDate(value, value, text or value.isoformat())
+    return ClinicalDate(value, value, text or day_text(value))
 
 
 def _record_day(record: MedicationOrder | TherapyStatement) -> date:
@@ -208,7 +209,7 @@ def _pen_dose(dispense: Dispense, number: int, day: date) -> Dose:
     source = dispense.source
     display = (
         f"Kesimpta pen {number} of {dispense.pens} dispensed {dispense.when.describe()}: "
-        f"presumed injected {day.isoformat()}, its due date"
+        f"presumed injected {day_text(day)}, its due date"
     )
     return Dose(_day(day), 20.0, SourceRef(source.reference, display, source.matched_by), kind=_PEN)
 
