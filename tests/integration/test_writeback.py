@@ -40,6 +40,7 @@ from smartapp.writeback import (
     writeback_patient,
 )
 from tests.fhir_mappings import fhirdata as fd
+from tests.support.threads import run_together
 
 pytestmark = pytest.mark.integration
 
@@ -206,11 +207,7 @@ def ten_at_once(
             barrier.wait()
             results.append(write(own))
 
-    threads = [threading.Thread(target=run) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together([run] * 10)
 
     assert all(r.ok for r in results), [r.message for r in results if not r.ok]
     with FhirClient(hapi_base) as check:

@@ -10,7 +10,6 @@ situation (three actionable findings) seeded under its own identifier system nex
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from smartapp.web import create_app
 from tests.support.navigation import TYPED
 from tests.support.pages import article, elements
 from tests.support.seeded import SeededCohort, seed_demo
+from tests.support.threads import run_together
 
 pytestmark = pytest.mark.integration
 
@@ -213,11 +213,7 @@ def test_4_double_click_leaves_no_duplicates(browser, web_patient):
         other.set_cookie("smartapp", cookie.value)
         statuses.append(other.post("/patient/plan", data=fields, headers=ORIGIN).status_code)
 
-    threads = [threading.Thread(target=click) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    run_together([click] * 4, timeout_s=120)
     assert statuses == [303, 303, 303, 303], statuses
 
     # The same form once more after those writes: still nothing duplicated.

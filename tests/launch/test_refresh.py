@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -17,6 +16,7 @@ from smartapp.launch.context import (
 )
 from smartapp.launch.errors import RelaunchRequired
 from tests.launch.launch_fakes import ACCESS_TOKEN, ISS, FakeEhr, context_of, form
+from tests.support.threads import run_together
 
 COOKIE = "__Host-smartapp"
 
@@ -85,11 +85,7 @@ def test_concurrent_requests_refresh_once(app, client, store, signed_in):
     def call() -> None:
         results.append(in_request(app, client, lambda: access_token_for(require_context())))
 
-    threads = [threading.Thread(target=call) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together([call] * 6)
     assert len(signed_in.token_requests) == 2  # the code exchange + ONE refresh
     assert set(results) == {f"{ACCESS_TOKEN}-2"}
 

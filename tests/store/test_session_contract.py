@@ -17,8 +17,8 @@ from smartapp.store import Database
 from smartapp.store.cipher import TokenCipher, new_key
 from smartapp.store.migrate import upgrade
 from smartapp.store.sessions import DatabaseSessionStore
-from tests.store.threads import most_inside_at_once
 from tests.support.databases import BACKENDS, empty_database_url
+from tests.support.threads import most_inside_at_once
 
 MakeStore = Callable[..., SessionStore]
 

@@ -16,7 +16,7 @@ from smartapp.store.cipher import TokenCipher, new_key
 from smartapp.store.leases import Leases
 from smartapp.store.schema import session_pending, session_values, sessions
 from smartapp.store.sessions import DatabaseSessionStore
-from tests.store.threads import most_inside_at_once, run_together
+from tests.support.threads import most_inside_at_once, run_together
 
 ACCESS = "AT-very-secret-access-token-0001"
 REFRESH = "RT-very-secret-refresh-token-0001"

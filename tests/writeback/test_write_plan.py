@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -25,6 +24,7 @@ from smartapp.writeback import (
     write_plan,
     writeback_patient,
 )
+from tests.support.threads import Overlap, run_together
 from tests.writeback.factories import NOW, USER, app_task, context, finding, ok, record, summary
 
 BASE = "https://ehr.example.org/fhir"
@@ -266,18 +266,11 @@ def test_unreadable_response_is_ok_with_unknown_outcomes(
 
 
 def test_writes_for_one_patient_are_serialised_in_process(http: responses.RequestsMock) -> None:
-    in_flight = 0
-    peak = 0
-    guard = threading.Lock()
+    overlap = Overlap()
 
     def slow(request: Any) -> tuple[int, dict[str, str], str]:
-        nonlocal in_flight, peak
-        with guard:
-            in_flight += 1
-            peak = max(peak, in_flight)
-        time.sleep(0.02)
-        with guard:
-            in_flight -= 1
+        with overlap:
+            time.sleep(0.02)
         body = tx_response(("200 OK", "CarePlan/a"), ("201 Created", "Provenance/p"))
         return 200, {"Content-Type": "application/fhir+json"}, json.dumps(body)
 
@@ -288,13 +281,9 @@ def test_writes_for_one_patient_are_serialised_in_process(http: responses.Reques
         with FhirClient(BASE) as own:  # a client per thread, as in the web app
             assert write_plan(own, plan).ok
 
-    threads = [threading.Thread(target=run) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together([run] * 8)
     assert len(http.calls) == 8
-    assert peak == 1
+    assert overlap.most == 1
 
 
 # -- acknowledge --------------------------------------------------------------------------
