@@ -8,19 +8,23 @@ from domain.records import PatientRecord
 from fhir_mappings.read.record import read_patient_record
 from fhir_mappings.site import Mappings, default_mappings
 
-Resource = dict[str, Any]
+# The code-system URIs as the demo's FHIR builders write them (one hand-written list, not
+# the readers' own table, so a wrong URI there still fails these tests).
+from smartapp.demo.fhir_builders import (
+    ATC,
+    CVX,
+    INTERPRETATION,
+    LOINC,
+    SNOMED,
+    UCUM,
+    Resource,
+)
+from smartapp.demo.fhir_builders import CONDITION_CLINICAL as CLINICAL
+from smartapp.demo.fhir_builders import CONDITION_VERIFICATION as VERIFICATION
+from smartapp.demo.fhir_builders import ICD10CM as ICD10CM  # re-exported for the tests
+from smartapp.demo.fhir_builders import NDC as NDC  # re-exported for the tests
 
-LOINC = "http://loinc.org"
-SNOMED = "http://snomed.info/sct"
-CVX = "http://hl7.org/fhir/sid/cvx"
-NDC = "http://hl7.org/fhir/sid/ndc"
-ATC = "http://www.whocc.no/atc"
-UCUM = "http://unitsofmeasure.org"
-ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
-CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
-VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 
 PID = "p1"
 SUBJECT = {"reference": f"Patient/{PID}"}

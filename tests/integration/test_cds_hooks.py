@@ -61,11 +61,6 @@ def cds(app: Flask) -> CdsState:
     return install_cds(app)
 
 
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 def prefetch_like_an_ehr(base: str, patient_id: str, cds: CdsState) -> dict[str, Any]:
     """What a CDS client does with the discovery document: each template, filled and run."""
     prefetch: dict[str, Any] = {}

@@ -274,11 +274,6 @@ def app(config: AppConfig, store: MemorySessionStore) -> Flask:
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
 def ehr(rsps: responses.RequestsMock) -> FakeEhr:
     return FakeEhr(rsps).install()
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import responses
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.launch.launch_fakes import OPEN_ISS
@@ -22,6 +23,13 @@ def rsps() -> Iterator[responses.RequestsMock]:
     """`responses` for one test: every HTTP call must be mocked, not all mocks called."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the `app` fixture in force (the smart app's by default, see
+    tests/launch/launch_fakes.py; a test directory or module may define its own `app`)."""
+    return app.test_client()
 
 
 @pytest.fixture

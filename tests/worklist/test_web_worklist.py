@@ -14,7 +14,6 @@ from flask.testing import FlaskClient
 from joserfc.jwk import RSAKey
 from werkzeug.test import TestResponse
 
-from smartapp.config import AppConfig
 from smartapp.fhir import FhirError
 from smartapp.launch.session_store import MemorySessionStore
 from smartapp.web import create_app
@@ -76,19 +75,8 @@ def cohort() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def config() -> AppConfig:
-    return make_config()
-
-
-@pytest.fixture
-def app(config: AppConfig) -> Flask:
-    flask_app = create_app(config, store=MemorySessionStore())
-    flask_app.testing = True
-    return flask_app
-
-
-@pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    """The web app's test client (instead of tests/worklist/conftest.py's FHIR client)."""
     return app.test_client()
 
 

@@ -40,6 +40,7 @@ def app(day: list[Any]) -> Flask:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    """The web app's test client (instead of tests/worklist/conftest.py's FHIR client)."""
     return app.test_client()
 
 
