@@ -157,17 +157,7 @@ def read_observation(
     ]
     if resource.get("component") is not None:
         found.extend(_component_matches(resource["component"], mappings))
-    if not found:
-        return []
-    status, raw_status = _status(resource, OBSERVATION_STATUS)
-    if status is None:
-        return []
-    when = first_date(resource, OBSERVATION_DATES, "")
-    issued = first_date(resource, ("issued",), "")
-    return [
-        _result(part, kind, match, status, raw_status, (when, issued), reference, mappings, where)
-        for kind, match, part, where in found
-    ]
+    return _results(resource, found, OBSERVATION_STATUS, OBSERVATION_DATES, reference, mappings)
 
 
 def _component_matches(
@@ -189,17 +179,30 @@ def read_report_labs(
 ) -> list[LabResult]:
     """A DiagnosticReport coded as a CBC panel counts as a CBC (SPEC §3 cbc-baseline)."""
     found = _lab_matches(resource.get("code"), mappings, "code")
-    panels = [(kind, match) for kind, match in found if kind in PRESENCE]
-    if not panels:
+    panels = [(kind, match, resource, "") for kind, match in found if kind in PRESENCE]
+    return _results(resource, panels, REPORT_STATUS, REPORT_DATES, reference, mappings)
+
+
+def _results(
+    resource: Mapping[str, Any],
+    found: list[tuple[LabKind, Match, Mapping[str, Any], str]],
+    statuses: Mapping[str, ResultStatus],
+    dates: tuple[str, ...],
+    reference: str,
+    mappings: Mappings,
+) -> list[LabResult]:
+    """The results `found` (kind, match, the element holding the value, its path) in an
+    Observation or report with a status we read, dated by the resource; none without."""
+    if not found:
         return []
-    status, raw_status = _status(resource, REPORT_STATUS)
+    status, raw_status = _status(resource, statuses)
     if status is None:
         return []
-    when = first_date(resource, REPORT_DATES, "")
+    when = first_date(resource, dates, "")
     issued = first_date(resource, ("issued",), "")
     return [
-        _result(resource, kind, match, status, raw_status, (when, issued), reference, mappings, "")
-        for kind, match in panels
+        _result(part, kind, match, status, raw_status, (when, issued), reference, mappings, where)
+        for kind, match, part, where in found
     ]
 
 

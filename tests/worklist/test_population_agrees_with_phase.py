@@ -37,6 +37,14 @@ UCUM = "http://unitsofmeasure.org"
 
 days = st.integers(min_value=-700, max_value=20)
 partial_days = st.one_of(days, days, days, st.builds(lambda d: ("month", d), days))
+maybe_day = st.one_of(st.none(), days)
+STATEMENT_STATUSES = ["active", "completed", "stopped", "intended", "on-hold", "entered-in-error"]
+ORDER_STATUSES = ["active", "completed", "stopped", "cancelled", "on-hold"]
+
+
+def up_to_two(statuses: list[str], *dates: st.SearchStrategy[Any]) -> Any:
+    """Up to two records of a patient, each a status and these dates."""
+    return st.lists(st.tuples(st.sampled_from(statuses), *dates), max_size=2)
 
 
 def _date(value: int | tuple[str, int]) -> str:
@@ -96,18 +104,7 @@ def patient_records(draw: st.DrawFn, pid: str) -> list[Resource]:
         if pens is not None:
             dispense["quantity"] = {"value": pens, "unit": "pen"}
         out.append(dispense)
-    for status, start, end in draw(
-        st.lists(
-            st.tuples(
-                st.sampled_from(
-                    ["active", "completed", "stopped", "intended", "on-hold", "entered-in-error"]
-                ),
-                st.one_of(st.none(), days),
-                st.one_of(st.none(), days),
-            ),
-            max_size=2,
-        )
-    ):
+    for status, start, end in draw(up_to_two(STATEMENT_STATUSES, maybe_day, maybe_day)):
         statement: Resource = {
             "resourceType": "MedicationStatement",
             "id": rid("mst"),
@@ -120,16 +117,7 @@ def patient_records(draw: st.DrawFn, pid: str) -> list[Resource]:
         if period:
             statement["effectivePeriod"] = period
         out.append(statement)
-    for status, authored, end in draw(
-        st.lists(
-            st.tuples(
-                st.sampled_from(["active", "completed", "stopped", "cancelled", "on-hold"]),
-                days,
-                st.one_of(st.none(), days),
-            ),
-            max_size=2,
-        )
-    ):
+    for status, authored, end in draw(up_to_two(ORDER_STATUSES, days, maybe_day)):
         order: Resource = {
             "resourceType": "MedicationRequest",
             "id": rid("mrq"),

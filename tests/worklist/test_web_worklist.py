@@ -137,6 +137,11 @@ def csrf(html: str) -> str:
     return hidden(html, "csrf_token")
 
 
+def task_form(html: str, **fields: Any) -> dict[str, Any]:
+    """The page's "create Tasks" form with its CSRF token and launch id, and `fields`."""
+    return {"csrf_token": csrf(html), "launch_id": hidden(html, "launch_id"), **fields}
+
+
 def test_open_server_worklist_lists_the_patients_on_ofatumumab(client, open_fhir) -> None:
     open_session(client)
     response = client.get("/worklist")
@@ -265,14 +270,7 @@ def test_a_read_only_launch_cannot_create_tasks(client, rsps) -> None:
     FakeFhir(cohort(), base=ISS).install(rsps)
     coordinator(client, rsps, COORDINATOR_SCOPES)
     html = client.get("/worklist").get_data(as_text=True)
-    response = post_tasks(
-        client,
-        {
-            "csrf_token": csrf(html),
-            "launch_id": hidden(html, "launch_id"),
-            "patient": "gen-3-000001",
-        },
-    )
+    response = post_tasks(client, task_form(html, patient="gen-3-000001"))
     assert response.status_code == 403
 
 
@@ -290,12 +288,7 @@ def test_creating_tasks_for_selected_patients(client, open_fhir) -> None:
     open_session(client)
     html = client.get("/worklist?status=overdue").get_data(as_text=True)
     selected = row_ids(client.get("/worklist?sort=name").get_data(as_text=True))[:2]
-    form_data = {
-        "csrf_token": csrf(html),
-        "launch_id": hidden(html, "launch_id"),
-        "patient": selected,
-        "return": "status=overdue",
-    }
+    form_data = task_form(html, patient=selected, **{"return": "status=overdue"})
     response = post_tasks(client, form_data)
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -317,14 +310,7 @@ def test_a_form_from_an_earlier_launch_writes_nothing(client, open_fhir) -> None
     open_session(client)
     html = client.get("/worklist").get_data(as_text=True)
     open_session(client)  # launched again: a new launch id
-    response = post_tasks(
-        client,
-        {
-            "csrf_token": csrf(html),
-            "launch_id": hidden(html, "launch_id"),
-            "patient": "gen-3-000001",
-        },
-    )
+    response = post_tasks(client, task_form(html, patient="gen-3-000001"))
     assert response.status_code == 400
     assert not open_fhir.transactions
 
@@ -332,13 +318,10 @@ def test_a_form_from_an_earlier_launch_writes_nothing(client, open_fhir) -> None
 def test_a_bad_selection_is_refused(client, open_fhir) -> None:
     open_session(client)
     html = client.get("/worklist").get_data(as_text=True)
-    base = {"csrf_token": csrf(html), "launch_id": hidden(html, "launch_id")}
+    base = task_form(html)
     assert post_tasks(client, base).status_code == 400
     bad = {**base, "patient": "a,b"}
     assert post_tasks(client, bad).status_code == 400
-
-
-SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 
 
 def test_opening_a_patient_puts_them_in_context(app, client, open_fhir) -> None:
@@ -431,9 +414,7 @@ def test_backend_services_mode_needs_the_apps_own_sign_in(backend_key: str, rsps
     assert store.get(context.session_id, "token") is None
 
     csrf_value = csrf(html)
-    out = browser.post(
-        "/logout", data={"csrf_token": csrf_value}, headers={"Sec-Fetch-Site": "same-origin"}
-    )
+    out = browser.post("/logout", data={"csrf_token": csrf_value}, headers=SAME_ORIGIN)
     assert out.status_code == 200 and "signed out" in out.get_data(as_text=True)
     assert browser.get("/api/patient/gen-3-000004").status_code == 401
     assert browser.get("/worklist").status_code == 302
@@ -505,16 +486,7 @@ def test_the_tasks_result_says_when_alert_tasks_were_reopened(client) -> None:
 
 def _post_tasks(client: FlaskClient, patients: list[str]) -> Any:
     html = client.get("/worklist?status=overdue").get_data(as_text=True)
-    return client.post(
-        "/worklist/tasks",
-        data={
-            "csrf_token": csrf(html),
-            "launch_id": hidden(html, "launch_id"),
-            "patient": patients,
-            "return": "status=overdue",
-        },
-        headers={"Sec-Fetch-Site": "same-origin"},
-    )
+    return post_tasks(client, task_form(html, patient=patients, **{"return": "status=overdue"}))
 
 
 @pytest.mark.parametrize(
