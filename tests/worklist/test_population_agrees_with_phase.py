@@ -75,58 +75,47 @@ def patient_records(draw: st.DrawFn, pid: str) -> list[Resource]:
     out: list[Resource] = [patient(pid, f"Gen {pid}")]
     counter = iter(range(1000))
 
-    def rid(kind: str) -> str:
-        return f"{pid}-{kind}-{next(counter)}"
+    def record(rtype: str, kind: str, status: str, **fields: Any) -> Resource:
+        """A record of the patient's with these fields and a drawn medication element."""
+        return {
+            "resourceType": rtype,
+            "id": f"{pid}-{kind}-{next(counter)}",
+            "status": status,
+            "subject": subject(pid),
+            **fields,
+            **draw(medication_element(pid, meds)),
+        }
 
     for day in draw(st.lists(partial_days, max_size=6)):
+        status = draw(st.sampled_from(["completed", "completed", "entered-in-error"]))
+        dose = {"value": 20, "unit": "mg", "system": UCUM, "code": "mg"}
         out.append(
-            {
-                "resourceType": "MedicationAdministration",
-                "id": rid("mad"),
-                "status": draw(st.sampled_from(["completed", "completed", "entered-in-error"])),
-                "subject": subject(pid),
-                "effectiveDateTime": _date(day),
-                "dosage": {"dose": {"value": 20, "unit": "mg", "system": UCUM, "code": "mg"}},
-                **draw(medication_element(pid, meds)),
-            }
+            record(
+                "MedicationAdministration",
+                "mad",
+                status,
+                effectiveDateTime=_date(day),
+                dosage={"dose": dose},
+            )
         )
     for day, pens in draw(
         st.lists(st.tuples(partial_days, st.sampled_from([None, 1, 1, 3])), max_size=6)
     ):
-        dispense: Resource = {
-            "resourceType": "MedicationDispense",
-            "id": rid("mdp"),
-            "status": draw(st.sampled_from(["completed", "completed", "cancelled"])),
-            "subject": subject(pid),
-            "whenHandedOver": _date(day),
-            **draw(medication_element(pid, meds)),
-        }
+        status = draw(st.sampled_from(["completed", "completed", "cancelled"]))
+        dispense = record("MedicationDispense", "mdp", status, whenHandedOver=_date(day))
         if pens is not None:
             dispense["quantity"] = {"value": pens, "unit": "pen"}
         out.append(dispense)
     for status, start, end in draw(up_to_two(STATEMENT_STATUSES, maybe_day, maybe_day)):
-        statement: Resource = {
-            "resourceType": "MedicationStatement",
-            "id": rid("mst"),
-            "status": status,
-            "subject": subject(pid),
-            "dateAsserted": _date(draw(days)),
-            **draw(medication_element(pid, meds)),
-        }
+        statement = record("MedicationStatement", "mst", status, dateAsserted=_date(draw(days)))
         period = {k: _date(v) for k, v in (("start", start), ("end", end)) if v is not None}
         if period:
             statement["effectivePeriod"] = period
         out.append(statement)
     for status, authored, end in draw(up_to_two(ORDER_STATUSES, days, maybe_day)):
-        order: Resource = {
-            "resourceType": "MedicationRequest",
-            "id": rid("mrq"),
-            "status": status,
-            "intent": "order",
-            "subject": subject(pid),
-            "authoredOn": _date(authored),
-            **draw(medication_element(pid, meds)),
-        }
+        order = record(
+            "MedicationRequest", "mrq", status, intent="order", authoredOn=_date(authored)
+        )
         if end is not None:
             order["dispenseRequest"] = {"validityPeriod": {"end": _date(end)}}
         out.append(order)

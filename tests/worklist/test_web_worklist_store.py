@@ -19,9 +19,7 @@ from smartapp.worklist import read_csv
 from tests.launch.launch_fakes import OPEN_ISS, make_config
 from tests.support.fake_fhir import FakeFhir
 from tests.worklist.cohort import AS_OF, generated
-from tests.worklist.test_web_worklist import csrf, open_session, read_again, row_ids
-
-SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+from tests.worklist.test_web_worklist import SAME_ORIGIN, csrf, open_session, read_again, row_ids
 
 
 @pytest.fixture
