@@ -206,3 +206,29 @@ def r4_roundtrip(resource: dict[str, Any]) -> dict[str, Any]:
 def patch_ops(entry: dict[str, Any]) -> list[tuple[str, str, Any]]:
     """(type, path or path.name, value) of each FHIRPath Patch operation in a bundle entry."""
     return patch_operations(entry["resource"])
+
+
+def tx_response(*answers: tuple[str, str] | tuple[str, str, str]) -> dict[str, Any]:
+    entries = []
+    for answer in answers:
+        response: dict[str, Any] = {"status": answer[0], "location": answer[1]}
+        if len(answer) == 3:
+            response["outcome"] = {
+                "resourceType": "OperationOutcome",
+                "issue": [
+                    {
+                        "severity": "information",
+                        "code": "informational",
+                        "details": {
+                            "coding": [
+                                {
+                                    "system": "https://hapifhir.io/fhir/CodeSystem/hapi-fhir-storage-response-code",
+                                    "code": answer[2],
+                                }
+                            ]
+                        },
+                    }
+                ],
+            }
+        entries.append({"response": response})
+    return {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}

@@ -17,7 +17,8 @@ from smartapp import writeback
 from smartapp.cli.common import CliError
 from smartapp.cli.writeback import add_parser, cmd_writeback
 from smartapp.writeback import PatientPlan
-from tests.writeback.factories import context, finding, record, summary
+from tests.fhir.fhir_fakes import outcome
+from tests.writeback.factories import context, finding, record, summary, tx_response
 
 BASE = "https://ehr.example.org/fhir"
 
@@ -84,15 +85,11 @@ def test_write_reports_what_was_written(
 ) -> None:
     http.post(
         BASE,
-        json={
-            "resourceType": "Bundle",
-            "type": "transaction-response",
-            "entry": [
-                {"response": {"status": "201 Created", "location": "CarePlan/a/_history/1"}},
-                {"response": {"status": "201 Created", "location": "Task/b/_history/1"}},
-                {"response": {"status": "201 Created", "location": "Provenance/c/_history/1"}},
-            ],
-        },
+        json=tx_response(
+            ("201 Created", "CarePlan/a/_history/1"),
+            ("201 Created", "Task/b/_history/1"),
+            ("201 Created", "Provenance/c/_history/1"),
+        ),
     )
     assert cmd_writeback(parse("--requester", "Practitioner/7", "--owner", "Organization/1")) == 0
     out = capsys.readouterr().out
@@ -106,7 +103,7 @@ def test_write_reports_what_was_written(
 def test_write_json_has_the_result(
     planned: list[dict[str, Any]], http: responses.RequestsMock, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    http.post(BASE, json={"resourceType": "Bundle", "type": "transaction-response", "entry": []})
+    http.post(BASE, json=tx_response())
     assert cmd_writeback(parse("--format", "json")) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["result"]["ok"] is True
@@ -119,10 +116,7 @@ def test_refused_write_exits_1_with_the_reason(
     http.post(
         BASE,
         status=400,
-        json={
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "invalid", "diagnostics": "bad Task"}],
-        },
+        json=outcome("bad Task", code="invalid"),
     )
     assert cmd_writeback(parse()) == 1
     err = capsys.readouterr().err

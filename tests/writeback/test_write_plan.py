@@ -24,8 +24,19 @@ from smartapp.writeback import (
     write_plan,
     writeback_patient,
 )
+from tests.fhir.fhir_fakes import outcome
 from tests.support.threads import Overlap, run_together
-from tests.writeback.factories import NOW, USER, app_task, context, finding, ok, record, summary
+from tests.writeback.factories import (
+    NOW,
+    USER,
+    app_task,
+    context,
+    finding,
+    ok,
+    record,
+    summary,
+    tx_response,
+)
 
 BASE = "https://ehr.example.org/fhir"
 DUE = date(2025, 6, 20)
@@ -53,39 +64,6 @@ def plan_with_changes() -> WritePlan:
         record(tasks=[app_task("mri-monitoring", DUE, task_id="m1", version="2")]),
         context(),
     )
-
-
-def tx_response(*answers: tuple[str, str] | tuple[str, str, str]) -> dict[str, Any]:
-    entries = []
-    for answer in answers:
-        response: dict[str, Any] = {"status": answer[0], "location": answer[1]}
-        if len(answer) == 3:
-            response["outcome"] = {
-                "resourceType": "OperationOutcome",
-                "issue": [
-                    {
-                        "severity": "information",
-                        "code": "informational",
-                        "details": {
-                            "coding": [
-                                {
-                                    "system": "https://hapifhir.io/fhir/CodeSystem/hapi-fhir-storage-response-code",
-                                    "code": answer[2],
-                                }
-                            ]
-                        },
-                    }
-                ],
-            }
-        entries.append({"response": response})
-    return {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
-
-
-def outcome(status: int, text: str) -> dict[str, Any]:
-    return {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": "processing", "diagnostics": text}],
-    }
 
 
 def sent_body(http: responses.RequestsMock, index: int) -> Any:
@@ -171,7 +149,7 @@ def test_rejected_transaction_writes_nothing_and_says_why(
     http.post(
         BASE,
         status=400,
-        json=outcome(400, "Task.for: Resource Patient/pat-1 not found"),
+        json=outcome("Task.for: Resource Patient/pat-1 not found"),
     )
     result = write_plan(client, plan_with_changes(), sleep=no_sleep)
     assert not result.ok
@@ -184,7 +162,7 @@ def test_rejected_transaction_writes_nothing_and_says_why(
 
 def test_lost_create_race_is_retried(client: FhirClient, http: responses.RequestsMock) -> None:
     plan = plan_with_changes()
-    http.post(BASE, status=409, json=outcome(409, "client-assigned ID constraint failure"))
+    http.post(BASE, status=409, json=outcome("client-assigned ID constraint failure"))
     http.post(
         BASE,
         json=tx_response(
@@ -207,7 +185,7 @@ def test_conflict_with_rebuild_writes_the_fresh_plan(
 ) -> None:
     stale = plan_with_changes()
     fresh = build_writeback(summary(), record(), context())
-    http.post(BASE, status=412, json=outcome(412, "version conflict"))
+    http.post(BASE, status=412, json=outcome("version conflict"))
     http.post(
         BASE,
         json=tx_response(("200 OK", "CarePlan/a/_history/3"), ("201 Created", "Provenance/p")),
@@ -221,7 +199,7 @@ def test_conflict_with_rebuild_writes_the_fresh_plan(
 def test_precondition_failure_without_rebuild_is_not_retried(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
-    http.post(BASE, status=412, json=outcome(412, "version conflict"))
+    http.post(BASE, status=412, json=outcome("version conflict"))
     result = write_plan(client, plan_with_changes(), sleep=no_sleep)
     assert not result.ok
     assert len(http.calls) == 1
@@ -231,7 +209,7 @@ def test_precondition_failure_without_rebuild_is_not_retried(
 def test_conflict_gives_up_after_the_attempts(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
-    http.post(BASE, status=409, json=outcome(409, "conflict"))
+    http.post(BASE, status=409, json=outcome("conflict"))
     result = write_plan(client, plan_with_changes(), attempts=3, sleep=no_sleep)
     assert not result.ok
     assert result.attempts == 3
@@ -259,7 +237,7 @@ def test_no_answer_says_saving_again_is_safe(
 def test_unreadable_response_is_ok_with_unknown_outcomes(
     client: FhirClient, http: responses.RequestsMock
 ) -> None:
-    http.post(BASE, json={"resourceType": "Bundle", "type": "transaction-response", "entry": []})
+    http.post(BASE, json=tx_response())
     result = write_plan(client, plan_with_changes())
     assert result.ok
     assert {e.outcome for e in result.entries} == {"unknown"}
