@@ -17,6 +17,7 @@ from smartapp.cds.feedback import (
     week_of,
 )
 from smartapp.cds.views import CdsState
+from smartapp.demo.fhir_builders import CVX
 from smartapp.demo.situations import build_situation
 from tests.cds.cds_fakes import bearer, hook_body, prefetch_from
 from tests.launch.launch_fakes import OPEN_ISS
@@ -24,7 +25,6 @@ from tests.support.navigation import TYPED
 
 SIGN = "ofatumumab-order-sign"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-CVX = "http://hl7.org/fhir/sid/cvx"
 MMR = {
     "resourceType": "MedicationRequest",
     "id": "draft-vax",

@@ -16,6 +16,7 @@ from fhir_mappings.write.writeback import WriteContext, build_acknowledgement
 from smartapp import patient_service
 from smartapp.cds.cards import INDICATOR, ORDER_NOT_CHECKED
 from smartapp.cds.views import CdsState
+from smartapp.demo.fhir_builders import ATC, CVX, SNOMED
 from smartapp.demo.situations import DEMO_SLUGS, build_situation
 from smartapp.rules import CHECKS_BY_ID
 from smartapp.rules.settings import RuleSettings
@@ -25,9 +26,6 @@ SIGN = "ofatumumab-order-sign"
 #: Moving the demo's anchor back is ordering that many days later (as in test_patient_view).
 DAYS_LATER = (0, 45, 300)
 SELECT = "ofatumumab-order-select"
-ATC = "http://www.whocc.no/atc"
-CVX = "http://hl7.org/fhir/sid/cvx"
-SNOMED = "http://snomed.info/sct"
 KESIMPTA = {
     "coding": [{"system": ATC, "code": "L04AG12", "display": "ofatumumab"}],
     "text": "Kesimpta 20 mg/0.4 mL pen",

@@ -6,14 +6,13 @@ from datetime import date
 from typing import Any
 
 from fhir_mappings.site import Mappings
+from smartapp.demo.fhir_builders import ATC, NDC
 from smartapp.demo.generator import generate_patient_resources
 from smartapp.fhir import FhirClient
 from smartapp.rules.settings import RuleSettings
 from smartapp.worklist import Worklist, WorklistOptions, build_worklist
 
 AS_OF = date(2026, 11, 24)
-ATC = "http://www.whocc.no/atc"
-NDC = "http://hl7.org/fhir/sid/ndc"
 Resource = dict[str, Any]
 
 

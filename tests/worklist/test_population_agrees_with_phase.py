@@ -21,6 +21,7 @@ from domain.findings import Phase
 from fhir_mappings.read.record import read_patient_record
 from fhir_mappings.site import Mappings, load_mappings
 from smartapp.demo import generate_patient_resources
+from smartapp.demo.fhir_builders import ATC, NDC, UCUM
 from smartapp.fhir import FhirClient
 from smartapp.report import summary_json
 from smartapp.rules import evaluate
@@ -31,9 +32,6 @@ from tests.worklist.cohort import AS_OF, build, patient, subject
 Resource = dict[str, Any]
 MAPPINGS: Mappings = load_mappings(None)
 SETTINGS = RuleSettings()
-ATC = "http://www.whocc.no/atc"
-NDC = "http://hl7.org/fhir/sid/ndc"
-UCUM = "http://unitsofmeasure.org"
 
 days = st.integers(min_value=-700, max_value=20)
 partial_days = st.one_of(days, days, days, st.builds(lambda d: ("month", d), days))
