@@ -475,16 +475,18 @@ def read_administration(
     notes: ReadNotes,
 ) -> Dose | None:
     """A counted Kesimpta dose from a completed MedicationAdministration, else None."""
-    status = as_text(resource.get("status"), "status")
+    status = resource.get("status")
     if status != "completed":
+        as_text(status, "status")  # Malformed when it is not a string
         return None
     given = _administered(resource, resolver, mappings)
     if given is None:
         return None
-    found, amount, amount_text, route_text = given
-    if not counts_as_kesimpta(found, reference, "dose", notes, "doses"):
+    found, amount, amount_text, display = given
+    if found.product != "kesimpta":
+        counts_as_kesimpta(found, reference, "dose", notes, "doses")  # notes why not
         return None
-    when = first_date(resource, ("effectiveDateTime", "effectivePeriod.start"), "")
+    when = first_date(resource, _ADMINISTRATION_DATES, "")
     if when is None:
         raise Malformed("a Kesimpta administration with no effective date", "doses")
     if amount is None and amount_text != NOT_RECORDED:
@@ -493,9 +495,10 @@ def read_administration(
             "pens; the dose is counted but the therapy data are incomplete",
             "doses",
         )
-    display = f"Kesimpta {amount_text if amount is not None else 'dose ' + amount_text}"
-    display = f"{display}, {route_text}, on {describe(when)}"
-    return Dose(when, amount, SourceRef(reference, display, found.matched_by))
+    return Dose(when, amount, SourceRef(reference, display + describe(when), found.matched_by))
+
+
+_ADMINISTRATION_DATES = ("effectiveDateTime", "effectivePeriod.start")
 
 
 #: `Administered.amount_text` when the administration records no dose.
@@ -510,7 +513,8 @@ class Administered(NamedTuple):
     found: Classified
     amount: float | None
     amount_text: str
-    route_text: str
+    #: The dose's display up to its date: "Kesimpta 20 mg, Subcutaneous, on ".
+    display: str
 
 
 def _administered(
@@ -543,7 +547,10 @@ def _read_administered(
         amount_text = f"{amount:g} mg"
     else:
         amount_text = dose.raw() if dose is not None else NOT_RECORDED
-    return Administered(found, amount, amount_text, route or "route not recorded")
+    shown = amount_text if amount is not None else f"dose {amount_text}"
+    return Administered(
+        found, amount, amount_text, f"Kesimpta {shown}, {route or 'route not recorded'}, on "
+    )
 
 
 def _administration_key(resource: Mapping[str, Any], mappings: Mappings) -> Hashable | None:
@@ -602,15 +609,32 @@ def first_dosage(
 ) -> tuple[Mapping[str, Any], str | None, QuantityValue | None]:
     """The first Dosage of a list element (MedicationRequest/Dispense `dosageInstruction`,
     MedicationStatement `dosage`), its route and its doseAndRate[0].doseQuantity."""
+    where = _DOSAGE_PATHS.get(element) or _dosage_paths(element)
     items = as_list(resource.get(element), element)
-    first = (as_object(items[0], f"{element}[0]") if items else None) or {}
-    route = route_of(first.get("route"), mappings, f"{element}[0].route")
-    rates = as_list(first.get("doseAndRate"), f"{element}[0].doseAndRate")
-    rate = as_object(rates[0], f"{element}[0].doseAndRate[0]") if rates else None
-    dose = read_quantity(
-        rate.get("doseQuantity") if rate else None, f"{element}[0].doseAndRate[0].doseQuantity"
-    )
+    first = (as_object(items[0], where[0]) if items else None) or {}
+    route = route_of(first.get("route"), mappings, where[1])
+    rates = as_list(first.get("doseAndRate"), where[2])
+    rate = as_object(rates[0], where[3]) if rates else None
+    dose = read_quantity(rate.get("doseQuantity") if rate else None, where[4])
     return first, route, dose
+
+
+#: The element paths `first_dosage` names in its messages, by list element: made once.
+_DOSAGE_PATHS: dict[str, tuple[str, str, str, str, str]] = {}
+
+
+def _dosage_paths(element: str) -> tuple[str, str, str, str, str]:
+    first = f"{element}[0]"
+    paths = (
+        first,
+        f"{first}.route",
+        f"{first}.doseAndRate",
+        f"{first}.doseAndRate[0]",
+        f"{first}.doseAndRate[0].doseQuantity",
+    )
+    if len(_DOSAGE_PATHS) < 16:  # the few element names the readers use
+        _DOSAGE_PATHS[element] = paths
+    return paths
 
 
 def _validity(resource: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -26,7 +26,7 @@ date; on the same day an order or statement that keeps therapy going wins over a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from operator import attrgetter
@@ -182,7 +182,9 @@ class _Pens:
         return sum(batch.left for batch in self.queue)
 
 
-def _batches(admin_days: list[date], dispenses: list[Dispense]) -> tuple[list[_Batch], set[date]]:
+def _batches(
+    admin_days: list[date], dispenses: Sequence[Dispense]
+) -> tuple[list[_Batch], set[date]]:
     """Each dispense's pens after the administrations used theirs: an administration uses a
     pen of the latest dispense on or before its day that has one left (SPEC §2: "an
     administration on or after a dispense uses one of its pens"). The other pens of a
@@ -253,8 +255,8 @@ class _Course:
 
 
 def place_pens(
-    administrations: Iterable[Dose],
-    dispenses: Iterable[Dispense],
+    administrations: Sequence[Dose],
+    dispenses: Sequence[Dispense],
     until: date,
     settings: RuleSettings,
     *,
@@ -263,13 +265,13 @@ def place_pens(
     """The course up to `until`: one dose per administration day, dispensed pens not used
     by an administration placed on the schedule's due dates after the previous dose (module
     doc). With `supply_after`, the pens left are placed after `until` as supply in hand;
-    otherwise they are counted as unused."""
+    otherwise they are counted as unused. Both sequences come sorted (by day, then source),
+    as `therapy_of` sorts them."""
     by_day: dict[date, Dose] = {}
-    for dose in sorted(administrations, key=_dose_key):
+    for dose in administrations:
         by_day.setdefault(dose.when.earliest, dose)  # several records, one dose
     admin_days = sorted(by_day)
-    queue = sorted(dispenses, key=_dispense_key)
-    arrivals, used_pen = _batches(admin_days, queue)
+    arrivals, used_pen = _batches(admin_days, dispenses)
     pens = _Pens()
     course = _Course(settings)
     a = s = 0
@@ -359,10 +361,10 @@ def therapy_of(record: PatientRecord, as_of: date, settings: RuleSettings) -> Th
     """The course of therapy as of a day (module doc). Pure; any input order."""
     discontinued = discontinuation(record, as_of)
     administrations = tuple(
-        sorted((d for d in record.doses if d.when.earliest <= as_of), key=_dose_key)
+        sorted([d for d in record.doses if d.when.earliest <= as_of], key=_dose_key)
     )
     dispenses = tuple(
-        sorted((d for d in record.dispenses if d.when.earliest <= as_of), key=_dispense_key)
+        sorted([d for d in record.dispenses if d.when.earliest <= as_of], key=_dispense_key)
     )
     stop = discontinued.stop if discontinued is not None else None
     until = min(as_of, stop.latest) if stop is not None else as_of
