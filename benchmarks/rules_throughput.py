@@ -10,13 +10,15 @@ searchset Bundle (what a FHIR server sends), then times, per patient: decoding t
 records (`fhir_mappings.read.record`) and evaluating every check (`smartapp.rules.evaluate`).
 The standard library's decoder is timed on the same pages for comparison, and the findings
 from both decoders are compared (they must be identical). Prints the rate and where the
-time goes.
+time goes; `--digest` also prints a digest of every record and summary, so a change meant
+only to be faster can be shown to leave the output identical on the whole cohort.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import io
 import json
 import pstats
@@ -31,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fhir_mappings.read.record import read_patient_record
-from fhir_mappings.site import load_mappings
+from fhir_mappings.site import Mappings, load_mappings
 from smartapp.demo.generator import generate_cohort_resources
 from smartapp.fhir import jsonio
 from smartapp.rules import evaluate
@@ -43,11 +45,36 @@ def _page(resources: list[dict[str, Any]]) -> bytes:
     return json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": entries}).encode()
 
 
+def output_digest(
+    pages: list[bytes], anchor: date, mappings: Mappings, settings: RuleSettings
+) -> str:
+    """SHA-256 of each patient's record and summary as `repr` shows them (every field: the
+    findings with their statuses, texts and evidence, the schedule, the data problems)."""
+    digest = hashlib.sha256()
+    for page in pages:
+        bundle = jsonio.loads(page)
+        record = read_patient_record(
+            [entry["resource"] for entry in bundle["entry"]], mappings=mappings
+        )
+        summary = evaluate(record, anchor, settings)
+        digest.update(f"{record!r}\n{summary!r}\n".encode())
+    return digest.hexdigest()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="print the top functions")
+    parser.add_argument(
+        "--digest",
+        metavar="SHA256",
+        nargs="?",
+        const="",
+        help="print the SHA-256 of every patient's record and summary (their repr), the proof "
+        "that a faster read path or rule leaves the output identical; given a digest, exit "
+        "non-zero when it differs",
+    )
     args = parser.parse_args()
 
     anchor = date(2026, 11, 24)
@@ -112,6 +139,11 @@ def main() -> None:
         f"standard library json {megabytes / stdlib_s:,.0f} MB/s ({stdlib_s / fast_s:.2f}x)"
     )
     print(f"resources/s: {resources / best:,.0f}; findings identical with both decoders")
+    if args.digest is not None:
+        digest = output_digest(pages, anchor, mappings, settings)
+        print(f"output digest (records and summaries, {n} patients): {digest}")
+        if args.digest and args.digest != digest:
+            raise SystemExit(f"the output differs from {args.digest}")
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
