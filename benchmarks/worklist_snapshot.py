@@ -49,6 +49,7 @@ from smartapp.store.snapshots import SnapshotStore
 from smartapp.worklist import WorklistOptions
 from smartapp.worklist.refresh import RefreshOutcome, RefreshTarget, refresh_worklist
 from smartapp.worklist.stored import decode_rows, row_record
+from tests.support.clock import Clock
 from tests.support.fake_fhir import BASE, FakeFhir
 from tests.worklist.cohort import AS_OF, generated
 
@@ -57,14 +58,6 @@ T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 def instant(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def stamp(resources: list[dict[str, Any]], when: datetime) -> list[dict[str, Any]]:

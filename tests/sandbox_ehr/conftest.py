@@ -18,6 +18,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from werkzeug.test import TestResponse
 
 from sandbox_ehr import SandboxConfig, create_sandbox
+from tests.support.clock import Clock
 from tests.support.forms import parse_form
 
 PUBLIC = "http://sandbox.test"
@@ -36,20 +37,9 @@ EC_KEY = ECKey.generate_key("P-384", parameters={"kid": "app-es384"})
 CLIENT_JWKS = KeySet([RS_KEY, EC_KEY]).as_dict(private=False)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = float(int(time.time()))
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(int(time.time()))
 
 
 @pytest.fixture(scope="session")

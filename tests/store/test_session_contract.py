@@ -17,18 +17,11 @@ from smartapp.store import Database
 from smartapp.store.cipher import TokenCipher, new_key
 from smartapp.store.migrate import upgrade
 from smartapp.store.sessions import DatabaseSessionStore
+from tests.support.clock import Clock
 from tests.support.databases import BACKENDS, empty_database_url
 from tests.support.threads import most_inside_at_once
 
 MakeStore = Callable[..., SessionStore]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(params=("memory", *BACKENDS))
@@ -48,7 +41,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> MakeStore:
 
 
 def test_values_are_copies_and_sessions_expire_when_idle(make_store: MakeStore):
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     store = make_store(ttl_s=100, clock=clock)
     sid = store.create()
     value = {"a": [1]}
@@ -82,7 +75,7 @@ def test_pending_state_is_single_use_and_bound_to_its_session(make_store: MakeSt
 
 
 def test_pending_state_expires(make_store: MakeStore):
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     store = make_store(clock=clock)
     sid = store.create()
     store.add_pending(sid, "s", {"v": 1}, ttl_s=600)

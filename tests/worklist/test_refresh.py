@@ -33,6 +33,7 @@ from smartapp.worklist.refresh import (
 )
 from smartapp.worklist.report import row_json
 from smartapp.worklist.stored import decode_json, decode_rows, row_record
+from tests.support.clock import Clock
 from tests.support.fake_fhir import BASE, FakeFhir
 from tests.worklist.cohort import (
     AS_OF,
@@ -57,17 +58,6 @@ def stamped(resources: list[dict[str, Any]], when: datetime) -> list[dict[str, A
     for resource in resources:
         resource["meta"] = {"lastUpdated": instant(when)}
     return resources
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def at(self, moment: datetime) -> None:
-        self.now = moment.timestamp()
 
 
 class Setup:
