@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,6 +120,36 @@ class LaunchContext:
             population=population,
             scope_negotiated=record.get("scope_negotiated"),
         )
+
+
+def new_launch_record(
+    *,
+    iss: str,
+    tenant_label: str,
+    patient: str | None,
+    scope: str,
+    open_server: bool = False,
+    patient_lock: bool = False,
+    need_patient_banner: bool = True,
+    fhir_user: str | None = None,
+    **more: Any,
+) -> dict[str, Any]:
+    """The session's record of a new launch (EHR launch, open server or a patient opened
+    from the population worklist), as `LaunchContext.from_record` reads it: a fresh
+    launch id, the given fields and `more` (EHR launch details, `population`)."""
+    return {
+        "launch_id": secrets.token_urlsafe(12),
+        "iss": iss,
+        "tenant_label": tenant_label,
+        "open_server": open_server,
+        "patient": patient,
+        "patient_lock": patient_lock,
+        "need_patient_banner": need_patient_banner,
+        "fhir_user": fhir_user,
+        "scope": scope,
+        **more,
+        "started_at": time.time(),
+    }
 
 
 def current_context() -> LaunchContext | None:

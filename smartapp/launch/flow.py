@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from fhir_mappings.ids import is_fhir_id
 from smartapp.config import Tenant, normalise_base
 from smartapp.launch import tokens
-from smartapp.launch.context import current_context
+from smartapp.launch.context import current_context, new_launch_record
 from smartapp.launch.discovery import SmartConfiguration, discover, require_secure
 from smartapp.launch.errors import (
     AuthorizationDenied,
@@ -323,24 +323,21 @@ def complete_callback(args: Mapping[str, str], callback_id: str | None = None) -
             "The EHR granted patient access but did not say which patient; please launch the "
             "app from a patient's chart."
         )
-    record: dict[str, Any] = {
-        "launch_id": secrets.token_urlsafe(12),
-        "iss": tenant.iss,
-        "tenant_label": tenant.display_name,
-        "open_server": False,
-        "patient": patient,
+    record = new_launch_record(
+        iss=tenant.iss,
+        tenant_label=tenant.display_name,
+        patient=patient,
         # The EHR chose the patient: this session serves that patient only (patient lock).
-        "patient_lock": patient is not None,
-        "encounter": fhir_id(token.get("encounter"), "encounter"),
-        "need_patient_banner": _banner(token.get("need_patient_banner")),
-        "fhir_user": fhir_user,
-        "intent": _text(token.get("intent")),
-        "smart_style_url": _style_url(token.get("smart_style_url")),
-        "scope": granted.raw,
+        patient_lock=patient is not None,
+        encounter=fhir_id(token.get("encounter"), "encounter"),
+        need_patient_banner=_banner(token.get("need_patient_banner")),
+        fhir_user=fhir_user,
+        intent=_text(token.get("intent")),
+        smart_style_url=_style_url(token.get("smart_style_url")),
+        scope=granted.raw,
         # Why this launch asked twice (the EHR's code), for the read-only banner.
-        "scope_negotiated": pending.get("negotiated"),
-        "started_at": time.time(),
-    }
+        scope_negotiated=pending.get("negotiated"),
+    )
     token_data = tokens.token_record(token, token_endpoint=smart.token_endpoint)
     token_data["obtained_at"] = time.time()
     new_sid = rotate_session_id()
@@ -422,18 +419,13 @@ def open_server_launch(iss: str | None, patient: str | None) -> str:
     state.store.set(
         sid,
         LAUNCH_KEY,
-        {
-            "launch_id": secrets.token_urlsafe(12),
-            "iss": tenant.iss,
-            "tenant_label": tenant.display_name,
-            "open_server": True,
-            "patient": patient_id,
-            "patient_lock": False,
-            "need_patient_banner": True,
-            "fhir_user": None,
-            "scope": "",
-            "started_at": time.time(),
-        },
+        new_launch_record(
+            iss=tenant.iss,
+            tenant_label=tenant.display_name,
+            patient=patient_id,
+            scope="",
+            open_server=True,
+        ),
     )
     log.info("open-server session started for tenant %s", tenant.display_name)
     return PATIENT_PAGE if patient_id else WORKLIST_PAGE

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import secrets
-import time
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from fhir_mappings.ids import is_fhir_id
 from smartapp.fhir import FhirClient
+from smartapp.launch.context import new_launch_record
 from smartapp.launch.population import population_token
 from smartapp.launch.session_store import LAUNCH_KEY, TOKEN_KEY
 from smartapp.launch.state import launch_state
@@ -197,17 +196,11 @@ def _open_with_backend_token(access: WorklistAccess, patient_id: str) -> None:
     state.store.set(
         sid,
         LAUNCH_KEY,
-        {
-            "launch_id": secrets.token_urlsafe(12),
-            "iss": access.fhir_base,
-            "tenant_label": access.label,
-            "open_server": False,
-            "population": True,
-            "patient": patient_id,
-            "patient_lock": False,
-            "need_patient_banner": True,
-            "fhir_user": None,
-            "scope": token.scope.raw,
-            "started_at": time.time(),
-        },
+        new_launch_record(
+            iss=access.fhir_base,
+            tenant_label=access.label,
+            patient=patient_id,
+            scope=token.scope.raw,
+            population=True,
+        ),
     )
