@@ -51,19 +51,9 @@ from smartapp.worklist.refresh import RefreshOutcome, RefreshTarget, refresh_wor
 from smartapp.worklist.stored import decode_rows, row_record
 from tests.support.clock import Clock
 from tests.support.fake_fhir import BASE, FakeFhir
-from tests.worklist.cohort import AS_OF, generated
+from tests.worklist.cohort import AS_OF, generated, instant, stamped
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
-
-
-def instant(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def stamp(resources: list[dict[str, Any]], when: datetime) -> list[dict[str, Any]]:
-    for resource in resources:
-        resource["meta"] = {"lastUpdated": instant(when)}
-    return resources
 
 
 def change(server: FakeFhir, patients: int, fraction: float, when: datetime) -> int:
@@ -78,7 +68,7 @@ def change(server: FakeFhir, patients: int, fraction: float, when: datetime) -> 
                 {**resource, "id": f"{resource['id']}-new", "effectiveDateTime": "2026-11-21"}
             )
             chosen.discard(reference)
-    server.resources += stamp(added, when)
+    server.resources += stamped(added, when)
     doomed = next(
         r
         for r in server.resources
@@ -119,7 +109,7 @@ def refreshes(size: int, fraction: float, database_url: str) -> None:
     clock = Clock(T0 + timedelta(hours=1))
     snapshots, leases = SnapshotStore(db, clock=clock), Leases(db, clock=clock)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        server = FakeFhir(stamp(generated(size), T0), now=clock).install(rsps)
+        server = FakeFhir(stamped(generated(size), T0), now=clock).install(rsps)
         with FhirClient(BASE, sleep=lambda _s: None) as client:
             full, full_wall, full_cpu = timed_refresh(snapshots, leases, client, clock, full=True)
             print(

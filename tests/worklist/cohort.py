@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from fhir_mappings.site import Mappings
@@ -192,3 +192,15 @@ def app_task(
     if owner:
         task["owner"] = {"display": owner}
     return task
+
+
+def instant(moment: datetime) -> str:
+    """A FHIR instant in UTC, as servers write meta.lastUpdated."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stamped(resources: list[dict[str, Any]], when: datetime) -> list[dict[str, Any]]:
+    """The resources, each last updated at `when`."""
+    for resource in resources:
+        resource["meta"] = {"lastUpdated": instant(when)}
+    return resources

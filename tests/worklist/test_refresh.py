@@ -41,23 +41,15 @@ from tests.worklist.cohort import (
     build,
     coded,
     generated,
+    instant,
     order,
     other_drug_patient,
     patient,
+    stamped,
 )
 
 KESIMPTA_NDC = "0078-1007-68"
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
-
-
-def instant(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def stamped(resources: list[dict[str, Any]], when: datetime) -> list[dict[str, Any]]:
-    for resource in resources:
-        resource["meta"] = {"lastUpdated": instant(when)}
-    return resources
 
 
 class Setup:
