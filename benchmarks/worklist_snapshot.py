@@ -178,13 +178,17 @@ def views(size: int, database_url: str, repeat: int, times: int) -> None:
     from smartapp.web import create_app
     from smartapp.web.worklist.store import refresher_of
     from tests.launch.launch_fakes import OPEN_ISS, make_config
+    from tests.support.navigation import TYPED
 
     web_worklist.today = lambda: AS_OF
     app = create_app(make_config(database_url=database_url))
     browser = app.test_client()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         server = FakeFhir(generated(size), base=OPEN_ISS).install(rsps)
-        browser.get(f"/open?iss={OPEN_ISS}")
+        # Fetch Metadata of an address the user typed: without it the app treats `/open`
+        # as a link from another site and asks for confirmation first.
+        opened = browser.get(f"/open?iss={OPEN_ISS}", headers=TYPED)
+        assert opened.status_code == 302, opened.status_code
         browser.get("/worklist")
         refresher_of(app).wait(3600)
         if times > 1:
