@@ -258,6 +258,9 @@ class MedicationResolver:
         self._displayed: dict[tuple[str, str], MedicationFacts] = {}
         #: What this patient's administrations say apart from their dates (`_administered`).
         self.administrations: dict[Hashable, Administered | None] = {}
+        #: What this patient's orders, dispenses and statements' medication and first Dosage
+        #: classify as (`kesimpta_dosage`), by everything that reads.
+        self.dosages: dict[Hashable, Classified | None] = {}
 
     @property
     def used(self) -> Mapping[str, MedicationFacts | Malformed]:
@@ -457,14 +460,59 @@ def kesimpta_dosage(
     """For an order, dispense or statement: its first Dosage (of `element`) and what its
     medication is, when it counts as Kesimpta (`counts_as_kesimpta`, which notes Arzerra
     and unconfirmed ofatumumab as a `what` in `area`); else None."""
+    key = _dosage_key(resource, element, mappings)
+    if key is None:
+        found = _classify_dosage(resource, element, resolver, mappings)
+    else:
+        found = resolver.dosages.get(key, MISSING)
+        if found is MISSING:
+            found = resolver.dosages[key] = _classify_dosage(resource, element, resolver, mappings)
+    if found is None or not counts_as_kesimpta(found, reference, what, notes, area):
+        return None
+    # The first Dosage as `first_dosage` gives it; the key checked every type on the way.
+    items = resource.get(element)
+    return (items[0] if items else None) or {}, found
+
+
+def _classify_dosage(
+    resource: Mapping[str, Any], element: str, resolver: MedicationResolver, mappings: Mappings
+) -> Classified | None:
+    """What the medication and first Dosage classify as; None when it names no medication."""
     facts = resolver.facts(resource)
     if facts is None:
         return None
-    first, route, dose = first_dosage(resource, element, mappings)
-    found = classify(facts, route, dose)
-    if not counts_as_kesimpta(found, reference, what, notes, area):
+    _, route, dose = first_dosage(resource, element, mappings)
+    return classify(facts, route, dose)
+
+
+#: `_dosage_key`'s part for a list element with no first Dosage (absent, empty or null).
+_NO_DOSAGE = ("no dosage",)
+
+
+def _dosage_key(resource: Mapping[str, Any], element: str, mappings: Mappings) -> Hashable | None:
+    """Everything `_classify_dosage` reads (the medication, the first Dosage's route and
+    doseAndRate[0].doseQuantity), as a key with the mappings and element it reads them with;
+    None when any of it is not plain JSON of the expected shape."""
+    medication = _medication_source_key(resource)
+    items = resource.get(element)
+    if medication is None or (items is not None and type(items) is not list):
         return None
-    return first, found
+    first = items[0] if items else None
+    if first is None:
+        return medication, _NO_DOSAGE, element, mappings
+    if type(first) is not dict:
+        return None
+    route = concept_key(first.get("route"))
+    rates = first.get("doseAndRate")
+    if rates is not None and type(rates) is not list:
+        return None
+    rate = rates[0] if rates else None
+    if rate is not None and type(rate) is not dict:
+        return None
+    dose = quantity_key(rate.get("doseQuantity") if rate else None)
+    if route is None or dose is None:
+        return None
+    return medication, (route, dose), element, mappings
 
 
 def read_administration(

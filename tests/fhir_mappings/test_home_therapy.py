@@ -136,6 +136,33 @@ def test_any_other_quantity_makes_the_therapy_data_incomplete(amount: Resource) 
     assert any("MedicationDispense/md9" in text for _, text in record.data.reasons)
 
 
+@pytest.mark.parametrize(
+    ("first", "second"), [(20, True), (True, 20), (1, True), (20, 20.0), (20.0, 20), (0.0, -0.0)]
+)
+def test_dispenses_differing_only_in_the_dose_type_read_as_each_alone(
+    first: object, second: object
+) -> None:
+    """A patient's dispenses remember what their medication and first Dosage classify as
+    (`kesimpta_dosage`): JSON true is not 1 (it is no number), nor 1 the same key as 1.0."""
+
+    def one(value: object, did: str, handed: str) -> Resource:
+        dose = {"value": value, "unit": "mg"}
+        return dispense(
+            {"text": "ofatumumab"},
+            did=did,
+            handed=handed,
+            dosageInstruction=[{"doseAndRate": [{"doseQuantity": dose}]}],
+        )
+
+    a = one(first, "md1", "2025-03-01T10:00:00-05:00")
+    b = one(second, "md2", "2025-04-01T10:00:00-05:00")
+    together, alone = read(a, b), (read(a), read(b))
+    assert together.dispenses == alone[0].dispenses + alone[1].dispenses
+    assert together.data.skipped == alone[0].data.skipped + alone[1].data.skipped
+    assert together.data.problems == alone[0].data.problems + alone[1].data.problems
+    assert together.data.incomplete == alone[0].data.incomplete | alone[1].data.incomplete
+
+
 def test_an_undated_dispense_is_skipped_and_makes_doses_incomplete() -> None:
     read_skipped(dispense(kesimpta_atc(), handed=None), "dispenses", "doses")
 
