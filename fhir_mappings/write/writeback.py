@@ -10,10 +10,10 @@ What a write-back contains:
   (identifier `{canonical}/task|{patient}:{check}:{due}`) does not exist yet, and that is
   not acknowledged for that due date;
 - reopening of a closed alert Task (no due date, identifier `…:none`) whose alert now cites
-  evidence the Task does not (a new infection, a new positive result; write_tasks);
+  evidence the Task does not (a new infection, a new positive result; write.tasks);
 - completion of the app's open Tasks whose finding is now ok, cancellation of those whose
   finding no longer applies, or whose due date moved on (superseded), or that duplicate
-  another open Task with the same identifier (FHIRPath Patch with If-Match; see write_tasks);
+  another open Task with the same identifier (FHIRPath Patch with If-Match; see write.tasks);
 - one Provenance whose targets are all of the above.
 When the CarePlan on the server already says what the new one would (careplans.py: same
 content, whoever saved it) and no Task changes, the plan is `unchanged`: nothing at all is
@@ -285,7 +285,7 @@ class _Builder:
 
     def reopen_task(self, task: AppTask, finding: Finding, cite: list[dict[str, str]]) -> None:
         """Reopen a closed alert Task whose alert now cites evidence it does not (module
-        write_tasks): the identifier ends in `none`, so there can be no second Task."""
+        write.tasks): the identifier ends in `none`, so there can be no second Task."""
         shown = ", ".join(ref.get("display") or ref["reference"] for ref in cite)
         note = f"Reopened: the alert now also rests on {shown}"
         label = f"Reopen: {finding.title} (new evidence: {shown})"
