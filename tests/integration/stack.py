@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -129,3 +130,17 @@ def server_timing(response: requests.Response) -> dict[str, float]:
         if match:
             timings[match.group(1)] = float(match.group(2))
     return timings
+
+
+def stored_worklist(session: requests.Session, app: str, *, within_s: float) -> dict[str, Any]:
+    """Poll `/worklist/refresh-status` (as the signed-in `session`) until a worklist is
+    stored and no refresh runs; its last status. Fails at once when a refresh failed, and
+    after `within_s` seconds."""
+    deadline = time.monotonic() + within_s
+    while True:
+        status: dict[str, Any] = session.get(f"{app}/worklist/refresh-status", timeout=30).json()
+        assert not status["failed"], status
+        if status["latest"] and not status["running"]:
+            return status
+        assert time.monotonic() < deadline, f"no stored worklist within {within_s} s: {status}"
+        time.sleep(0.5)

@@ -13,14 +13,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import time
 from collections.abc import Iterator
 
 import pytest
 import requests
 
 from smartapp.demo.servers import COORDINATOR, NEUROLOGIST, DemoUrls
-from tests.integration.stack import Hops, follow
+from tests.integration.stack import Hops, follow, stored_worklist
 from tests.support.forms import parse_form
 from tests.support.loopback import LoopbackSession
 from tests.support.seeded import SeededCohort
@@ -108,14 +107,7 @@ def test_the_coordinator_signs_in_and_sees_the_population(
     assert signed_in.urls[-1] == f"{demo.app}/worklist"
     assert signed_in.response.status_code == 200, signed_in.response.text[:500]
     assert "Signed in as Casey Coord" in signed_in.response.text
-    deadline = time.monotonic() + REFRESH_WAIT_S
-    while True:
-        status = session.get(f"{demo.app}/worklist/refresh-status", timeout=30).json()
-        assert not status["failed"], status
-        if status["latest"] and not status["running"]:
-            break
-        assert time.monotonic() < deadline, f"no worklist within {REFRESH_WAIT_S} s: {status}"
-        time.sleep(1)
+    stored_worklist(session, demo.app, within_s=REFRESH_WAIT_S)
     page = session.get(f"{demo.app}/worklist", timeout=60)
     assert page.status_code == 200 and "backend access" in page.text
     exported = session.get(f"{demo.app}/worklist.csv", timeout=60)
