@@ -48,7 +48,7 @@ def finding_anchor(check: str) -> str:
 ACTION_LOOKS: Mapping[str, Look] = {
     "create": Look("create", "Create", "wb-icon-create"),
     "update": Look("update", "Update", "wb-icon-update"),
-    "complete": Look("complete", "Complete", "wb-icon-complete"),
+    "complete": Look("complete", "Complete", "icon-ok"),
     "cancel": Look("cancel", "Cancel", "wb-icon-cancel"),
 }
 
