@@ -18,6 +18,8 @@ from typing import Any
 from domain.records import ClinicalDate, ClinicalDateKind, day_text
 from fhir_mappings.errors import Malformed
 
+_DAY = ClinicalDateKind.DAY  # bound once: reading it off the Enum class is slow in 3.11
+
 # FHIR R4 dateTime (a time needs an offset there; a missing offset is tolerated, as
 # servers do send it, and read as the local day written).
 _DATETIME = re.compile(
@@ -38,7 +40,9 @@ def parse_clinical_date(value: object, where: str) -> ClinicalDate:
     """A FHIR date/dateTime/instant as a day or a span; `Malformed` when it is not one."""
     if not isinstance(value, str):
         raise Malformed(f"{where} is not a date")
-    parsed = _parse_cached(value)
+    parsed = _PARSED.get(value)
+    if parsed is None:
+        parsed = _parse_new(value)
     if isinstance(parsed, str):
         raise Malformed(f"{where} {parsed}")
     return parsed
@@ -57,7 +61,7 @@ def _parse(value: str) -> ClinicalDate | str:
     found = _day(text[:10])  # both patterns guarantee "YYYY-MM-DD" there
     if found is None:
         return f"'{text}' is not a real date"
-    return ClinicalDate(found, found, text, ClinicalDateKind.DAY, _moment(text))
+    return ClinicalDate(found, found, text, _DAY, _moment(text))
 
 
 def _moment(text: str) -> datetime | None:
@@ -91,9 +95,23 @@ def _partial(text: str, year: str, month: str | None) -> ClinicalDate | str:
         return f"'{text}' is not a real date"
 
 
-#: Cached: the same dates recur (a patient's labs drawn together share a date-time), and
-#: ClinicalDate is frozen. A miss still finds the day in `_day`: days recur across patients.
-_parse_cached = lru_cache(maxsize=16384)(_parse)
+#: `_parse` answers (a ClinicalDate, or why the text is none), by the text: the same dates
+#: recur (a patient's labs drawn together share a date-time), and ClinicalDate is frozen. A
+#: plain dict, read inline by the callers, costs a fraction of an `lru_cache` call on the
+#: hit that nearly every read is (SPEC §5 throughput); emptied when full, like `day_text`'s,
+#: so it holds at most 16,384 dates (several MB, as the `lru_cache` it replaces did)
+#: however many patients a worklist reads. A miss still finds the day in `_day`: days
+#: recur across patients.
+_PARSED: dict[str, ClinicalDate | str] = {}
+_PARSED_MAX = 16384
+
+
+def _parse_new(value: str) -> ClinicalDate | str:
+    """`_parse`, remembered in `_PARSED`."""
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    parsed = _PARSED[value] = _parse(value)
+    return parsed
 
 
 @lru_cache(maxsize=16384)
@@ -103,9 +121,6 @@ def _day(text: str) -> date | None:
         return date(int(text[:4]), int(text[5:7]), int(text[8:10]))
     except ValueError:
         return None
-
-
-_DAY = ClinicalDateKind.DAY  # bound once: reading it off the Enum class is slow in 3.11
 
 
 def describe(when: ClinicalDate) -> str:
@@ -121,24 +136,24 @@ def first_date(
     An absent element moves on to the next path; a present but unreadable one is `Malformed`
     (a wrong date is never silently replaced by another element's date).
     """
-    for path, head, tail in _split(paths):
-        value = resource.get(head)
-        if value is None:
-            continue
-        if tail:
+    for path in paths:
+        if "." in path:  # "effectivePeriod.start": an element of a complex element
+            head, _, tail = path.partition(".")
+            value = resource.get(head)
+            if value is None:
+                continue
             if not isinstance(value, dict):
                 raise Malformed(f"{what}{head} is not an object")
             value = value.get(tail)
-            if value is None:
-                continue
-        if isinstance(value, str):  # the usual case: the element's name is needed only on error
-            parsed = _parse_cached(value)
-            if not isinstance(parsed, str):
+        else:
+            value = resource.get(path)
+        if value is None:
+            continue
+        if type(value) is str:  # the usual case: the element's name is needed only on error
+            parsed = _PARSED.get(value)
+            if parsed is None:
+                parsed = _parse_new(value)
+            if type(parsed) is ClinicalDate:
                 return parsed
         return parse_clinical_date(value, f"{what}{path}")
     return None
-
-
-@lru_cache(maxsize=64)
-def _split(paths: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
-    return tuple((path, *path.partition(".")[::2]) for path in paths)

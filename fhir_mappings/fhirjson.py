@@ -174,6 +174,50 @@ def concept_key(concept: object) -> ConceptKey | None:
     return (text, tuple(parts))
 
 
+#: What `codes_key` gives a concept with no codings (absent, `{}`, or an empty list).
+_NO_CODES: tuple[()] = ()
+CodesKey = tuple[str | None, str | None] | tuple[tuple[str | None, str | None], ...]
+
+
+def codes_key(concept: object) -> CodesKey | None:
+    """Each coding's (system, code) of a CodeableConcept, as a key for memoising answers
+    worked out only from those (value-set matches: `codings`, `matches`, `coding_matches`),
+    never from its text or displays. Cheaper than `concept_key`, which reads those too:
+    this runs for every code of every resource (SPEC §5 throughput).
+
+    The usual single coding is keyed by its bare (system, code) pair, several by a tuple of
+    pairs: the two never compare equal (strings or None against tuples). None, as for
+    `concept_key`, when the concept is not plain JSON with a list of codings with string (or
+    absent) system and code: it is then read the checked way, which reports what is wrong.
+    """
+    if type(concept) is not dict:
+        return _NO_CODES if concept is None else None
+    found = concept.get("coding")
+    if type(found) is not list:
+        return _NO_CODES if found is None else None
+    if len(found) == 1:
+        coding = found[0]
+        if type(coding) is not dict:
+            return None
+        system, code = coding.get("system"), coding.get("code")
+        if (type(system) is not str and system is not None) or (
+            type(code) is not str and code is not None
+        ):
+            return None
+        return (system, code)
+    pairs = []
+    for coding in found:
+        if type(coding) is not dict:
+            return None
+        system, code = coding.get("system"), coding.get("code")
+        if (type(system) is not str and system is not None) or (
+            type(code) is not str and code is not None
+        ):
+            return None
+        pairs.append((system, code))
+    return tuple(pairs)
+
+
 def reference_of(element: object, where: str) -> str | None:
     """The `reference` string of a Reference element (None when absent or identifier-only)."""
     if element is None:

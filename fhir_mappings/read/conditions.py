@@ -23,8 +23,8 @@ from fhir_mappings.fhirjson import (
     as_list,
     as_object,
     as_text,
+    codes_key,
     codings,
-    concept_key,
     concept_text,
     concept_words,
     matches,
@@ -119,8 +119,9 @@ def _abated_without_date(resource: Mapping[str, Any]) -> bool:
 
 
 def _condition_match(concept: object, mappings: Mappings) -> Match | None:
-    """The match of the highest-priority condition value set; remembered per mappings."""
-    key = concept_key(concept)
+    """The match of the highest-priority condition value set; remembered per mappings by the
+    codings' systems and codes (`codes_key`: all `matches` reads)."""
+    key = codes_key(concept)
     if key is None:
         return _best_match(concept, mappings)
     memo = mappings.memo("condition-kind")

@@ -32,14 +32,15 @@ from fhir_mappings.fhirjson import (
     Match,
     as_list,
     as_object,
+    codes_key,
     coding_matches,
     codings,
-    concept_key,
     concept_text,
 )
 from fhir_mappings.read.qualitative import read_qualitative
 from fhir_mappings.read.quantity import QuantityValue, read_quantity
 from fhir_mappings.site import Mappings
+from fhir_mappings.ucum import convert
 
 LAB_KINDS: dict[str, LabKind] = {
     "hbsag": LabKind.HBSAG,
@@ -92,6 +93,19 @@ QUALITATIVE = frozenset(
 EITHER = frozenset({LabKind.HBSAG, LabKind.ANTI_HBS, LabKind.HCG})
 PRESENCE = frozenset({LabKind.CBC_PANEL})
 
+# Bound once: reading a member off its Enum class costs a lookup each time in 3.11, and
+# these are read for every result (SPEC §5 throughput).
+_PENDING = ResultStatus.PENDING
+_PREGNANCY_STATUS = LabKind.PREGNANCY_STATUS
+_POSITIVE = Qualitative.POSITIVE
+#: The set above each kind is in (`_NUMBER` for the rest, read by their quantity): one
+#: look-up per result instead of up to four set tests.
+_NUMBER: frozenset[LabKind] = frozenset()
+_ROLES: dict[LabKind, frozenset[LabKind]] = {
+    kind: next((role for role in (QUALITATIVE, EITHER, PRESENCE) if kind in role), _NUMBER)
+    for kind in LabKind
+}
+
 OBSERVATION_STATUS = {
     "final": ResultStatus.FINAL,
     "amended": ResultStatus.FINAL,
@@ -111,8 +125,9 @@ REPORT_DATES = ("effectiveDateTime", "effectivePeriod.start", "issued")
 def _lab_matches(
     concept: object, mappings: Mappings, where: str
 ) -> tuple[tuple[LabKind, Match], ...]:
-    """Each lab kind a code is in, with its first match; remembered per mappings."""
-    key = concept_key(concept)
+    """Each lab kind a code is in, with its first match; remembered per mappings by the
+    codings' systems and codes (all `_find_lab_matches` reads)."""
+    key = codes_key(concept)
     if key is None:
         return _find_lab_matches(concept, mappings, where)
     memo = mappings.memo("lab-kinds")
@@ -272,15 +287,15 @@ def _describe(
     value: float | None,
     raw: str,
 ) -> str:
-    if status is ResultStatus.PENDING:
+    if status is _PENDING:
         return f"pending ({raw_status}), {raw}"
     if kind in PRESENCE:
         return "resulted"
     parts: list[str] = []
     if qualitative is not None:
         word = qualitative.value.capitalize()
-        if kind is LabKind.PREGNANCY_STATUS:
-            word = "Pregnant" if qualitative is Qualitative.POSITIVE else "Not pregnant"
+        if kind is _PREGNANCY_STATUS:
+            word = "Pregnant" if qualitative is _POSITIVE else "Not pregnant"
         parts.append(f"{word} ({how})")
     if value is not None:
         canonical = CANONICAL_UNITS[kind]
@@ -310,20 +325,21 @@ def _result(
     canonical = CANONICAL_UNITS.get(kind)
     # "ad" ("sufficient to achieve") says nothing about a measured amount.
     if canonical is not None and quantity is not None and quantity.comparator != "ad":
-        value = quantity.to(canonical)
+        value = convert(quantity.value, quantity.unit, canonical)  # `quantity.to`, one call less
         if value is not None:
             unit = canonical
             lower, unitless = _lower_limit(part, quantity, canonical, prefix)
     qualitative: Qualitative | None = None
     how = ""
-    if kind in QUALITATIVE or kind in EITHER:
+    role = _ROLES[kind]
+    if role is QUALITATIVE or role is EITHER:
         reading = read_qualitative(part, kind, quantity, mappings, prefix)
         qualitative, how = reading.value, reading.how
-    if kind in PRESENCE:
+    if role is PRESENCE:
         interpretable = True
-    elif kind in QUALITATIVE:
+    elif role is QUALITATIVE:
         interpretable = qualitative is not None
-    elif kind in EITHER:
+    elif role is EITHER:
         interpretable = qualitative is not None or value is not None
     else:
         interpretable = value is not None

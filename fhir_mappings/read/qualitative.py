@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from domain.records import LabKind, Qualitative
 from fhir_mappings.errors import Malformed
-from fhir_mappings.fhirjson import ConceptKey, as_list, as_object, as_text, codings, concept_key
+from fhir_mappings.fhirjson import CodesKey, as_list, as_object, as_text, codes_key, codings
 from fhir_mappings.memo import MISSING
 from fhir_mappings.read.quantity import QuantityValue, read_quantity
 from fhir_mappings.site import Mappings
@@ -119,13 +119,13 @@ def _from_interpretation(
 
 def _interpretation_key(
     concepts: object, kind: LabKind
-) -> tuple[bool, tuple[ConceptKey, ...]] | None:
+) -> tuple[bool, tuple[CodesKey, ...]] | None:
     """What `_read_interpretation` depends on: whether H counts (hCG) and each concept."""
     if type(concepts) is not list:
         return None
     keys = []
     for concept in concepts:
-        key = concept_key(concept)
+        key = codes_key(concept)
         if key is None:
             return None
         keys.append(key)
@@ -165,8 +165,9 @@ def _read_interpretation(
 
 
 def _from_concept(concept: object, kind: LabKind, mappings: Mappings, where: str) -> Reading:
-    """The reading an answer code gives; remembered per mappings by `concept_key`."""
-    key = concept_key(concept)
+    """The reading an answer code gives; remembered per mappings by `codes_key` (the
+    codings' systems and codes are all `_read_concept` reads)."""
+    key = codes_key(concept)
     if key is None:
         return _read_concept(concept, kind, mappings, where)
     memo_key = (kind is LabKind.PREGNANCY_STATUS, key)

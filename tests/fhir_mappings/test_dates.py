@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from domain.records import ClinicalDateKind
+from fhir_mappings import dates
 from fhir_mappings.dates import first_date, parse_clinical_date
 from fhir_mappings.errors import Malformed
 
@@ -84,3 +85,52 @@ def test_first_date_never_replaces_a_broken_date_with_the_next_one() -> None:
             ("effectiveDateTime", "issued"),
             "",
         )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2024-03-01T10:30:00+01:00", "2024", "2024-02", "2024-02-29", "2023-02-29", "yesterday"],
+)
+def test_a_remembered_date_reads_as_the_first_time_and_from_every_path(text: str) -> None:
+    """`_PARSED` answers again what was parsed before: the same date, or the same error
+    naming the element it was read from (never the element of the first reading)."""
+
+    def read(resource: dict[str, object]) -> object:
+        try:
+            return first_date(resource, ("effectiveDateTime", "effectivePeriod.start"), "")
+        except Malformed as err:
+            return str(err)
+
+    first = read({"effectiveDateTime": text})
+    again = read({"effectiveDateTime": text})
+    nested = read({"effectivePeriod": {"start": text}})
+    assert first == again
+    if isinstance(first, str):
+        assert first.startswith("effectiveDateTime ")
+        assert nested == first.replace("effectiveDateTime", "effectivePeriod.start", 1)
+    else:
+        assert nested == first
+        assert first == parse_clinical_date(text, "x")
+
+
+def test_the_date_memo_starts_again_when_full_and_still_reads_right(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(dates, "_PARSED", {})
+    monkeypatch.setattr(dates, "_PARSED_MAX", 3)
+    texts = [f"2024-05-0{day}" for day in range(1, 8)]
+    for _ in range(2):
+        found = [first_date({"issued": text}, ("issued",), "") for text in texts]
+        assert [when.earliest if when else None for when in found] == [
+            date(2024, 5, day) for day in range(1, 8)
+        ]
+        assert len(dates._PARSED) <= 3
+
+
+def test_a_date_element_of_a_string_subclass_reads_like_the_string() -> None:
+    class Text(str):
+        pass
+
+    assert first_date({"issued": Text("2024-05-02")}, ("issued",), "") == parse_clinical_date(
+        "2024-05-02", "x"
+    )
