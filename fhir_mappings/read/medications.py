@@ -44,7 +44,7 @@ from fhir_mappings.fhirjson import (
     reference_of,
     reference_target,
 )
-from fhir_mappings.memo import MISSING
+from fhir_mappings.memo import MISSING, json_key
 from fhir_mappings.read.quantity import QuantityValue, quantity_key, read_quantity
 from fhir_mappings.site import Mappings
 
@@ -469,7 +469,8 @@ def kesimpta_dosage(
             found = resolver.dosages[key] = _classify_dosage(resource, element, resolver, mappings)
     if found is None or not counts_as_kesimpta(found, reference, what, notes, area):
         return None
-    # The first Dosage as `first_dosage` gives it; the key checked every type on the way.
+    # The first Dosage as `first_dosage` gives it: `found` was read (the checked way) from
+    # this resource or from one with the same JSON, so `element` is a list or absent.
     items = resource.get(element)
     return (items[0] if items else None) or {}, found
 
@@ -485,34 +486,12 @@ def _classify_dosage(
     return classify(facts, route, dose)
 
 
-#: `_dosage_key`'s part for a list element with no first Dosage (absent, empty or null).
-_NO_DOSAGE = ("no dosage",)
-
-
 def _dosage_key(resource: Mapping[str, Any], element: str, mappings: Mappings) -> Hashable | None:
-    """Everything `_classify_dosage` reads (the medication, the first Dosage's route and
-    doseAndRate[0].doseQuantity), as a key with the mappings and element it reads them with;
-    None when any of it is not plain JSON of the expected shape."""
-    medication = _medication_source_key(resource)
-    items = resource.get(element)
-    if medication is None or (items is not None and type(items) is not list):
-        return None
-    first = items[0] if items else None
-    if first is None:
-        return medication, _NO_DOSAGE, element, mappings
-    if type(first) is not dict:
-        return None
-    route = concept_key(first.get("route"))
-    rates = first.get("doseAndRate")
-    if rates is not None and type(rates) is not list:
-        return None
-    rate = rates[0] if rates else None
-    if rate is not None and type(rate) is not dict:
-        return None
-    dose = quantity_key(rate.get("doseQuantity") if rate else None)
-    if route is None or dose is None:
-        return None
-    return medication, (route, dose), element, mappings
+    """Everything `_classify_dosage` reads (the medication as `_medication_parts` gives it,
+    the whole list `element` for its first Dosage), as a key with the mappings and element
+    it reads them with; None when it is not plain JSON (`json_key`)."""
+    key = json_key(*_medication_parts(resource), resource.get(element))
+    return None if key is None else (key, element, mappings)
 
 
 def read_administration(
@@ -602,54 +581,21 @@ def _read_administered(
 
 
 def _administration_key(resource: Mapping[str, Any], mappings: Mappings) -> Hashable | None:
-    """Everything `_read_administered` reads, as a key (with the mappings it reads them
-    with); None when any of it is not plain JSON of the expected shape."""
-    medication = _medication_source_key(resource)
-    dosage = resource.get("dosage")
-    if medication is None or (dosage is not None and type(dosage) is not dict):
-        return None
-    if dosage is None:
-        return medication, None, mappings
-    route = concept_key(dosage.get("route"))
-    dose = quantity_key(dosage.get("dose"))
-    if route is None or dose is None:
-        return None
-    return medication, (route, dose), mappings
+    """Everything `_read_administered` reads (the medication as `_medication_parts` gives
+    it, and `dosage`), as a key with the mappings it reads them with; None when it is not
+    plain JSON (`json_key`)."""
+    key = json_key(*_medication_parts(resource), resource.get("dosage"))
+    return None if key is None else (key, mappings)
 
 
-def _medication_source_key(resource: Mapping[str, Any]) -> Hashable | None:
-    """What `MedicationResolver.facts` reads from the resource, as a key (None: no key).
-
-    The resolver's own Medications are fixed for the patient, so a reference is keyed by
-    its text; a contained one ("#id") by the content of the Medication it finds.
-    """
+def _medication_parts(resource: Mapping[str, Any]) -> tuple[object, ...]:
+    """The elements `MedicationResolver.facts` reads from a resource: the concept, else the
+    reference and the contained resources it may point to. The resolver's own Medications
+    are fixed for the patient (the memos that use these keys live on it). The two shapes
+    have different lengths, so a concept never shares a key with a reference."""
     if "medicationCodeableConcept" in resource:
-        concept = concept_key(resource["medicationCodeableConcept"])
-        return None if concept is None else ("concept", concept)
-    element = resource.get("medicationReference")
-    if element is None:
-        return ("none",)
-    if type(element) is not dict:
-        return None
-    reference, display = element.get("reference"), element.get("display")
-    if (reference is not None and type(reference) is not str) or (
-        display is not None and type(display) is not str
-    ):
-        return None
-    if reference is None or not reference.startswith("#"):
-        return ("reference", reference, display)
-    contained = resource.get("contained")
-    if contained is not None and type(contained) is not list:
-        return None
-    for item in contained or ():
-        if (
-            isinstance(item, dict)
-            and item.get("resourceType") == "Medication"
-            and item.get("id") == reference[1:]
-        ):
-            medication = _medication_key(item)
-            return None if medication is None else ("contained", medication, display)
-    return ("contained", None, display)
+        return (resource["medicationCodeableConcept"],)
+    return resource.get("medicationReference"), resource.get("contained")
 
 
 def first_dosage(

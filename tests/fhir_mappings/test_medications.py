@@ -325,3 +325,41 @@ def test_request_text_fallback_needs_route_or_dose_for_the_generic_word() -> Non
     )
     (order,) = read(with_route).orders
     assert order.source.matched_by == "matched by text (route subcutaneous)"
+
+
+def _strength_administration(value: object, aid: str, when: str) -> dict[str, Any]:
+    """A dose of 0.8 mL of a contained Medication whose strength is `value` mg per 0.4 mL."""
+    strength = {"numerator": {"value": value, "unit": "mg"}, "denominator": quantity(0.4, "mL")}
+    med = medication("k", concept(NDC, "0078-1007-68"), ingredient=[{"strength": strength}])
+    return administration(
+        None,
+        aid=aid,
+        when=when,
+        contained=[med],
+        medicationReference={"reference": "#k", "display": "Kesimpta"},
+        dose=quantity(0.8, "mL"),
+    )
+
+
+def _dose_administration(value: object, aid: str, when: str) -> dict[str, Any]:
+    return administration(kesimpta_atc(), aid=aid, when=when, dose={"value": value, "unit": "mg"})
+
+
+@pytest.mark.parametrize("build", [_dose_administration, _strength_administration])
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(20, True), (True, 20), (1, True), (20, 20.0), (20.0, 20), (0.0, -0.0), ("20", 20)],
+)
+def test_administrations_differing_only_in_a_json_type_read_as_each_alone(
+    build: Any, first: object, second: object
+) -> None:
+    """A patient's administrations remember what all but their date reads as (`_administered`,
+    keyed by `memo.json_key`): JSON true is not 1, 1 is not 1.0, "20" is not 20, 0.0 is not
+    -0.0 — in the dose and in a contained Medication's strength."""
+    a = build(first, "ma1", "2025-01-06T09:00:00+01:00")
+    b = build(second, "ma2", "2025-02-06T09:00:00+01:00")
+    together, alone = read(a, b), (read(a), read(b))
+    assert together.doses == alone[0].doses + alone[1].doses
+    assert together.data.skipped == alone[0].data.skipped + alone[1].data.skipped
+    assert together.data.problems == tuple(sorted(alone[0].data.problems + alone[1].data.problems))
+    assert together.data.incomplete == alone[0].data.incomplete | alone[1].data.incomplete
