@@ -236,13 +236,22 @@ def _lower_limit(
         element = reference.get("low") if reference is not None else None
         if element is None:
             continue
-        low = read_quantity(element, f"{where}referenceRange[{index}].low")
+        low = _quantity(element, where, "referenceRange[", index, "].low")
         if low is None:
             continue
         if not low.unit:
             return low._replace(unit=quantity.unit).to(target), True
         return low.to(target), False
     return None, False
+
+
+def _quantity(element: object, *path: object) -> QuantityValue | None:
+    """`read_quantity` of the element at the path `path` joins, joined only when there is an
+    error to report: this runs for every lab value and reference range (SPEC §5 throughput)."""
+    try:
+        return read_quantity(element, "")
+    except Malformed:  # read again to raise the same error naming the element
+        return read_quantity(element, "".join(map(str, path)))
 
 
 def _interpretation_codes(part: Mapping[str, Any]) -> str:
@@ -272,7 +281,7 @@ def _raw(part: Mapping[str, Any], quantity: QuantityValue | None) -> str:
         text = f"no value ({concept_text(part['dataAbsentReason']) or 'data absent'})"
     else:
         text = ""
-    flags = _interpretation_codes(part)
+    flags = _interpretation_codes(part) if "interpretation" in part else ""
     if flags:
         return f"{text} (interpretation {flags})" if text else f"interpretation {flags}"
     return text or "no value"
@@ -291,6 +300,9 @@ def _describe(
         return f"pending ({raw_status}), {raw}"
     if kind in PRESENCE:
         return "resulted"
+    if qualitative is None and value is not None:  # a number alone, nearly every result
+        text = f"{value:g} {CANONICAL_UNITS[kind]}"
+        return text if raw.startswith(text) else f"{text} ({raw})"
     parts: list[str] = []
     if qualitative is not None:
         word = qualitative.value.capitalize()
@@ -317,7 +329,7 @@ def _result(
 ) -> LabResult:
     when, issued = dates
     prefix = f"{where}." if where else ""
-    quantity = read_quantity(part.get("valueQuantity"), f"{prefix}valueQuantity")
+    quantity = _quantity(part.get("valueQuantity"), prefix, "valueQuantity")
     value: float | None = None
     lower: float | None = None
     unitless = False

@@ -161,6 +161,50 @@ def test_numeric_value_as_json_string_is_malformed() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"valueQuantity": {"value": "7.1"}}, "valueQuantity.value is not a number"),
+        ({"valueQuantity": ["7.1 g/L"]}, "valueQuantity is not a Quantity"),
+        (
+            {"valueQuantity": quantity(7.1, "g/L"), "referenceRange": [{"low": {"value": "7"}}]},
+            "referenceRange[0].low.value is not a number",
+        ),
+        (
+            {
+                "valueQuantity": quantity(7.1, "g/L"),
+                "referenceRange": [{"text": "adult"}, {"low": {"value": 7, "unit": 7}}],
+            },
+            "referenceRange[1].low.unit is not a string",
+        ),
+        (
+            {"component": [{"code": concept(LOINC, "2465-3"), "valueQuantity": {"value": "7"}}]},
+            "component[0].valueQuantity.value is not a number",
+        ),
+        (
+            {
+                "component": [
+                    {"code": concept(LOINC, "8480-6")},
+                    {
+                        "code": concept(LOINC, "2465-3"),
+                        "valueQuantity": quantity(7.1, "g/L"),
+                        "referenceRange": [{"low": "7 g/L"}],
+                    },
+                ]
+            },
+            "component[1].referenceRange[0].low is not a Quantity",
+        ),
+    ],
+)
+def test_a_malformed_quantity_is_reported_by_its_whole_path(
+    extra: dict[str, object], message: str
+) -> None:
+    """The path in the message is joined only when there is an error (labs._quantity)."""
+    record = read(observation(IGG, **extra))
+    assert record.labs == ()
+    assert record.data.problems == (f"Observation/o1 could not be read: {message}",)
+
+
 def test_unrelated_observation_is_read_but_makes_no_record() -> None:
     record = read(observation("8480-6", valueQuantity=quantity(120, "mm[Hg]")))
     assert record.labs == ()
