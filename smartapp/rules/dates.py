@@ -9,11 +9,22 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 
+#: `timedelta(days=n)` by n: making one (keyword parsing, normalising) costs several times
+#: the addition, and the rules add the same few settings' day counts for every patient. The
+#: value depends only on n (7 and 7.0 give equal timedeltas), so sharing them is safe.
+_DELTAS: dict[int, timedelta] = {}
+_DELTAS_MAX = 1024
+
 
 def plus_days(day: date, days: int) -> date:
     """`day + days`, clamped to the calendar instead of raising OverflowError."""
     try:
-        return day + timedelta(days=days)
+        delta = _DELTAS.get(days)
+        if delta is None:
+            delta = timedelta(days=days)
+            if len(_DELTAS) < _DELTAS_MAX:  # only stops unbounded growth: a few are used
+                _DELTAS[days] = delta
+        return day + delta
     except OverflowError:
         return date.max if days > 0 else date.min
 

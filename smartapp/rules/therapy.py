@@ -40,6 +40,7 @@ from domain.findings import (
 )
 from domain.records import (
     ClinicalDate,
+    ClinicalDateKind,
     Dispense,
     Dose,
     DoseKind,
@@ -67,6 +68,7 @@ STATEMENT_PLANNED = frozenset({"intended"})
 
 _ADMINISTRATION = DoseKind.ADMINISTRATION
 _PEN = DoseKind.PEN
+_FULL_DAY = ClinicalDateKind.DAY  # bound once: reading it off the Enum class is slow in 3.11
 _dose_key: Callable[[Dose], tuple[date, date, str]] = attrgetter(
     "when.earliest", "when.latest", "source.reference"
 )
@@ -152,34 +154,26 @@ class _Batch:
     used: int = 0
 
 
-class _Pens:
-    """Dispensed pens not yet placed, the one allowed earliest first."""
+def _waiting_order(batch: _Batch) -> tuple[date, tuple[date, date, str]]:
+    return batch.not_before, _dispense_key(batch.dispense)
 
-    def __init__(self) -> None:
-        #: Empty when no pen is waiting (read directly in the placing loop).
-        self.queue: list[_Batch] = []
 
-    def add(self, batch: _Batch) -> None:
-        if batch.left > 0:
-            self.queue.append(batch)
-            self.queue.sort(key=lambda item: (item.not_before, _dispense_key(item.dispense)))
+def _wait(waiting: list[_Batch], batch: _Batch) -> None:
+    """Queue a dispense's pens (if any is left), the one allowed earliest first."""
+    if batch.left > 0:
+        waiting.append(batch)
+        if len(waiting) > 1:  # one batch is in order already: no key to work out
+            waiting.sort(key=_waiting_order)
 
-    @property
-    def day(self) -> date:
-        """The first day the next pen may be placed."""
-        return self.queue[0].not_before
 
-    def take(self) -> tuple[Dispense, int]:
-        """The next pen: its dispense and its number in that dispense (1-based)."""
-        batch = self.queue[0]
-        batch.left -= 1
-        batch.used += 1
-        if batch.left == 0:
-            self.queue.pop(0)
-        return batch.dispense, batch.used
-
-    def left(self) -> int:
-        return sum(batch.left for batch in self.queue)
+def _take_pen(waiting: list[_Batch], day: date) -> Dose:
+    """The next waiting pen, placed on `day`."""
+    batch = waiting[0]
+    batch.left -= 1
+    batch.used += 1
+    if batch.left == 0:
+        waiting.pop(0)
+    return _pen_dose(batch.dispense, batch.used, day)
 
 
 def _batches(
@@ -208,12 +202,20 @@ def _batches(
 
 
 def _pen_dose(dispense: Dispense, number: int, day: date) -> Dose:
-    source = dispense.source
+    source, handed = dispense.source, dispense.when
+    # `ClinicalDate.describe` and `_day`, inline: this runs for every pen of every patient.
+    dispensed = day_text(handed.earliest) if handed.precision is _FULL_DAY else handed.describe()
+    text = day_text(day)
     display = (
-        f"Kesimpta pen {number} of {dispense.pens} dispensed {dispense.when.describe()}: "
-        f"presumed injected {day_text(day)}, its due date"
+        f"Kesimpta pen {number} of {dispense.pens} dispensed {dispensed}: "
+        f"presumed injected {text}, its due date"
     )
-    return Dose(_day(day), 20.0, SourceRef(source.reference, display, source.matched_by), kind=_PEN)
+    return Dose(
+        ClinicalDate(day, day, text),
+        20.0,
+        SourceRef(source.reference, display, source.matched_by),
+        kind=_PEN,
+    )
 
 
 @dataclass(frozen=True)
@@ -235,17 +237,22 @@ class _Course:
         self.settings = settings
         self.doses: list[Dose] = []
         self.last_pen: tuple[date, int] | None = None  # (day, doses counted by then)
+        #: The day the next dose falls due (None before the first): kept as doses are added
+        #: rather than worked out each time the placing loop asks.
+        self.next_due: date | None = None
 
-    def due(self, fallback: date) -> date:
-        if not self.doses:
-            return fallback
-        count = len(self.doses)
-        return plus_days(self.doses[-1].when.earliest, next_interval_days(count, self.settings))
+    def placement(self, pen_day: date) -> date:
+        """The day a pen allowed from `pen_day` is placed: the next due day, not before."""
+        due = self.next_due
+        return due if due is not None and due > pen_day else pen_day
 
     def add(self, dose: Dose, pen: bool) -> None:
-        self.doses.append(dose)
+        doses = self.doses
+        doses.append(dose)
+        day, count = dose.when.earliest, len(doses)
         if pen:
-            self.last_pen = (dose.when.earliest, len(self.doses))
+            self.last_pen = (day, count)
+        self.next_due = plus_days(day, next_interval_days(count, self.settings))
 
     def supply_until(self) -> date | None:
         if self.last_pen is None:
@@ -271,8 +278,12 @@ def place_pens(
     for dose in administrations:
         by_day.setdefault(dose.when.earliest, dose)  # several records, one dose
     admin_days = sorted(by_day)
+    if not dispenses:
+        # No pen to place (most clinic patients): the course is one dose per administration
+        # day, as the loop below would add them, with no supply.
+        return Placed(tuple([by_day[day] for day in admin_days]), (), 0, None)
     arrivals, used_pen = _batches(admin_days, dispenses)
-    pens = _Pens()
+    waiting: list[_Batch] = []  # dispensed pens not yet placed, allowed earliest first
     course = _Course(settings)
     a = s = 0
     admin_count, arrival_count = len(admin_days), len(arrivals)
@@ -284,15 +295,14 @@ def place_pens(
             day, rank = arrivals[s].dispense.when.earliest, 0
         if a < admin_count and (rank < 0 or admin_days[a] < day):
             day, rank = admin_days[a], 1
-        if pens.queue:
-            pen_day = pens.day
-            placement = max(course.due(pen_day), pen_day)
+        if waiting:
+            placement = course.placement(waiting[0].not_before)
             if rank < 0 or placement < day:
                 day, rank = placement, 2
         if rank < 0:
             break
         if rank == 0:
-            pens.add(arrivals[s])
+            _wait(waiting, arrivals[s])
             s += 1
         elif rank == 1:
             course.add(by_day[day], day in used_pen)
@@ -300,13 +310,12 @@ def place_pens(
         elif day > until:
             break
         else:
-            course.add(_pen_dose(*pens.take(), day), True)
+            course.add(_take_pen(waiting, day), True)
     placed = tuple(course.doses)
     if not supply_after:
-        return Placed(placed, (), pens.left(), course.supply_until())
-    while pens.queue:
-        day = max(course.due(pens.day), pens.day)
-        course.add(_pen_dose(*pens.take(), day), True)
+        return Placed(placed, (), sum(batch.left for batch in waiting), course.supply_until())
+    while waiting:
+        course.add(_take_pen(waiting, course.placement(waiting[0].not_before)), True)
     supply = tuple(course.doses[len(placed) :])
     return Placed(placed, supply, 0, course.supply_until())
 

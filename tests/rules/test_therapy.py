@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from domain.findings import Finding, NextDueBasis, Phase, Status, Therapy
-from domain.records import DoseKind, PatientRecord
+from domain.records import Dose, DoseKind, PatientRecord
 from smartapp.rules import evaluate
-from smartapp.rules.therapy import therapy_of
+from smartapp.rules.therapy import place_pens, therapy_of
 
 from .builders import (
     AS_OF,
@@ -340,3 +342,28 @@ def test_immunoglobulin_monitoring_ends_at_presumed_repletion_after_discontinuat
 
 def check_all(rec: PatientRecord) -> list[Finding]:
     return list(evaluate(rec, AS_OF, SETTINGS).findings)
+
+
+@pytest.mark.parametrize("supply_after", [True, False])
+@pytest.mark.parametrize(
+    "doses",
+    [
+        [],
+        [dose(-20), dose(-20), dose(-13)],
+        course(-200, 8),
+        [*course(-300, 5), dose("2026-03"), dose(-2, None)],
+    ],
+)
+def test_without_dispenses_the_course_is_what_the_placing_loop_gives(
+    doses: list[Dose], supply_after: bool
+) -> None:
+    """`place_pens` answers administrations alone without its placing loop; a dispense
+    with no pen to place sends the same doses through the loop, which must agree."""
+    administrations = sorted(doses, key=lambda item: (item.when.earliest, item.when.latest))
+    empty = dispense(-400, pens=0)
+    shortcut = place_pens(administrations, (), AS_OF, SETTINGS, supply_after=supply_after)
+    loop = place_pens(administrations, (empty,), AS_OF, SETTINGS, supply_after=supply_after)
+    assert shortcut == loop
+    assert [item.when.earliest for item in shortcut.course] == sorted(
+        {item.when.earliest for item in doses}
+    )
