@@ -18,7 +18,16 @@ from typing import Any
 from domain.records import ClinicalDate, ImagingRecord, SourceRef
 from fhir_mappings.dates import describe, first_date, parse_clinical_date
 from fhir_mappings.errors import Malformed
-from fhir_mappings.fhirjson import Match, as_list, as_object, as_text, concept_text, matches
+from fhir_mappings.fhirjson import (
+    Match,
+    as_list,
+    as_object,
+    as_text,
+    codes_key,
+    concept_text,
+    matches,
+)
+from fhir_mappings.memo import MISSING
 from fhir_mappings.site import Mappings
 
 BRAIN_MRI = "brain-mri"
@@ -26,6 +35,19 @@ REPORT_FINAL = frozenset({"final", "amended", "corrected", "appended"})
 
 
 def _brain_mri(concept: object, mappings: Mappings, where: str) -> Match | None:
+    """The first brain-MRI match of a code; remembered per mappings by `codes_key` (every
+    DiagnosticReport asks, and the codings' systems and codes are all `matches` reads)."""
+    key = codes_key(concept)
+    if key is None:
+        return _find_brain_mri(concept, mappings, where)
+    memo = mappings.memo("brain-mri")
+    found: Match | None = memo.get(key, MISSING)
+    if found is MISSING:
+        found = memo.keep(key, _find_brain_mri(concept, mappings, where))
+    return found
+
+
+def _find_brain_mri(concept: object, mappings: Mappings, where: str) -> Match | None:
     return next((m for m in matches(concept, mappings, where) if m.valueset == BRAIN_MRI), None)
 
 

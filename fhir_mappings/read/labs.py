@@ -120,6 +120,7 @@ REPORT_STATUS = {
 }
 OBSERVATION_DATES = ("effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued")
 REPORT_DATES = ("effectiveDateTime", "effectivePeriod.start", "issued")
+_ISSUED = ("issued",)
 
 
 def _lab_matches(
@@ -210,11 +211,15 @@ def _results(
     Observation or report with a status we read, dated by the resource; none without."""
     if not found:
         return []
-    status, raw_status = _status(resource, statuses)
+    raw_status = resource.get("status")  # `_status`, inline: this runs for every result
+    if type(raw_status) is not str:
+        status, raw_status = _status(resource, statuses)
+    else:
+        status = statuses.get(raw_status)
     if status is None:
         return []
     when = first_date(resource, dates, "")
-    issued = first_date(resource, ("issued",), "")
+    issued = first_date(resource, _ISSUED, "") if "issued" in resource else None
     return [
         _result(part, kind, match, status, raw_status, (when, issued), reference, mappings, where)
         for kind, match, part, where in found
@@ -239,9 +244,10 @@ def _lower_limit(
         low = _quantity(element, where, "referenceRange[", index, "].low")
         if low is None:
             continue
+        # `convert` rather than `QuantityValue.to`: one call less for every range.
         if not low.unit:
-            return low._replace(unit=quantity.unit).to(target), True
-        return low.to(target), False
+            return convert(low.value, quantity.unit, target), True
+        return convert(low.value, low.unit, target), False
     return None, False
 
 

@@ -7,7 +7,7 @@ and is shown in the raw text; the rules compare the value, which is the bound re
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import NamedTuple
 
 from fhir_mappings.errors import Malformed
@@ -34,6 +34,13 @@ class QuantityValue(NamedTuple):
         return convert(self.value, self.unit, target)
 
 
+#: `QuantityValue(...)` without its Python-level `__new__` (what `namedtuple._make` does,
+#: less the length check: the tuple here always has the four fields): this runs for every
+#: lab value, reference range and dose (SPEC §5 throughput).
+_new_quantity: Callable[[type[QuantityValue], tuple[float, str, str | None, str]], QuantityValue]
+_new_quantity = tuple.__new__
+
+
 def read_quantity(element: object, where: str) -> QuantityValue | None:
     """A Quantity element, or None when absent or without a value; `Malformed` on bad types."""
     if element is None:
@@ -48,22 +55,25 @@ def read_quantity(element: object, where: str) -> QuantityValue | None:
     # Type checks inline: this runs for every lab value and dose (SPEC §5 throughput).
     if value is not None and type(value) is not int and type(value) is not float:
         raise Malformed(f"{where}.value is not a number")
+    # Each test asks "a string?" first: the usual answer, and then the only test.
     if (
         type(comparator) is not str
-        or (unit is not None and type(unit) is not str)
-        or (code is not None and type(code) is not str)
-        or (system is not None and type(system) is not str)
+        or (type(unit) is not str and unit is not None)
+        or (type(code) is not str and code is not None)
+        or (type(system) is not str and system is not None)
     ):
         _not_a_string(where, comparator, unit, code, system)
     if value is None:
         return None
-    if comparator not in _COMPARATORS:
+    if comparator and comparator not in _COMPARATORS:
         comparator = ""
     if code and (system == _UCUM or system_key(system) == "ucum"):
         convert_with: str | None = code
     else:
         convert_with = unit or code
-    return QuantityValue(float(value), comparator, convert_with, (unit or code or "").strip())
+    return _new_quantity(
+        QuantityValue, (float(value), comparator, convert_with, (unit or code or "").strip())
+    )
 
 
 #: `quantity_key` of an absent Quantity.

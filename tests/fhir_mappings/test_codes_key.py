@@ -9,12 +9,14 @@ import pytest
 
 from fhir_mappings.fhirjson import codes_key, codings
 from fhir_mappings.read.conditions import _best_match, _condition_match
+from fhir_mappings.read.imaging import _brain_mri, _find_brain_mri
 from fhir_mappings.read.labs import _find_lab_matches, _lab_matches
 from fhir_mappings.site import Mappings
 
 LOINC = "http://loinc.org"
 IGG = {"system": LOINC, "code": "2465-3", "display": "IgG [Mass/volume] in Serum or Plasma"}
 HBSAG = {"system": LOINC, "code": "5196-1"}
+MRI = {"system": LOINC, "code": "24590-2", "display": "MR Brain"}
 
 
 def test_text_and_displays_do_not_change_the_key() -> None:
@@ -69,20 +71,32 @@ def test_what_the_checked_reading_rejects_has_no_key(concept: object) -> None:
         {"coding": [IGG, HBSAG]},
         {"coding": [HBSAG, IGG]},
         {"coding": [{"system": LOINC, "code": "not-a-lab"}]},
+        {"text": "MRI of the head", "coding": [MRI]},
+        {"coding": [IGG, MRI]},
         {},
     ],
 )
-def test_remembered_lab_and_condition_answers_agree_with_reading_afresh(
+def test_remembered_lab_condition_and_mri_answers_agree_with_reading_afresh(
     concept: dict[str, Any],
 ) -> None:
     """Answers keyed by `codes_key` are the unremembered ones (text and displays differing
     from the concept first remembered under the same key)."""
     mappings = Mappings()
-    for first in ({"coding": [IGG]}, {"coding": [IGG, HBSAG]}, {"coding": [HBSAG, IGG]}):
+    firsts = (
+        {"coding": [IGG]},
+        {"coding": [IGG, HBSAG]},
+        {"coding": [HBSAG, IGG]},
+        {"coding": [MRI]},
+    )
+    for first in firsts:
         _lab_matches(first, mappings, "code")
         _condition_match(first, mappings)
+        _brain_mri(first, mappings, "code")
     assert _lab_matches(concept, mappings, "code") == _find_lab_matches(concept, mappings, "code")
     assert _condition_match(concept, mappings) == _best_match(concept, mappings)
+    mri = _brain_mri(concept, mappings, "code")
+    assert mri is _find_brain_mri(concept, mappings, "code")
+    assert (mri is not None) == (MRI in concept.get("coding", []))
     assert [c.get("code") for c in codings(concept, "code")] == [
         code for _, code in _pairs(codes_key(concept))
     ]

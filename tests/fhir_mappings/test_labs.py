@@ -7,6 +7,8 @@ from datetime import date
 import pytest
 
 from domain.records import LabKind, Qualitative, ResultStatus
+from fhir_mappings.read.quantity import QuantityValue, read_quantity
+from fhir_mappings.systems import SYSTEMS
 
 from .fhirdata import (
     IGG,
@@ -19,6 +21,8 @@ from .fhirdata import (
     read,
     read_skipped,
 )
+
+UCUM = SYSTEMS["ucum"].uri
 
 
 def igg(value: float, unit: str | None, **extra: object) -> dict[str, object]:
@@ -276,3 +280,28 @@ def test_hbv_dna_in_iu_and_in_copies() -> None:
     # Copies do not convert to IU, but 100 copies/mL is detectable whatever the unit.
     assert second.value is None and second.interpretable
     assert second.qualitative is Qualitative.POSITIVE
+
+
+@pytest.mark.parametrize(
+    ("element", "expected"),
+    [
+        ({"value": 7, "unit": "g/L"}, QuantityValue(7.0, "", "g/L", "g/L")),
+        (
+            {"value": 0.5, "comparator": "<", "unit": " mg/dL ", "code": "mg/dL", "system": UCUM},
+            QuantityValue(0.5, "<", "mg/dL", "mg/dL"),
+        ),
+        (
+            {"value": -0.0, "comparator": "~", "code": "10*3/uL"},
+            QuantityValue(-0.0, "", "10*3/uL", "10*3/uL"),
+        ),
+        ({"value": 1.5}, QuantityValue(1.5, "", None, "")),
+    ],
+)
+def test_a_quantity_is_built_as_its_constructor_builds_it(
+    element: dict[str, object], expected: QuantityValue
+) -> None:
+    """`read_quantity` builds its tuple without the NamedTuple's `__new__`: the same value."""
+    found = read_quantity(element, "valueQuantity")
+    assert type(found) is QuantityValue
+    assert found == expected and repr(found) == repr(expected)
+    assert found.raw() == expected.raw() and found._replace(value=2.0).value == 2.0
