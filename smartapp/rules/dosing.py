@@ -25,6 +25,8 @@ from smartapp.rules.schedule import TreatmentSchedule
 from smartapp.rules.settings import SCHEDULE_SETTINGS, RuleSettings
 from smartapp.rules.therapy import next_interval_days
 
+_ADMINISTRATION = DoseKind.ADMINISTRATION  # bound once: reading it off the Enum class is slow
+
 
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
@@ -250,8 +252,10 @@ def dose_interval(
     problems: list[str] = []
     flagged: dict[str, str] = {}
     by_day: dict[date, list[Dose]] = {}
-    for dose in administrations:
-        by_day.setdefault(dose.when.earliest, []).append(dose)
+    admin_days = {dose.when.earliest for dose in administrations}
+    if len(admin_days) < len(administrations):  # some day has several records
+        for dose in administrations:
+            by_day.setdefault(dose.when.earliest, []).append(dose)
     for same_day in by_day.values():
         if len(same_day) > 1:
             refs = ", ".join(dose.source.reference for dose in same_day)
@@ -262,11 +266,14 @@ def dose_interval(
             for dose in same_day:
                 flagged.setdefault(dose.source.reference, "same day as another administration")
     course = schedule.doses
+    # `_min_gap` of every place in the course, looked up rather than called per pair.
+    gaps = (_min_gap(1, settings), _min_gap(2, settings), _min_gap(3, settings))
+    later_gap = _min_gap(4, settings)
     for index, (earlier, later) in enumerate(pairwise(course)):
-        if earlier.kind is not DoseKind.ADMINISTRATION or later.kind is not DoseKind.ADMINISTRATION:
+        if earlier.kind is not _ADMINISTRATION or later.kind is not _ADMINISTRATION:
             continue
         gap = (later.when.earliest - earlier.when.latest).days
-        minimum = _min_gap(index + 1, settings)
+        minimum = gaps[index] if index < 3 else later_gap
         if gap < minimum:
             partial = (
                 " (partial date: the gap may be this short)"
@@ -290,13 +297,15 @@ def dose_interval(
                 f"not {number(settings.dose_mg)} mg"
             )
             flagged.setdefault(dose.source.reference, "not the labelled dose")
-    evidence = [
-        dose_evidence(dose, flagged.get(dose.source.reference, "")) for dose in administrations
-    ]
+    evidence = (
+        [dose_evidence(dose, flagged.get(dose.source.reference, "")) for dose in administrations]
+        if flagged
+        else list(map(dose_evidence, administrations))
+    )
     count = len(administrations)
     note = f" {unrecorded} of {count} dose(s) have no recorded amount." if unrecorded else ""
     dispensed_days = {dispense.when.earliest for dispense in therapy.dispenses}
-    shared = sorted(set(by_day) & dispensed_days)
+    shared = sorted(admin_days & dispensed_days)
     if shared:
         days = ", ".join(map(day, shared))
         note += f" A dispense and an administration on the same day counted as one dose: {days}."

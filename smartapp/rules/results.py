@@ -103,6 +103,12 @@ def order_key(lab: LabResult) -> tuple[date, date, str, tuple[int, float], str, 
     return when.earliest, when.latest, when.text, worse_rank(lab), lab.source.reference, lab.raw
 
 
+def in_order(labs: Iterable[LabResult]) -> tuple[LabResult, ...]:
+    """`labs` sorted by `order_key` (none or one: as they are, no key worked out)."""
+    items = labs if isinstance(labs, list) else list(labs)
+    return tuple(items) if len(items) < 2 else tuple(sorted(items, key=order_key))
+
+
 def latest_of(usable: Iterable[LabResult]) -> LabResult | None:
     """The latest of dated results: those no other result is certainly after, and of those
     (when their order cannot be told) the worse one (SPEC §2)."""
@@ -151,13 +157,8 @@ class LabSeries(NamedTuple):
         unusable: Iterable[LabResult] = (),
         pending: Iterable[LabResult] = (),
     ) -> LabSeries:
-        ordered = tuple(sorted(usable, key=order_key))
-        return cls(
-            ordered,
-            tuple(sorted(unusable, key=order_key)),
-            tuple(sorted(pending, key=order_key)),
-            latest_of(ordered),
-        )
+        ordered = in_order(usable)
+        return cls(ordered, in_order(unusable), in_order(pending), latest_of(ordered))
 
     def unreadable_since_latest(self) -> tuple[LabResult, ...]:
         """Unusable results that may be as recent as the latest usable one (or undated, or

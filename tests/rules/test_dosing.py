@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from domain.findings import Finding, Severity, Status
 from smartapp.rules import evaluate
+from smartapp.rules.evidence import dose_evidence
 
 from .builders import AS_OF, SETTINGS, check, course, d, dispense, dose, order, record, vaccine
 
@@ -138,6 +139,18 @@ def test_partial_dose_dates_alert_when_the_gap_may_be_too_short() -> None:
 
 def test_all_doses_are_evidence_for_the_dose_record() -> None:
     assert len(check("dose-interval", record(course(-100, 6))).evidence) == 6
+
+
+def test_unflagged_doses_are_the_same_evidence_as_flagged_ones_without_a_note() -> None:
+    """With nothing flagged the evidence is built without looking notes up: it is each
+    dose's evidence with the empty note the flagged path would give it."""
+    doses = course(-100, 6)
+    clean = check("dose-interval", record(doses))
+    assert clean.status is Status.OK
+    assert clean.evidence == tuple(dose_evidence(item, "") for item in doses)
+    flagged = check("dose-interval", record(*doses, dose(-100)))  # a same-day duplicate
+    assert flagged.status is Status.ALERT
+    assert flagged.evidence[2:] == clean.evidence[1:]  # the unflagged ones, unchanged
 
 
 # --- discontinued therapy (SPEC silent: a stopped order schedules no next dose) -----------

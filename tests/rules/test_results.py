@@ -9,7 +9,7 @@ import pytest
 
 from domain.findings import Severity, Status
 from domain.records import LabKind, LabResult
-from smartapp.rules.results import LabSeries, index_labs, latest_of
+from smartapp.rules.results import LabSeries, in_order, index_labs, latest_of, order_key
 
 from .builders import AS_OF, anti_hbc, check, hbsag, igg, igm, lab, record, summary
 
@@ -70,6 +70,15 @@ def test_series_order_does_not_depend_on_input_order() -> None:
         series = index[LabKind.HBSAG]
         seen.add((series.usable, series.latest))
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3])
+def test_a_series_is_in_order_key_order_however_short(count: int) -> None:
+    """`in_order` leaves none or one result as it is: what sorting by `order_key` gives."""
+    labs = [hbsag(-5, "negative"), hbsag(-5, "positive"), hbsag("2025-06", "negative")][:count]
+    for order in itertools.permutations(labs):
+        expected = tuple(sorted(order, key=order_key))
+        assert in_order(order) == in_order(list(order)) == in_order(iter(order)) == expected
 
 
 def test_every_output_is_the_same_whatever_the_order_of_results() -> None:
