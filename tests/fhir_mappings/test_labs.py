@@ -8,9 +8,12 @@ import pytest
 
 from domain.records import LabKind, Qualitative, ResultStatus
 from fhir_mappings.read.quantity import QuantityValue, read_quantity
+from fhir_mappings.site import Mappings
 from fhir_mappings.systems import SYSTEMS
 
 from .fhirdata import (
+    ANTI_HBC,
+    HBSAG,
     IGG,
     IGM,
     LOINC,
@@ -305,3 +308,66 @@ def test_a_quantity_is_built_as_its_constructor_builds_it(
     assert type(found) is QuantityValue
     assert found == expected and repr(found) == repr(expected)
     assert found.raw() == expected.raw() and found._replace(value=2.0).value == 2.0
+
+
+#: Pairs of value elements that differ only in what a type-blind or absent-blind memo key
+#: would miss; each pair read together (the second from the first's memo) must read as
+#: each alone.
+LOOKALIKE_VALUES: list[tuple[dict[str, object], dict[str, object]]] = [
+    ({"valueQuantity": quantity(0.0, "g/L")}, {"valueQuantity": quantity(-0.0, "g/L")}),
+    ({"valueQuantity": quantity(7, "g/L")}, {"valueQuantity": quantity(7.0, "g/L")}),
+    ({"valueQuantity": {"value": 1, "unit": "g/L"}}, {"valueQuantity": {"value": True}}),
+    ({"valueQuantity": quantity(7.1, "g/L")}, {"valueQuantity": quantity(7.1, "mg/dL")}),
+    (
+        {"valueQuantity": quantity(7.1, "g/L")},
+        {"valueQuantity": {**quantity(7.1, "g/L"), "comparator": "<"}},
+    ),
+    (
+        {"valueQuantity": quantity(7.1, "g/L"), "referenceRange": [{"low": quantity(7, "g/L")}]},
+        {"valueQuantity": quantity(7.1, "g/L"), "referenceRange": [{"low": quantity(7, "")}]},
+    ),
+    ({}, {"valueBoolean": None}),
+    ({}, {"valueCodeableConcept": None}),
+    ({"valueString": "Negative"}, {"valueString": "negative "}),
+    ({"interpretation": interpretation("NEG")}, {"interpretation": interpretation("POS")}),
+    ({"interpretation": interpretation("NEG")}, {"valueCodeableConcept": None}),
+    ({"dataAbsentReason": concept(LOINC, "x")}, {"dataAbsentReason": {"text": "asked"}}),
+]
+
+
+@pytest.mark.parametrize("code", [IGG, HBSAG, ANTI_HBC, "29615-2", "2106-3", "82810-3"])
+@pytest.mark.parametrize(("first", "second"), LOOKALIKE_VALUES)
+def test_a_remembered_lab_value_is_only_ever_the_same_json(
+    code: str, first: dict[str, object], second: dict[str, object]
+) -> None:
+    """labs._value remembers a result's reading by its value elements: a look-alike (0.0 and
+    -0.0, 7 and 7.0, absent and null, another unit or comparator) reads as when alone."""
+    mappings = Mappings()
+    together = read(
+        observation(code, oid="a", **first),
+        observation(code, oid="b", when="2025-04-01", **second),
+        mappings=mappings,
+    )
+    alone = read(observation(code, oid="b", when="2025-04-01", **second), mappings=Mappings())
+    assert [lab for lab in together.labs if lab.source.reference == "Observation/b"] == list(
+        alone.labs
+    )
+    again = read(observation(code, oid="a", **first), mappings=mappings)
+    assert again.labs == read(observation(code, oid="a", **first), mappings=Mappings()).labs
+
+
+def test_the_same_value_on_other_days_keeps_each_results_own_date_and_source() -> None:
+    mappings = Mappings()
+    value = {"valueQuantity": quantity(7.1, "g/L"), "referenceRange": [{"low": quantity(7, "g/L")}]}
+    labs = read(
+        observation(IGG, oid="a", when="2025-01-02", **value),
+        observation(IGG, oid="b", when="2025-02-03", status="preliminary", **value),
+        observation(IGG, oid="c", when="2025-03-04", **value),
+        mappings=mappings,
+    ).labs
+    by_source = {lab.source.reference: lab for lab in labs}
+    assert by_source["Observation/a"].source.display == "IgG: 710 mg/dL (7.1 g/L) on 2025-01-02"
+    assert by_source["Observation/b"].source.display.startswith("IgG: pending (preliminary)")
+    assert by_source["Observation/c"].source.display == "IgG: 710 mg/dL (7.1 g/L) on 2025-03-04"
+    assert by_source["Observation/c"].lower_limit == pytest.approx(700)
+    assert by_source["Observation/b"].status is ResultStatus.PENDING
