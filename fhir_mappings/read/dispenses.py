@@ -29,9 +29,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain.records import Dispense, SourceRef
-from fhir_mappings.dates import first_date
+from fhir_mappings.dates import describe, first_date
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import as_text
+from fhir_mappings.memo import Memo, json_key
 from fhir_mappings.read.medications import (
     KESIMPTA_DOSE_MG,
     KESIMPTA_MG_PER_ML,
@@ -91,23 +92,44 @@ def read_dispense(
     when = first_date(resource, _DISPENSE_DATES, "")
     if when is None:
         raise Malformed("a Kesimpta dispense with no whenHandedOver or whenPrepared", "doses")
-    quantity = read_quantity(resource.get("quantity"), "quantity")
+    element = resource.get("quantity")
+    key = json_key(element)
+    counted = None if key is None else _COUNTED.get(key)
+    if counted is None:
+        counted = _counted(element)
+        if key is not None:
+            _COUNTED.keep(key, counted)
+    if isinstance(counted, str):
+        notes.unusable(
+            f"{reference}: the quantity dispensed ({counted}) cannot be read as Kesimpta pens; "
+            "counted as one pen, so the therapy data are incomplete",
+            "doses",
+        )
+        count, how = 1, counted
+    else:
+        count, how = counted
+    plural = "pen" if count == 1 else "pens"
+    display = f"Kesimpta dispensed {describe(when)}: {count} {plural} ({how})"
+    return Dispense(when, count, how, SourceRef(reference, display, found.matched_by))
+
+
+#: `_counted` answers by the quantity's JSON (`json_key`, exact types): they depend on
+#: nothing else (no site setting), and dispenses repeat a few quantities ("1 pen").
+_COUNTED = Memo()
+
+
+def _counted(element: object) -> tuple[int, str] | str:
+    """The whole pens in a dispense's quantity and how they were counted, or, when it cannot
+    be read as pens, what it says (`Malformed` on bad types)."""
+    quantity = read_quantity(element, "quantity")
     pens, how = _pens(quantity)
     # `not 1 <= pens <= max` is also true for NaN.
     comparator = quantity is not None and quantity.comparator
     if pens is None or not 1 <= pens <= MAX_PENS_PER_DISPENSE or comparator:
         if pens is not None and pens > MAX_PENS_PER_DISPENSE:
             how += f": more than {MAX_PENS_PER_DISPENSE} pens (a year of doses) in one dispense"
-        notes.unusable(
-            f"{reference}: the quantity dispensed ({how}) cannot be read as Kesimpta pens; "
-            "counted as one pen, so the therapy data are incomplete",
-            "doses",
-        )
-        count = 1
-    else:
-        count = math.floor(pens + 1e-6)
-        if abs(pens - count) > 1e-6:
-            how += f"; {count} whole pen(s) counted"
-    plural = "pen" if count == 1 else "pens"
-    display = f"Kesimpta dispensed {when.describe()}: {count} {plural} ({how})"
-    return Dispense(when, count, how, SourceRef(reference, display, found.matched_by))
+        return how
+    count = math.floor(pens + 1e-6)
+    if abs(pens - count) > 1e-6:
+        how += f"; {count} whole pen(s) counted"
+    return count, how

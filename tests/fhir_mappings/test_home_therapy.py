@@ -3,10 +3,14 @@ the clinic"): dates, pens, status filters, referenced/contained Medications, unu
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from typing import Any
 
 import pytest
+
+from domain.records import PatientRecord
+from fhir_mappings.read import dispenses
 
 from .fhirdata import (
     ATC,
@@ -160,6 +164,39 @@ def test_dispenses_differing_only_in_the_dose_type_read_as_each_alone(
     assert together.dispenses == alone[0].dispenses + alone[1].dispenses
     assert together.data.skipped == alone[0].data.skipped + alone[1].data.skipped
     assert together.data.problems == alone[0].data.problems + alone[1].data.problems
+    assert together.data.incomplete == alone[0].data.incomplete | alone[1].data.incomplete
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"value": 2, "unit": "pens"}, {"value": 2.0, "unit": "pens"}),
+        ({"value": 1, "unit": "pen"}, {"value": True, "unit": "pen"}),
+        ({"value": 2.5, "unit": "pens"}, {"value": 2.5, "unit": "pens", "comparator": "<"}),
+        ({"value": 1, "unit": "pen"}, {"value": "1", "unit": "pen"}),
+        (quantity(14, None, unit="pen"), quantity(14, None, unit="pen")),  # noted each time
+    ],
+)
+def test_dispenses_differing_only_in_the_quantity_read_as_each_alone(
+    first: Resource, second: Resource
+) -> None:
+    """What a quantity counts as is remembered by its exact JSON (`dispenses._COUNTED`): two
+    dispenses read together give what each gives read alone with nothing remembered."""
+
+    def one(amount: Resource, did: str, handed: str) -> Resource:
+        return dispense(kesimpta_atc(), did=did, handed=handed, quantity=copy.deepcopy(amount))
+
+    def fresh(*resources: Resource) -> PatientRecord:
+        dispenses._COUNTED.clear()
+        return read(*resources)
+
+    a = one(first, "md1", "2025-03-01T10:00:00-05:00")
+    b = one(second, "md2", "2025-04-01T10:00:00-05:00")
+    alone = (fresh(a), fresh(b))
+    together = fresh(a, b)
+    assert together.dispenses == alone[0].dispenses + alone[1].dispenses
+    assert together.data.skipped == alone[0].data.skipped + alone[1].data.skipped
+    assert together.data.problems == tuple(sorted(alone[0].data.problems + alone[1].data.problems))
     assert together.data.incomplete == alone[0].data.incomplete | alone[1].data.incomplete
 
 
