@@ -195,16 +195,6 @@ def codes_key(concept: object) -> CodesKey | None:
     found = concept.get("coding")
     if type(found) is not list:
         return _NO_CODES if found is None else None
-    if len(found) == 1:
-        coding = found[0]
-        if type(coding) is not dict:
-            return None
-        system, code = coding.get("system"), coding.get("code")
-        if (type(system) is not str and system is not None) or (
-            type(code) is not str and code is not None
-        ):
-            return None
-        return (system, code)
     pairs = []
     for coding in found:
         if type(coding) is not dict:
@@ -215,7 +205,7 @@ def codes_key(concept: object) -> CodesKey | None:
         ):
             return None
         pairs.append((system, code))
-    return tuple(pairs)
+    return pairs[0] if len(pairs) == 1 else tuple(pairs)
 
 
 def reference_of(element: object, where: str) -> str | None:
