@@ -26,6 +26,7 @@ from smartapp.rules.settings import SCHEDULE_SETTINGS, RuleSettings
 from smartapp.rules.therapy import next_interval_days
 
 _ADMINISTRATION = DoseKind.ADMINISTRATION  # bound once: reading it off the Enum class is slow
+_PEN = DoseKind.PEN
 
 
 def _ordinal(n: int) -> str:
@@ -57,7 +58,7 @@ def _basis(schedule: TreatmentSchedule, settings: RuleSettings) -> str:
     if next_due is None:  # pragma: no cover - callers check
         return f"{len(doses)} dose(s) counted"
     count = len(doses)
-    pens = sum(1 for dose in doses if dose.kind is DoseKind.PEN)
+    pens = sum(1 for dose in doses if dose.kind is _PEN)
     counted = f"{count} dose(s) counted" + (f" ({pens} from dispensed pens)" if pens else "")
     number_next = _ordinal(count + 1)
     basis = therapy.next_due_basis

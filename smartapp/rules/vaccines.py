@@ -431,8 +431,11 @@ def vaccine_window(
             f"Therapy discontinued ({schedule.discontinued.describe()}): no dosing cycle to "
             "time non-live vaccines around."
         )
-    # Each dose as the span of days its date allows (a partial date may be any of them).
-    dose_spans = [(d.when.earliest, d.when.latest, d.when) for d in schedule.doses]
+    # Each dose as the span of days its date allows (a partial date may be any of them), as
+    # day numbers: whole-day differences without a timedelta made per dose and vaccine.
+    dose_spans = [
+        (d.when.earliest.toordinal(), d.when.latest.toordinal(), d.when) for d in schedule.doses
+    ]
     next_due = schedule.next_due
     after = settings.non_live_after_dose_days
     before = settings.non_live_before_next_dose_days
@@ -448,20 +451,17 @@ def vaccine_window(
         if (as_of - when.latest).days > settings.vaccine_window_lookback_days:
             continue  # a long-past mistimed vaccine is history, not something to act on
         reasons = []
+        earliest, latest = when.earliest.toordinal(), when.latest.toordinal()
         # Too soon after a dose: some day the vaccine's date allows is 0..13 days after
         # some day a dose's date allows. The latest such dose is named.
-        previous = [
-            span
-            for span in dose_spans
-            if span[0] <= when.latest and (when.earliest - span[1]).days < after
-        ]
+        previous = [span for span in dose_spans if span[0] <= latest and earliest - span[1] < after]
         if previous:
             reasons.append(f"less than {after} days after the dose {on_day(previous[-1][2])}")
         # Too close before a dose (or the scheduled one): 1..6 days before it.
         following = [
             (span[2], "dose")
             for span in dose_spans
-            if span[1] > when.earliest and (span[0] - when.latest).days < before
+            if span[1] > earliest and span[0] - latest < before
         ]
         if (
             next_due is not None
