@@ -16,14 +16,14 @@ RxNorm codes exist only here: docs/terminology-sources.md §2 verified no RxCUI,
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
-from fhir_mappings.memo import Memo
+from fhir_mappings.memo import MISSING, Memo
 from fhir_mappings.systems import SYSTEMS
 from fhir_mappings.terminology import (
     ORIGIN_SITE,
@@ -39,6 +39,8 @@ RXNORM = SYSTEMS["rxnorm"].uri
 KESIMPTA_VALUESET = "ofatumumab-kesimpta"
 _TOP_LEVEL = ("codes", "rxnorm", "settings")
 _ENTRY_KEYS = frozenset({"system", "code", "display"})
+
+_Answer = TypeVar("_Answer")
 
 
 class SiteMappingsError(ValueError):
@@ -194,6 +196,24 @@ class Mappings:
         found = self._memos.get(name)
         if found is None:
             found = self._memos[name] = Memo()
+        return found
+
+    def recall(
+        self,
+        name: str,
+        key: Hashable | None,
+        work: Callable[..., _Answer],
+        *args: Any,
+    ) -> _Answer:
+        """`work(*args)`, remembered in the memo called `name` under `key` (an answer may be
+        None). No key (input that cannot be keyed exactly) means worked out every time, so
+        its `Malformed` message is the checked reading's; errors are never remembered."""
+        if key is None:
+            return work(*args)
+        memo = self.memo(name)
+        found: _Answer = memo.get(key, MISSING)
+        if found is MISSING:
+            found = memo.keep(key, work(*args))
         return found
 
     def codes(self, *valueset_ids: str) -> tuple[Code, ...]:

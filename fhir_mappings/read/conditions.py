@@ -29,7 +29,6 @@ from fhir_mappings.fhirjson import (
     concept_words,
     matches,
 )
-from fhir_mappings.memo import MISSING
 from fhir_mappings.site import Mappings
 
 #: Condition value sets in priority order.
@@ -122,14 +121,7 @@ def _abated_without_date(resource: Mapping[str, Any]) -> bool:
 def _condition_match(concept: object, mappings: Mappings) -> Match | None:
     """The match of the highest-priority condition value set; remembered per mappings by the
     codings' systems and codes (`codes_key`: all `matches` reads)."""
-    key = codes_key(concept)
-    if key is None:
-        return _best_match(concept, mappings)
-    memo = mappings.memo("condition-kind")
-    found: Match | None = memo.get(key, MISSING)
-    if found is MISSING:
-        found = memo.keep(key, _best_match(concept, mappings))
-    return found
+    return mappings.recall("condition-kind", codes_key(concept), _best_match, concept, mappings)
 
 
 def _best_match(concept: object, mappings: Mappings) -> Match | None:

@@ -27,7 +27,6 @@ from fhir_mappings.fhirjson import (
     concept_text,
     matches,
 )
-from fhir_mappings.memo import MISSING
 from fhir_mappings.site import Mappings
 
 BRAIN_MRI = "brain-mri"
@@ -37,14 +36,9 @@ REPORT_FINAL = frozenset({"final", "amended", "corrected", "appended"})
 def _brain_mri(concept: object, mappings: Mappings, where: str) -> Match | None:
     """The first brain-MRI match of a code; remembered per mappings by `codes_key` (every
     DiagnosticReport asks, and the codings' systems and codes are all `matches` reads)."""
-    key = codes_key(concept)
-    if key is None:
-        return _find_brain_mri(concept, mappings, where)
-    memo = mappings.memo("brain-mri")
-    found: Match | None = memo.get(key, MISSING)
-    if found is MISSING:
-        found = memo.keep(key, _find_brain_mri(concept, mappings, where))
-    return found
+    return mappings.recall(
+        "brain-mri", codes_key(concept), _find_brain_mri, concept, mappings, where
+    )
 
 
 def _find_brain_mri(concept: object, mappings: Mappings, where: str) -> Match | None:

@@ -130,13 +130,7 @@ def _lab_matches(
     """Each lab kind a code is in, with its first match; remembered per mappings by the
     codings' systems and codes (all `_find_lab_matches` reads)."""
     key = codes_key(concept)
-    if key is None:
-        return _find_lab_matches(concept, mappings, where)
-    memo = mappings.memo("lab-kinds")
-    found: tuple[tuple[LabKind, Match], ...] | None = memo.get(key)
-    if found is None:
-        found = memo.keep(key, _find_lab_matches(concept, mappings, where))
-    return found
+    return mappings.recall("lab-kinds", key, _find_lab_matches, concept, mappings, where)
 
 
 def _find_lab_matches(
@@ -369,14 +363,10 @@ def _value(
     this pays from about 70% hits (90-97% on the generated cohort; SPEC §5 throughput).
     Errors are never remembered."""
     elements = json_key(*[part.get(name, ...) for name in _VALUE_ELEMENTS])
-    if elements is None:
-        return _read_value(part, kind, status, raw_status, mappings, prefix)
-    key = (kind, status, raw_status, elements)
-    memo = mappings.memo("lab-values")
-    found: _Value | None = memo.get(key)
-    if found is None:
-        found = memo.keep(key, _read_value(part, kind, status, raw_status, mappings, prefix))
-    return found
+    key = None if elements is None else (kind, status, raw_status, elements)
+    return mappings.recall(
+        "lab-values", key, _read_value, part, kind, status, raw_status, mappings, prefix
+    )
 
 
 def _read_value(

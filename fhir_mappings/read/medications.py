@@ -169,13 +169,7 @@ def medication_facts(
     a contained Medication is repeated in every dose that carries one.
     """
     key = _medication_key(medication)
-    if key is None:
-        return _medication_facts(medication, where, mappings)
-    memo = mappings.memo("medication-facts")
-    found: MedicationFacts | None = memo.get(key)
-    if found is None:
-        found = memo.keep(key, _medication_facts(medication, where, mappings))
-    return found
+    return mappings.recall("medication-facts", key, _medication_facts, medication, where, mappings)
 
 
 def _medication_key(medication: Mapping[str, Any]) -> Hashable | None:
@@ -321,13 +315,7 @@ def _fallback(display: str) -> MedicationFacts | None:
 def concept_facts(concept: object, mappings: Mappings) -> MedicationFacts:
     """The facts of a medicationCodeableConcept; remembered per mappings by `concept_key`."""
     key = concept_key(concept)
-    if key is None:
-        return _concept_facts(concept, mappings)
-    memo = mappings.memo("medication-concept-facts")
-    found: MedicationFacts | None = memo.get(key)
-    if found is None:
-        found = memo.keep(key, _concept_facts(concept, mappings))
-    return found
+    return mappings.recall("medication-concept-facts", key, _concept_facts, concept, mappings)
 
 
 def _concept_facts(concept: object, mappings: Mappings) -> MedicationFacts:
@@ -340,14 +328,7 @@ def route_of(concept: object, mappings: Mappings, where: str) -> str | None:
 
     Remembered per mappings by `concept_key` (every dose repeats the same route).
     """
-    key = concept_key(concept)
-    if key is None:
-        return _route_of(concept, mappings, where)
-    memo = mappings.memo("route")
-    found: str | None = memo.get(key, MISSING)
-    if found is MISSING:
-        found = memo.keep(key, _route_of(concept, mappings, where))
-    return found
+    return mappings.recall("route", concept_key(concept), _route_of, concept, mappings, where)
 
 
 def _route_of(concept: object, mappings: Mappings, where: str) -> str | None:

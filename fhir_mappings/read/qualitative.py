@@ -30,7 +30,6 @@ from typing import Any, NamedTuple
 from domain.records import LabKind, Qualitative
 from fhir_mappings.errors import Malformed
 from fhir_mappings.fhirjson import CodesKey, as_list, as_object, as_text, codes_key, codings
-from fhir_mappings.memo import MISSING
 from fhir_mappings.read.quantity import QuantityValue, read_quantity
 from fhir_mappings.site import Mappings
 from fhir_mappings.systems import SYSTEMS
@@ -108,13 +107,9 @@ def _from_interpretation(
     if concepts is None:
         return None
     key = _interpretation_key(concepts, kind)
-    if key is None:
-        return _read_interpretation(concepts, kind, mappings, where)
-    memo = mappings.memo("qualitative-interpretation")
-    found: Reading | None = memo.get(key, MISSING)
-    if found is MISSING:
-        found = memo.keep(key, _read_interpretation(concepts, kind, mappings, where))
-    return found
+    return mappings.recall(
+        "qualitative-interpretation", key, _read_interpretation, concepts, kind, mappings, where
+    )
 
 
 def _interpretation_key(
@@ -167,15 +162,11 @@ def _read_interpretation(
 def _from_concept(concept: object, kind: LabKind, mappings: Mappings, where: str) -> Reading:
     """The reading an answer code gives; remembered per mappings by `codes_key` (the
     codings' systems and codes are all `_read_concept` reads)."""
-    key = codes_key(concept)
-    if key is None:
-        return _read_concept(concept, kind, mappings, where)
-    memo_key = (kind is LabKind.PREGNANCY_STATUS, key)
-    memo = mappings.memo("qualitative-concept")
-    found: Reading | None = memo.get(memo_key)
-    if found is None:
-        found = memo.keep(memo_key, _read_concept(concept, kind, mappings, where))
-    return found
+    codes = codes_key(concept)
+    key = None if codes is None else (kind is LabKind.PREGNANCY_STATUS, codes)
+    return mappings.recall(
+        "qualitative-concept", key, _read_concept, concept, kind, mappings, where
+    )
 
 
 def _read_concept(concept: object, kind: LabKind, mappings: Mappings, where: str) -> Reading:

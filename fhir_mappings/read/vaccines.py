@@ -41,14 +41,7 @@ def _classify(concept: object, mappings: Mappings) -> tuple[VaccineClass | None,
     The class is None when every CVX code says it is not a vaccine. Remembered per mappings
     by `concept_key`: the same few vaccine codes recur in every patient.
     """
-    key = concept_key(concept)
-    if key is None:
-        return _read_class(concept, mappings)
-    memo = mappings.memo("vaccine-class")
-    found: tuple[VaccineClass | None, str, str] | None = memo.get(key)
-    if found is None:
-        found = memo.keep(key, _read_class(concept, mappings))
-    return found
+    return mappings.recall("vaccine-class", concept_key(concept), _read_class, concept, mappings)
 
 
 def _read_class(concept: object, mappings: Mappings) -> tuple[VaccineClass | None, str, str]:
