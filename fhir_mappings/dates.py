@@ -17,6 +17,7 @@ from typing import Any
 
 from domain.records import ClinicalDate, ClinicalDateKind, day_text
 from fhir_mappings.errors import Malformed
+from fhir_mappings.memo import Memo
 
 _DAY = ClinicalDateKind.DAY  # bound once: reading it off the Enum class is slow in 3.11
 
@@ -97,20 +98,17 @@ def _partial(text: str, year: str, month: str | None) -> ClinicalDate | str:
 
 #: `_parse` answers (a ClinicalDate, or why the text is none), by the text: the same dates
 #: recur (a patient's labs drawn together share a date-time), and ClinicalDate is frozen. A
-#: plain dict, read inline by the callers, costs a fraction of an `lru_cache` call on the
-#: hit that nearly every read is (SPEC §5 throughput); emptied when full, like `day_text`'s,
-#: so it holds at most 16,384 dates (several MB, as the `lru_cache` it replaces did)
-#: however many patients a worklist reads. A miss still finds the day in `_day`: days
+#: bounded dict (`Memo`), read inline by the callers, costs a fraction of an `lru_cache`
+#: call on the hit that nearly every read is (SPEC §5 throughput); emptied when full, like
+#: `day_text`'s, so it holds at most 16,384 dates (several MB, as the `lru_cache` it replaced
+#: did) however many patients a worklist reads. A miss still finds the day in `_day`: days
 #: recur across patients.
-_PARSED: dict[str, ClinicalDate | str] = {}
-_PARSED_MAX = 16384
+_PARSED = Memo(limit=16384)
 
 
 def _parse_new(value: str) -> ClinicalDate | str:
     """`_parse`, remembered in `_PARSED`."""
-    if len(_PARSED) >= _PARSED_MAX:
-        _PARSED.clear()
-    parsed = _PARSED[value] = _parse(value)
+    parsed: ClinicalDate | str = _PARSED.keep(value, _parse(value))
     return parsed
 
 

@@ -35,10 +35,14 @@ MEMO_MAX = 8192
 
 
 class Memo(dict[Hashable, Any]):
-    """A bounded dict: `keep` stores an answer, emptying the memo first when it is full."""
+    """A bounded dict: `keep` stores an answer, emptying the memo first when it holds `limit`."""
+
+    def __init__(self, limit: int = MEMO_MAX) -> None:
+        super().__init__()
+        self.limit = limit
 
     def keep(self, key: Hashable, value: Any) -> Any:
-        if len(self) >= MEMO_MAX:
+        if len(self) >= self.limit:
             self.clear()
         self[key] = value
         return value

@@ -10,6 +10,7 @@ from domain.records import ClinicalDateKind
 from fhir_mappings import dates
 from fhir_mappings.dates import first_date, parse_clinical_date
 from fhir_mappings.errors import Malformed
+from fhir_mappings.memo import Memo
 
 
 def day(text: str) -> date:
@@ -116,8 +117,7 @@ def test_a_remembered_date_reads_as_the_first_time_and_from_every_path(text: str
 def test_the_date_memo_starts_again_when_full_and_still_reads_right(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(dates, "_PARSED", {})
-    monkeypatch.setattr(dates, "_PARSED_MAX", 3)
+    monkeypatch.setattr(dates, "_PARSED", Memo(limit=3))
     texts = [f"2024-05-0{day}" for day in range(1, 8)]
     for _ in range(2):
         found = [first_date({"issued": text}, ("issued",), "") for text in texts]
